@@ -1,0 +1,206 @@
+//! The shape every resource file fills in: a table of metric families, each a pure function from a typed
+//! object to samples. Rendering a family writes finished exposition lines into a byte buffer.
+
+use std::collections::BTreeMap;
+
+/// The TYPE of a family. `Info` and `StateSet` exist only for custom resources and are written as `gauge`
+/// in the text format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Gauge,
+    Counter,
+    Info,
+    StateSet,
+}
+
+impl MetricType {
+    /// The word on the `# TYPE` line; `openmetrics` keeps `info`/`stateset`.
+    pub fn type_word(self, openmetrics: bool) -> &'static str {
+        match (self, openmetrics) {
+            (MetricType::Gauge, _) => "gauge",
+            (MetricType::Counter, _) => "counter",
+            (MetricType::Info, true) => "info",
+            (MetricType::StateSet, true) => "stateset",
+            (MetricType::Info | MetricType::StateSet, false) => "gauge",
+        }
+    }
+}
+
+/// Upstream's stability level: STABLE families get a `[STABLE] ` prefix on their HELP text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stability {
+    Stable,
+    Alpha,
+}
+
+/// Which Kubernetes label (or annotation) keys become `label_*` (`annotation_*`) labels for a resource,
+/// as set by `--metric-labels-allowlist` / `--metric-annotations-allowlist`.
+#[derive(Clone, Debug, Default)]
+pub enum KeyAllow {
+    /// No entry for this resource: the `_labels`/`_annotations` family emits no sample.
+    #[default]
+    Nothing,
+    /// First entry is `*`: every key.
+    All,
+    /// Exact keys and single-`*` patterns (anchored).
+    Keys { exact: Vec<String>, patterns: Vec<regex::Regex> },
+}
+
+impl KeyAllow {
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, KeyAllow::Nothing)
+    }
+
+    pub fn allows(&self, key: &str) -> bool {
+        match self {
+            KeyAllow::Nothing => false,
+            KeyAllow::All => true,
+            KeyAllow::Keys { exact, patterns } => {
+                exact.iter().any(|k| k == key) || patterns.iter().any(|p| p.is_match(key))
+            }
+        }
+    }
+
+    /// The selected entries of `map`, sorted by original key (BTreeMap order).
+    pub fn select<'m>(&self, map: Option<&'m BTreeMap<String, String>>) -> Vec<(&'m str, &'m str)> {
+        match map {
+            Some(map) if !self.is_nothing() => {
+                map.iter().filter(|(k, _)| self.allows(k)).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Per-resource settings a family may need while rendering.
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    pub labels: KeyAllow,
+    pub annotations: KeyAllow,
+}
+
+/// One row of a resource's table.
+pub struct Family<T> {
+    pub name: &'static str,
+    /// HELP text without the `[STABLE] ` / deprecation prefixes (they are added from the fields below).
+    pub help: &'static str,
+    pub kind: MetricType,
+    pub stability: Stability,
+    pub deprecated_since: Option<&'static str>,
+    /// Opt-in families are off unless `--metric-opt-in-list` names them.
+    pub opt_in: bool,
+    pub generate: fn(&T, &Ctx, &mut Samples<'_>),
+}
+
+impl<T> Family<T> {
+    /// The exact text after `# HELP <name> `.
+    pub fn full_help(&self) -> String {
+        let mut help = String::new();
+        if self.stability == Stability::Stable {
+            help.push_str("[STABLE] ");
+        }
+        if let Some(v) = self.deprecated_since {
+            help.push_str("(Deprecated since ");
+            help.push_str(v);
+            help.push_str(") ");
+        }
+        help.push_str(self.help);
+        help
+    }
+
+    /// `# HELP` and `# TYPE` lines for this family.
+    pub fn write_header(&self, out: &mut Vec<u8>, openmetrics: bool) {
+        write_header(out, self.name, &self.full_help(), self.kind, openmetrics);
+    }
+}
+
+pub fn write_header(out: &mut Vec<u8>, name: &str, full_help: &str, kind: MetricType, openmetrics: bool) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    exposition::write_help_text(out, full_help);
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.type_word(openmetrics).as_bytes());
+    out.push(b'\n');
+}
+
+/// Writes one family's samples for one object: `name{identity...,labels...} value\n` per sample.
+pub struct Samples<'a> {
+    out: &'a mut Vec<u8>,
+    name: &'a str,
+    identity: &'a [(&'static str, String)],
+}
+
+impl<'a> Samples<'a> {
+    pub fn new(out: &'a mut Vec<u8>, name: &'a str, identity: &'a [(&'static str, String)]) -> Self {
+        Samples { out, name, identity }
+    }
+
+    /// One sample with the object's identity labels followed by `labels`, in the order given.
+    pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+        self.push_iter(labels.iter().copied(), value);
+    }
+
+    /// Like [`Samples::push`] for labels whose names are computed (e.g. `label_app`).
+    pub fn push_owned(&mut self, labels: &[(String, String)], value: f64) {
+        self.push_iter(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())), value);
+    }
+
+    fn push_iter<'l>(&mut self, labels: impl Iterator<Item = (&'l str, &'l str)>, value: f64) {
+        let out = &mut *self.out;
+        out.extend_from_slice(self.name.as_bytes());
+        let mut first = true;
+        // Both sides are re-borrowed to the shorter of the two lifetimes so the chain has one item type.
+        let ident = self.identity.iter().map(|(k, v)| -> (&str, &str) { (k, v.as_str()) });
+        let labels = labels.map(|(k, v)| -> (&str, &str) { (k, v) });
+        for (k, v) in ident.chain(labels) {
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"=\"");
+            exposition::write_label_value(out, v);
+            out.push(b'"');
+        }
+        if !first {
+            out.push(b'}');
+        }
+        out.push(b' ');
+        exposition::write_float(out, value);
+        out.push(b'\n');
+    }
+}
+
+/// The rendered text of one object: every enabled family's lines in one buffer, `ends[i]` marking where
+/// family `i` stops (family `i` starts where `i-1` ends).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub buf: Vec<u8>,
+    pub ends: Vec<u32>,
+}
+
+impl Rendered {
+    pub fn family(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+}
+
+/// Renders the families of `families` selected by `enabled` (indexes into the table) for one object.
+pub fn render<T>(
+    obj: &T,
+    identity: &[(&'static str, String)],
+    families: &[Family<T>],
+    enabled: &[usize],
+    ctx: &Ctx,
+) -> Rendered {
+    let mut r = Rendered::default();
+    for &i in enabled {
+        let fam = &families[i];
+        let mut s = Samples::new(&mut r.buf, fam.name, identity);
+        (fam.generate)(obj, ctx, &mut s);
+        r.ends.push(u32::try_from(r.buf.len()).unwrap_or(u32::MAX));
+    }
+    r
+}

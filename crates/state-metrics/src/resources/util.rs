@@ -1,0 +1,152 @@
+//! Helpers shared by several resource files. Append new shared helpers at the end; do not change the
+//! behaviour of existing ones without checking every caller.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+use crate::family::{KeyAllow, Samples};
+
+/// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`.
+pub fn unix_seconds(t: &Time) -> f64 {
+    t.0.as_second() as f64
+}
+
+/// `kube_<res>_created`: creationTimestamp in unix seconds; nothing when unset.
+pub fn created(meta: &ObjectMeta, s: &mut Samples<'_>) {
+    // Upstream skips Go's zero time too, which a fixture or a hand-made object may carry explicitly.
+    if let Some(t) = meta.creation_timestamp.as_ref().filter(|t| unix_seconds(t) != GO_ZERO_TIME_UNIX) {
+        s.push(&[], unix_seconds(t));
+    }
+}
+
+/// `0001-01-01T00:00:00Z` in unix seconds: Go's zero `time.Time`.
+pub const GO_ZERO_TIME_UNIX: f64 = -62135596800.0;
+
+/// `kube_<res>_deletion_timestamp`: deletionTimestamp in unix seconds; nothing when unset.
+pub fn deletion_timestamp(meta: &ObjectMeta, s: &mut Samples<'_>) {
+    if let Some(t) = &meta.deletion_timestamp {
+        s.push(&[], unix_seconds(t));
+    }
+}
+
+/// `kube_<res>_metadata_resource_version`: the resourceVersion as a number; nothing if it is not one.
+pub fn resource_version(meta: &ObjectMeta, s: &mut Samples<'_>) {
+    if let Some(v) = meta.resource_version.as_deref().and_then(|v| v.parse::<f64>().ok()) {
+        s.push(&[], v);
+    }
+}
+
+/// The `label_*` / `annotation_*` label set for the keys of `map` that `allow` selects: keys sorted by
+/// their original spelling, names sanitised, collisions suffixed `_conflictN`.
+pub fn kube_map_labels(
+    prefix: &str,
+    map: Option<&BTreeMap<String, String>>,
+    allow: &KeyAllow,
+) -> Vec<(String, String)> {
+    let selected = allow.select(map);
+    let keys: Vec<&str> = selected.iter().map(|(k, _)| *k).collect();
+    let names = exposition::kube_label_names(prefix, &keys);
+    names.into_iter().zip(selected).map(|(n, (_, v))| (n, v.to_owned())).collect()
+}
+
+/// `kube_<res>_labels`: one sample of value 1 with the allowed labels; nothing when the allowlist has no
+/// entry for the resource.
+pub fn labels_family(meta: &ObjectMeta, allow: &KeyAllow, s: &mut Samples<'_>) {
+    if allow.is_nothing() {
+        return;
+    }
+    s.push_owned(&kube_map_labels("label", meta.labels.as_ref(), allow), 1.0);
+}
+
+/// `kube_<res>_annotations`: like [`labels_family`] for annotations.
+pub fn annotations_family(meta: &ObjectMeta, allow: &KeyAllow, s: &mut Samples<'_>) {
+    if allow.is_nothing() {
+        return;
+    }
+    s.push_owned(&kube_map_labels("annotation", meta.annotations.as_ref(), allow), 1.0);
+}
+
+/// The three 0/1 values of a condition status, in upstream's order true, false, unknown.
+/// Upstream compares case-insensitively; any other status counts as unknown.
+pub fn condition_values(status: &str) -> [(&'static str, f64); 3] {
+    let v = |b: bool| if b { 1.0 } else { 0.0 };
+    let t = status.eq_ignore_ascii_case("true");
+    let f = status.eq_ignore_ascii_case("false");
+    [("true", v(t)), ("false", v(f)), ("unknown", v(!t && !f))]
+}
+
+/// A quantity as kube-state-metrics reports it: CPU-like in cores (`MilliValue()/1000`), everything
+/// else as an integer count (`Value()`, rounded up). `None` when the quantity does not parse.
+pub fn quantity_value(resource_name: &str, q: &Quantity) -> Option<f64> {
+    let parsed = quantity::Quantity::parse(&q.0).ok()?;
+    if resource_name == "cpu" { Some(parsed.milli_value() as f64 / 1000.0) } else { Some(parsed.value() as f64) }
+}
+
+/// Quantity in cores (`MilliValue()/1000`).
+pub fn quantity_cores(q: &Quantity) -> Option<f64> {
+    quantity_value("cpu", q)
+}
+
+/// Quantity as an integer count such as bytes (`Value()`).
+pub fn quantity_count(q: &Quantity) -> Option<f64> {
+    quantity_value("", q)
+}
+
+/// 1.0 for true, 0.0 for false.
+pub fn bool_f64(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// A Kubernetes resource name as a label value (`nvidia.com/gpu` -> `nvidia_com_gpu`): every character
+/// outside `[a-zA-Z0-9_]` becomes `_`, case kept. Used for the `resource` label of container
+/// requests/limits and node capacity, which upstream sanitises without snake-casing.
+pub fn sanitize_resource_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// `"true"`/`"false"` for a set boolean, `""` when unset (Go's `strconv.FormatBool` behind a nil check).
+pub fn opt_bool_str(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
+/// A plain gauge row of a family table: not deprecated, not opt-in.
+pub const fn gauge<T>(
+    name: &'static str,
+    help: &'static str,
+    stability: crate::family::Stability,
+    generate: fn(&T, &crate::family::Ctx, &mut Samples<'_>),
+) -> crate::family::Family<T> {
+    crate::family::Family {
+        name,
+        help,
+        kind: crate::family::MetricType::Gauge,
+        stability,
+        deprecated_since: None,
+        opt_in: false,
+        generate,
+    }
+}
+
+/// `kube_<res>_owner`: one sample (value 1) per ownerReference with `owner_kind`, `owner_name` and, when
+/// `with_controller`, `owner_is_controller` ("false" for an unset controller field); an object without
+/// owners gets one sample with all these labels empty.
+pub fn owner_refs_family(meta: &ObjectMeta, with_controller: bool, s: &mut Samples<'_>) {
+    let owners = meta.owner_references.as_deref().unwrap_or_default();
+    if owners.is_empty() {
+        let empty: &[(&str, &str)] = &[("owner_kind", ""), ("owner_name", ""), ("owner_is_controller", "")];
+        s.push(if with_controller { empty } else { &empty[..2] }, 1.0);
+        return;
+    }
+    for o in owners {
+        let controller = if o.controller.unwrap_or(false) { "true" } else { "false" };
+        let labels =
+            [("owner_kind", o.kind.as_str()), ("owner_name", o.name.as_str()), ("owner_is_controller", controller)];
+        s.push(if with_controller { &labels } else { &labels[..2] }, 1.0);
+    }
+}

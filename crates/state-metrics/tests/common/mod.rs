@@ -1,0 +1,230 @@
+//! Golden tests: every `tests/fixtures/<resource>/<case>.yaml` holds one object; `<case>.prom` holds the exact
+//! text kube-state-metrics must print for it alone (HELP/TYPE of every non-opt-in family, then samples).
+//! An optional `<case>.ctx` sets allowlists, one `key=value` per line:
+//!   labels=*            annotations=app,team*      opt_in=kube_pod_nodeselectors
+//! `UPDATE_GOLDEN=1` rewrites the .prom files from the current output: only for bulk edits that are then
+//! read line by line against ../shared/spec/ksm-metrics.tsv — a golden file nobody checked proves nothing.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use state_metrics::family::{Ctx, KeyAllow};
+use state_metrics::resources::{Resource, render_text_with};
+
+pub fn fixtures_dir(resource: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(resource)
+}
+
+fn parse_allow(v: &str) -> KeyAllow {
+    let keys: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if keys.is_empty() {
+        return KeyAllow::Nothing;
+    }
+    if keys[0] == "*" {
+        return KeyAllow::All;
+    }
+    let mut exact = Vec::new();
+    let mut patterns = Vec::new();
+    for k in keys {
+        match k.split_once('*') {
+            Some((pre, post)) => patterns.push(
+                regex::Regex::new(&format!("^{}.*{}$", regex::escape(pre), regex::escape(post))).expect("pattern"),
+            ),
+            None => exact.push(k),
+        }
+    }
+    KeyAllow::Keys { exact, patterns }
+}
+
+/// Reads `<case>.ctx`: the rendering context and the opt-in family names to enable.
+pub fn load_ctx(path: &Path) -> (Ctx, Vec<String>) {
+    let mut ctx = Ctx::default();
+    let mut opt_in = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let (k, v) = line.split_once('=').expect("key=value in .ctx");
+            match k.trim() {
+                "labels" => ctx.labels = parse_allow(v),
+                "annotations" => ctx.annotations = parse_allow(v),
+                "opt_in" => opt_in.extend(v.split(',').map(|s| s.trim().to_owned())),
+                other => panic!("unknown .ctx key {other}"),
+            }
+        }
+    }
+    (ctx, opt_in)
+}
+
+/// Renders one YAML object of resource `R` with the given context.
+pub fn render_yaml<R: Resource>(yaml: &str, ctx: &Ctx, opt_in: &[String]) -> String {
+    let obj: R::Obj = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("fixture does not parse: {e}"));
+    let families = R::families();
+    let enabled: Vec<usize> =
+        (0..families.len()).filter(|&i| !families[i].opt_in || opt_in.iter().any(|o| o == families[i].name)).collect();
+    render_text_with::<R>(&obj, ctx, &enabled)
+}
+
+/// Checks every case under `tests/fixtures/<R::NAME>/`; fails listing each case whose output differs.
+pub fn check_resource<R: Resource>() {
+    let dir = fixtures_dir(R::NAME);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no golden cases in {}", dir.display());
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let yaml = std::fs::read_to_string(case).expect("read fixture");
+        let (ctx, opt_in) = load_ctx(&case.with_extension("ctx"));
+        let got = render_yaml::<R>(&yaml, &ctx, &opt_in);
+        let want_path = case.with_extension("prom");
+        if update {
+            std::fs::write(&want_path, &got).expect("write golden");
+            continue;
+        }
+        let want = std::fs::read_to_string(&want_path).unwrap_or_default();
+        if got != want {
+            failures.push(format!("--- {}\n{}", want_path.display(), diff(&want, &got)));
+        }
+    }
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+}
+
+fn diff(want: &str, got: &str) -> String {
+    let w: Vec<&str> = want.lines().collect();
+    let g: Vec<&str> = got.lines().collect();
+    let mut out = String::new();
+    for l in &w {
+        if !g.contains(l) {
+            out.push_str(&format!("- {l}\n"));
+        }
+    }
+    for l in &g {
+        if !w.contains(l) {
+            out.push_str(&format!("+ {l}\n"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(same lines, different order)\n");
+    }
+    out
+}
+
+/// One row of ../shared/spec/ksm-metrics.tsv.
+#[derive(Clone, Debug)]
+pub struct SpecRow {
+    pub resource: String,
+    pub name: String,
+    pub kind: String,
+    /// Alternative label sets; each a list of label names (a trailing `?` marks an optional label).
+    pub label_sets: Vec<Vec<String>>,
+    pub help: String,
+    pub stability: String,
+    pub notes: String,
+}
+
+pub fn spec_rows() -> Vec<SpecRow> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/ksm-metrics.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<&str> = text.lines().next().expect("header").split('\t').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("column {n}"));
+    let (c_res, c_name, c_type, c_labels, c_stab, c_notes) =
+        (col("resource"), col("metric_name"), col("type"), col("labels"), col("stability"), col("notes"));
+    // The help_text column is documented but not in every copy of the spec; without it HELP is unchecked.
+    let c_help = header.iter().position(|h| *h == "help_text");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            SpecRow {
+                resource: f[c_res].to_owned(),
+                name: f[c_name].to_owned(),
+                kind: f[c_type].to_owned(),
+                label_sets: f[c_labels]
+                    .split(" | ")
+                    .map(|set| set.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                    .collect(),
+                stability: f[c_stab].to_owned(),
+                notes: f.get(c_notes).copied().unwrap_or_default().to_owned(),
+                help: c_help.and_then(|c| f.get(c)).copied().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The resource's table must list exactly the spec's families, in the spec's order, with the spec's
+/// TYPE and exact HELP text.
+pub fn check_table<R: Resource>() {
+    let rows: Vec<SpecRow> = spec_rows().into_iter().filter(|r| r.resource == R::NAME).collect();
+    assert!(!rows.is_empty(), "resource {} not in the spec", R::NAME);
+    let ours: Vec<&str> = R::families().iter().map(|f| f.name).collect();
+    let theirs: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(ours, theirs, "family list/order of {} differs from the spec", R::NAME);
+    for (f, r) in R::families().iter().zip(&rows) {
+        assert_eq!(f.kind.type_word(false), r.kind, "TYPE of {}", f.name);
+        if !r.help.is_empty() {
+            assert_eq!(f.full_help(), r.help, "HELP of {}", f.name);
+        }
+        let stable = f.full_help().starts_with("[STABLE] ");
+        let spec_stable = matches!(r.stability.as_str(), "STABLE" | "DEPRECATED");
+        assert_eq!(stable, spec_stable, "stability of {} (spec {})", f.name, r.stability);
+        assert_eq!(f.deprecated_since.is_some(), r.stability == "DEPRECATED", "deprecation of {}", f.name);
+        assert_eq!(f.opt_in, r.notes.contains("OPT-IN"), "opt-in of {}", f.name);
+    }
+}
+
+fn is_dynamic_label(name: &str) -> bool {
+    ["label_", "annotation_", "nodeselector_", "metadata_"].iter().any(|p| name.starts_with(p))
+}
+
+/// Every sample line in the golden files of `R` carries the spec's labels in the spec's order (dynamic
+/// `label_*`-style labels aside; labels marked `?` may be absent).
+pub fn check_golden_label_order<R: Resource>() {
+    let rows = spec_rows();
+    let dir = fixtures_dir(R::NAME);
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("fixtures dir").filter_map(Result::ok) {
+        let p = entry.path();
+        if p.extension().is_none_or(|x| x != "prom") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("read golden");
+        let samples = match exposition::parse_text(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{}: does not parse: {e}", p.display()));
+                continue;
+            }
+        };
+        for s in samples {
+            let Some(row) = rows.iter().find(|r| r.name == s.name) else {
+                problems.push(format!("{}: family {} not in spec", p.display(), s.name));
+                continue;
+            };
+            let got: Vec<&str> = s.labels.iter().map(|(k, _)| k.as_str()).filter(|k| !is_dynamic_label(k)).collect();
+            let fits = row.label_sets.iter().any(|set| {
+                let mut it = got.iter().peekable();
+                for want in set {
+                    let (name, optional) = match want.strip_suffix('?') {
+                        Some(n) => (n, true),
+                        None => (want.as_str(), false),
+                    };
+                    if it.peek().is_some_and(|g| **g == name) {
+                        it.next();
+                    } else if !optional {
+                        return false;
+                    }
+                }
+                it.next().is_none()
+            });
+            if !fits {
+                problems.push(format!("{}: {} has labels {:?}, spec {:?}", p.display(), s.name, got, row.label_sets));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "label order problems:\n{}", problems.join("\n"));
+}

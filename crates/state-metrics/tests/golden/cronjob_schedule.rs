@@ -1,0 +1,167 @@
+//! CronJob next-schedule computation: pure, with fixed reference times and zones.
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use state_metrics::resources::cronjob::schedule::{GO_ZERO_TIME_UNIX, NextError, next_schedule_time, parse};
+
+fn ts(s: i64) -> Timestamp {
+    Timestamp::from_second(s).unwrap()
+}
+
+fn tz(name: &str) -> TimeZone {
+    jiff::tz::db().get(name).unwrap()
+}
+
+/// Next fire time after `after` for `schedule` in `zone` (None: the given local zone).
+fn next(schedule: &str, zone: Option<&str>, after: i64, local: &TimeZone) -> Result<i64, NextError> {
+    next_schedule_time(schedule, zone, Some(ts(after)), None, local)
+}
+
+fn next_utc(schedule: &str, zone: Option<&str>, after: i64) -> i64 {
+    next(schedule, zone, after, &TimeZone::UTC).unwrap_or_else(|e| panic!("{schedule}: {e}"))
+}
+
+// 2018-03-11T04:34:56Z, the reference time of upstream's own test.
+const LAST: i64 = 1_520_742_896;
+
+#[test]
+fn upstream_reference_cases() {
+    assert_eq!(next_utc("0 */6 * * *", Some("UTC"), LAST), 1_520_748_000);
+    // 12:34:56 in Shanghai: next is 18:00 local = 10:00Z.
+    assert_eq!(next_utc("0 */6 * * *", Some("Asia/Shanghai"), LAST), 1_520_762_400);
+    assert_eq!(next_utc("25 * * * *", None, LAST), LAST - 56 - 34 * 60 + 3600 + 25 * 60);
+}
+
+#[test]
+fn unset_zone_uses_the_given_local_zone() {
+    let after = 1_767_225_600; // 2026-01-01T00:00Z = 09:00 in Tokyo
+    assert_eq!(next("0 12 * * *", None, after, &tz("Asia/Tokyo")).unwrap(), 1_767_236_400);
+    assert_eq!(next("0 12 * * *", None, after, &TimeZone::UTC).unwrap(), 1_767_268_800);
+    // "Local" names the same zone explicitly.
+    assert_eq!(next("0 12 * * *", Some("Local"), after, &tz("Asia/Tokyo")).unwrap(), 1_767_236_400);
+}
+
+#[test]
+fn last_schedule_wins_over_creation_and_one_is_required() {
+    let created = Some(ts(LAST - 86_400 * 10));
+    let got = next_schedule_time("0 */6 * * *", Some("UTC"), Some(ts(LAST)), created, &TimeZone::UTC);
+    assert_eq!(got, Ok(1_520_748_000));
+    let got = next_schedule_time("0 */6 * * *", Some("UTC"), None, Some(ts(LAST)), &TimeZone::UTC);
+    assert_eq!(got, Ok(1_520_748_000));
+    let got = next_schedule_time("0 */6 * * *", None, None, None, &TimeZone::UTC);
+    assert_eq!(got, Err(NextError::NoReferenceTime));
+    // Go's zero time counts as unset.
+    let zero = Some(ts(GO_ZERO_TIME_UNIX));
+    assert_eq!(next_schedule_time("0 */6 * * *", None, zero, zero, &TimeZone::UTC), Err(NextError::NoReferenceTime));
+}
+
+#[test]
+fn spring_forward_runs_a_skipped_hour_right_after_the_gap() {
+    // 2026-03-08 in New York: 02:00 EST jumps to 03:00 EDT. 02:30 does not exist; the library
+    // runs it at 03:30 EDT.
+    assert_eq!(next_utc("30 2 * * *", Some("America/New_York"), 1_772_884_800), 1_772_955_000);
+    // An hourly job simply continues at 03:00 EDT after 01:30 EST.
+    assert_eq!(next_utc("0 * * * *", Some("America/New_York"), 1_772_951_400), 1_772_953_200);
+}
+
+#[test]
+fn fall_back_runs_a_repeated_wall_time_twice() {
+    // 2026-11-01 in New York: 01:30 happens in EDT (05:30Z) and again in EST (06:30Z).
+    let first = 1_793_511_000;
+    assert_eq!(next_utc("30 1 * * *", Some("America/New_York"), first), 1_793_514_600);
+    assert_eq!(next_utc("30 1 * * *", Some("America/New_York"), 1_793_514_600), 1_793_601_000);
+}
+
+#[test]
+fn missing_midnight_skips_that_day() {
+    // São Paulo, 2018-11-04: 00:00 -03 became 01:00 -02, so "midnight daily" next fires on the 5th.
+    assert_eq!(next_utc("0 0 * * *", Some("America/Sao_Paulo"), 1_541_257_200), 1_541_383_200);
+}
+
+#[test]
+fn day_of_month_and_week_combine_with_or_unless_one_is_a_star() {
+    let after = 1_793_491_200; // Sunday 2026-11-01T00:00Z
+    assert_eq!(next_utc("0 0 13 * 5", None, after), 1_793_923_200); // Friday the 6th
+    assert_eq!(next_utc("0 0 13 * *", None, after), 1_794_528_000); // the 13th
+    assert_eq!(next_utc("0 0 13 * FRI", None, after), 1_793_923_200);
+    // "*/1" keeps the star semantics, "*/2" drops them (day-of-week 0,2,4,6 OR the 13th).
+    assert_eq!(next_utc("0 0 13 * */1", None, after), 1_794_528_000);
+    assert_eq!(next_utc("0 0 13 * */2", None, after + 1), 1_793_664_000); // Tuesday the 3rd
+}
+
+#[test]
+fn descriptors_names_and_steps() {
+    assert_eq!(next_utc("@hourly", None, LAST), LAST - 56 - 34 * 60 + 3600);
+    assert_eq!(next_utc("@every 90m", None, LAST), LAST + 5400);
+    assert_eq!(next_utc("@every 1.5h", Some("Asia/Shanghai"), LAST), LAST + 5400);
+    assert_eq!(next_utc("@daily", Some("UTC"), LAST), LAST - (4 * 3600 + 34 * 60 + 56) + 86_400);
+    assert_eq!(next_utc("0 0 1 jan *", None, LAST), 1_546_300_800); // 2019-01-01
+    assert_eq!(next_utc("@yearly", None, LAST), 1_546_300_800);
+    // "N/step" runs from N to the end of the range.
+    assert_eq!(next_utc("50/5 * * * *", None, LAST), LAST - 56 - 34 * 60 + 50 * 60);
+    // A schedule written with its own TZ= prefix (no spec.timeZone) is accepted.
+    assert_eq!(next_utc("TZ=Asia/Shanghai 0 */6 * * *", None, LAST), 1_520_762_400);
+}
+
+#[test]
+fn impossible_dates_give_go_zero_time() {
+    assert_eq!(next_utc("0 0 30 2 *", None, LAST), GO_ZERO_TIME_UNIX);
+}
+
+#[test]
+fn invalid_schedules_and_zones_are_errors_not_panics() {
+    for bad in [
+        "",
+        "* * * *",
+        "* * * * * *",
+        "*/60 * * * *",
+        "*/120 4-22 * * *",
+        "0 1 */32,1-7 * 3",
+        "5/55 * * * *",
+        "0 0 * * 7",
+        "60 * * * *",
+        "0 24 * * *",
+        "0 0 0 * *",
+        "0 0 * 13 *",
+        "5-1 * * * *",
+        "1-2-3 * * * *",
+        "*/0 * * * *",
+        "*/-1 * * * *",
+        "x * * * *",
+        "0 0 * foo *",
+        "1/2/3 * * * *",
+        "@every 500ms",
+        "@every -1h",
+        "@every 5",
+        "@Hourly",
+        "@fortnightly",
+        " @hourly",
+        "TZ=UTC",
+        "CRON_TZ=Nowhere/City 0 * * * *",
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} must not parse");
+        assert!(matches!(next(bad, None, LAST, &TimeZone::UTC), Err(NextError::Invalid(_))), "{bad:?} is invalid");
+    }
+    for zone in ["Invalid/Zone", "asia/shanghai", "", "/etc/localtime", "Europe/../UTC"] {
+        assert!(
+            matches!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC), Err(NextError::Invalid(_))),
+            "zone {zone:?} is invalid"
+        );
+    }
+    // A schedule carrying its own prefix plus spec.timeZone has six fields after the prefix.
+    assert!(matches!(next("TZ=UTC 0 * * * *", Some("UTC"), LAST, &TimeZone::UTC), Err(NextError::Invalid(_))));
+}
+
+#[test]
+fn odd_but_valid_syntax() {
+    for ok in ["*/1 * * * *", "0-59/59 * * * *", "? * * * ?", "0 0 1,,15 * *", "+5 * * * *", "@every 1s", "@every +2m"]
+    {
+        assert!(parse(ok).is_ok(), "{ok:?} must parse");
+    }
+    assert_eq!(next_utc("*-5 * * * *", None, LAST), LAST + 4); // "*-5" is a plain star
+    // Backward-compatible link names and Etc zones resolve like any other IANA name.
+    for zone in ["US/Pacific", "Etc/GMT+5", "EST5EDT", "UTC", "Europe/Berlin"] {
+        assert!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC).is_ok(), "zone {zone:?} is valid");
+    }
+    // The zone name ends at the first space, so a trailing space in spec.timeZone is harmless.
+    assert_eq!(next_utc("0 */6 * * *", Some("Asia/Shanghai "), LAST), 1_520_762_400);
+}
