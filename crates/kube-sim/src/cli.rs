@@ -1,0 +1,171 @@
+//! `kubestate sim` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::{SimConfig, SyntheticConfig};
+
+/// An in-memory Kubernetes API server for tests, benchmarks and demos.
+#[derive(Debug, Parser)]
+#[command(name = "kubestate sim")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "KUBE_SIM_LISTEN", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long)]
+    plain_http: bool,
+    /// The admin bearer token.
+    #[arg(long, env = "KUBE_SIM_TOKEN", default_value = crate::DEFAULT_TOKEN)]
+    token: String,
+    /// kube-apiserver style static token file (token,user,uid,"group1,group2").
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Keep the generated CA and serving certificate here so restarts reuse them.
+    #[arg(long, env = "KUBE_SIM_CERT_DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Write a kubeconfig for this simulator to FILE.
+    #[arg(long, env = "KUBE_SIM_KUBECONFIG_OUT")]
+    kubeconfig_out: Option<PathBuf>,
+    /// Number of events retained for watch resumption.
+    #[arg(long, default_value_t = 10_000)]
+    event_window: usize,
+    /// Seconds between watch bookmarks.
+    #[arg(long, default_value_t = 60)]
+    bookmark_interval: u64,
+    /// Fixture files or directories (YAML, multi-document, `kind: List`, JSON).
+    #[arg(long, value_delimiter = ',')]
+    fixtures: Vec<PathBuf>,
+    /// Synthetic cluster: number of nodes (0 = none).
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// Synthetic cluster: pods per node.
+    #[arg(long, default_value_t = 10)]
+    pods_per_node: usize,
+    /// Synthetic cluster: number of workload namespaces.
+    #[arg(long, default_value_t = 3)]
+    namespaces: usize,
+    /// Changes per second applied to the synthetic cluster.
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
+    /// Seed of the synthetic generator and churn.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Entry point of `kubestate sim`; `args[0]` is the program name.
+pub fn cli_main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sim: starting runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(a: Args) -> anyhow::Result<()> {
+    let synthetic = (a.nodes > 0).then(|| SyntheticConfig {
+        nodes: a.nodes,
+        pods_per_node: a.pods_per_node,
+        namespaces: a.namespaces,
+        ..SyntheticConfig::default()
+    });
+    let cfg = SimConfig {
+        listen: a.listen,
+        tls: !a.plain_http,
+        token: a.token,
+        token_auth_file: a.token_auth_file,
+        cert_dir: a.cert_dir,
+        event_window: a.event_window,
+        bookmark_interval: Duration::from_secs(a.bookmark_interval.max(1)),
+        fixtures: a.fixtures,
+        synthetic,
+        churn_per_sec: a.churn,
+        seed: a.seed,
+        hooks: Vec::new(),
+    };
+    let sim = crate::start(cfg).await?;
+    println!("kube-sim serving at {}", sim.url());
+    if let Some(p) = &a.kubeconfig_out {
+        sim.write_kubeconfig(p)?;
+        println!("kubeconfig written to {}", p.display());
+    }
+    wait_for_signal().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse() {
+        let a = Args::try_parse_from([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--fixtures",
+            "a.yaml,dir",
+            "--nodes",
+            "5",
+            "--churn",
+            "2.5",
+            "--seed",
+            "9",
+            "--plain-http",
+            "--event-window",
+            "50",
+        ])
+        .unwrap();
+        assert_eq!(a.token, "t");
+        assert_eq!(a.fixtures.len(), 2);
+        assert_eq!((a.nodes, a.seed, a.event_window), (5, 9, 50));
+        assert!(a.plain_http && (a.churn - 2.5).abs() < f64::EPSILON);
+        assert_eq!(Args::try_parse_from(["sim"]).unwrap().token, crate::DEFAULT_TOKEN);
+        assert!(Args::try_parse_from(["sim", "--listen", "nope"]).is_err());
+        assert_eq!(cli_main(vec!["sim".into(), "--bogus".into()]), ExitCode::from(2));
+    }
+}

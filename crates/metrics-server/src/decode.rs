@@ -1,0 +1,485 @@
+//! Streaming decoder for the kubelet `/metrics/resource` Prometheus text format.
+//!
+//! Bytes are fed in whatever chunks the network delivers; only a partial line is carried between
+//! chunks, and a line longer than [`MAX_LINE`] fails the node (a kubelet never writes such lines, so it
+//! is garbage). Only the five families upstream uses are kept; any parse error fails the whole node.
+
+use std::collections::HashMap;
+
+use crate::storage::{Batch, Interner, Name, Nanos, PodBatch, Point};
+
+/// Longest accepted line. Real lines are < 300 bytes.
+pub const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("line {0}: line longer than {MAX_LINE} bytes")]
+    LineTooLong(usize),
+    #[error("line {0}: {1}")]
+    Syntax(usize, &'static str),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    NodeCpu,
+    NodeMem,
+    ContainerCpu,
+    ContainerMem,
+    ContainerStart,
+}
+
+fn family(name: &[u8]) -> Option<Family> {
+    Some(match name {
+        b"node_cpu_usage_seconds_total" => Family::NodeCpu,
+        b"node_memory_working_set_bytes" => Family::NodeMem,
+        b"container_cpu_usage_seconds_total" => Family::ContainerCpu,
+        b"container_memory_working_set_bytes" => Family::ContainerMem,
+        b"container_start_time_seconds" => Family::ContainerStart,
+        _ => return None,
+    })
+}
+
+/// Decoder state for one node's response.
+pub struct Decoder<'a> {
+    interner: &'a mut Interner,
+    request_time: Nanos,
+    carry: Vec<u8>,
+    line_no: usize,
+    node: Point,
+    node_seen: bool,
+    /// (namespace, pod) → container → point.
+    pods: HashMap<(Name, Name), Vec<(Name, Point)>>,
+    failed: Option<DecodeError>,
+}
+
+impl<'a> Decoder<'a> {
+    /// `request_time` is used for samples without an explicit timestamp.
+    pub fn new(interner: &'a mut Interner, request_time: Nanos) -> Self {
+        Decoder {
+            interner,
+            request_time,
+            carry: Vec::new(),
+            line_no: 0,
+            node: Point::default(),
+            node_seen: false,
+            pods: HashMap::new(),
+            failed: None,
+        }
+    }
+
+    /// Feed the next chunk of the body.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), DecodeError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        while let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
+            let (head, rest) = chunk.split_at(pos);
+            chunk = &rest[1..];
+            let r = if self.carry.is_empty() {
+                self.line(head)
+            } else {
+                if self.carry.len() + head.len() > MAX_LINE {
+                    return self.fail(DecodeError::LineTooLong(self.line_no + 1));
+                }
+                let mut line = std::mem::take(&mut self.carry);
+                line.extend_from_slice(head);
+                let r = self.line(&line);
+                line.clear();
+                self.carry = line;
+                r
+            };
+            if let Err(e) = r {
+                return self.fail(e);
+            }
+        }
+        if self.carry.len() + chunk.len() > MAX_LINE {
+            return self.fail(DecodeError::LineTooLong(self.line_no + 1));
+        }
+        self.carry.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn fail(&mut self, e: DecodeError) -> Result<(), DecodeError> {
+        self.failed = Some(e.clone());
+        Err(e)
+    }
+
+    /// Finish: apply upstream's validity filters and return the node's name-keyed batch.
+    pub fn finish(mut self, node: &Name) -> Result<Batch, DecodeError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if !self.carry.is_empty() {
+            let line = std::mem::take(&mut self.carry);
+            self.line(&line)?;
+        }
+        let mut batch = Batch::default();
+        let n = self.node;
+        if self.node_seen && n.ts != 0 && n.cpu != 0 && n.mem != 0 {
+            batch.nodes.push((node.clone(), n));
+        } else {
+            tracing::debug!(node = %node, "Failed getting complete node metric");
+        }
+        for ((namespace, name), containers) in self.pods {
+            if containers.iter().any(|(_, p)| p.cpu == 0 || p.mem == 0) {
+                tracing::debug!(%namespace, pod = %name, "Failed getting complete Pod metric");
+                continue;
+            }
+            batch.pods.push(PodBatch { namespace, name, containers });
+        }
+        Ok(batch)
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
+        self.line_no += 1;
+        let ln = self.line_no;
+        let line = trim(line);
+        if line.is_empty() || line[0] == b'#' {
+            return Ok(());
+        }
+        let name_end = line.iter().position(|&b| b == b'{' || b == b' ' || b == b'\t').unwrap_or(line.len());
+        let name = &line[..name_end];
+        if !valid_metric_name(name) {
+            return Err(DecodeError::Syntax(ln, "invalid metric name"));
+        }
+        let mut rest = &line[name_end..];
+        let mut labels = Labels::default();
+        if rest.first() == Some(&b'{') {
+            rest = parse_labels(&rest[1..], &mut labels).map_err(|m| DecodeError::Syntax(ln, m))?;
+        }
+        let rest = trim(rest);
+        let mut fields = rest.split(|&b| b == b' ' || b == b'\t').filter(|f| !f.is_empty());
+        let value = fields.next().ok_or(DecodeError::Syntax(ln, "missing value"))?;
+        let value = parse_float(value).ok_or(DecodeError::Syntax(ln, "invalid value"))?;
+        let ts = match fields.next() {
+            Some(t) => {
+                let ms = parse_int(t).ok_or(DecodeError::Syntax(ln, "invalid timestamp"))?;
+                if ms < 0 {
+                    return Err(DecodeError::Syntax(ln, "invalid timestamp"));
+                }
+                ms.checked_mul(1_000_000).ok_or(DecodeError::Syntax(ln, "invalid timestamp"))?
+            }
+            None => self.request_time,
+        };
+        if fields.next().is_some() {
+            return Err(DecodeError::Syntax(ln, "trailing data"));
+        }
+        let Some(fam) = family(name) else { return Ok(()) };
+        match fam {
+            Family::NodeCpu => {
+                self.node_seen = true;
+                self.node.cpu = seconds_to_nanos(value);
+                self.node.ts = ts;
+            }
+            Family::NodeMem => {
+                self.node_seen = true;
+                self.node.mem = value as u64;
+                self.node.ts = ts;
+            }
+            Family::ContainerCpu | Family::ContainerMem | Family::ContainerStart => {
+                let (Some(ns), Some(pod), Some(c)) = (labels.namespace, labels.pod, labels.container) else {
+                    return Ok(());
+                };
+                let ns = utf8(ns, ln)?;
+                let pod = utf8(pod, ln)?;
+                let c = utf8(c, ln)?;
+                let p = self.container(ns, pod, c);
+                match fam {
+                    Family::ContainerCpu => {
+                        p.cpu = seconds_to_nanos(value);
+                        p.ts = ts;
+                    }
+                    Family::ContainerMem => {
+                        p.mem = value as u64;
+                        p.ts = ts;
+                    }
+                    _ => p.start = seconds_to_nanos(value) as i64,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn container(&mut self, ns: &str, pod: &str, c: &str) -> &mut Point {
+        let key = (self.interner.intern(ns), self.interner.intern(pod));
+        let cs = self.pods.entry(key).or_default();
+        let idx = match cs.iter().position(|(n, _)| &**n == c) {
+            Some(i) => i,
+            None => {
+                cs.push((self.interner.intern(c), Point::default()));
+                cs.len() - 1
+            }
+        };
+        &mut cs[idx].1
+    }
+}
+
+fn utf8(b: &[u8], ln: usize) -> Result<&str, DecodeError> {
+    std::str::from_utf8(b).map_err(|_| DecodeError::Syntax(ln, "label value is not UTF-8"))
+}
+
+/// Go `uint64(f * 1e9)` for the non-negative finite values a kubelet sends; NaN and negatives become 0.
+fn seconds_to_nanos(v: f64) -> u64 {
+    (v * 1e9) as u64
+}
+
+#[derive(Default)]
+struct Labels<'l> {
+    namespace: Option<&'l [u8]>,
+    pod: Option<&'l [u8]>,
+    container: Option<&'l [u8]>,
+}
+
+/// Parse `k="v",k2="v2"}` and return the rest after `}`. Label values the decoder needs must not contain
+/// escapes (Kubernetes names cannot), so escaped values are accepted but only unescaped ones are kept.
+fn parse_labels<'l>(mut s: &'l [u8], out: &mut Labels<'l>) -> Result<&'l [u8], &'static str> {
+    loop {
+        s = trim_start(s);
+        match s.first() {
+            Some(b'}') => return Ok(&s[1..]),
+            None => return Err("unterminated label set"),
+            _ => {}
+        }
+        let eq = s.iter().position(|&b| b == b'=').ok_or("label without '='")?;
+        let key = trim(&s[..eq]);
+        if !valid_label_name(key) {
+            return Err("invalid label name");
+        }
+        s = trim_start(&s[eq + 1..]);
+        if s.first() != Some(&b'"') {
+            return Err("label value not quoted");
+        }
+        s = &s[1..];
+        let mut i = 0;
+        let mut escaped = false;
+        loop {
+            match s.get(i) {
+                None => return Err("unterminated label value"),
+                Some(b'\\') => {
+                    escaped = true;
+                    i += 2;
+                }
+                Some(b'"') => break,
+                Some(_) => i += 1,
+            }
+        }
+        let value = &s[..i];
+        if !escaped {
+            match key {
+                b"namespace" => out.namespace = Some(value),
+                b"pod" => out.pod = Some(value),
+                b"container" => out.container = Some(value),
+                _ => {}
+            }
+        }
+        s = trim_start(&s[i + 1..]);
+        match s.first() {
+            Some(b',') => s = &s[1..],
+            Some(b'}') => {}
+            _ => return Err("expected ',' or '}' after label value"),
+        }
+    }
+}
+
+fn valid_metric_name(n: &[u8]) -> bool {
+    !n.is_empty() && !n[0].is_ascii_digit() && n.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+fn valid_label_name(n: &[u8]) -> bool {
+    !n.is_empty() && !n[0].is_ascii_digit() && n.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn parse_float(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    match s {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ if s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_int(b: &[u8]) -> Option<i64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let b = trim_start(b);
+    let end = b.iter().rposition(|c| !matches!(c, b' ' | b'\t' | b'\r')).map_or(0, |i| i + 1);
+    &b[..end]
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !matches!(c, b' ' | b'\t')).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// Decode a whole body at once (tests and small callers).
+pub fn decode(interner: &mut Interner, node: &Name, request_time: Nanos, body: &[u8]) -> Result<Batch, DecodeError> {
+    let mut d = Decoder::new(interner, request_time);
+    d.feed(body)?;
+    d.finish(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const NORMAL: &str = r#"# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in core-seconds
+# TYPE container_cpu_usage_seconds_total counter
+container_cpu_usage_seconds_total{container="coredns",namespace="kube-system",pod="coredns-558bd4d5db-4dpjz"} 4.710169 1633253812125
+container_cpu_usage_seconds_total{container="etcd",namespace="kube-system",pod="etcd-kind"} 0.5 1633253812000
+# HELP container_memory_working_set_bytes [STABLE] Current working set of the container in bytes
+# TYPE container_memory_working_set_bytes gauge
+container_memory_working_set_bytes{container="coredns",namespace="kube-system",pod="coredns-558bd4d5db-4dpjz"} 1.253376e+07 1633253812125
+container_memory_working_set_bytes{container="etcd",namespace="kube-system",pod="etcd-kind"} 0 1633253812000
+# TYPE container_start_time_seconds gauge
+container_start_time_seconds{container="coredns",namespace="kube-system",pod="coredns-558bd4d5db-4dpjz"} 1.633252712e+9 1633253812125
+node_cpu_usage_seconds_total 357.35491 1633253809720
+node_memory_working_set_bytes 1.616273408e+09 1633253809720
+pod_cpu_usage_seconds_total{namespace="kube-system",pod="etcd-kind"} 12 1633253812000
+scrape_error 0
+"#;
+
+    fn run(body: &[u8]) -> Result<Batch, DecodeError> {
+        let mut i = Interner::default();
+        decode(&mut i, &Arc::from("n1"), 42, body)
+    }
+
+    #[test]
+    fn normal_body() {
+        let b = run(NORMAL.as_bytes()).unwrap();
+        assert_eq!(b.nodes.len(), 1);
+        let (name, n) = &b.nodes[0];
+        assert_eq!(&**name, "n1");
+        assert_eq!(n.cpu, 357_354_910_000);
+        assert_eq!(n.mem, 1_616_273_408);
+        assert_eq!(n.ts, 1_633_253_809_720_000_000);
+        assert_eq!(n.start, 0);
+        // etcd has zero memory: its pod is dropped.
+        assert_eq!(b.pods.len(), 1);
+        let p = &b.pods[0];
+        assert_eq!((&*p.namespace, &*p.name), ("kube-system", "coredns-558bd4d5db-4dpjz"));
+        let (c, pt) = &p.containers[0];
+        assert_eq!(&**c, "coredns");
+        assert_eq!(pt.cpu, 4_710_169_000);
+        assert_eq!(pt.mem, 12_533_760);
+        assert_eq!(pt.ts, 1_633_253_812_125_000_000);
+        assert_eq!(pt.start, 1_633_252_712_000_000_000);
+    }
+
+    #[test]
+    fn chunking_does_not_matter() {
+        let whole = run(NORMAL.as_bytes()).unwrap();
+        for size in [1usize, 3, 7, 64] {
+            let mut i = Interner::default();
+            let mut d = Decoder::new(&mut i, 42);
+            for c in NORMAL.as_bytes().chunks(size) {
+                d.feed(c).unwrap();
+            }
+            let b = d.finish(&Arc::from("n1")).unwrap();
+            assert_eq!(b.nodes, whole.nodes);
+            assert_eq!(b.pods[0].containers, whole.pods[0].containers);
+        }
+    }
+
+    #[test]
+    fn missing_timestamp_uses_request_time() {
+        let b = run(b"node_cpu_usage_seconds_total 1\nnode_memory_working_set_bytes 2\n").unwrap();
+        assert_eq!(b.nodes[0].1.ts, 42);
+    }
+
+    #[test]
+    fn point_timestamp_is_the_later_line() {
+        let b = run(b"node_cpu_usage_seconds_total 1 1000\nnode_memory_working_set_bytes 2 2000\n").unwrap();
+        assert_eq!(b.nodes[0].1.ts, 2_000_000_000);
+    }
+
+    #[test]
+    fn zero_node_values_drop_node() {
+        for body in [
+            "node_cpu_usage_seconds_total 0 1\nnode_memory_working_set_bytes 2 1\n",
+            "node_cpu_usage_seconds_total 1 1\nnode_memory_working_set_bytes 0 1\n",
+            "node_cpu_usage_seconds_total 1 1\n",
+            "node_cpu_usage_seconds_total 1 0\nnode_memory_working_set_bytes 1 0\n",
+        ] {
+            assert!(run(body.as_bytes()).unwrap().nodes.is_empty(), "{body}");
+        }
+    }
+
+    #[test]
+    fn container_with_only_start_time_drops_pod() {
+        let body = concat!(
+            "container_cpu_usage_seconds_total{container=\"a\",namespace=\"n\",pod=\"p\"} 1 1000\n",
+            "container_memory_working_set_bytes{container=\"a\",namespace=\"n\",pod=\"p\"} 1 1000\n",
+            "container_start_time_seconds{container=\"b\",namespace=\"n\",pod=\"p\"} 5\n",
+            "container_cpu_usage_seconds_total{container=\"a\",namespace=\"n\",pod=\"q\"} 1 1000\n",
+            "container_memory_working_set_bytes{container=\"a\",namespace=\"n\",pod=\"q\"} 1 1000\n",
+        );
+        let b = run(body.as_bytes()).unwrap();
+        assert_eq!(b.pods.len(), 1);
+        assert_eq!(&*b.pods[0].name, "q");
+    }
+
+    #[test]
+    fn labels_in_any_order_with_spaces_and_extra_labels() {
+        let body = "container_cpu_usage_seconds_total{ pod=\"p\" , id=\"x\\\"y\", container=\"c\",namespace=\"n\",} 2 1000\ncontainer_memory_working_set_bytes{namespace=\"n\",pod=\"p\",container=\"c\"} 3 1000\n";
+        let b = run(body.as_bytes()).unwrap();
+        assert_eq!(b.pods[0].containers[0].1.cpu, 2_000_000_000);
+        assert_eq!(b.pods[0].containers[0].1.mem, 3);
+    }
+
+    #[test]
+    fn negative_timestamp_fails_node() {
+        let e = run(b"node_cpu_usage_seconds_total 1 -1633253809720\n").unwrap_err();
+        assert_eq!(e, DecodeError::Syntax(1, "invalid timestamp"));
+    }
+
+    #[test]
+    fn garbage_fails() {
+        for body in [
+            &b"<html><body>502 Bad Gateway</body></html>\n"[..],
+            b"node_cpu_usage_seconds_total{ 1\n",
+            b"node_cpu_usage_seconds_total abc\n",
+            b"node_cpu_usage_seconds_total\n",
+            b"node_cpu_usage_seconds_total 1 2 3\n",
+            b"container_cpu_usage_seconds_total{pod=\"unterminated} 1\n",
+            b"\x00\x01\x02\xff\xfe garbage",
+        ] {
+            assert!(run(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_label_value_fails() {
+        let body = b"container_cpu_usage_seconds_total{container=\"\xff\xfe\",namespace=\"n\",pod=\"p\"} 1 1\n";
+        assert_eq!(run(body).unwrap_err(), DecodeError::Syntax(1, "label value is not UTF-8"));
+    }
+
+    #[test]
+    fn huge_line_fails_without_buffering_it() {
+        let mut i = Interner::default();
+        let mut d = Decoder::new(&mut i, 0);
+        let chunk = vec![b'a'; 16 * 1024];
+        let mut err = None;
+        for _ in 0..100 {
+            if let Err(e) = d.feed(&chunk) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(DecodeError::LineTooLong(1)));
+        assert!(d.carry.len() <= MAX_LINE);
+        // Once failed, the decoder stays failed.
+        assert!(d.feed(b"\n").is_err());
+    }
+
+    #[test]
+    fn unknown_families_and_comments_ignored() {
+        let body = "# random comment\nfoo_bar{x=\"1\"} 5\nresource_scrape_error 1\nnode_cpu_usage_seconds_total 1 5\nnode_memory_working_set_bytes 1 5";
+        let b = run(body.as_bytes()).unwrap();
+        assert_eq!(b.nodes.len(), 1, "last line without newline is still parsed");
+    }
+}

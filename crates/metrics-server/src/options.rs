@@ -1,0 +1,401 @@
+//! Command-line flags with upstream names and defaults, plus the generic apiserver flags that are
+//! accepted and ignored so upstream manifests start unchanged.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+
+fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {s:?}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let num: f64 = rest[..num_end].parse().map_err(|_| err())?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        total += num * mult;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `kubestate metrics-server` flags.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "metrics-server", about = "Scrape kubelets and serve the metrics.k8s.io/v1beta1 API")]
+pub struct Options {
+    /// The resolution at which metrics-server will retain metrics, must set value at least 10s.
+    #[arg(long, default_value = "1m0s", value_parser = parse_go_duration)]
+    pub metric_resolution: Duration,
+    /// The path to the kubeconfig used to connect to the Kubernetes API server and the Kubelets (defaults to in-cluster config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Show version.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub version: bool,
+
+    /// The port to use to connect to Kubelets.
+    #[arg(long, default_value_t = 10250)]
+    pub kubelet_port: u16,
+    /// Use the port in the node status. Takes precedence over --kubelet-port flag.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub kubelet_use_node_status_port: bool,
+    /// The priority of node address types to use when determining which address to use to connect to a particular node.
+    #[arg(long, value_delimiter = ',', default_value = "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP")]
+    pub kubelet_preferred_address_types: Vec<String>,
+    /// Do not verify CA of serving certificates presented by Kubelets. For testing purposes only.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub kubelet_insecure_tls: bool,
+    /// Path to the CA to use to validate the Kubelet's serving certificates.
+    #[arg(long)]
+    pub kubelet_certificate_authority: Option<PathBuf>,
+    /// Path to a client cert file for TLS.
+    #[arg(long)]
+    pub kubelet_client_certificate: Option<PathBuf>,
+    /// Path to a client key file for TLS.
+    #[arg(long)]
+    pub kubelet_client_key: Option<PathBuf>,
+    /// The length of time to wait before giving up on a single request to Kubelet.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub kubelet_request_timeout: Duration,
+    /// Selector (label query) to filter on, supports '=', '==', and '!='.
+    #[arg(short = 'l', long, default_value = "")]
+    pub node_selector: String,
+    /// DEPRECATED: Do not use any encryption, authorization, or authentication when communicating with the Kubelet.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub deprecated_kubelet_completely_insecure: bool,
+
+    /// The port on which to serve HTTPS with authentication and authorization.
+    #[arg(long, default_value_t = 443)]
+    pub secure_port: u16,
+    /// The IP address on which to listen for the --secure-port port.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// The directory where the TLS certs are located (ignored if --tls-cert-file and --tls-private-key-file are provided).
+    #[arg(long, default_value = "apiserver.local.config/certificates")]
+    pub cert_dir: PathBuf,
+    /// File containing the default x509 Certificate for HTTPS.
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// File containing the default x509 private key matching --tls-cert-file.
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.
+    #[arg(long)]
+    pub authentication_kubeconfig: Option<PathBuf>,
+    /// If false, the authentication-kubeconfig will be used to lookup missing authentication configuration from the cluster.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub authentication_skip_lookup: bool,
+    /// If true, failures to look up missing authentication configuration from the cluster are not considered fatal.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub authentication_tolerate_lookup_failure: bool,
+    /// The duration to cache responses from the webhook token authenticator.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authentication_token_webhook_cache_ttl: Duration,
+    /// If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file is authenticated with an identity corresponding to the CommonName of the client certificate.
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames in headers specified by --requestheader-username-headers.
+    #[arg(long)]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    /// List of client certificate common names to allow to provide usernames in headers specified by --requestheader-username-headers.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+    /// List of request headers to inspect for usernames.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_username_headers: Vec<String>,
+    /// List of request headers to inspect for groups.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_group_headers: Vec<String>,
+    /// List of request header prefixes to inspect.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// List of request headers to inspect for UIDs.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+
+    /// kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.
+    #[arg(long)]
+    pub authorization_kubeconfig: Option<PathBuf>,
+    /// A list of HTTP paths to skip during authorization.
+    #[arg(long, value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
+    pub authorization_always_allow_paths: Vec<String>,
+    /// The duration to cache 'authorized' responses from the webhook authorizer.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+    /// The duration to cache 'unauthorized' responses from the webhook authorizer.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
+
+    /// Number for the log level verbosity.
+    #[arg(short = 'v', long = "v", default_value_t = 0)]
+    pub verbosity: u8,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionsError {
+    #[error("metric-resolution should be a time duration at least 10s, but value {0:?} provided")]
+    Resolution(Duration),
+    #[error(
+        "metric-resolution should be larger than kubelet-request-timeout, but metric-resolution value {0:?} kubelet-request-timeout value {1:?} provided"
+    )]
+    ResolutionVsTimeout(Duration, Duration),
+    #[error("kubelet-request-timeout should be positive")]
+    Timeout,
+    #[error("cannot use both --kubelet-certificate-authority and --kubelet-insecure-tls")]
+    CaAndInsecure,
+    #[error("need both --kubelet-client-certificate and --kubelet-client-key")]
+    CertWithoutKey,
+    #[error("cannot use both --deprecated-kubelet-completely-insecure and TLS options")]
+    DeprecatedWithTls,
+    #[error("need both --tls-cert-file and --tls-private-key-file")]
+    ServingCertWithoutKey,
+}
+
+impl Options {
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.metric_resolution < Duration::from_secs(10) {
+            return Err(OptionsError::Resolution(self.metric_resolution));
+        }
+        if self.kubelet_request_timeout.is_zero() {
+            return Err(OptionsError::Timeout);
+        }
+        if self.metric_resolution.mul_f64(0.9) < self.kubelet_request_timeout {
+            return Err(OptionsError::ResolutionVsTimeout(self.metric_resolution, self.kubelet_request_timeout));
+        }
+        if self.kubelet_certificate_authority.is_some() && self.kubelet_insecure_tls {
+            return Err(OptionsError::CaAndInsecure);
+        }
+        if self.kubelet_client_certificate.is_some() != self.kubelet_client_key.is_some() {
+            return Err(OptionsError::CertWithoutKey);
+        }
+        if self.deprecated_kubelet_completely_insecure
+            && (self.kubelet_insecure_tls
+                || self.kubelet_certificate_authority.is_some()
+                || self.kubelet_client_certificate.is_some())
+        {
+            return Err(OptionsError::DeprecatedWithTls);
+        }
+        if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
+            return Err(OptionsError::ServingCertWithoutKey);
+        }
+        Ok(())
+    }
+
+    /// Parse argv (argv[0] is the program name), dropping the generic apiserver flags we do not act on.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Options, clap::Error> {
+        Options::try_parse_from(strip_ignored(args))
+    }
+}
+
+/// Generic apiserver flags that take a value (`--flag=v` or `--flag v`).
+const IGNORED_VALUE_FLAGS: &[&str] = &[
+    "advertise-address",
+    "cors-allowed-origins",
+    "emulated-version",
+    "min-compatibility-version",
+    "external-hostname",
+    "feature-gates",
+    "goaway-chance",
+    "livez-grace-period",
+    "max-requests-inflight",
+    "max-mutating-requests-inflight",
+    "min-request-timeout",
+    "request-timeout",
+    "shutdown-delay-duration",
+    "shutdown-watch-termination-grace-period",
+    "storage-initialization-timeout",
+    "strict-transport-security-directives",
+    "tls-sni-cert-key",
+    "tls-cipher-suites",
+    "tls-min-version",
+    "tls-curve-preferences",
+    "http2-max-streams-per-connection",
+    "audit-policy-file",
+    "audit-log-path",
+    "audit-log-format",
+    "audit-log-maxage",
+    "audit-log-maxbackup",
+    "audit-log-maxsize",
+    "audit-log-mode",
+    "audit-log-version",
+    "audit-log-batch-buffer-size",
+    "audit-log-batch-max-size",
+    "audit-log-batch-max-wait",
+    "audit-log-batch-throttle-burst",
+    "audit-log-batch-throttle-qps",
+    "audit-log-truncate-max-batch-size",
+    "audit-log-truncate-max-event-size",
+    "audit-webhook-config-file",
+    "audit-webhook-mode",
+    "audit-webhook-batch-buffer-size",
+    "audit-webhook-batch-max-size",
+    "audit-webhook-batch-max-wait",
+    "audit-webhook-batch-throttle-burst",
+    "audit-webhook-batch-throttle-qps",
+    "audit-webhook-initial-backoff",
+    "audit-webhook-truncate-max-batch-size",
+    "audit-webhook-truncate-max-event-size",
+    "audit-webhook-version",
+    "debug-socket-path",
+    "logging-format",
+    "vmodule",
+    "log-flush-frequency",
+    "log-json-info-buffer-size",
+    "log-text-info-buffer-size",
+];
+
+/// Generic apiserver boolean flags (`--flag` or `--flag=bool`).
+const IGNORED_BOOL_FLAGS: &[&str] = &[
+    "emulation-forward-compatible",
+    "runtime-config-emulation-forward-compatible",
+    "shutdown-send-retry-after",
+    "disable-http2-serving",
+    "permit-address-sharing",
+    "permit-port-sharing",
+    "audit-log-compress",
+    "audit-log-batch-throttle-enable",
+    "audit-log-truncate-enabled",
+    "audit-webhook-batch-throttle-enable",
+    "audit-webhook-truncate-enabled",
+    "profiling",
+    "contention-profiling",
+    "enable-priority-and-fairness",
+    "log-json-split-stream",
+    "log-text-split-stream",
+    "logtostderr",
+    "alsologtostderr",
+];
+
+fn strip_ignored(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    if let Some(a0) = iter.next() {
+        out.push(a0);
+    }
+    while let Some(arg) = iter.next() {
+        let Some(s) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        let Some(body) = s.strip_prefix("--") else {
+            out.push(arg);
+            continue;
+        };
+        let (name, has_value) = match body.split_once('=') {
+            Some((n, _)) => (n, true),
+            None => (body, false),
+        };
+        if IGNORED_BOOL_FLAGS.contains(&name) {
+            tracing::debug!(flag = s, "ignoring generic apiserver flag");
+            continue;
+        }
+        if IGNORED_VALUE_FLAGS.contains(&name) {
+            tracing::debug!(flag = s, "ignoring generic apiserver flag");
+            if !has_value {
+                let _value = iter.next();
+            }
+            continue;
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        let mut v: Vec<OsString> = vec!["metrics-server".into()];
+        v.extend(args.iter().map(OsString::from));
+        Options::parse_args(v)
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.metric_resolution, Duration::from_secs(60));
+        assert_eq!(o.kubelet_port, 10250);
+        assert_eq!(o.secure_port, 443);
+        assert_eq!(o.kubelet_request_timeout, Duration::from_secs(10));
+        assert_eq!(
+            o.kubelet_preferred_address_types,
+            ["Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"]
+        );
+        assert_eq!(o.authorization_always_allow_paths, ["/healthz", "/readyz", "/livez"]);
+        assert!(o.validate().is_ok());
+    }
+
+    #[test]
+    fn seed_manifest_args_start_unchanged() {
+        let o = parse(&[
+            "--cert-dir=/tmp",
+            "--secure-port=4443",
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port",
+            "--kubelet-insecure-tls",
+            "--metric-resolution=15s",
+            "--profiling=false",
+            "--audit-log-path",
+            "-",
+            "--tls-min-version=VersionTLS12",
+            "--v=4",
+        ])
+        .unwrap();
+        assert_eq!(o.secure_port, 4443);
+        assert!(o.kubelet_use_node_status_port && o.kubelet_insecure_tls);
+        assert_eq!(o.metric_resolution, Duration::from_secs(15));
+        assert_eq!(o.kubelet_preferred_address_types, ["InternalIP", "ExternalIP", "Hostname"]);
+        assert_eq!(o.verbosity, 4);
+        assert!(o.validate().is_ok());
+        let o = parse(&["--metric-resolution=30s", "--kubelet-insecure-tls=false", "-l", "a!=b"]).unwrap();
+        assert!(!o.kubelet_insecure_tls);
+        assert_eq!(o.node_selector, "a!=b");
+    }
+
+    #[test]
+    fn validation_rules() {
+        let bad = |args: &[&str]| parse(args).unwrap().validate().unwrap_err();
+        assert!(matches!(bad(&["--metric-resolution=5s"]), OptionsError::Resolution(_)));
+        assert!(parse(&["--metric-resolution=10s", "--kubelet-request-timeout=9s"]).unwrap().validate().is_ok());
+        assert!(matches!(
+            bad(&["--metric-resolution=10s", "--kubelet-request-timeout=10s"]),
+            OptionsError::ResolutionVsTimeout(..)
+        ));
+        assert_eq!(bad(&["--kubelet-insecure-tls", "--kubelet-certificate-authority=/x"]), OptionsError::CaAndInsecure);
+        assert_eq!(bad(&["--kubelet-client-certificate=/x"]), OptionsError::CertWithoutKey);
+        assert_eq!(
+            bad(&["--deprecated-kubelet-completely-insecure", "--kubelet-insecure-tls"]),
+            OptionsError::DeprecatedWithTls
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1m0s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_go_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_go_duration("15").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
+}
