@@ -1,0 +1,689 @@
+//! Command-line flags and the `--config` YAML file of `kubestate kube-state-metrics`, spelled as upstream
+//! spells them so that upstream manifests start unchanged.
+//!
+//! Flags that belong to features not built yet are still accepted (an upstream manifest passes many of
+//! them with their default values); giving one a non-default value is a startup error that says so,
+//! rather than a silently ignored setting.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+use serde_json::Value;
+
+/// Resource names enabled when `--resources` is empty (upstream v2.20's default set).
+pub const DEFAULT_RESOURCES: &[&str] = &[
+    "certificatesigningrequests",
+    "configmaps",
+    "cronjobs",
+    "daemonsets",
+    "deployments",
+    "endpointslices",
+    "horizontalpodautoscalers",
+    "ingresses",
+    "jobs",
+    "leases",
+    "limitranges",
+    "mutatingadmissionpolicies",
+    "mutatingadmissionpolicybindings",
+    "mutatingwebhookconfigurations",
+    "namespaces",
+    "networkpolicies",
+    "nodes",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "poddisruptionbudgets",
+    "pods",
+    "replicasets",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "services",
+    "statefulsets",
+    "storageclasses",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+    "validatingwebhookconfigurations",
+    "volumeattachments",
+];
+
+/// Resource names that exist but are only enabled when `--resources` names them.
+pub const OPT_IN_RESOURCES: &[&str] =
+    &["clusterrolebindings", "clusterroles", "endpoints", "ingressclasses", "rolebindings", "roles", "serviceaccounts"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("resource {name:?} does not exist; valid resources are: {valid}")]
+    UnknownResource { name: String, valid: String },
+    #[error("{flag} is not supported yet by kubestate (given {value:?})")]
+    NotSupported { flag: &'static str, value: String },
+    #[error("reading config file {path}: {source}")]
+    ConfigRead { path: PathBuf, source: std::io::Error },
+    #[error("parsing config file {path}: {message}")]
+    ConfigParse { path: PathBuf, message: String },
+    #[error("config file {path}: key {key}: {message}")]
+    ConfigValue { path: PathBuf, key: String, message: String },
+}
+
+/// Flags of `kubestate kube-state-metrics`. Each also reads `KSM_<FLAG_NAME>` from the environment.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "kube-state-metrics",
+    about = "Expose the state of Kubernetes objects as Prometheus metrics (kube-state-metrics, in Rust).",
+    disable_version_flag = true,
+    next_line_help = true,
+    max_term_width = 100
+)]
+pub struct Options {
+    /// The URL of the apiserver to use as a master.
+    #[arg(long, env = "KSM_APISERVER", default_value = "")]
+    pub apiserver: String,
+    /// Absolute path to the kubeconfig file. Empty: in-cluster config, else $KUBECONFIG / ~/.kube/config.
+    #[arg(long, env = "KSM_KUBECONFIG", default_value = "")]
+    pub kubeconfig: String,
+    /// Port to expose metrics on.
+    #[arg(long, env = "KSM_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Host to expose metrics on.
+    #[arg(long, env = "KSM_HOST", default_value = "::")]
+    pub host: String,
+    /// Port to expose kube-state-metrics self metrics on.
+    #[arg(long, env = "KSM_TELEMETRY_PORT", default_value_t = 8081)]
+    pub telemetry_port: u16,
+    /// Host to expose kube-state-metrics self metrics on.
+    #[arg(long, env = "KSM_TELEMETRY_HOST", default_value = "::")]
+    pub telemetry_host: String,
+    /// Comma-separated list of resources to be enabled; empty means the default set.
+    #[arg(long, env = "KSM_RESOURCES", value_delimiter = ',', action = ArgAction::Append)]
+    pub resources: Vec<String>,
+    /// Comma-separated list of namespaces to be enabled (not supported yet).
+    #[arg(long, env = "KSM_NAMESPACES", value_delimiter = ',', action = ArgAction::Append)]
+    pub namespaces: Vec<String>,
+    /// Comma-separated list of namespaces not to be enabled (not supported yet).
+    #[arg(long, env = "KSM_NAMESPACES_DENYLIST", value_delimiter = ',', action = ArgAction::Append)]
+    pub namespaces_denylist: Vec<String>,
+    /// Comma-separated list of metrics to be exposed (not supported yet).
+    #[arg(long, env = "KSM_METRIC_ALLOWLIST", value_delimiter = ',', action = ArgAction::Append)]
+    pub metric_allowlist: Vec<String>,
+    /// Comma-separated list of metrics not to be exposed (not supported yet).
+    #[arg(long, env = "KSM_METRIC_DENYLIST", value_delimiter = ',', action = ArgAction::Append)]
+    pub metric_denylist: Vec<String>,
+    /// Comma-separated list of opt-in metrics to be exposed (not supported yet).
+    #[arg(long, env = "KSM_METRIC_OPT_IN_LIST", value_delimiter = ',', action = ArgAction::Append)]
+    pub metric_opt_in_list: Vec<String>,
+    /// Kubernetes label keys to add to kube_<resource>_labels, per resource (not supported yet).
+    #[arg(long, env = "KSM_METRIC_LABELS_ALLOWLIST", action = ArgAction::Append)]
+    pub metric_labels_allowlist: Vec<String>,
+    /// Kubernetes annotation keys to add to kube_<resource>_annotations, per resource (not supported yet).
+    #[arg(long, env = "KSM_METRIC_ANNOTATIONS_ALLOWLIST", action = ArgAction::Append)]
+    pub metric_annotations_allowlist: Vec<String>,
+    /// The instances shard nominal (zero indexed) within the total number of shards (not supported yet).
+    #[arg(long, env = "KSM_SHARD", default_value_t = 0, allow_negative_numbers = true)]
+    pub shard: i32,
+    /// The total number of shards; 1 disables sharding (not supported yet).
+    #[arg(long, env = "KSM_TOTAL_SHARDS", default_value_t = 1, allow_negative_numbers = true)]
+    pub total_shards: i32,
+    /// Name of the pod that contains this process, for auto-sharding (not supported yet).
+    #[arg(long, env = "KSM_POD", default_value = "")]
+    pub pod: String,
+    /// Namespace of the pod that contains this process, for auto-sharding (not supported yet).
+    #[arg(long, env = "KSM_POD_NAMESPACE", default_value = "")]
+    pub pod_namespace: String,
+    /// Name of the node that contains this pod, for per-node pod sharding (not supported yet).
+    #[arg(long, env = "KSM_NODE", default_value = "")]
+    pub node: String,
+    /// Only watch unscheduled pods (not supported yet).
+    #[arg(long, env = "KSM_TRACK_UNSCHEDULED_PODS", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub track_unscheduled_pods: bool,
+    /// Inline custom resource state metrics config (not supported yet).
+    #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_CONFIG", default_value = "")]
+    pub custom_resource_state_config: String,
+    /// Path to a custom resource state metrics config file (not supported yet).
+    #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_CONFIG_FILE", default_value = "")]
+    pub custom_resource_state_config_file: String,
+    /// Keep running when the custom resource state config file is missing.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub continue_without_custom_resource_state_config_file: bool,
+    /// Only provide custom resource state metrics (not supported yet).
+    #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_ONLY", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub custom_resource_state_only: bool,
+    /// Path to a YAML file with the same options; its values override the flags.
+    #[arg(long, env = "KSM_CONFIG", default_value = "")]
+    pub config: String,
+    /// Start even if the --config file is missing or unreadable.
+    #[arg(long, env = "KSM_CONTINUE_WITHOUT_CONFIG", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub continue_without_config: bool,
+    /// List with resourceVersion=0, served from the API server's watch cache.
+    #[arg(long, env = "KSM_USE_APISERVER_CACHE", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub use_apiserver_cache: bool,
+    /// Maximum number of objects listed per resource (not supported yet).
+    #[arg(long, env = "KSM_OBJECT_LIMIT", default_value_t = 0, allow_negative_numbers = true)]
+    pub object_limit: i64,
+    /// Gzip the /metrics response when the client accepts it.
+    #[arg(long, env = "KSM_ENABLE_GZIP_ENCODING", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub enable_gzip_encoding: bool,
+    /// Require Kubernetes authentication and authorization on /metrics (not supported yet).
+    #[arg(long, env = "KSM_AUTH_FILTER", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub auth_filter: bool,
+    /// Path to a TLS / authentication web config file (not supported yet).
+    #[arg(long, env = "KSM_TLS_CONFIG", default_value = "")]
+    pub tls_config: String,
+    /// Time allowed to read a whole request (Go duration, e.g. 1m0s; 0 disables).
+    #[arg(long, env = "KSM_SERVER_READ_TIMEOUT", default_value = "1m0s", value_parser = parse_go_duration)]
+    pub server_read_timeout: Duration,
+    /// Time allowed to write a whole response (Go duration; 0 disables).
+    #[arg(long, env = "KSM_SERVER_WRITE_TIMEOUT", default_value = "1m0s", value_parser = parse_go_duration)]
+    pub server_write_timeout: Duration,
+    /// How long an idle keep-alive connection stays open (Go duration; 0 disables).
+    #[arg(long, env = "KSM_SERVER_IDLE_TIMEOUT", default_value = "5m0s", value_parser = parse_go_duration)]
+    pub server_idle_timeout: Duration,
+    /// Time allowed to read request headers (Go duration; 0 disables).
+    #[arg(long, env = "KSM_SERVER_READ_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_go_duration)]
+    pub server_read_header_timeout: Duration,
+    /// Go-runtime memory tuning; meaningless here and ignored.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub auto_gomemlimit: bool,
+    /// Go-runtime memory tuning ratio; ignored.
+    #[arg(long, default_value_t = 0.9)]
+    pub auto_gomemlimit_ratio: f64,
+
+    /// Log verbosity (klog's -v): 0-1 info, 2-4 debug, 5+ trace. RUST_LOG, when set, wins.
+    #[arg(short = 'v', long = "v", env = "KSM_V", default_value_t = 0)]
+    pub v: u8,
+    #[command(flatten)]
+    pub klog: KlogCompat,
+}
+
+/// klog's flags: accepted so that upstream manifests parse; logging always goes to stderr.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KlogCompat {
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub logtostderr: Option<bool>,
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub alsologtostderr: Option<bool>,
+    #[arg(long = "add_dir_header", alias = "add-dir-header", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub add_dir_header: Option<bool>,
+    #[arg(long = "one_output", alias = "one-output", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub one_output: Option<bool>,
+    #[arg(long = "skip_headers", alias = "skip-headers", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub skip_headers: Option<bool>,
+    #[arg(long = "skip_log_headers", alias = "skip-log-headers", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub skip_log_headers: Option<bool>,
+    #[arg(long = "legacy_stderr_threshold_behavior", alias = "legacy-stderr-threshold-behavior", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub legacy_stderr_threshold_behavior: Option<bool>,
+    #[arg(long, hide = true)]
+    pub alsologtostderrthreshold: Option<String>,
+    #[arg(long, hide = true)]
+    pub stderrthreshold: Option<String>,
+    #[arg(long = "log_backtrace_at", alias = "log-backtrace-at", hide = true)]
+    pub log_backtrace_at: Option<String>,
+    #[arg(long = "log_dir", alias = "log-dir", hide = true)]
+    pub log_dir: Option<String>,
+    #[arg(long = "log_file", alias = "log-file", hide = true)]
+    pub log_file: Option<String>,
+    #[arg(long = "log_file_max_size", alias = "log-file-max-size", hide = true)]
+    pub log_file_max_size: Option<String>,
+    #[arg(long, hide = true)]
+    pub vmodule: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::parse_from(["kube-state-metrics"])
+    }
+}
+
+impl Options {
+    /// Overlays the `--config` file, if one is named, onto the flags. A missing or unreadable file is an
+    /// error unless `--continue-without-config`; then it is logged and the flags stand.
+    pub fn apply_config_file(&mut self) -> Result<(), OptionsError> {
+        if self.config.is_empty() {
+            return Ok(());
+        }
+        let path = PathBuf::from(&self.config);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(source) if self.continue_without_config => {
+                tracing::warn!(path = %path.display(), error = %source, "config file unreadable; continuing with flags");
+                return Ok(());
+            }
+            Err(source) => return Err(OptionsError::ConfigRead { path, source }),
+        };
+        self.apply_config_text(&text, &path)
+    }
+
+    /// Overlays YAML text (the `--config` file's content); `path` only labels errors.
+    pub fn apply_config_text(&mut self, text: &str, path: &std::path::Path) -> Result<(), OptionsError> {
+        let doc: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_saphyr::from_str(text)
+                .map_err(|e| OptionsError::ConfigParse { path: path.to_owned(), message: e.to_string() })?
+        };
+        let map = match doc {
+            Value::Null => return Ok(()),
+            Value::Object(m) => m,
+            _ => {
+                return Err(OptionsError::ConfigParse {
+                    path: path.to_owned(),
+                    message: "the document must be a mapping of option names to values".into(),
+                });
+            }
+        };
+        let err = |key: &str, message: String| OptionsError::ConfigValue {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        for (key, value) in &map {
+            let k = key.as_str();
+            match k {
+                "apiserver" => self.apiserver = yaml_string(value).map_err(|m| err(k, m))?,
+                "kubeconfig" => self.kubeconfig = yaml_string(value).map_err(|m| err(k, m))?,
+                "host" => self.host = yaml_string(value).map_err(|m| err(k, m))?,
+                "telemetry_host" => self.telemetry_host = yaml_string(value).map_err(|m| err(k, m))?,
+                "port" => self.port = yaml_int(value).map_err(|m| err(k, m))?,
+                "telemetry_port" => self.telemetry_port = yaml_int(value).map_err(|m| err(k, m))?,
+                "resources" => replace_if_nonempty(&mut self.resources, yaml_set(value).map_err(|m| err(k, m))?),
+                "metric_allowlist" => {
+                    replace_if_nonempty(&mut self.metric_allowlist, yaml_set(value).map_err(|m| err(k, m))?)
+                }
+                "metric_denylist" => {
+                    replace_if_nonempty(&mut self.metric_denylist, yaml_set(value).map_err(|m| err(k, m))?)
+                }
+                "metric_opt_in_list" => {
+                    replace_if_nonempty(&mut self.metric_opt_in_list, yaml_set(value).map_err(|m| err(k, m))?)
+                }
+                "labels_allow_list" => replace_if_nonempty(&mut self.metric_labels_allowlist, yaml_nonempty_map(value)),
+                "annotations_allow_list" => {
+                    replace_if_nonempty(&mut self.metric_annotations_allowlist, yaml_nonempty_map(value))
+                }
+                "namespaces" => self.namespaces = yaml_set(value).map_err(|m| err(k, m))?,
+                "namespaces_denylist" => self.namespaces_denylist = yaml_set(value).map_err(|m| err(k, m))?,
+                "custom_resource_config" => {
+                    self.custom_resource_state_config = yaml_string(value).map_err(|m| err(k, m))?
+                }
+                "custom_resource_state_config_file" | "custom_resource_config_file" => {
+                    self.custom_resource_state_config_file = yaml_string(value).map_err(|m| err(k, m))?
+                }
+                "continue_without_custom_resource_state_config_file" => {
+                    self.continue_without_custom_resource_state_config_file = yaml_bool(value).map_err(|m| err(k, m))?
+                }
+                "custom_resources_only" => self.custom_resource_state_only = yaml_bool(value).map_err(|m| err(k, m))?,
+                "namespace" => self.pod_namespace = yaml_string(value).map_err(|m| err(k, m))?,
+                "node" => self.node = yaml_string(value).map_err(|m| err(k, m))?,
+                "pod" => self.pod = yaml_string(value).map_err(|m| err(k, m))?,
+                "tls_config" => self.tls_config = yaml_string(value).map_err(|m| err(k, m))?,
+                "continue_without_config" => self.continue_without_config = yaml_bool(value).map_err(|m| err(k, m))?,
+                "total_shards" => self.total_shards = yaml_int(value).map_err(|m| err(k, m))?,
+                "shard" => self.shard = yaml_int(value).map_err(|m| err(k, m))?,
+                "server_read_timeout" => self.server_read_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
+                "server_write_timeout" => self.server_write_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
+                "server_idle_timeout" => self.server_idle_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
+                "server_read_header_timeout" => {
+                    self.server_read_header_timeout = yaml_duration(value).map_err(|m| err(k, m))?
+                }
+                "auto-gomemlimit" => self.auto_gomemlimit = yaml_bool(value).map_err(|m| err(k, m))?,
+                "auto-gomemlimit-ratio" => {
+                    self.auto_gomemlimit_ratio = value.as_f64().ok_or_else(|| err(k, "expected a number".into()))?
+                }
+                "enable_gzip_encoding" => self.enable_gzip_encoding = yaml_bool(value).map_err(|m| err(k, m))?,
+                "track_unscheduled_pods" => self.track_unscheduled_pods = yaml_bool(value).map_err(|m| err(k, m))?,
+                "use_api_server_cache" => self.use_apiserver_cache = yaml_bool(value).map_err(|m| err(k, m))?,
+                "object_limit" => self.object_limit = yaml_int(value).map_err(|m| err(k, m))?,
+                "auth_filter" => self.auth_filter = yaml_bool(value).map_err(|m| err(k, m))?,
+                "help" => {}
+                other => tracing::warn!(key = other, path = %path.display(), "unknown key in config file ignored"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails on the first flag that names a feature this build does not have yet.
+    pub fn check_supported(&self) -> Result<(), OptionsError> {
+        let list = |flag: &'static str, v: &[String]| -> Result<(), OptionsError> {
+            let given: Vec<&str> = v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            if given.is_empty() { Ok(()) } else { Err(OptionsError::NotSupported { flag, value: given.join(",") }) }
+        };
+        let string = |flag: &'static str, v: &str| -> Result<(), OptionsError> {
+            if v.is_empty() { Ok(()) } else { Err(OptionsError::NotSupported { flag, value: v.to_owned() }) }
+        };
+        let flag = |flag: &'static str, on: bool| -> Result<(), OptionsError> {
+            if on { Err(OptionsError::NotSupported { flag, value: "true".into() }) } else { Ok(()) }
+        };
+        list("--namespaces", &self.namespaces)?;
+        list("--namespaces-denylist", &self.namespaces_denylist)?;
+        list("--metric-allowlist", &self.metric_allowlist)?;
+        list("--metric-denylist", &self.metric_denylist)?;
+        list("--metric-opt-in-list", &self.metric_opt_in_list)?;
+        list("--metric-labels-allowlist", &self.metric_labels_allowlist)?;
+        list("--metric-annotations-allowlist", &self.metric_annotations_allowlist)?;
+        if self.shard != 0 {
+            return Err(OptionsError::NotSupported { flag: "--shard", value: self.shard.to_string() });
+        }
+        if self.total_shards != 1 {
+            return Err(OptionsError::NotSupported { flag: "--total-shards", value: self.total_shards.to_string() });
+        }
+        string("--pod", &self.pod)?;
+        string("--pod-namespace", &self.pod_namespace)?;
+        string("--node", &self.node)?;
+        flag("--track-unscheduled-pods", self.track_unscheduled_pods)?;
+        string("--custom-resource-state-config", &self.custom_resource_state_config)?;
+        string("--custom-resource-state-config-file", &self.custom_resource_state_config_file)?;
+        flag("--custom-resource-state-only", self.custom_resource_state_only)?;
+        if self.object_limit != 0 {
+            return Err(OptionsError::NotSupported { flag: "--object-limit", value: self.object_limit.to_string() });
+        }
+        flag("--auth-filter", self.auth_filter)?;
+        string("--tls-config", &self.tls_config)?;
+        Ok(())
+    }
+
+    /// The enabled resource names, sorted and de-duplicated: `--resources` or the default set. Every name
+    /// must be one of upstream's; an unknown one is an error listing the valid names.
+    pub fn resource_names(&self) -> Result<Vec<String>, OptionsError> {
+        let given: BTreeSet<String> =
+            self.resources.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        if given.is_empty() {
+            return Ok(DEFAULT_RESOURCES.iter().map(|s| (*s).to_owned()).collect());
+        }
+        let valid: BTreeSet<&str> = DEFAULT_RESOURCES.iter().chain(OPT_IN_RESOURCES).copied().collect();
+        for name in &given {
+            if !valid.contains(name.as_str()) {
+                return Err(OptionsError::UnknownResource {
+                    name: name.clone(),
+                    valid: valid.iter().copied().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(given.into_iter().collect())
+    }
+}
+
+fn replace_if_nonempty(target: &mut Vec<String>, value: Vec<String>) {
+    if !value.is_empty() {
+        *target = value;
+    }
+}
+
+fn yaml_string(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err("expected a string".into()),
+    }
+}
+
+fn yaml_bool(v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Ok(false),
+        Value::String(s) => s.trim().parse::<bool>().map_err(|_| format!("expected true or false, got {s:?}")),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn yaml_int<T: TryFrom<i64>>(v: &Value) -> Result<T, String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("expected an integer, got {n}"))?,
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| format!("expected an integer, got {s:?}"))?,
+        _ => return Err("expected an integer".into()),
+    };
+    T::try_from(n).map_err(|_| format!("{n} is out of range"))
+}
+
+/// A Go duration string, or an integer (nanoseconds, as Go's YAML decoding of time.Duration reads it).
+fn yaml_duration(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::String(s) => parse_go_duration(s),
+        Value::Number(n) => {
+            let ns = n.as_u64().ok_or_else(|| format!("expected a non-negative duration, got {n}"))?;
+            Ok(Duration::from_nanos(ns))
+        }
+        _ => Err("expected a duration such as 1m0s".into()),
+    }
+}
+
+/// Upstream writes sets as maps of name to `{}`; lists and comma-separated strings are accepted too.
+fn yaml_set(v: &Value) -> Result<Vec<String>, String> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) => Ok(m.keys().cloned().collect()),
+        Value::Array(a) => a.iter().map(yaml_string).collect(),
+        Value::String(s) => Ok(s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()),
+        _ => Err("expected a set of names".into()),
+    }
+}
+
+/// Allowlist maps are not parsed yet; a non-empty one is recorded so that `check_supported` rejects it.
+fn yaml_nonempty_map(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::Object(m) if m.is_empty() => Vec::new(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Parses a Go `time.Duration` string: a sequence of decimal numbers with units `ns`, `us`/`µs`, `ms`,
+/// `s`, `m`, `h` (e.g. `1m0s`, `1.5h`, `300ms`); a bare `0` is allowed. Negative durations are refused.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let orig = s;
+    let s = s.trim();
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s.starts_with('-') {
+        return Err(format!("negative duration {orig:?} is not allowed"));
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let bad = || format!("invalid duration {orig:?} (examples: 5s, 1m0s, 1h30m, 300ms)");
+    let mut total_ns: f64 = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(bad());
+        }
+        let number: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total_ns += number * scale;
+    }
+    if !total_ns.is_finite() || total_ns > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(Duration::from_nanos(total_ns.round() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Options {
+        Options::try_parse_from(std::iter::once("kube-state-metrics").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let o = parse(&[]);
+        assert_eq!(o.port, 8080);
+        assert_eq!(o.telemetry_port, 8081);
+        assert_eq!(o.host, "::");
+        assert_eq!(o.server_read_timeout, Duration::from_secs(60));
+        assert_eq!(o.server_write_timeout, Duration::from_secs(60));
+        assert_eq!(o.server_idle_timeout, Duration::from_secs(300));
+        assert_eq!(o.server_read_header_timeout, Duration::from_secs(5));
+        assert!(!o.enable_gzip_encoding);
+        assert_eq!(o.resource_names().unwrap().len(), 32);
+        o.check_supported().unwrap();
+    }
+
+    #[test]
+    fn resources_accept_commas_and_repeats_and_are_sorted() {
+        let o = parse(&["--resources=pods,nodes", "--resources", "configmaps", "--resources=pods"]);
+        assert_eq!(o.resource_names().unwrap(), vec!["configmaps", "nodes", "pods"]);
+    }
+
+    #[test]
+    fn empty_resources_means_default_set() {
+        let o = parse(&["--resources="]);
+        assert_eq!(o.resource_names().unwrap(), DEFAULT_RESOURCES);
+    }
+
+    #[test]
+    fn unknown_resource_lists_valid_names() {
+        let o = parse(&["--resources=pods,podz"]);
+        let e = o.resource_names().unwrap_err().to_string();
+        assert!(e.contains("\"podz\""), "{e}");
+        assert!(e.contains("certificatesigningrequests, clusterrolebindings"), "{e}");
+        assert!(e.contains("volumeattachments"), "{e}");
+    }
+
+    #[test]
+    fn opt_in_resources_are_valid_names() {
+        let o = parse(&["--resources=endpoints,roles"]);
+        assert_eq!(o.resource_names().unwrap(), vec!["endpoints", "roles"]);
+    }
+
+    #[test]
+    fn bool_flags_take_optional_equals_value() {
+        let o = parse(&["--enable-gzip-encoding", "--use-apiserver-cache=true"]);
+        assert!(o.enable_gzip_encoding && o.use_apiserver_cache);
+        let o = parse(&["--enable-gzip-encoding=false"]);
+        assert!(!o.enable_gzip_encoding);
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("1m0s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_go_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_go_duration("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_go_duration("2us").unwrap(), Duration::from_micros(2));
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_go_duration("5").is_err());
+        assert!(parse_go_duration("5x").is_err());
+        assert!(parse_go_duration("-5s").is_err());
+        assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("s").is_err());
+    }
+
+    #[test]
+    fn timeout_flags_take_go_durations() {
+        let o = parse(&["--server-write-timeout=2m30s", "--server-read-header-timeout", "10s"]);
+        assert_eq!(o.server_write_timeout, Duration::from_secs(150));
+        assert_eq!(o.server_read_header_timeout, Duration::from_secs(10));
+        assert!(Options::try_parse_from(["ksm", "--server-idle-timeout=forever"]).is_err());
+    }
+
+    #[test]
+    fn klog_flags_are_accepted() {
+        let o = parse(&["--v=2", "--logtostderr", "--vmodule=x=1", "--skip_headers=true"]);
+        assert_eq!(o.v, 2);
+        let o = parse(&["-v", "4"]);
+        assert_eq!(o.v, 4);
+        let o = parse(&["-v=3"]);
+        assert_eq!(o.v, 3);
+    }
+
+    #[test]
+    fn upstream_default_valued_flags_are_accepted() {
+        let o = parse(&[
+            "--shard=0",
+            "--total-shards=1",
+            "--namespaces=",
+            "--metric-labels-allowlist=",
+            "--auto-gomemlimit",
+            "--auto-gomemlimit-ratio=0.8",
+            "--object-limit=0",
+        ]);
+        o.check_supported().unwrap();
+    }
+
+    #[test]
+    fn unsupported_features_are_refused_when_used() {
+        for args in [
+            &["--namespaces=kube-system"][..],
+            &["--metric-denylist=kube_pod_.*"],
+            &["--total-shards=3"],
+            &["--shard=1"],
+            &["--metric-labels-allowlist=pods=[app]"],
+            &["--tls-config=/etc/web.yaml"],
+            &["--auth-filter"],
+            &["--node=n1"],
+        ] {
+            let e = parse(args).check_supported().unwrap_err().to_string();
+            assert!(e.contains("not supported yet"), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn config_file_overrides_flags() {
+        let mut o = parse(&["--port=9000", "--resources=pods"]);
+        let yaml = "port: 9090\nresources:\n  nodes: {}\n  configmaps: {}\nenable_gzip_encoding: true\n\
+                    server_write_timeout: 2m0s\nserver_idle_timeout: 1000000000\nuse_api_server_cache: true\n";
+        o.apply_config_text(yaml, std::path::Path::new("c.yaml")).unwrap();
+        assert_eq!(o.port, 9090);
+        assert_eq!(o.resource_names().unwrap(), vec!["configmaps", "nodes"]);
+        assert!(o.enable_gzip_encoding && o.use_apiserver_cache);
+        assert_eq!(o.server_write_timeout, Duration::from_secs(120));
+        assert_eq!(o.server_idle_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn config_file_empty_set_keeps_flag_value() {
+        let mut o = parse(&["--resources=pods"]);
+        o.apply_config_text("resources: {}\nhost: 127.0.0.1\n", std::path::Path::new("c.yaml")).unwrap();
+        assert_eq!(o.resource_names().unwrap(), vec!["pods"]);
+        assert_eq!(o.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn config_file_errors_name_the_key() {
+        let mut o = parse(&[]);
+        let e = o.apply_config_text("port: eighty\n", std::path::Path::new("c.yaml")).unwrap_err().to_string();
+        assert!(e.contains("port"), "{e}");
+        let e = o.apply_config_text("- a\n- b\n", std::path::Path::new("c.yaml")).unwrap_err().to_string();
+        assert!(e.contains("mapping"), "{e}");
+    }
+
+    #[test]
+    fn config_file_unsupported_maps_are_refused() {
+        let mut o = parse(&[]);
+        o.apply_config_text("labels_allow_list:\n  pods: [app]\n", std::path::Path::new("c.yaml")).unwrap();
+        assert!(o.check_supported().unwrap_err().to_string().contains("--metric-labels-allowlist"));
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error_unless_told_to_continue() {
+        let mut o = parse(&["--config=/nonexistent/ksm.yaml"]);
+        assert!(matches!(o.apply_config_file(), Err(OptionsError::ConfigRead { .. })));
+        let mut o = parse(&["--config=/nonexistent/ksm.yaml", "--continue-without-config"]);
+        o.apply_config_file().unwrap();
+    }
+}

@@ -1,0 +1,249 @@
+//! Pre-rendered metric text per object, for one resource.
+//!
+//! The watcher feeds it: an add/update replaces one object's rendering, a delete removes it, and a relist
+//! (Init … InitDone) fills a second map beside the live one and swaps it in whole at the end, so no stale
+//! object survives a reconnect and no scrape ever sees a half-built set. A scrape takes a [`Snapshot`]
+//! (reference-counted pointers to the renderings, copied under a short lock) and streams from it without
+//! holding the lock.
+//!
+//! The representation (a map of `Arc<Rendered>`) stays private to this module so it can be made compact
+//! later without touching the watcher or the HTTP side.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::family::Rendered;
+
+/// Where an object sorts in the store: by namespace, then name, then uid. Ordering by name keeps
+/// scrapes stable and readable; the uid keeps a deleted-and-recreated object distinct.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey(Box<str>);
+
+impl ObjectKey {
+    pub fn new(namespace: &str, name: &str, uid: &str) -> Self {
+        let mut s = String::with_capacity(namespace.len() + name.len() + uid.len() + 2);
+        s.push_str(namespace);
+        s.push('\0');
+        s.push_str(name);
+        s.push('\0');
+        s.push_str(uid);
+        ObjectKey(s.into_boxed_str())
+    }
+}
+
+type Map = BTreeMap<ObjectKey, Arc<Rendered>>;
+
+#[derive(Default)]
+struct Inner {
+    live: Map,
+    /// The set being built by a relist in progress.
+    building: Option<Map>,
+    /// Set by the first completed list; never cleared (a later relist keeps serving the old set).
+    synced: bool,
+}
+
+/// The rendered objects of one resource.
+#[derive(Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves a consistent map (every mutation is a single call), so
+        // the poison flag carries no information worth failing scrapes for.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A relist starts: collect the new set beside the live one. An unfinished earlier relist is dropped.
+    pub fn begin_relist(&self) {
+        self.lock().building = Some(Map::new());
+    }
+
+    /// An object of the relist in progress. Without one in progress it is an ordinary update.
+    pub fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, Arc::new(rendered));
+    }
+
+    /// The relist is complete: its set replaces the live one. Returns the number of objects now live.
+    pub fn finish_relist(&self) -> usize {
+        let mut g = self.lock();
+        if let Some(new) = g.building.take() {
+            let old = std::mem::replace(&mut g.live, new);
+            g.synced = true;
+            let n = g.live.len();
+            drop(g);
+            // Freeing the old set can take a while for a big resource; do it outside the lock.
+            drop(old);
+            n
+        } else {
+            g.synced = true;
+            g.live.len()
+        }
+    }
+
+    /// An object was added or changed.
+    pub fn upsert(&self, key: ObjectKey, rendered: Rendered) {
+        let rendered = Arc::new(rendered);
+        let mut g = self.lock();
+        let inner = &mut *g;
+        // Events between Init and InitDone do not happen with kube-runtime's watcher; should one arrive,
+        // it is newer than anything in the relist, so it goes where it will survive the swap.
+        inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, rendered);
+    }
+
+    /// An object was deleted (or became unrenderable).
+    pub fn remove(&self, key: &ObjectKey) {
+        let old = {
+            let mut g = self.lock();
+            let a = g.live.remove(key);
+            let b = g.building.as_mut().and_then(|m| m.remove(key));
+            (a, b)
+        };
+        drop(old);
+    }
+
+    /// Whether a first full list has completed.
+    pub fn synced(&self) -> bool {
+        self.lock().synced
+    }
+
+    /// Number of objects currently served.
+    pub fn len(&self) -> usize {
+        self.lock().live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects served right now, in key order, detached from later changes.
+    pub fn snapshot(&self) -> Snapshot {
+        let g = self.lock();
+        Snapshot { objects: g.live.values().cloned().collect() }
+    }
+
+    /// Bytes of rendered text held (for telemetry and benchmarks).
+    pub fn rendered_bytes(&self) -> usize {
+        self.lock().live.values().map(|r| r.buf.len()).sum()
+    }
+}
+
+/// The renderings of one resource at one instant.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    objects: Vec<Arc<Rendered>>,
+}
+
+impl Snapshot {
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The lines of family `family` (position among the enabled families) of object `obj`.
+    pub fn family(&self, obj: usize, family: usize) -> &[u8] {
+        self.objects[obj].family(family)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(fams: &[&str]) -> Rendered {
+        let mut out = Rendered::default();
+        for f in fams {
+            out.buf.extend_from_slice(f.as_bytes());
+            out.ends.push(out.buf.len() as u32);
+        }
+        out
+    }
+
+    fn text(s: &Snapshot, fam: usize) -> String {
+        (0..s.len()).map(|i| String::from_utf8_lossy(s.family(i, fam)).into_owned()).collect()
+    }
+
+    #[test]
+    fn upsert_and_remove() {
+        let st = Store::new();
+        st.upsert(ObjectKey::new("ns", "b", "2"), r(&["b0\n", "b1\n"]));
+        st.upsert(ObjectKey::new("ns", "a", "1"), r(&["a0\n", ""]));
+        let s = st.snapshot();
+        assert_eq!(text(&s, 0), "a0\nb0\n");
+        assert_eq!(text(&s, 1), "b1\n");
+        st.upsert(ObjectKey::new("ns", "a", "1"), r(&["A0\n", "A1\n"]));
+        st.remove(&ObjectKey::new("ns", "b", "2"));
+        let s2 = st.snapshot();
+        assert_eq!(text(&s2, 0), "A0\n");
+        assert_eq!(text(&s2, 1), "A1\n");
+        // The earlier snapshot is unaffected by later changes.
+        assert_eq!(text(&s, 0), "a0\nb0\n");
+    }
+
+    #[test]
+    fn relist_swaps_whole_set_at_the_end() {
+        let st = Store::new();
+        assert!(!st.synced());
+        st.begin_relist();
+        st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
+        // Nothing is served until the list completes.
+        assert!(st.snapshot().is_empty());
+        assert!(!st.synced());
+        assert_eq!(st.finish_relist(), 1);
+        assert!(st.synced());
+
+        st.upsert(ObjectKey::new("", "b", "2"), r(&["b\n"]));
+        st.begin_relist();
+        st.relist_insert(ObjectKey::new("", "c", "3"), r(&["c\n"]));
+        // While the relist runs the old set is still served whole.
+        assert_eq!(text(&st.snapshot(), 0), "a\nb\n");
+        st.finish_relist();
+        // a and b were deleted while we were disconnected: gone.
+        assert_eq!(text(&st.snapshot(), 0), "c\n");
+        assert!(st.synced());
+    }
+
+    #[test]
+    fn restarted_relist_drops_partial_set() {
+        let st = Store::new();
+        st.begin_relist();
+        st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
+        st.begin_relist();
+        st.relist_insert(ObjectKey::new("", "b", "2"), r(&["b\n"]));
+        st.finish_relist();
+        assert_eq!(text(&st.snapshot(), 0), "b\n");
+    }
+
+    #[test]
+    fn remove_during_relist_reaches_both_sets() {
+        let st = Store::new();
+        st.upsert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
+        st.begin_relist();
+        st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
+        st.remove(&ObjectKey::new("", "a", "1"));
+        assert!(st.snapshot().is_empty());
+        st.finish_relist();
+        assert!(st.snapshot().is_empty());
+    }
+
+    #[test]
+    fn keys_order_by_namespace_then_name() {
+        let st = Store::new();
+        st.upsert(ObjectKey::new("a-b", "x", "1"), r(&["ab\n"]));
+        st.upsert(ObjectKey::new("a", "z", "2"), r(&["az\n"]));
+        st.upsert(ObjectKey::new("a", "y", "3"), r(&["ay\n"]));
+        assert_eq!(text(&st.snapshot(), 0), "ay\naz\nab\n");
+        assert_eq!(st.len(), 3);
+        assert_eq!(st.rendered_bytes(), 9);
+    }
+}

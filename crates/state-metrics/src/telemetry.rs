@@ -1,0 +1,408 @@
+//! Self-metrics served on the telemetry port, named as upstream's: list/watch call counters per
+//! resource and result, shard gauges, build info, the main `/metrics` latency histogram and process
+//! metrics read from `/proc/self`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use exposition::{write_float, write_label_value};
+
+/// Upper bounds of the `http_request_duration_seconds` histogram (client_golang's defaults).
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Call {
+    List,
+    Watch,
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The telemetry registry of one running instance.
+pub struct Telemetry {
+    /// (call, resource type label, success) → count.
+    calls: Mutex<BTreeMap<(Call, String, bool), u64>>,
+    scrape: Mutex<Histogram>,
+    shard: i32,
+    total_shards: i32,
+}
+
+impl Telemetry {
+    pub fn new(shard: i32, total_shards: i32) -> Self {
+        Telemetry { calls: Mutex::new(BTreeMap::new()), scrape: Mutex::new(Histogram::default()), shard, total_shards }
+    }
+
+    pub fn record_call(&self, call: Call, resource: &str, success: bool) {
+        let mut g = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        *g.entry((call, resource.to_owned(), success)).or_insert(0) += 1;
+    }
+
+    /// The count recorded so far for one series (tests and diagnostics).
+    pub fn calls(&self, call: Call, resource: &str, success: bool) -> u64 {
+        let g = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        g.get(&(call, resource.to_owned(), success)).copied().unwrap_or(0)
+    }
+
+    pub fn observe_scrape(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let mut h = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// The text exposition of every telemetry family.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        self.render_calls(&mut out);
+        render_build_info(&mut out);
+        header(
+            &mut out,
+            "kube_state_metrics_shard_ordinal",
+            "Current sharding ordinal/index of this instance",
+            "gauge",
+        );
+        sample(
+            &mut out,
+            "kube_state_metrics_shard_ordinal",
+            &[("shard_ordinal", &self.shard.to_string())],
+            self.shard.into(),
+        );
+        header(
+            &mut out,
+            "kube_state_metrics_total_shards",
+            "Number of total shards this instance is aware of",
+            "gauge",
+        );
+        sample(&mut out, "kube_state_metrics_total_shards", &[], self.total_shards.into());
+        self.render_histogram(&mut out);
+        render_process(&mut out, &ProcSource::read());
+        out
+    }
+
+    fn render_calls(&self, out: &mut Vec<u8>) {
+        let g = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        for (call, name, help) in [
+            (Call::List, "kube_state_metrics_list_total", "Number of total resource list in kube-state-metrics"),
+            (Call::Watch, "kube_state_metrics_watch_total", "Number of total resource watches in kube-state-metrics"),
+        ] {
+            header(out, name, help, "counter");
+            for ((c, res, ok), n) in g.iter() {
+                if *c == call {
+                    let result = if *ok { "success" } else { "error" };
+                    sample(out, name, &[("resource", res), ("result", result)], *n as f64);
+                }
+            }
+        }
+    }
+
+    fn render_histogram(&self, out: &mut Vec<u8>) {
+        let h = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        let name = "http_request_duration_seconds";
+        header(out, name, "A histogram of requests for kube-state-metrics metrics handler.", "histogram");
+        let base = [("handler", "metrics"), ("method", "get")];
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let mut le = Vec::new();
+            write_float(&mut le, *b);
+            let le = String::from_utf8_lossy(&le).into_owned();
+            sample(out, "http_request_duration_seconds_bucket", &[base[0], base[1], ("le", &le)], h.counts[i] as f64);
+        }
+        sample(out, "http_request_duration_seconds_bucket", &[base[0], base[1], ("le", "+Inf")], h.count as f64);
+        sample(out, "http_request_duration_seconds_sum", &base, h.sum);
+        sample(out, "http_request_duration_seconds_count", &base, h.count as f64);
+    }
+}
+
+fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
+    out.extend_from_slice(format!("# HELP {name} ").as_bytes());
+    exposition::write_help_text(out, help);
+    out.extend_from_slice(format!("\n# TYPE {name} {kind}\n").as_bytes());
+}
+
+fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], v: f64) {
+    out.extend_from_slice(name.as_bytes());
+    if !labels.is_empty() {
+        out.push(b'{');
+        for (i, (k, val)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"=\"");
+            write_label_value(out, val);
+            out.push(b'"');
+        }
+        out.push(b'}');
+    }
+    out.push(b' ');
+    write_float(out, v);
+    out.push(b'\n');
+}
+
+fn render_build_info(out: &mut Vec<u8>) {
+    let name = "kube_state_metrics_build_info";
+    header(
+        out,
+        name,
+        "A metric with a constant '1' value labeled by version, revision, branch, goversion from which kube_state_metrics was built, and the goos and goarch for the build.",
+        "gauge",
+    );
+    sample(
+        out,
+        name,
+        &[
+            ("branch", option_env!("KUBESTATE_BRANCH").unwrap_or("")),
+            ("client_go_version", "kube-rs v5"),
+            ("goarch", std::env::consts::ARCH),
+            ("goos", std::env::consts::OS),
+            ("goversion", option_env!("KUBESTATE_RUSTC_VERSION").unwrap_or("rust")),
+            ("revision", option_env!("KUBESTATE_REVISION").unwrap_or("unknown")),
+            ("tags", "unknown"),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    );
+}
+
+/// The raw `/proc/self` inputs of the process metrics (separate so the arithmetic is testable).
+#[derive(Default)]
+struct ProcSource {
+    stat: Option<String>,
+    status: Option<String>,
+    limits: Option<String>,
+    open_fds: Option<usize>,
+    boot_time: Option<f64>,
+}
+
+impl ProcSource {
+    fn read() -> Self {
+        let boot_time = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse::<f64>().ok()));
+        ProcSource {
+            stat: std::fs::read_to_string("/proc/self/stat").ok(),
+            status: std::fs::read_to_string("/proc/self/status").ok(),
+            limits: std::fs::read_to_string("/proc/self/limits").ok(),
+            open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count()),
+            boot_time,
+        }
+    }
+}
+
+/// Linux reports CPU times and start time in clock ticks; USER_HZ is 100 on every mainstream platform.
+const CLOCK_TICKS: f64 = 100.0;
+
+fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let stat_fields: Vec<&str> = src
+        .stat
+        .as_deref()
+        .and_then(|s| s.rfind(')').map(|i| &s[i + 1..]))
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default();
+    // Index 0 here is field 3 (state) of proc(5).
+    let field = |n: usize| stat_fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    if let (Some(u), Some(s)) = (field(14), field(15)) {
+        header(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter");
+        sample(out, "process_cpu_seconds_total", &[], (u + s) / CLOCK_TICKS);
+    }
+    if let Some(fds) = src.open_fds {
+        header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
+        // The directory listing itself holds one descriptor while it is read.
+        sample(out, "process_open_fds", &[], fds.saturating_sub(1) as f64);
+    }
+    let max_fds = src.limits.as_deref().and_then(|l| {
+        l.lines()
+            .find(|line| line.starts_with("Max open files"))
+            .and_then(|line| line.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<f64>().ok())
+    });
+    if let Some(m) = max_fds {
+        header(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge");
+        sample(out, "process_max_fds", &[], m);
+    }
+    let status_kb = |key: &str| {
+        src.status.as_deref().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kb| kb * 1024.0)
+        })
+    };
+    if let Some(v) = status_kb("VmSize:") {
+        header(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge");
+        sample(out, "process_virtual_memory_bytes", &[], v);
+    }
+    if let Some(v) = status_kb("VmRSS:") {
+        header(out, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
+        sample(out, "process_resident_memory_bytes", &[], v);
+    }
+    if let (Some(start), Some(boot)) = (field(22), src.boot_time) {
+        header(out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge");
+        sample(out, "process_start_time_seconds", &[], boot + start / CLOCK_TICKS);
+    }
+}
+
+/// Unix time now, in seconds (for callers that stamp telemetry).
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Which list/watch call a request to the API server is, if any: `(call, plural)`.
+pub fn classify(uri: &http::Uri) -> Option<(Call, &str)> {
+    let path = uri.path();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // /api/v1/<plural>, /api/v1/namespaces/<ns>/<plural>, /apis/<g>/<v>/<plural>, /apis/<g>/<v>/namespaces/<ns>/<plural>
+    let rest = match segs.first() {
+        Some(&"api") if segs.len() >= 3 => &segs[2..],
+        Some(&"apis") if segs.len() >= 4 => &segs[3..],
+        _ => return None,
+    };
+    let plural = match rest {
+        [p] => *p,
+        ["namespaces", _, p] => *p,
+        _ => return None,
+    };
+    let watch = uri.query().unwrap_or("").split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
+    Some((if watch { Call::Watch } else { Call::List }, plural))
+}
+
+/// A tower layer on the API client that counts list and watch requests per resource and result.
+#[derive(Clone)]
+pub struct CountingLayer {
+    telemetry: Arc<Telemetry>,
+    /// API plural → telemetry resource label (`*v1.Pod`).
+    labels: Arc<HashMap<String, String>>,
+}
+
+impl CountingLayer {
+    pub fn new(telemetry: Arc<Telemetry>, labels: HashMap<String, String>) -> Self {
+        CountingLayer { telemetry, labels: Arc::new(labels) }
+    }
+}
+
+impl<S> tower::Layer<S> for CountingLayer {
+    type Service = Counting<S>;
+    fn layer(&self, inner: S) -> Counting<S> {
+        Counting { inner, layer: self.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Counting<S> {
+    inner: S,
+    layer: CountingLayer,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Counting<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    RB: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let class = classify(req.uri())
+            .and_then(|(call, plural)| self.layer.labels.get(plural).map(|label| (call, label.clone())));
+        let fut = self.inner.call(req);
+        let telemetry = self.layer.telemetry.clone();
+        Box::pin(async move {
+            let res = fut.await;
+            if let Some((call, label)) = class {
+                let ok = matches!(&res, Ok(r) if r.status().is_success());
+                telemetry.record_call(call, &label, ok);
+            }
+            res
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_list_and_watch_paths() {
+        let u = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert_eq!(classify(&u("/api/v1/pods?limit=500")), Some((Call::List, "pods")));
+        assert_eq!(classify(&u("/api/v1/pods?watch=true&resourceVersion=5")), Some((Call::Watch, "pods")));
+        assert_eq!(classify(&u("/apis/apps/v1/deployments?&watch=true")), Some((Call::Watch, "deployments")));
+        assert_eq!(classify(&u("/apis/apps/v1/namespaces/a/deployments")), Some((Call::List, "deployments")));
+        assert_eq!(classify(&u("/api/v1/namespaces/a/pods/p")), None);
+        assert_eq!(classify(&u("/livez")), None);
+        assert_eq!(classify(&u("/version")), None);
+    }
+
+    #[test]
+    fn rendered_telemetry_parses_and_counts() {
+        let t = Telemetry::new(0, 1);
+        t.record_call(Call::List, "*v1.Pod", true);
+        t.record_call(Call::List, "*v1.Pod", true);
+        t.record_call(Call::Watch, "*v1.Pod", false);
+        t.observe_scrape(Duration::from_millis(30));
+        let text = String::from_utf8(t.render()).unwrap();
+        let samples = exposition::parse_text(&text).unwrap();
+        let find = |name: &str, labels: &[(&str, &str)]| {
+            samples
+                .iter()
+                .find(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
+                .map(|s| s.value)
+        };
+        assert_eq!(find("kube_state_metrics_list_total", &[("resource", "*v1.Pod"), ("result", "success")]), Some(2.0));
+        assert_eq!(find("kube_state_metrics_watch_total", &[("resource", "*v1.Pod"), ("result", "error")]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_shard_ordinal", &[("shard_ordinal", "0")]), Some(0.0));
+        assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_build_info", &[]), Some(1.0));
+        assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.025")]), Some(0.0));
+        assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.05")]), Some(1.0));
+        assert_eq!(find("http_request_duration_seconds_count", &[]), Some(1.0));
+        if cfg!(target_os = "linux") {
+            assert!(find("process_resident_memory_bytes", &[]).unwrap() > 0.0);
+            assert!(find("process_open_fds", &[]).unwrap() > 0.0);
+            let start = find("process_start_time_seconds", &[]).unwrap();
+            assert!((start - unix_now()).abs() < 86400.0 * 365.0, "{start}");
+        }
+    }
+
+    #[test]
+    fn process_metrics_from_fixed_proc_text() {
+        let src = ProcSource {
+            stat: Some("42 (my (odd) name) S 1 42 42 0 -1 0 0 0 0 0 250 150 0 0 20 0 1 0 1000 0 0".into()),
+            status: Some("Name:\tx\nVmSize:\t  2048 kB\nVmRSS:\t   1024 kB\n".into()),
+            limits: Some("Limit  Soft Limit  Hard Limit  Units\nMax open files            1048576              1048576              files\n".into()),
+            open_fds: Some(8),
+            boot_time: Some(1_700_000_000.0),
+        };
+        let mut out = Vec::new();
+        render_process(&mut out, &src);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("process_cpu_seconds_total 4\n"), "{text}");
+        assert!(text.contains("process_virtual_memory_bytes 2.097152e+06\n"), "{text}");
+        assert!(text.contains("process_resident_memory_bytes 1.048576e+06\n"), "{text}");
+        assert!(text.contains("process_max_fds 1.048576e+06\n"), "{text}");
+        assert!(text.contains("process_open_fds 7\n"), "{text}");
+        assert!(text.contains("process_start_time_seconds 1.70000001e+09\n"), "{text}");
+    }
+}

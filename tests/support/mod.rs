@@ -1,0 +1,257 @@
+//! Shared helpers for end-to-end tests: a kube-sim cluster, the real `kubestate` binary started against
+//! it, and a small HTTP client. Everything is cleaned up on drop.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "kubestate-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running kube-sim plus a kubeconfig pointing at it.
+pub struct Cluster {
+    pub sim: kube_sim::SimHandle,
+    pub kubeconfig: PathBuf,
+    pub dir: TempDir,
+}
+
+impl Cluster {
+    /// Starts a simulator holding `objects` (created in order, metadata kept as given).
+    pub async fn start(objects: &[Value]) -> Cluster {
+        Self::start_with(kube_sim::SimConfig::default(), objects).await
+    }
+
+    pub async fn start_with(cfg: kube_sim::SimConfig, objects: &[Value]) -> Cluster {
+        let sim = kube_sim::start(cfg).await.expect("start kube-sim");
+        for o in objects {
+            sim.store().create(o.clone()).unwrap_or_else(|e| panic!("create {o}: {e:?}"));
+        }
+        let dir = TempDir::new("cluster");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).expect("write kubeconfig");
+        Cluster { sim, kubeconfig, dir }
+    }
+
+    pub fn create(&self, o: Value) -> Value {
+        self.sim.store().create(o.clone()).unwrap_or_else(|e| panic!("create {o}: {e:?}"))
+    }
+
+    pub fn update(&self, o: Value) -> Value {
+        self.sim.store().update(o.clone()).unwrap_or_else(|e| panic!("update {o}: {e:?}"))
+    }
+
+    pub fn delete(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str) {
+        self.sim.store().delete(api_version, kind, ns, name).unwrap_or_else(|e| panic!("delete {name}: {e:?}"));
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (released again; the child binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `kubestate kube-state-metrics` process; killed on drop. Its log is printed if the test fails.
+pub struct Ksm {
+    child: Child,
+    pub port: u16,
+    pub telemetry_port: u16,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Ksm {
+    /// Starts the binary with `--kubeconfig`, loopback ports and `args`.
+    pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Ksm {
+        let port = free_port();
+        let telemetry_port = free_port();
+        let dir = TempDir::new("ksm");
+        let log = dir.path().join("stderr.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kubestate"))
+            .arg("kube-state-metrics")
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg("--host=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg("--telemetry-host=127.0.0.1")
+            .arg(format!("--telemetry-port={telemetry_port}"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn kubestate");
+        Ksm { child, port, telemetry_port, log, _dir: dir }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path_and_query)
+    }
+
+    pub fn telemetry_url(&self, path_and_query: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.telemetry_port, path_and_query)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Fails (with the log) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("kubestate exited with {status}; log:\n{}", self.log());
+        }
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.assert_running();
+            if let Ok(r) = try_get(&self.url("/readyz"), &[]).await
+                && r.status == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not ready after 30 s; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Body of a plain GET on the main port.
+    pub async fn scrape(&self, path_and_query: &str) -> String {
+        let r = get(&self.url(path_and_query), &[]).await;
+        assert_eq!(r.status, 200, "GET {path_and_query}");
+        r.text()
+    }
+
+    /// Waits for the process to exit by itself; returns its exit code and log.
+    pub fn wait_exit(&mut self, timeout: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status.code(), self.log());
+            }
+            assert!(Instant::now() < deadline, "still running after {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Ksm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let mut s = String::new();
+            if let Ok(mut f) = std::fs::File::open(&self.log) {
+                let _ = f.read_to_string(&mut s);
+            }
+            let tail: String =
+                s.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            eprintln!("---- kubestate log (tail) ----\n{tail}");
+        }
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("utf-8 body")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// GET with extra request headers; the body is read whole (and not decompressed).
+pub async fn try_get(url: &str, headers: &[(&str, &str)]) -> Result<Resp, String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut req = http::Request::get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+        .await
+        .map_err(|_| format!("GET {url}: timed out"))?
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map_err(|e| format!("GET {url}: body: {e}"))?.to_bytes();
+    Ok(Resp { status: parts.status.as_u16(), headers: parts.headers, body })
+}
+
+pub async fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
+    try_get(url, headers).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Polls `check` every 20 ms until it returns `Ok`, failing with its last error after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("condition not met within {timeout:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Go's `%g`-style value text, as the exporter writes it.
+pub fn go_float(v: f64) -> String {
+    let mut b = Vec::new();
+    exposition::write_float(&mut b, v);
+    String::from_utf8(b).unwrap()
+}
+
+/// `metadata.resourceVersion` of an object as returned by kube-sim.
+pub fn rv(o: &Value) -> String {
+    o["metadata"]["resourceVersion"].as_str().expect("resourceVersion").to_owned()
+}
+
+/// The lines of `body` that start with `prefix`.
+pub fn lines_with<'a>(body: &'a str, prefix: &str) -> Vec<&'a str> {
+    body.lines().filter(|l| l.starts_with(prefix)).collect()
+}
