@@ -29,7 +29,6 @@ use secrecy::ExposeSecret as _;
 
 pub use options::Options;
 
-
 use crate::auth::{Auth, RequestHeader};
 use crate::cluster::Cluster;
 use crate::scrape::{KubeletClient, TokenSource};
