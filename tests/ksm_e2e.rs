@@ -336,10 +336,15 @@ async fn bad_options_fail_startup_with_a_clear_message() {
         "{log}"
     );
 
-    let mut k = Ksm::spawn(&c.kubeconfig, &["--namespaces=kube-system"]);
+    let mut k = Ksm::spawn(&c.kubeconfig, &["--metric-allowlist=kube_pod_info", "--metric-denylist=kube_node_info"]);
     let (code, log) = k.wait_exit(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{log}");
-    assert!(log.contains("--namespaces is not supported yet"), "{log}");
+    assert!(log.contains("mutually exclusive"), "{log}");
+
+    let mut k = Ksm::spawn(&c.kubeconfig, &["--metric-labels-allowlist=pods=[a*b*]"]);
+    let (code, log) = k.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("only one wildcard per label allowed"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

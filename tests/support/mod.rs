@@ -255,3 +255,22 @@ pub fn rv(o: &Value) -> String {
 pub fn lines_with<'a>(body: &'a str, prefix: &str) -> Vec<&'a str> {
     body.lines().filter(|l| l.starts_with(prefix)).collect()
 }
+
+/// The sample lines of an exposition body (comments and blank lines dropped).
+pub fn series(body: &str) -> Vec<&str> {
+    body.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+}
+
+/// The value of one telemetry sample (`name` with all of `labels`), if the telemetry port serves it.
+pub async fn telemetry_value(k: &Ksm, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = try_get(&k.telemetry_url("/metrics"), &[]).await.ok()?.text();
+    let samples = exposition::parse_text(&text).ok()?;
+    samples.iter().find(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v))).map(|s| s.value)
+}
+
+/// A label value of a sample line such as `kube_configmap_info{namespace="a",configmap="b"} 1`.
+pub fn label_of<'a>(line: &'a str, label: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{label}=\""))? + label.len() + 2;
+    let len = line[start..].find('"')?;
+    Some(&line[start..start + len])
+}

@@ -10,14 +10,16 @@ use anyhow::Context as _;
 use kube::runtime::watcher;
 use tokio::sync::watch as signal;
 
-use crate::family::Ctx;
+use crate::custom::runtime::CustomRuntime;
+use crate::family::{Ctx, KeyAllow};
+use crate::filter::{FamilyFilter, NamespaceScope};
 use crate::options::Options;
 use crate::registry::{self, ResourceHandle};
 use crate::scrape::{Headers, ResourceFilter, Scrape, ScrapeBody, Writer};
 use crate::server::{self, Request, Response, Timeouts};
 use crate::store::Store;
 use crate::telemetry::{CountingLayer, Telemetry};
-use crate::watch::WatchSpec;
+use crate::watch::{Shard, WatchSpec};
 
 /// How long each server lets open requests finish at shutdown (upstream: 3 s).
 const DRAIN: Duration = Duration::from_secs(3);
@@ -28,6 +30,7 @@ struct App {
     gzip: bool,
     telemetry: Arc<Telemetry>,
     client: kube::Client,
+    custom: Option<Arc<CustomRuntime>>,
 }
 
 /// Runs kube-state-metrics until `shutdown` completes. Reads the `--config` file first, then validates
@@ -37,11 +40,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     opts.apply_config_file()?;
     opts.check_supported()?;
     let names = opts.resource_names()?;
+    let names = if opts.custom_resource_state_only { Vec::new() } else { names };
+    let custom = crate::custom::runtime::prepare(&opts)?;
+    opts.validate(&names)?;
+    let family_filter = opts.family_filter()?;
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (labels_allow, annotations_allow) = opts.key_allowlists(&name_refs)?;
     let available = registry::available();
-    let (handles, missing) = registry::resolve(&names, &available);
-    if !missing.is_empty() {
-        tracing::warn!(resources = %missing.join(","), "resources not implemented in this build yet; skipped");
-    }
+    let handles =
+        registry::resolve(&names, &available).map_err(|n| anyhow::anyhow!("resource {n} has no implementation"))?;
 
     let telemetry = Arc::new(Telemetry::new(opts.shard, opts.total_shards));
     let labels: HashMap<String, String> = handles.iter().map(|h| (h.api_plural(), h.type_label())).collect();
@@ -50,6 +57,21 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         .context("building the API client")?
         .with_layer(&CountingLayer::new(telemetry.clone(), labels))
         .build();
+
+    // Auto-sharding needs the StatefulSet before anything is listed, so that no other shard's objects
+    // are ever served.
+    let auto = if opts.pod.is_empty() {
+        None
+    } else {
+        let (sts, shard) = discover_shard(&client, &opts.pod, &opts.pod_namespace).await?;
+        tracing::info!(statefulset = %sts, shard = shard.index, total = shard.total, "auto-sharding");
+        Some((sts, shard))
+    };
+    let shard = match &auto {
+        Some((_, s)) => *s,
+        None => Shard { index: u32::try_from(opts.shard)?, total: u32::try_from(opts.total_shards)? },
+    };
+    telemetry.set_sharding(i32::try_from(shard.index)?, i32::try_from(shard.total)?);
 
     let main_listener = server::bind(&opts.host, opts.port)
         .await
@@ -62,12 +84,34 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     if opts.use_apiserver_cache {
         wcfg = wcfg.any_semantic();
     }
+    let scope = crate::filter::namespace_scope(&opts.namespaces);
+    let fields = crate::filter::field_selector(&opts.namespaces_denylist, &opts.node, opts.track_unscheduled_pods);
     let mut writers = Vec::new();
-    let mut watches = tokio::task::JoinSet::new();
+    let mut specs = Vec::new();
     for h in &handles {
-        let (writer, spec) = plan(h.as_ref(), client.clone(), wcfg.clone());
-        writers.push(writer);
-        watches.spawn(h.watch(spec));
+        let ctx = Ctx {
+            labels: labels_allow.get(h.name()).cloned().unwrap_or(KeyAllow::Nothing),
+            annotations: annotations_allow.get(h.name()).cloned().unwrap_or(KeyAllow::Nothing),
+        };
+        let p = plan(h.as_ref(), &family_filter, ctx, &scope, &fields, client.clone(), wcfg.clone());
+        telemetry.track_store(h.name(), p.writer.store.clone());
+        writers.push(p.writer);
+        specs.extend(p.specs.into_iter().map(|s| (h.clone(), s)));
+    }
+    let specs = Arc::new(specs);
+    let mut watches = spawn_watches(&specs, shard);
+    let mut aux = tokio::task::JoinSet::new();
+    let (shard_tx, mut shard_rx) = signal::channel(shard);
+    if let Some((sts, _)) = &auto {
+        aux.spawn(follow_statefulset(
+            client.clone(),
+            opts.pod.clone(),
+            opts.pod_namespace.clone(),
+            sts.clone(),
+            shard_tx,
+        ));
+    } else {
+        drop(shard_tx);
     }
     tracing::info!(
         resources = %handles.iter().map(|h| h.name()).collect::<Vec<_>>().join(","),
@@ -77,7 +121,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     );
     {
         let c = client.clone();
-        watches.spawn(async move {
+        aux.spawn(async move {
             match c.apiserver_version().await {
                 Ok(v) => tracing::info!(version = %v.git_version, "connected to the API server"),
                 Err(e) => tracing::warn!(error = %e, "API server /version failed"),
@@ -85,7 +129,14 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         });
     }
 
-    let app = Arc::new(App { writers, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client });
+    let custom = custom.map(|p| {
+        let (rt, fut) = crate::custom::runtime::start(p, client.clone(), wcfg.clone(), shard_rx.clone());
+        let tel = rt.telemetry.clone();
+        telemetry.add_extra(Arc::new(move |out: &mut Vec<u8>| tel.render(out)));
+        aux.spawn(fut);
+        rt
+    });
+    let app = Arc::new(App { writers, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client, custom });
     let (stop_tx, stop_rx) = signal::channel(false);
     let main_timeouts = Timeouts::new(
         opts.server_read_timeout,
@@ -110,10 +161,33 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         DRAIN,
     ));
 
-    shutdown.await;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut resharding = auto.is_some();
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            changed = shard_rx.changed(), if resharding => {
+                if changed.is_err() {
+                    resharding = false;
+                    continue;
+                }
+                let new = *shard_rx.borrow_and_update();
+                tracing::info!(shard = new.index, total = new.total, "shard assignment changed; relisting everything");
+                // Every old watch must be gone before the stores are emptied, or one could still insert
+                // an object the new assignment gives to another shard.
+                watches.shutdown().await;
+                for w in &app.writers {
+                    w.store.reset();
+                }
+                app.telemetry.set_sharding(i32::try_from(new.index).unwrap_or(i32::MAX), i32::try_from(new.total).unwrap_or(i32::MAX));
+                watches = spawn_watches(&specs, new);
+            }
+        }
+    }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     watches.abort_all();
+    aux.abort_all();
     let _ = main.await;
     let _ = tel.await;
     Ok(())
@@ -123,14 +197,134 @@ fn display_addr(l: &tokio::net::TcpListener) -> String {
     l.local_addr().map(|a| a.to_string()).unwrap_or_default()
 }
 
-/// The store, headers and watch settings of one resource.
-fn plan(h: &dyn ResourceHandle, client: kube::Client, config: watcher::Config) -> (Writer, WatchSpec) {
-    let enabled = registry::enabled_families(h);
-    let store = Arc::new(Store::new());
+/// One resource's writer and the list/watches that feed its store.
+struct Plan {
+    writer: Writer,
+    specs: Vec<WatchSpec>,
+}
+
+/// The store, headers and watch settings of one resource: one list/watch per namespace for namespaced
+/// resources under `--namespaces`, else one cluster-wide; the field selector only on namespaced ones.
+fn plan(
+    h: &dyn ResourceHandle,
+    filter: &FamilyFilter,
+    ctx: Ctx,
+    scope: &NamespaceScope,
+    fields: &str,
+    client: kube::Client,
+    config: watcher::Config,
+) -> Plan {
+    let enabled = registry::enabled_families(h, filter);
+    let (namespaces, config) = if h.namespaced() {
+        let config = if fields.is_empty() { config } else { config.fields(fields) };
+        let ns = match scope {
+            NamespaceScope::All => vec![None],
+            NamespaceScope::Only(list) => list.iter().cloned().map(Some).collect(),
+        };
+        (ns, config)
+    } else {
+        (vec![None], config)
+    };
+    let store = Arc::new(Store::with_parts(namespaces.len()));
     let writer =
         Writer { name: h.name().to_owned(), headers: Arc::new(Headers::for_handle(h, &enabled)), store: store.clone() };
-    let spec = WatchSpec { client, config, enabled: enabled.into(), ctx: Arc::new(Ctx::default()), store };
-    (writer, spec)
+    let enabled: Arc<[usize]> = enabled.into();
+    let ctx = Arc::new(ctx);
+    let specs = namespaces
+        .into_iter()
+        .enumerate()
+        .map(|(part, namespace)| WatchSpec {
+            client: client.clone(),
+            config: config.clone(),
+            namespace,
+            enabled: enabled.clone(),
+            ctx: ctx.clone(),
+            store: store.clone(),
+            part,
+            shard: Shard::default(),
+        })
+        .collect();
+    Plan { writer, specs }
+}
+
+fn spawn_watches(specs: &[(Arc<dyn ResourceHandle>, WatchSpec)], shard: Shard) -> tokio::task::JoinSet<()> {
+    let mut set = tokio::task::JoinSet::new();
+    for (h, spec) in specs {
+        set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
+    }
+    set
+}
+
+/// Auto-sharding: this pod's controlling StatefulSet (apps/v1, controller=true) gives the shard (pod
+/// ordinal) and the shard count (replicas). Returns the StatefulSet's name too.
+async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> anyhow::Result<(String, Shard)> {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Pod;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
+    let p = pods.get(pod).await.with_context(|| format!("auto-sharding: getting own pod {namespace}/{pod}"))?;
+    let owner = p
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .find(|o| o.api_version == "apps/v1" && o.kind == "StatefulSet" && o.controller == Some(true))
+        .with_context(|| format!("auto-sharding: pod {namespace}/{pod} is not controlled by a StatefulSet"))?;
+    let sets: kube::Api<StatefulSet> = kube::Api::namespaced(client.clone(), namespace);
+    let sts = sets
+        .get(&owner.name)
+        .await
+        .with_context(|| format!("auto-sharding: getting StatefulSet {namespace}/{}", owner.name))?;
+    let replicas = sts.spec.as_ref().and_then(|s| s.replicas);
+    let (index, total) = crate::shard::auto_shard(pod, &owner.name, replicas).with_context(|| {
+        format!(
+            "auto-sharding: pod name {pod} is not <statefulset>-<ordinal> of {} (replicas {replicas:?})",
+            owner.name
+        )
+    })?;
+    Ok((owner.name, Shard { index, total }))
+}
+
+/// Watches the StatefulSet and publishes every new shard assignment (replica count changes).
+async fn follow_statefulset(
+    client: kube::Client,
+    pod: String,
+    namespace: String,
+    name: String,
+    tx: signal::Sender<Shard>,
+) {
+    use futures::StreamExt;
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let api: kube::Api<StatefulSet> = kube::Api::namespaced(client, &namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher::watcher(api, config));
+    let mut failing = false;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(watcher::Event::Apply(sts) | watcher::Event::InitApply(sts)) => {
+                failing = false;
+                let replicas = sts.spec.as_ref().and_then(|s| s.replicas);
+                match crate::shard::auto_shard(&pod, &name, replicas) {
+                    Some((index, total)) => {
+                        tx.send_if_modified(|cur| {
+                            let new = Shard { index, total };
+                            let changed = *cur != new;
+                            *cur = new;
+                            changed
+                        });
+                    }
+                    None => tracing::error!(statefulset = %name, ?replicas, "auto-sharding: cannot derive a shard"),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(statefulset = %name, error = %e, "auto-sharding: watching the StatefulSet failed; retrying");
+                }
+                failing = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// `--kubeconfig` if given; else the in-cluster config; else `$KUBECONFIG` / `~/.kube/config`; else, with
@@ -172,7 +366,7 @@ async fn main_handler(app: Arc<App>, req: Request) -> Response {
         "/metrics" => metrics(&app, &req),
         "/healthz" => server::text(http::StatusCode::OK, "OK"),
         "/livez" => livez(&app.client).await,
-        "/readyz" => readyz(&app.writers),
+        "/readyz" => readyz(&CustomRuntime::for_readiness(&app.writers, app.custom.as_deref())),
         _ => index(MAIN_INDEX),
     }
 }
@@ -200,7 +394,8 @@ fn metrics(app: &App, req: &Request) -> Response {
     let format = exposition::negotiate(header_str(req, http::header::ACCEPT));
     let gzip = app.gzip && exposition::accepts_gzip(header_str(req, http::header::ACCEPT_ENCODING));
     let filter = ResourceFilter::from_query(req.uri().query());
-    let scrape = Scrape::new(&app.writers, &filter, format.is_open_metrics());
+    let scrape =
+        Scrape::new(&CustomRuntime::merged(&app.writers, app.custom.as_deref()), &filter, format.is_open_metrics());
     let telemetry = app.telemetry.clone();
     let on_done: Box<dyn FnOnce() + Send + Sync> = Box::new(move || telemetry.observe_scrape(started.elapsed()));
     let body = ScrapeBody::new(scrape, gzip, Some(on_done));
@@ -228,9 +423,17 @@ async fn livez(client: &kube::Client) -> Response {
     }
 }
 
-/// Ready once every enabled resource has completed its first list.
+/// Ready once every list/watch of every enabled resource has completed its list; otherwise the body names
+/// the resources still pending, with the reason when one is failing (e.g. `secrets (forbidden)`).
 fn readyz(writers: &[Writer]) -> Response {
-    let waiting: Vec<&str> = writers.iter().filter(|w| !w.store.synced()).map(|w| w.name.as_str()).collect();
+    let waiting: Vec<String> = writers
+        .iter()
+        .filter(|w| !w.store.synced())
+        .map(|w| {
+            let errors = w.store.errors();
+            if errors.is_empty() { w.name.clone() } else { format!("{} ({})", w.name, errors.join("; ")) }
+        })
+        .collect();
     if waiting.is_empty() {
         server::text(http::StatusCode::OK, "OK")
     } else {

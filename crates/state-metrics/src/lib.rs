@@ -61,7 +61,10 @@ fn init_tracing(v: u8) {
         2..=4 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // kube-runtime's watcher warns on every retry of a forbidden list; the watch loop reports such a
+    // failure once itself, so that target is kept to errors unless RUST_LOG says otherwise.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},kube_runtime::watcher=error")));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

@@ -5,12 +5,15 @@
 //! them with their default values); giving one a non-default value is a startup error that says so,
 //! rather than a silently ignored setting.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use serde_json::Value;
+
+use crate::family::KeyAllow;
+use crate::filter::{FamilyFilter, FilterError};
 
 /// Resource names enabled when `--resources` is empty (upstream v2.20's default set).
 pub const DEFAULT_RESOURCES: &[&str] = &[
@@ -64,6 +67,10 @@ pub enum OptionsError {
     ConfigParse { path: PathBuf, message: String },
     #[error("config file {path}: key {key}: {message}")]
     ConfigValue { path: PathBuf, key: String, message: String },
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Flags of `kubestate kube-state-metrics`. Each also reads `KSM_<FLAG_NAME>` from the environment.
@@ -97,57 +104,57 @@ pub struct Options {
     /// Comma-separated list of resources to be enabled; empty means the default set.
     #[arg(long, env = "KSM_RESOURCES", value_delimiter = ',', action = ArgAction::Append)]
     pub resources: Vec<String>,
-    /// Comma-separated list of namespaces to be enabled (not supported yet).
+    /// Comma-separated list of namespaces to be enabled; empty means all.
     #[arg(long, env = "KSM_NAMESPACES", value_delimiter = ',', action = ArgAction::Append)]
     pub namespaces: Vec<String>,
-    /// Comma-separated list of namespaces not to be enabled (not supported yet).
+    /// Comma-separated list of namespaces not to be enabled.
     #[arg(long, env = "KSM_NAMESPACES_DENYLIST", value_delimiter = ',', action = ArgAction::Append)]
     pub namespaces_denylist: Vec<String>,
-    /// Comma-separated list of metrics to be exposed (not supported yet).
+    /// Comma-separated list of metrics (regexes) to be exposed; excludes the denylist.
     #[arg(long, env = "KSM_METRIC_ALLOWLIST", value_delimiter = ',', action = ArgAction::Append)]
     pub metric_allowlist: Vec<String>,
-    /// Comma-separated list of metrics not to be exposed (not supported yet).
+    /// Comma-separated list of metrics (regexes) not to be exposed; excludes the allowlist.
     #[arg(long, env = "KSM_METRIC_DENYLIST", value_delimiter = ',', action = ArgAction::Append)]
     pub metric_denylist: Vec<String>,
-    /// Comma-separated list of opt-in metrics to be exposed (not supported yet).
+    /// Comma-separated list of opt-in metrics (regexes) to be exposed.
     #[arg(long, env = "KSM_METRIC_OPT_IN_LIST", value_delimiter = ',', action = ArgAction::Append)]
     pub metric_opt_in_list: Vec<String>,
-    /// Kubernetes label keys to add to kube_<resource>_labels, per resource (not supported yet).
+    /// Kubernetes label keys to add to kube_<resource>_labels, per resource (e.g. pods=[app,team],*=[*]).
     #[arg(long, env = "KSM_METRIC_LABELS_ALLOWLIST", action = ArgAction::Append)]
     pub metric_labels_allowlist: Vec<String>,
-    /// Kubernetes annotation keys to add to kube_<resource>_annotations, per resource (not supported yet).
+    /// Kubernetes annotation keys to add to kube_<resource>_annotations, per resource.
     #[arg(long, env = "KSM_METRIC_ANNOTATIONS_ALLOWLIST", action = ArgAction::Append)]
     pub metric_annotations_allowlist: Vec<String>,
-    /// The instances shard nominal (zero indexed) within the total number of shards (not supported yet).
+    /// The instances shard nominal (zero indexed) within the total number of shards.
     #[arg(long, env = "KSM_SHARD", default_value_t = 0, allow_negative_numbers = true)]
     pub shard: i32,
-    /// The total number of shards; 1 disables sharding (not supported yet).
+    /// The total number of shards; 1 disables sharding.
     #[arg(long, env = "KSM_TOTAL_SHARDS", default_value_t = 1, allow_negative_numbers = true)]
     pub total_shards: i32,
-    /// Name of the pod that contains this process, for auto-sharding (not supported yet).
+    /// Name of the pod that contains this process, for StatefulSet auto-sharding.
     #[arg(long, env = "KSM_POD", default_value = "")]
     pub pod: String,
-    /// Namespace of the pod that contains this process, for auto-sharding (not supported yet).
+    /// Namespace of the pod that contains this process, for auto-sharding.
     #[arg(long, env = "KSM_POD_NAMESPACE", default_value = "")]
     pub pod_namespace: String,
-    /// Name of the node that contains this pod, for per-node pod sharding (not supported yet).
+    /// Name of the node whose pods are watched (per-node pod sharding; only pods may be enabled).
     #[arg(long, env = "KSM_NODE", default_value = "")]
     pub node: String,
-    /// Only watch unscheduled pods (not supported yet).
+    /// Only watch unscheduled pods (only pods may be enabled).
     #[arg(long, env = "KSM_TRACK_UNSCHEDULED_PODS", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub track_unscheduled_pods: bool,
-    /// Inline custom resource state metrics config (not supported yet).
+    /// Inline custom resource state metrics config; wins over the file.
     #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_CONFIG", default_value = "")]
     pub custom_resource_state_config: String,
-    /// Path to a custom resource state metrics config file (not supported yet).
+    /// Path to a custom resource state metrics config file; re-read when it changes.
     #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_CONFIG_FILE", default_value = "")]
     pub custom_resource_state_config_file: String,
     /// Keep running when the custom resource state config file is missing.
     #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
           default_missing_value = "true", action = ArgAction::Set)]
     pub continue_without_custom_resource_state_config_file: bool,
-    /// Only provide custom resource state metrics (not supported yet).
+    /// Only provide custom resource state metrics (no built-in resources).
     #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_ONLY", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub custom_resource_state_only: bool,
@@ -201,6 +208,12 @@ pub struct Options {
     pub v: u8,
     #[command(flatten)]
     pub klog: KlogCompat,
+    /// `labels_allow_list` of the `--config` file (map form); when set it replaces the flag.
+    #[arg(skip)]
+    pub labels_allow_list_config: Option<BTreeMap<String, Vec<String>>>,
+    /// `annotations_allow_list` of the `--config` file (map form); when set it replaces the flag.
+    #[arg(skip)]
+    pub annotations_allow_list_config: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// klog's flags: accepted so that upstream manifests parse; logging always goes to stderr.
@@ -303,9 +316,17 @@ impl Options {
                 "metric_opt_in_list" => {
                     replace_if_nonempty(&mut self.metric_opt_in_list, yaml_set(value).map_err(|m| err(k, m))?)
                 }
-                "labels_allow_list" => replace_if_nonempty(&mut self.metric_labels_allowlist, yaml_nonempty_map(value)),
+                "labels_allow_list" => {
+                    let m = yaml_allowlist(value).map_err(|m| err(k, m))?;
+                    if !m.is_empty() {
+                        self.labels_allow_list_config = Some(m);
+                    }
+                }
                 "annotations_allow_list" => {
-                    replace_if_nonempty(&mut self.metric_annotations_allowlist, yaml_nonempty_map(value))
+                    let m = yaml_allowlist(value).map_err(|m| err(k, m))?;
+                    if !m.is_empty() {
+                        self.annotations_allow_list_config = Some(m);
+                    }
                 }
                 "namespaces" => self.namespaces = yaml_set(value).map_err(|m| err(k, m))?,
                 "namespaces_denylist" => self.namespaces_denylist = yaml_set(value).map_err(|m| err(k, m))?,
@@ -350,42 +371,75 @@ impl Options {
 
     /// Fails on the first flag that names a feature this build does not have yet.
     pub fn check_supported(&self) -> Result<(), OptionsError> {
-        let list = |flag: &'static str, v: &[String]| -> Result<(), OptionsError> {
-            let given: Vec<&str> = v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
-            if given.is_empty() { Ok(()) } else { Err(OptionsError::NotSupported { flag, value: given.join(",") }) }
-        };
         let string = |flag: &'static str, v: &str| -> Result<(), OptionsError> {
             if v.is_empty() { Ok(()) } else { Err(OptionsError::NotSupported { flag, value: v.to_owned() }) }
         };
         let flag = |flag: &'static str, on: bool| -> Result<(), OptionsError> {
             if on { Err(OptionsError::NotSupported { flag, value: "true".into() }) } else { Ok(()) }
         };
-        list("--namespaces", &self.namespaces)?;
-        list("--namespaces-denylist", &self.namespaces_denylist)?;
-        list("--metric-allowlist", &self.metric_allowlist)?;
-        list("--metric-denylist", &self.metric_denylist)?;
-        list("--metric-opt-in-list", &self.metric_opt_in_list)?;
-        list("--metric-labels-allowlist", &self.metric_labels_allowlist)?;
-        list("--metric-annotations-allowlist", &self.metric_annotations_allowlist)?;
-        if self.shard != 0 {
-            return Err(OptionsError::NotSupported { flag: "--shard", value: self.shard.to_string() });
-        }
-        if self.total_shards != 1 {
-            return Err(OptionsError::NotSupported { flag: "--total-shards", value: self.total_shards.to_string() });
-        }
-        string("--pod", &self.pod)?;
-        string("--pod-namespace", &self.pod_namespace)?;
-        string("--node", &self.node)?;
-        flag("--track-unscheduled-pods", self.track_unscheduled_pods)?;
-        string("--custom-resource-state-config", &self.custom_resource_state_config)?;
-        string("--custom-resource-state-config-file", &self.custom_resource_state_config_file)?;
-        flag("--custom-resource-state-only", self.custom_resource_state_only)?;
         if self.object_limit != 0 {
             return Err(OptionsError::NotSupported { flag: "--object-limit", value: self.object_limit.to_string() });
         }
         flag("--auth-filter", self.auth_filter)?;
         string("--tls-config", &self.tls_config)?;
         Ok(())
+    }
+
+    /// Checks the options that only make sense together: sharding bounds, auto-sharding's pod and
+    /// namespace, the metric allow/deny lists and per-node pod sharding.
+    pub fn validate(&self, resources: &[String]) -> Result<(), OptionsError> {
+        if self.total_shards < 1 {
+            return Err(OptionsError::Invalid(format!("--total-shards must be at least 1, got {}", self.total_shards)));
+        }
+        if self.shard < 0 || self.shard >= self.total_shards {
+            return Err(OptionsError::Invalid(format!(
+                "--shard must be between 0 and --total-shards - 1 ({}), got {}",
+                self.total_shards - 1,
+                self.shard
+            )));
+        }
+        if self.pod.is_empty() != self.pod_namespace.is_empty() {
+            return Err(OptionsError::Invalid(
+                "auto-sharding needs both --pod and --pod-namespace (or neither)".to_owned(),
+            ));
+        }
+        self.family_filter()?;
+        let names: Vec<&str> = resources.iter().map(String::as_str).collect();
+        crate::filter::validate_node_sharding(&self.node, self.track_unscheduled_pods, &names)?;
+        self.key_allowlists(&names)?;
+        Ok(())
+    }
+
+    /// `--metric-allowlist` / `--metric-denylist` / `--metric-opt-in-list` compiled.
+    pub fn family_filter(&self) -> Result<FamilyFilter, FilterError> {
+        FamilyFilter::new(&self.metric_allowlist, &self.metric_denylist, &self.metric_opt_in_list)
+    }
+
+    /// The label and annotation key filters of every enabled resource, from the flags or, when the
+    /// `--config` file has the map form, from there.
+    #[allow(clippy::type_complexity)]
+    pub fn key_allowlists(
+        &self,
+        enabled: &[&str],
+    ) -> Result<(BTreeMap<String, KeyAllow>, BTreeMap<String, KeyAllow>), FilterError> {
+        let known: Vec<&str> = DEFAULT_RESOURCES.iter().chain(OPT_IN_RESOURCES).copied().collect();
+        let resolve = |flag: &[String], config: &Option<BTreeMap<String, Vec<String>>>| {
+            let map = match config {
+                Some(m) => m.clone(),
+                None => {
+                    let mut m = BTreeMap::new();
+                    // A repeated flag adds groups; a later group for the same resource wins.
+                    for v in flag.iter().filter(|v| !v.trim().is_empty()) {
+                        m.extend(crate::filter::parse_allowlist(v)?);
+                    }
+                    m
+                }
+            };
+            crate::filter::resolve_allowlist(&map, enabled, &known)
+        };
+        let labels = resolve(&self.metric_labels_allowlist, &self.labels_allow_list_config)?;
+        let annotations = resolve(&self.metric_annotations_allowlist, &self.annotations_allow_list_config)?;
+        Ok((labels, annotations))
     }
 
     /// The enabled resource names, sorted and de-duplicated: `--resources` or the default set. Every name
@@ -466,12 +520,22 @@ fn yaml_set(v: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-/// Allowlist maps are not parsed yet; a non-empty one is recorded so that `check_supported` rejects it.
-fn yaml_nonempty_map(v: &Value) -> Vec<String> {
+/// The `--config` form of a label/annotation allowlist: a map of resource to a list of keys.
+fn yaml_allowlist(v: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
     match v {
-        Value::Null => Vec::new(),
-        Value::Object(m) if m.is_empty() => Vec::new(),
-        other => vec![other.to_string()],
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(m) => m
+            .iter()
+            .map(|(res, keys)| {
+                let keys = match keys {
+                    Value::Null => Vec::new(),
+                    Value::Array(a) => a.iter().map(yaml_string).collect::<Result<Vec<_>, _>>()?,
+                    _ => return Err(format!("{res}: expected a list of keys")),
+                };
+                Ok((res.clone(), keys))
+            })
+            .collect(),
+        _ => Err("expected a map of resource to a list of keys".into()),
     }
 }
 
@@ -627,16 +691,7 @@ mod tests {
 
     #[test]
     fn unsupported_features_are_refused_when_used() {
-        for args in [
-            &["--namespaces=kube-system"][..],
-            &["--metric-denylist=kube_pod_.*"],
-            &["--total-shards=3"],
-            &["--shard=1"],
-            &["--metric-labels-allowlist=pods=[app]"],
-            &["--tls-config=/etc/web.yaml"],
-            &["--auth-filter"],
-            &["--node=n1"],
-        ] {
+        for args in [&["--tls-config=/etc/web.yaml"][..], &["--auth-filter"], &["--object-limit=5"]] {
             let e = parse(args).check_supported().unwrap_err().to_string();
             assert!(e.contains("not supported yet"), "{args:?}: {e}");
         }
@@ -673,10 +728,51 @@ mod tests {
     }
 
     #[test]
-    fn config_file_unsupported_maps_are_refused() {
-        let mut o = parse(&[]);
-        o.apply_config_text("labels_allow_list:\n  pods: [app]\n", std::path::Path::new("c.yaml")).unwrap();
-        assert!(o.check_supported().unwrap_err().to_string().contains("--metric-labels-allowlist"));
+    fn config_file_allowlist_maps_replace_the_flags() {
+        let mut o = parse(&["--metric-labels-allowlist=pods=[team]", "--metric-annotations-allowlist=nodes=[a]"]);
+        o.apply_config_text("labels_allow_list:\n  pods: [app, 'x-*']\n", std::path::Path::new("c.yaml")).unwrap();
+        let (labels, annotations) = o.key_allowlists(&["pods", "nodes"]).unwrap();
+        assert!(labels["pods"].allows("app") && labels["pods"].allows("x-y") && !labels["pods"].allows("team"));
+        assert!(labels["nodes"].is_nothing());
+        assert!(annotations["nodes"].allows("a"));
+        o.apply_config_text("labels_allow_list:\n  pods: ['a*b*']\n", std::path::Path::new("c.yaml")).unwrap();
+        assert_eq!(o.key_allowlists(&["pods"]).unwrap_err(), FilterError::Wildcard);
+        o.apply_config_text("labels_allow_list:\n  podz: [a]\n", std::path::Path::new("c.yaml")).unwrap();
+        assert!(matches!(o.key_allowlists(&["pods"]), Err(FilterError::UnknownResource { .. })));
+        assert!(o.apply_config_text("labels_allow_list: [a]\n", std::path::Path::new("c.yaml")).is_err());
+    }
+
+    #[test]
+    fn allowlist_flags_merge_and_star_wins() {
+        let o = parse(&["--metric-labels-allowlist=pods=[app]", "--metric-labels-allowlist=nodes=[zone]"]);
+        let (labels, _) = o.key_allowlists(&["pods", "nodes", "secrets"]).unwrap();
+        assert!(labels["pods"].allows("app") && labels["nodes"].allows("zone"));
+        assert!(labels["secrets"].is_nothing());
+        let o = parse(&["--metric-labels-allowlist=pods=[app],*=[*]"]);
+        let (labels, _) = o.key_allowlists(&["pods", "secrets"]).unwrap();
+        assert!(labels["pods"].allows("anything") && labels["secrets"].allows("x"));
+        let o = parse(&["--metric-labels-allowlist=pods=app"]);
+        assert_eq!(o.key_allowlists(&["pods"]).unwrap_err(), FilterError::AllowlistFormat);
+    }
+
+    #[test]
+    fn validation_catches_conflicts() {
+        let res = vec!["pods".to_owned()];
+        let check = |args: &[&str], res: &[String]| parse(args).validate(res).map_err(|e| e.to_string());
+        check(&["--shard=2", "--total-shards=3"], &res).unwrap();
+        assert!(check(&["--shard=3", "--total-shards=3"], &res).unwrap_err().contains("--shard"));
+        assert!(check(&["--total-shards=0"], &res).unwrap_err().contains("--total-shards"));
+        assert!(check(&["--shard=-1"], &res).is_err());
+        assert!(check(&["--pod=ksm-0"], &res).unwrap_err().contains("--pod-namespace"));
+        let both = check(&["--metric-allowlist=a", "--metric-denylist=b"], &res).unwrap_err();
+        assert!(both.contains("mutually exclusive"), "{both}");
+        assert!(check(&["--metric-denylist=("], &res).unwrap_err().contains("invalid regex"));
+        check(&["--node=n1"], &res).unwrap();
+        let two = vec!["nodes".to_owned(), "pods".to_owned()];
+        assert!(check(&["--node=n1"], &two).unwrap_err().contains("nodes"));
+        assert!(check(&["--track-unscheduled-pods"], &two).is_err());
+        check(&["--metric-labels-allowlist=pods=[app]"], &res).unwrap();
+        assert!(check(&["--metric-labels-allowlist=podz=[app]"], &res).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::family::Family;
+use crate::filter::FamilyFilter;
 use crate::resources::{self as r, Resource};
 use crate::watch::WatchSpec;
 
@@ -27,15 +28,21 @@ pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
         handle::<r::ingressclass::IngressClasses>(),
         handle::<r::ingress::Ingresses>(),
         handle::<r::job::Jobs>(),
+        handle::<r::lease::Leases>(),
+        handle::<r::limitrange::LimitRanges>(),
         handle::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
         handle::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
         handle::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
         handle::<r::namespace::Namespaces>(),
+        handle::<r::networkpolicy::NetworkPolicies>(),
         handle::<r::node::Nodes>(),
         handle::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
         handle::<r::persistentvolume::PersistentVolumes>(),
+        handle::<r::poddisruptionbudget::PodDisruptionBudgets>(),
         handle::<r::pod::Pods>(),
         handle::<r::replicaset::ReplicaSets>(),
+        handle::<r::replicationcontroller::ReplicationControllers>(),
+        handle::<r::resourcequota::ResourceQuotas>(),
         handle::<r::rolebinding::RoleBindings>(),
         handle::<r::role::Roles>(),
         handle::<r::secret::Secrets>(),
@@ -56,6 +63,9 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The plural in API paths (e.g. `pods`), used to attribute list/watch calls.
     fn api_plural(&self) -> String;
+    /// Whether objects live in namespaces (cluster-scoped resources ignore `--namespaces` and field
+    /// selectors).
+    fn namespaced(&self) -> bool;
     /// Upstream's `resource` telemetry label: the Go type string, e.g. `*v1.Pod`.
     fn type_label(&self) -> String;
     /// Number of rows in the family table.
@@ -86,6 +96,10 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     fn api_plural(&self) -> String {
         <R::Obj as kube::Resource>::plural(&()).into_owned()
     }
+    fn namespaced(&self) -> bool {
+        std::any::TypeId::of::<<R::Obj as kube::Resource>::Scope>()
+            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
+    }
     fn type_label(&self) -> String {
         format!("*{}.{}", <R::Obj as kube::Resource>::version(&()), <R::Obj as kube::Resource>::kind(&()))
     }
@@ -108,23 +122,17 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
 }
 
-/// The enabled families of a resource, as indexes into its table. Opt-in families stay off until the
-/// opt-in list is implemented; allow/deny lists will filter here too.
-pub fn enabled_families(h: &dyn ResourceHandle) -> Vec<usize> {
-    (0..h.family_count()).filter(|&i| !h.family_opt_in(i)).collect()
+/// The enabled families of a resource, as indexes into its table: allow/deny list AND opt-in list.
+pub fn enabled_families(h: &dyn ResourceHandle, filter: &FamilyFilter) -> Vec<usize> {
+    (0..h.family_count()).filter(|&i| filter.keep(h.family_name(i), h.family_opt_in(i))).collect()
 }
 
-/// Splits the requested names into implemented handles (in the order given) and names without one.
-pub fn resolve(names: &[String], available: &[Arc<dyn ResourceHandle>]) -> (Vec<Arc<dyn ResourceHandle>>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for n in names {
-        match available.iter().find(|h| h.name() == n) {
-            Some(h) => found.push(h.clone()),
-            None => missing.push(n.clone()),
-        }
-    }
-    (found, missing)
+/// The handles of the requested names, in the order given; `Err` names the first one without a handle.
+pub fn resolve(
+    names: &[String],
+    available: &[Arc<dyn ResourceHandle>],
+) -> Result<Vec<Arc<dyn ResourceHandle>>, String> {
+    names.iter().map(|n| available.iter().find(|h| h.name() == n).cloned().ok_or_else(|| n.clone())).collect()
 }
 
 #[cfg(test)]
@@ -158,14 +166,42 @@ mod tests {
     }
 
     #[test]
-    fn resolve_reports_unimplemented_names() {
+    fn every_upstream_resource_is_available() {
         let all = available();
-        let want = vec!["configmaps".to_owned(), "no-such-module".to_owned()];
-        let (found, missing) = resolve(&want, &all);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].name(), "configmaps");
-        assert_eq!(found[0].type_label(), "*v1.ConfigMap");
-        assert_eq!(found[0].api_plural(), "configmaps");
-        assert_eq!(missing, vec!["no-such-module"]);
+        assert_eq!(all.len(), DEFAULT_RESOURCES.len() + OPT_IN_RESOURCES.len());
+        let by_name = |n: &str| all.iter().find(|h| h.name() == n).unwrap().clone();
+        assert!(by_name("pods").namespaced());
+        assert!(by_name("leases").namespaced());
+        assert!(!by_name("nodes").namespaced());
+        assert!(!by_name("namespaces").namespaced());
+        assert!(!by_name("clusterroles").namespaced());
+    }
+
+    #[test]
+    fn resolve_keeps_order_and_names_unknown() {
+        let all = available();
+        let want = vec!["pods".to_owned(), "configmaps".to_owned()];
+        let found = resolve(&want, &all).unwrap();
+        assert_eq!(found.iter().map(|h| h.name()).collect::<Vec<_>>(), ["pods", "configmaps"]);
+        assert_eq!(found[1].type_label(), "*v1.ConfigMap");
+        assert_eq!(found[1].api_plural(), "configmaps");
+        let bad = vec!["configmaps".to_owned(), "no-such-module".to_owned()];
+        assert_eq!(resolve(&bad, &all).err(), Some("no-such-module".to_owned()));
+    }
+
+    #[test]
+    fn family_filter_picks_enabled_families() {
+        let pods = available().into_iter().find(|h| h.name() == "pods").unwrap();
+        let names = |f: &FamilyFilter| -> Vec<&str> {
+            enabled_families(pods.as_ref(), f).into_iter().map(|i| pods.family_name(i)).collect()
+        };
+        let all = names(&FamilyFilter::keep_all());
+        assert!(all.contains(&"kube_pod_info") && !all.contains(&"kube_pod_nodeselectors"));
+        let allow = FamilyFilter::new(&["^kube_pod_info$", "kube_pod_status_phase"], &[], &[]).unwrap();
+        assert_eq!(names(&allow), ["kube_pod_info", "kube_pod_status_phase"]);
+        let deny = FamilyFilter::new(&[], &["kube_pod_status"], &["kube_pod_nodeselectors"]).unwrap();
+        let kept = names(&deny);
+        assert!(kept.iter().all(|n| !n.contains("kube_pod_status")));
+        assert!(kept.contains(&"kube_pod_nodeselectors") && kept.contains(&"kube_pod_info"));
     }
 }

@@ -77,7 +77,9 @@ impl ResourceFilter {
         for pair in query.unwrap_or("").split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let names = || -> Vec<String> {
-                percent_decode(v).split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+                let split =
+                    percent_decode(v).split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                rejoin_custom_names(split)
             };
             match percent_decode(k).as_str() {
                 "resources" => {
@@ -96,6 +98,23 @@ impl ResourceFilter {
     pub fn allows(&self, name: &str) -> bool {
         self.include.as_ref().is_none_or(|i| i.contains(name)) && !self.exclude.contains(name)
     }
+}
+
+/// Custom-resource writer names contain a comma (`<group>/<version>, Resource=<plural>`), which the comma
+/// split tears apart; a piece starting with `Resource=` is glued back onto the one before it. (Upstream
+/// cannot select such writers at all; no built-in name starts with `Resource=`.)
+fn rejoin_custom_names(pieces: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        match out.last_mut() {
+            Some(prev) if p.starts_with("Resource=") && prev.contains('/') => {
+                prev.push_str(", ");
+                prev.push_str(&p);
+            }
+            _ => out.push(p),
+        }
+    }
+    out
 }
 
 /// Query-string decoding: `+` is a space, `%XX` a byte; malformed escapes are kept literally.
@@ -436,6 +455,13 @@ mod tests {
         w[2].store.remove(&ObjectKey::new("", "p", "p"));
         assert_eq!(String::from_utf8(scrape.collect()).unwrap(), "# HELP p_a h\n# TYPE p_a counter\np_a{p} 3\n");
         assert_eq!(text(&w, Some("resources=pods"), false), "");
+    }
+
+    #[test]
+    fn custom_resource_names_survive_the_comma_split() {
+        let f = ResourceFilter::from_query(Some("resources=pods,g.io%2Fv1%2C%20Resource%3Dwidgets,nodes"));
+        assert!(f.allows("g.io/v1, Resource=widgets") && f.allows("pods") && f.allows("nodes"));
+        assert!(!f.allows("g.io/v1") && !f.allows("Resource=widgets"));
     }
 
     #[test]

@@ -38,21 +38,20 @@ struct Inner {
     live: Map,
     /// The set being built by a relist in progress.
     building: Option<Map>,
-    /// Set by the first completed list; never cleared (a later relist keeps serving the old set).
+    /// Set by the first completed list; cleared only by [`Store::reset`] (a later relist keeps serving
+    /// the old set).
     synced: bool,
+    /// Why the list/watch currently fails (e.g. forbidden), for readiness reporting; cleared by success.
+    error: Option<String>,
 }
 
-/// The rendered objects of one resource.
+/// The objects of one list/watch (one namespace of a resource, or the whole resource).
 #[derive(Default)]
-pub struct Store {
+pub struct Part {
     inner: Mutex<Inner>,
 }
 
-impl Store {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl Part {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves a consistent map (every mutation is a single call), so
         // the poison flag carries no information worth failing scrapes for.
@@ -74,16 +73,16 @@ impl Store {
     /// The relist is complete: its set replaces the live one. Returns the number of objects now live.
     pub fn finish_relist(&self) -> usize {
         let mut g = self.lock();
+        g.synced = true;
+        g.error = None;
         if let Some(new) = g.building.take() {
             let old = std::mem::replace(&mut g.live, new);
-            g.synced = true;
             let n = g.live.len();
             drop(g);
             // Freeing the old set can take a while for a big resource; do it outside the lock.
             drop(old);
             n
         } else {
-            g.synced = true;
             g.live.len()
         }
     }
@@ -109,29 +108,120 @@ impl Store {
         drop(old);
     }
 
-    /// Whether a first full list has completed.
+    /// Records (or, with `None`, clears) the reason the list/watch is failing.
+    pub fn set_error(&self, error: Option<String>) {
+        self.lock().error = error;
+    }
+
+    fn reset(&self) {
+        let old = std::mem::take(&mut *self.lock());
+        drop(old);
+    }
+}
+
+/// The rendered objects of one resource: one [`Part`] per list/watch (per namespace with
+/// `--namespaces`), served in part order, as upstream serves one store per namespace in flag order.
+pub struct Store {
+    parts: Box<[Part]>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::with_parts(1)
+    }
+}
+
+impl Store {
+    /// A store fed by one list/watch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store fed by `n` list/watches (at least one).
+    pub fn with_parts(n: usize) -> Self {
+        Store { parts: (0..n.max(1)).map(|_| Part::default()).collect() }
+    }
+
+    /// Part `i`; out-of-range indexes give the last part.
+    pub fn part(&self, i: usize) -> &Part {
+        &self.parts[i.min(self.parts.len() - 1)]
+    }
+
+    pub fn part_count(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// [`Part::begin_relist`] of the first part (single-watch stores).
+    pub fn begin_relist(&self) {
+        self.part(0).begin_relist()
+    }
+
+    pub fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
+        self.part(0).relist_insert(key, rendered)
+    }
+
+    pub fn finish_relist(&self) -> usize {
+        self.part(0).finish_relist()
+    }
+
+    pub fn upsert(&self, key: ObjectKey, rendered: Rendered) {
+        self.part(0).upsert(key, rendered)
+    }
+
+    /// Removes `key` from every part.
+    pub fn remove(&self, key: &ObjectKey) {
+        for p in &self.parts {
+            p.remove(key);
+        }
+    }
+
+    /// Whether every part has completed a first full list.
     pub fn synced(&self) -> bool {
-        self.lock().synced
+        self.parts.iter().all(|p| p.lock().synced)
+    }
+
+    /// The distinct errors of parts that are failing right now.
+    pub fn errors(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.parts {
+            if let Some(e) = p.lock().error.clone()
+                && !out.contains(&e)
+            {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// Drops everything and marks the store unsynced, e.g. before relisting under a new shard filter,
+    /// so that nothing another shard owns is served meanwhile.
+    pub fn reset(&self) {
+        for p in &self.parts {
+            p.reset();
+        }
     }
 
     /// Number of objects currently served.
     pub fn len(&self) -> usize {
-        self.lock().live.len()
+        self.parts.iter().map(|p| p.lock().live.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The objects served right now, in key order, detached from later changes.
+    /// The objects served right now, part by part, each in key order, detached from later changes.
     pub fn snapshot(&self) -> Snapshot {
-        let g = self.lock();
-        Snapshot { objects: g.live.values().cloned().collect() }
+        let mut objects = Vec::new();
+        for p in &self.parts {
+            objects.extend(p.lock().live.values().cloned());
+        }
+        Snapshot { objects }
     }
 
     /// Bytes of rendered text held (for telemetry and benchmarks).
     pub fn rendered_bytes(&self) -> usize {
-        self.lock().live.values().map(|r| r.buf.len()).sum()
+        self.parts.iter().map(|p| p.lock().live.values().map(|r| r.buf.len()).sum::<usize>()).sum()
     }
 }
 
@@ -234,6 +324,32 @@ mod tests {
         assert!(st.snapshot().is_empty());
         st.finish_relist();
         assert!(st.snapshot().is_empty());
+    }
+
+    #[test]
+    fn parts_are_served_in_part_order_and_reset_clears_everything() {
+        let st = Store::with_parts(2);
+        assert_eq!(st.part_count(), 2);
+        st.part(1).begin_relist();
+        st.part(1).relist_insert(ObjectKey::new("b", "x", "1"), r(&["bx\n"]));
+        st.part(1).finish_relist();
+        // One part listed, the other not: not synced yet, but what is listed is served.
+        assert!(!st.synced());
+        st.part(0).set_error(Some("forbidden".into()));
+        assert_eq!(st.errors(), vec!["forbidden".to_owned()]);
+        st.part(0).begin_relist();
+        st.part(0).relist_insert(ObjectKey::new("z", "y", "2"), r(&["zy\n"]));
+        st.part(0).finish_relist();
+        assert!(st.synced());
+        assert!(st.errors().is_empty());
+        // Part 0 (the first namespace given) comes first even though "z" sorts after "b".
+        assert_eq!(text(&st.snapshot(), 0), "zy\nbx\n");
+        assert_eq!(st.len(), 2);
+        st.remove(&ObjectKey::new("b", "x", "1"));
+        assert_eq!(text(&st.snapshot(), 0), "zy\n");
+        st.reset();
+        assert!(!st.synced());
+        assert!(st.is_empty());
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Self-metrics served on the telemetry port, named as upstream's: list/watch call counters per
 //! resource and result, shard gauges, build info, the main `/metrics` latency histogram and process
 //! metrics read from `/proc/self`.
+//!
+//! One family is kubestate's own: `kube_state_metrics_resource_synced{resource="<store name>"}` is 1 once
+//! every list/watch of that resource has completed its initial list and 0 while one is pending or failing
+//! (for instance forbidden by RBAC), so a least-privilege deployment can alert on what it cannot see.
+//! The main port's `/readyz` names the same resources (with the reason, e.g. `secrets (forbidden)`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -32,13 +37,45 @@ pub struct Telemetry {
     /// (call, resource type label, success) → count.
     calls: Mutex<BTreeMap<(Call, String, bool), u64>>,
     scrape: Mutex<Histogram>,
-    shard: i32,
-    total_shards: i32,
+    /// (shard, total); changes when auto-sharding reconfigures.
+    sharding: Mutex<(i32, i32)>,
+    /// Stores whose sync state is exported as `kube_state_metrics_resource_synced`.
+    stores: Mutex<Vec<(String, Arc<crate::store::Store>)>>,
+    /// Families owned by other parts (custom resources), appended to every render.
+    extra: Mutex<Vec<ExtraRender>>,
 }
+
+/// Writes additional telemetry families in the text format.
+pub type ExtraRender = Arc<dyn Fn(&mut Vec<u8>) + Send + Sync>;
 
 impl Telemetry {
     pub fn new(shard: i32, total_shards: i32) -> Self {
-        Telemetry { calls: Mutex::new(BTreeMap::new()), scrape: Mutex::new(Histogram::default()), shard, total_shards }
+        Telemetry {
+            calls: Mutex::new(BTreeMap::new()),
+            scrape: Mutex::new(Histogram::default()),
+            sharding: Mutex::new((shard, total_shards)),
+            stores: Mutex::new(Vec::new()),
+            extra: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Registers families rendered after the built-in ones.
+    pub fn add_extra(&self, f: ExtraRender) {
+        self.extra.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+
+    /// Auto-sharding moved this instance to another shard (or the shard count changed).
+    pub fn set_sharding(&self, shard: i32, total_shards: i32) {
+        *self.sharding.lock().unwrap_or_else(|e| e.into_inner()) = (shard, total_shards);
+    }
+
+    pub fn sharding(&self) -> (i32, i32) {
+        *self.sharding.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Exports whether `store` (resource `name`) has completed its lists.
+    pub fn track_store(&self, name: &str, store: Arc<crate::store::Store>) {
+        self.stores.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_owned(), store));
     }
 
     pub fn record_call(&self, call: Call, resource: &str, success: bool) {
@@ -75,22 +112,41 @@ impl Telemetry {
             "Current sharding ordinal/index of this instance",
             "gauge",
         );
-        sample(
-            &mut out,
-            "kube_state_metrics_shard_ordinal",
-            &[("shard_ordinal", &self.shard.to_string())],
-            self.shard.into(),
-        );
+        let (shard, total_shards) = self.sharding();
+        sample(&mut out, "kube_state_metrics_shard_ordinal", &[("shard_ordinal", &shard.to_string())], shard.into());
         header(
             &mut out,
             "kube_state_metrics_total_shards",
             "Number of total shards this instance is aware of",
             "gauge",
         );
-        sample(&mut out, "kube_state_metrics_total_shards", &[], self.total_shards.into());
+        sample(&mut out, "kube_state_metrics_total_shards", &[], total_shards.into());
+        self.render_synced(&mut out);
         self.render_histogram(&mut out);
         render_process(&mut out, &ProcSource::read());
+        for f in self.extra.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            f(&mut out);
+        }
         out
+    }
+
+    /// Not an upstream family: 1 once every list/watch of the resource has completed its list, 0 while
+    /// one is pending or failing (e.g. forbidden by RBAC).
+    fn render_synced(&self, out: &mut Vec<u8>) {
+        let g = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_empty() {
+            return;
+        }
+        header(
+            out,
+            "kube_state_metrics_resource_synced",
+            "Whether every list/watch of the resource has completed its initial list (1) or not (0).",
+            "gauge",
+        );
+        for (name, store) in g.iter() {
+            let v = if store.synced() { 1.0 } else { 0.0 };
+            sample(out, "kube_state_metrics_resource_synced", &[("resource", name)], v);
+        }
     }
 
     fn render_calls(&self, out: &mut Vec<u8>) {
@@ -374,6 +430,24 @@ mod tests {
         assert_eq!(find("kube_state_metrics_watch_total", &[("resource", "*v1.Pod"), ("result", "error")]), Some(1.0));
         assert_eq!(find("kube_state_metrics_shard_ordinal", &[("shard_ordinal", "0")]), Some(0.0));
         assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_resource_synced", &[]), None);
+        t.set_sharding(2, 5);
+        let synced = Arc::new(crate::store::Store::new());
+        synced.finish_relist();
+        t.track_store("pods", synced);
+        t.track_store("secrets", Arc::new(crate::store::Store::new()));
+        let text = String::from_utf8(t.render()).unwrap();
+        let samples = exposition::parse_text(&text).unwrap();
+        let find = |name: &str, labels: &[(&str, &str)]| {
+            samples
+                .iter()
+                .find(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
+                .map(|s| s.value)
+        };
+        assert_eq!(find("kube_state_metrics_shard_ordinal", &[("shard_ordinal", "2")]), Some(2.0));
+        assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(5.0));
+        assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "pods")]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "secrets")]), Some(0.0));
         assert_eq!(find("kube_state_metrics_build_info", &[]), Some(1.0));
         assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.025")]), Some(0.0));
         assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.05")]), Some(1.0));

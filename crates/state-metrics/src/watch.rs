@@ -14,32 +14,70 @@ use kube::runtime::watcher::{self, Event};
 use crate::family::{Ctx, render};
 use crate::lenient::Lenient;
 use crate::resources::Resource;
-use crate::store::{ObjectKey, Store};
+use crate::store::{ObjectKey, Part, Store};
 
-/// Everything one resource's watch needs.
+/// Which objects of the whole a shard keeps (`--shard`/`--total-shards`, or auto-sharding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, total: 1 }
+    }
+}
+
+impl Shard {
+    /// Whether this shard owns the object with `uid`.
+    pub fn owns(self, uid: &str) -> bool {
+        crate::shard::owns(uid, self.index, self.total)
+    }
+}
+
+/// Everything one list/watch needs (one resource, or one namespace of it).
 #[derive(Clone)]
 pub struct WatchSpec {
     pub client: kube::Client,
+    /// Carries the field selector (namespace denylist, node) for namespaced resources.
     pub config: watcher::Config,
+    /// `Some` restricts the list/watch to one namespace (`--namespaces`).
+    pub namespace: Option<String>,
     /// Indexes into the resource's family table, in exposition order.
     pub enabled: Arc<[usize]>,
     pub ctx: Arc<Ctx>,
     pub store: Arc<Store>,
+    /// Which part of `store` this watch feeds.
+    pub part: usize,
+    pub shard: Shard,
 }
 
 /// Runs the watch of resource `R` until the future is dropped.
 pub async fn run<R: Resource>(spec: WatchSpec) {
-    let api: Api<Lenient<R::Obj>> = Api::all(spec.client.clone());
+    let api: Api<AnyScope<Lenient<R::Obj>>> = match &spec.namespace {
+        Some(ns) => Api::namespaced_with(spec.client.clone(), ns, &()),
+        None => Api::all(spec.client.clone()),
+    };
+    let part = spec.store.part(spec.part);
+    let scope = spec.namespace.as_deref().unwrap_or("");
     let stream = watcher::watcher(api, spec.config.clone());
     let mut stream = std::pin::pin!(stream);
     let mut backoff = Backoff::default();
+    // The kind of failure already reported: a watch that keeps failing the same way (say, forbidden by
+    // RBAC) logs once, not once per retry.
+    let mut failing: Option<Failure> = None;
     while let Some(item) = stream.next().await {
-        match item {
+        match item.map(AnyScope::unwrap_event) {
             Ok(event) => {
                 if !matches!(event, Event::Init) {
                     backoff.reset();
+                    if failing.take().is_some() {
+                        tracing::info!(resource = R::NAME, namespace = scope, "list/watch works again");
+                        part.set_error(None);
+                    }
                 }
-                apply_event::<R>(event, &spec.store, &spec.enabled, &spec.ctx)
+                apply_event::<R>(event, part, &spec.enabled, &spec.ctx, spec.shard)
             }
             // An expired resourceVersion is routine: relist at once, as client-go's reflector does.
             Err(watcher::Error::WatchError(status)) if status.code == 410 => {
@@ -47,11 +85,109 @@ pub async fn run<R: Resource>(spec: WatchSpec) {
             }
             Err(e) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(resource = R::NAME, error = %e, retry_in = ?delay, "list/watch failed");
+                let kind = Failure::of(&e);
+                let repeated = failing == Some(kind);
+                failing = Some(kind);
+                match kind {
+                    Failure::Forbidden => {
+                        part.set_error(Some("forbidden".into()));
+                        if !repeated {
+                            tracing::error!(
+                                resource = R::NAME,
+                                namespace = scope,
+                                error = %e,
+                                "the API server forbids listing/watching this resource (check the RBAC rules of \
+                                 this service account); its metrics are missing until access is granted, \
+                                 retrying with backoff"
+                            );
+                        }
+                    }
+                    Failure::Other => {
+                        part.set_error(Some(e.to_string()));
+                        if !repeated {
+                            tracing::warn!(resource = R::NAME, namespace = scope, error = %e, retry_in = ?delay, "list/watch failed; retrying with backoff");
+                        }
+                    }
+                }
+                if repeated {
+                    tracing::debug!(resource = R::NAME, namespace = scope, error = %e, retry_in = ?delay, "list/watch still failing");
+                }
                 // Not polling the watcher is what delays its next attempt.
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// `K` with its scope erased, so that one generic code path can build both cluster-wide and
+/// per-namespace `Api`s (kube only offers `namespaced_with` for dynamically scoped types). Only ever
+/// constrained to a namespace for resources whose handle says they are namespaced.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(transparent)]
+struct AnyScope<K>(K);
+
+impl<K> AnyScope<K> {
+    fn unwrap_event(e: Event<AnyScope<K>>) -> Event<K> {
+        match e {
+            Event::Init => Event::Init,
+            Event::InitApply(o) => Event::InitApply(o.0),
+            Event::InitDone => Event::InitDone,
+            Event::Apply(o) => Event::Apply(o.0),
+            Event::Delete(o) => Event::Delete(o.0),
+        }
+    }
+}
+
+impl<K: kube::Resource<DynamicType = ()>> kube::Resource for AnyScope<K> {
+    type DynamicType = ();
+    type Scope = kube::core::DynamicResourceScope;
+
+    fn kind(dt: &()) -> std::borrow::Cow<'_, str> {
+        K::kind(dt)
+    }
+    fn group(dt: &()) -> std::borrow::Cow<'_, str> {
+        K::group(dt)
+    }
+    fn version(dt: &()) -> std::borrow::Cow<'_, str> {
+        K::version(dt)
+    }
+    fn api_version(dt: &()) -> std::borrow::Cow<'_, str> {
+        K::api_version(dt)
+    }
+    fn plural(dt: &()) -> std::borrow::Cow<'_, str> {
+        K::plural(dt)
+    }
+    fn url_path(dt: &(), namespace: Option<&str>) -> String {
+        K::url_path(dt, namespace)
+    }
+    fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        self.0.meta()
+    }
+    fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        self.0.meta_mut()
+    }
+}
+
+/// The classes of list/watch failure that are reported once each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Forbidden,
+    Other,
+}
+
+impl Failure {
+    fn of(e: &watcher::Error) -> Self {
+        let status = match e {
+            watcher::Error::InitialListFailed(c)
+            | watcher::Error::WatchStartFailed(c)
+            | watcher::Error::WatchFailed(c) => match c {
+                kube::Error::Api(s) => Some(s.code),
+                _ => None,
+            },
+            watcher::Error::WatchError(s) => Some(s.code),
+            watcher::Error::NoResourceVersion => None,
+        };
+        if status == Some(403) { Failure::Forbidden } else { Failure::Other }
     }
 }
 
@@ -88,25 +224,42 @@ fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> 
     )
 }
 
-/// Applies one watcher event to the store. Pure apart from the store and logging; unit tested below.
-pub fn apply_event<R: Resource>(event: Event<Lenient<R::Obj>>, store: &Store, enabled: &[usize], ctx: &Ctx) {
+/// Applies one watcher event to the store part. Objects another shard owns are dropped here, on the
+/// list and on the watch path alike. Pure apart from the store and logging; unit tested below.
+pub fn apply_event<R: Resource>(
+    event: Event<Lenient<R::Obj>>,
+    store: &Part,
+    enabled: &[usize],
+    ctx: &Ctx,
+    shard: Shard,
+) {
+    let mine = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        shard.owns(meta.uid.as_deref().unwrap_or(""))
+    };
     match event {
         Event::Init => store.begin_relist(),
         Event::InitApply(obj) => match obj {
             Lenient::Ok(o) => {
                 let meta = k8s_openapi::Metadata::metadata(&o);
+                if !mine(meta) {
+                    return;
+                }
                 if let Some(r) = render_guarded::<R>(&o, enabled, ctx) {
                     store.relist_insert(key_of(meta), r);
                 }
             }
             // Not inserted into the new set: after the swap no old series of it remain.
-            Lenient::Malformed(m) => log_malformed(R::NAME, &m.meta, &m.error),
+            Lenient::Malformed(m) if mine(&m.meta) => log_malformed(R::NAME, &m.meta, &m.error),
+            Lenient::Malformed(_) => {}
         },
         Event::InitDone => {
             let n = store.finish_relist();
             tracing::info!(resource = R::NAME, objects = n, "list complete");
         }
         Event::Apply(obj) => match obj {
+            // A uid never changes, so an object of another shard was never stored either.
+            Lenient::Ok(o) if !mine(k8s_openapi::Metadata::metadata(&o)) => {}
+            Lenient::Malformed(m) if !mine(&m.meta) => {}
             Lenient::Ok(o) => {
                 let key = key_of(k8s_openapi::Metadata::metadata(&o));
                 match render_guarded::<R>(&o, enabled, ctx) {
@@ -212,7 +365,7 @@ mod tests {
     #[test]
     fn panicking_generator_skips_the_object_only() {
         let st = Store::new();
-        let feed = |ev| apply_event::<Panicky>(ev, &st, &[0], &Ctx::default());
+        let feed = |ev| apply_event::<Panicky>(ev, st.part(0), &[0], &Ctx::default(), Shard::default());
         feed(Event::Init);
         feed(Event::InitApply(obj("a", "1", 0)));
         feed(Event::InitApply(obj("boom", "2", 0)));
@@ -240,7 +393,45 @@ mod tests {
     }
 
     fn feed(st: &Store, ev: Event<Lenient<ConfigMap>>) {
-        apply_event::<Cms>(ev, st, &[0], &Ctx::default());
+        apply_event::<Cms>(ev, st.part(0), &[0], &Ctx::default(), Shard::default());
+    }
+
+    #[test]
+    fn shards_keep_only_their_objects_on_list_and_watch() {
+        let uids: Vec<String> = (0..40).map(|i| format!("uid-{i}")).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for index in 0..3 {
+            let shard = Shard { index, total: 3 };
+            let st = Store::new();
+            let feed = |ev| apply_event::<Cms>(ev, st.part(0), &[0], &Ctx::default(), shard);
+            feed(Event::Init);
+            for u in &uids[..20] {
+                feed(Event::InitApply(obj(u, u, 0)));
+            }
+            feed(Event::InitDone);
+            for u in &uids[20..] {
+                feed(Event::Apply(obj(u, u, 0)));
+            }
+            let text = body(&st);
+            let want: Vec<&String> = uids.iter().filter(|u| crate::shard::owns(u, index, 3)).collect();
+            assert_eq!(st.len(), want.len(), "{text}");
+            assert!(!want.is_empty() && want.len() < uids.len());
+            for u in want {
+                assert!(text.contains(&format!("configmap=\"{u}\"")), "{text}");
+                assert!(seen.insert(u.clone()), "{u} in two shards");
+            }
+        }
+        assert_eq!(seen.len(), uids.len());
+    }
+
+    #[test]
+    fn forbidden_is_classified_apart() {
+        let status =
+            |code| Box::new(kube::core::Status { code, message: "m".into(), reason: "r".into(), ..Default::default() });
+        assert_eq!(Failure::of(&watcher::Error::InitialListFailed(kube::Error::Api(status(403)))), Failure::Forbidden);
+        assert_eq!(Failure::of(&watcher::Error::WatchError(status(403))), Failure::Forbidden);
+        assert_eq!(Failure::of(&watcher::Error::InitialListFailed(kube::Error::Api(status(500)))), Failure::Other);
+        assert_eq!(Failure::of(&watcher::Error::NoResourceVersion), Failure::Other);
     }
 
     #[test]

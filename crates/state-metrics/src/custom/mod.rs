@@ -13,7 +13,9 @@
 
 mod compile;
 mod config;
+mod md5;
 mod path;
+pub mod runtime;
 mod value;
 
 pub use compile::{CompiledResource, FamilyInfo, Gvkp, compile, default_plural};

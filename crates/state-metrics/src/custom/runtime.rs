@@ -1,0 +1,1153 @@
+//! The live side of custom resource state metrics: loads the configuration, watches
+//! CustomResourceDefinitions, runs one dynamic watcher per resolved group/version/kind and serves each as
+//! an extra `/metrics` writer named `<group>/<version>, Resource=<plural>`.
+//!
+//! Unlike upstream, nothing else restarts when the CRD set or the config file changes: a new CRD only
+//! starts its own watch, a removed one only stops its own, and a new configuration rebuilds the custom
+//! writers alone. A rebuilt writer keeps serving its previous rendering until its first list completes,
+//! so a reload does not make series blink out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use kube::Api;
+use kube::core::{ApiResource, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::{CompiledResource, ConfigError, Gvkp, load_and_compile, md5, resolve_all};
+use crate::family::Rendered;
+use crate::filter::{FamilyFilter, FilterError, NamespaceScope, namespace_denylist_selector, namespace_scope};
+use crate::options::Options;
+use crate::scrape::{Headers, Writer};
+use crate::store::{ObjectKey, Part, Store};
+use crate::watch::Shard;
+
+/// How often the config file is re-read.
+const POLL: Duration = Duration::from_secs(1);
+/// The `type` label of the reload gauges for this config.
+const RELOAD_TYPE: &str = "customresourceconfig";
+/// Name under which `/readyz` reports the CRD list while it is pending.
+const CRD_PENDING: &str = "customresourcedefinitions";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("reading --custom-resource-state-config-file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("--custom-resource-state-config-file {path} is not UTF-8 text")]
+    NotText { path: PathBuf },
+    #[error("{origin}: {source}")]
+    Config { origin: String, source: ConfigError },
+    #[error("custom resource state metrics: {0}")]
+    Filter(#[from] FilterError),
+}
+
+/// Where the configuration comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `--custom-resource-state-config`: fixed for the life of the process.
+    Inline,
+    /// `--custom-resource-state-config-file`: re-read every second.
+    File(PathBuf),
+}
+
+/// The startup result: what to run, validated before any port is bound.
+pub struct Prepared {
+    pub source: Source,
+    /// `None` only for a file that is missing under `--continue-without-custom-resource-state-config-file`.
+    pub initial: Option<Vec<CompiledResource>>,
+    /// Raw bytes of the file as loaded (to notice changes and hash them).
+    initial_bytes: Option<Vec<u8>>,
+    filter: Arc<FamilyFilter>,
+    scope: Scope,
+}
+
+/// `--namespaces` / `--namespaces-denylist` as they apply to namespaced custom resources (cluster-scoped
+/// ones are always listed whole).
+#[derive(Clone, Debug)]
+struct Scope {
+    namespaces: NamespaceScope,
+    /// Field selector excluding the denied namespaces ("" for none).
+    fields: String,
+}
+
+/// Reads and validates the configuration named by the options. `Ok(None)`: no custom resources
+/// configured. The inline flag wins over the file flag, as upstream.
+pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
+    let filter = Arc::new(FamilyFilter::new(&opts.metric_allowlist, &opts.metric_denylist, &opts.metric_opt_in_list)?);
+    let scope = Scope {
+        namespaces: namespace_scope(&opts.namespaces),
+        fields: namespace_denylist_selector(&opts.namespaces_denylist),
+    };
+    if !opts.custom_resource_state_config.is_empty() {
+        let resources = load_and_compile(&opts.custom_resource_state_config)
+            .map_err(|source| StartError::Config { origin: "--custom-resource-state-config".into(), source })?;
+        return Ok(Some(Prepared {
+            source: Source::Inline,
+            initial: Some(resources),
+            initial_bytes: None,
+            filter,
+            scope,
+        }));
+    }
+    if opts.custom_resource_state_config_file.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(&opts.custom_resource_state_config_file);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let resources = compile_bytes(&path, &bytes)?;
+            Ok(Some(Prepared {
+                source: Source::File(path),
+                initial: Some(resources),
+                initial_bytes: Some(bytes),
+                filter,
+                scope,
+            }))
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound && opts.continue_without_custom_resource_state_config_file =>
+        {
+            tracing::warn!(
+                file = %path.display(),
+                "custom resource state config file not found; continuing without it until it appears"
+            );
+            Ok(Some(Prepared { source: Source::File(path), initial: None, initial_bytes: None, filter, scope }))
+        }
+        Err(source) => Err(StartError::Read { path, source }),
+    }
+}
+
+fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<CompiledResource>, StartError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| StartError::NotText { path: path.to_owned() })?;
+    load_and_compile(text).map_err(|source| StartError::Config {
+        origin: format!("--custom-resource-state-config-file {}", path.display()),
+        source,
+    })
+}
+
+/// Self-metrics of the custom resource machinery, rendered into the telemetry `/metrics`.
+#[derive(Default)]
+pub struct CustomTelemetry {
+    add: AtomicU64,
+    update: AtomicU64,
+    delete: AtomicU64,
+    cache: AtomicU64,
+    reload: Mutex<Option<ReloadState>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct ReloadState {
+    filename: String,
+    successful: bool,
+    success_timestamp: f64,
+    hash: f64,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl CustomTelemetry {
+    fn reload_lock(&self) -> MutexGuard<'_, Option<ReloadState>> {
+        self.reload.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn reload_succeeded(&self, path: &Path, bytes: &[u8]) {
+        *self.reload_lock() = Some(ReloadState {
+            filename: path.display().to_string(),
+            successful: true,
+            success_timestamp: now_secs(),
+            hash: md5::config_hash(bytes),
+        });
+    }
+
+    /// A rejected file: the gauge drops to 0, the hash and timestamp keep describing what is served.
+    pub fn reload_failed(&self, path: &Path) {
+        let mut g = self.reload_lock();
+        let filename = path.display().to_string();
+        match g.as_mut() {
+            Some(s) => {
+                s.successful = false;
+                s.filename = filename;
+            }
+            None => *g = Some(ReloadState { filename, successful: false, success_timestamp: 0.0, hash: 0.0 }),
+        }
+    }
+
+    /// The text exposition of these families (appended to the telemetry registry's output).
+    pub fn render(&self, out: &mut Vec<u8>) {
+        let reload = self.reload_lock().clone();
+        if let Some(r) = reload {
+            let labels = [("filename", r.filename.as_str()), ("type", RELOAD_TYPE)];
+            let fams = [
+                ("kube_state_metrics_config_hash", "Hash of the loaded configuration file.", r.hash),
+                (
+                    "kube_state_metrics_last_config_reload_successful",
+                    "1 if the last attempt to load the configuration file succeeded, else 0.",
+                    if r.successful { 1.0 } else { 0.0 },
+                ),
+                (
+                    "kube_state_metrics_last_config_reload_success_timestamp_seconds",
+                    "Unix time of the last successful load of the configuration file.",
+                    r.success_timestamp,
+                ),
+            ];
+            for (name, help, v) in fams {
+                header(out, name, help, "gauge");
+                sample(out, name, &labels, v);
+            }
+        }
+        for (name, help, kind, v) in [
+            (
+                "kube_state_metrics_custom_resource_state_add_events_total",
+                "CustomResourceDefinitions seen appearing.",
+                "counter",
+                &self.add,
+            ),
+            (
+                "kube_state_metrics_custom_resource_state_update_events_total",
+                "CustomResourceDefinitions seen changing.",
+                "counter",
+                &self.update,
+            ),
+            (
+                "kube_state_metrics_custom_resource_state_delete_events_total",
+                "CustomResourceDefinitions seen disappearing.",
+                "counter",
+                &self.delete,
+            ),
+            (
+                "kube_state_metrics_custom_resource_state_cache",
+                "CustomResourceDefinitions currently known.",
+                "gauge",
+                &self.cache,
+            ),
+        ] {
+            header(out, name, help, kind);
+            sample(out, name, &[], v.load(Ordering::Relaxed) as f64);
+        }
+    }
+}
+
+fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
+    out.extend_from_slice(format!("# HELP {name} ").as_bytes());
+    exposition::write_help_text(out, help);
+    out.extend_from_slice(format!("\n# TYPE {name} {kind}\n").as_bytes());
+}
+
+fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], v: f64) {
+    out.extend_from_slice(name.as_bytes());
+    if !labels.is_empty() {
+        out.push(b'{');
+        for (i, (k, val)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"=\"");
+            exposition::write_label_value(out, val);
+            out.push(b'"');
+        }
+        out.push(b'}');
+    }
+    out.push(b' ');
+    exposition::write_float(out, v);
+    out.push(b'\n');
+}
+
+/// One served custom writer; `previous` keeps answering scrapes until `current` has listed once.
+struct Slot {
+    current: Writer,
+    previous: Option<Writer>,
+}
+
+impl Slot {
+    fn served(&self) -> &Writer {
+        match &self.previous {
+            Some(p) if !self.current.store.synced() => p,
+            _ => &self.current,
+        }
+    }
+}
+
+/// The shared, scrape-facing state of the custom resource runtime.
+#[derive(Default)]
+pub struct CustomRuntime {
+    slots: Mutex<BTreeMap<String, Slot>>,
+    crds_synced: AtomicBool,
+    pub telemetry: Arc<CustomTelemetry>,
+}
+
+impl CustomRuntime {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The custom writers currently served, in name order.
+    pub fn writers(&self) -> Vec<Writer> {
+        self.lock().values().map(|s| s.served().clone()).collect()
+    }
+
+    /// The writers of a scrape: `builtin` plus the custom ones, sorted bytewise by name.
+    pub fn merged(builtin: &[Writer], custom: Option<&CustomRuntime>) -> Vec<Writer> {
+        let mut all = builtin.to_vec();
+        if let Some(c) = custom {
+            all.extend(c.writers());
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        all
+    }
+
+    /// Like [`CustomRuntime::merged`], plus a never-synced placeholder named `customresourcedefinitions`
+    /// while the first CRD list is pending, for `/readyz`. CRDs that do not exist have no writer and so
+    /// are never waited for.
+    pub fn for_readiness(builtin: &[Writer], custom: Option<&CustomRuntime>) -> Vec<Writer> {
+        let mut all = Self::merged(builtin, custom);
+        if let Some(c) = custom
+            && !c.crds_synced.load(Ordering::Relaxed)
+        {
+            all.push(Writer {
+                name: CRD_PENDING.to_owned(),
+                headers: Arc::new(Headers::from_parts(Vec::new())),
+                store: Arc::new(Store::new()),
+            });
+        }
+        all
+    }
+}
+
+/// Starts the runtime: returns its shared state and the future that drives it (the CRD watch, the
+/// config file poll and the per-resource watches; dropping the future stops them all).
+///
+/// `shard` is this instance's shard; custom objects are split among shards by uid like built-in ones,
+/// and a change (auto-sharding) rebuilds the custom writers.
+pub fn start(
+    prepared: Prepared,
+    client: kube::Client,
+    config: watcher::Config,
+    shard: watch::Receiver<Shard>,
+) -> (Arc<CustomRuntime>, impl Future<Output = ()> + Send + 'static) {
+    let rt = Arc::new(CustomRuntime::default());
+    if let (Source::File(path), Some(bytes)) = (&prepared.source, &prepared.initial_bytes) {
+        rt.telemetry.reload_succeeded(path, bytes);
+    }
+    let fut = drive(rt.clone(), prepared, client, config, shard);
+    (rt, fut)
+}
+
+/// What one watch task needs: every configured resource bound to this GVK, with its enabled families.
+struct Bound {
+    gvk: Gvkp,
+    parts: Vec<(CompiledResource, Vec<usize>)>,
+    shard: Shard,
+    /// From the CRD's `spec.scope`.
+    namespaced: bool,
+}
+
+impl Bound {
+    fn headers(&self) -> Headers {
+        let mut parts = Vec::new();
+        for (r, enabled) in &self.parts {
+            let names = r.family_names();
+            for &i in enabled {
+                let (mut t, mut o) = (Vec::new(), Vec::new());
+                r.write_header(i, &mut t, false);
+                r.write_header(i, &mut o, true);
+                parts.push((names[i].to_owned(), t, o));
+            }
+        }
+        Headers::from_parts(parts)
+    }
+
+    /// Every configured resource's rendering of `obj`, one after the other (several config entries may
+    /// select the same GVK; their families then share one writer).
+    fn render(&self, obj: &Value) -> Rendered {
+        let mut out = Rendered::default();
+        for (r, enabled) in &self.parts {
+            let one = r.render_enabled(obj, enabled);
+            let base = out.buf.len();
+            out.buf.extend_from_slice(&one.buf);
+            out.ends.extend(one.ends.iter().map(|e| u32::try_from(base + *e as usize).unwrap_or(u32::MAX)));
+        }
+        out
+    }
+}
+
+/// The configured resources resolved against `crds`, grouped by writer name, with the family filter
+/// applied.
+fn plan(config: &[CompiledResource], crds: &[Value], filter: &FamilyFilter) -> BTreeMap<String, Bound> {
+    let mut out: BTreeMap<String, Bound> = BTreeMap::new();
+    for r in resolve_all(config, crds) {
+        let enabled: Vec<usize> =
+            r.family_names().iter().enumerate().filter(|(_, n)| filter.keep(n, false)).map(|(i, _)| i).collect();
+        out.entry(r.resource_name())
+            .or_insert_with(|| Bound {
+                gvk: r.gvk().clone(),
+                parts: Vec::new(),
+                shard: Shard::default(),
+                namespaced: is_namespaced(r.gvk(), crds),
+            })
+            .parts
+            .push((r, enabled));
+    }
+    out
+}
+
+/// Whether the CRD serving `gvk` declares a namespaced resource (the default when it does not say).
+fn is_namespaced(gvk: &Gvkp, crds: &[Value]) -> bool {
+    crds.iter()
+        .find(|c| {
+            c["spec"]["group"].as_str() == Some(gvk.group.as_str())
+                && c["spec"]["names"]["plural"].as_str() == Some(gvk.plural.as_str())
+        })
+        .is_none_or(|c| c["spec"]["scope"].as_str() != Some("Cluster"))
+}
+
+struct Running {
+    generation: u64,
+    shard: Shard,
+    abort: AbortHandle,
+    previous: Option<AbortHandle>,
+}
+
+async fn drive(
+    rt: Arc<CustomRuntime>,
+    prepared: Prepared,
+    client: kube::Client,
+    config: watcher::Config,
+    mut shard_rx: watch::Receiver<Shard>,
+) {
+    let Prepared { source, initial, initial_bytes, filter, scope } = prepared;
+    let (cfg_tx, mut cfg_rx) = watch::channel(initial.map(Arc::new));
+    let (crd_tx, mut crd_rx) = watch::channel(Arc::new(Vec::<Value>::new()));
+    let mut background = JoinSet::new();
+    background.spawn(watch_crds(client.clone(), config.clone(), crd_tx, rt.clone()));
+    if let Source::File(path) = source {
+        background.spawn(poll_file(path, initial_bytes, cfg_tx.clone(), rt.telemetry.clone()));
+    }
+    let env = Env { client, config, scope };
+    let mut watches = JoinSet::new();
+    let mut running: BTreeMap<String, Running> = BTreeMap::new();
+    let mut generation = 0u64;
+    // Without auto-sharding the sender is gone at once; the shard then never changes.
+    let mut shard_live = true;
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            r = cfg_rx.changed() => if r.is_ok() { generation += 1 },
+            _ = crd_rx.changed() => {},
+            _ = tick.tick() => {},
+            Some(_) = watches.join_next() => {},
+            r = shard_rx.changed(), if shard_live => match r {
+                Ok(()) => generation += 1,
+                Err(_) => shard_live = false,
+            },
+        }
+        let shard = *shard_rx.borrow_and_update();
+        let cfg = cfg_rx.borrow_and_update().clone();
+        let crds = crd_rx.borrow_and_update().clone();
+        let mut desired = cfg.map(|c| plan(&c, &crds, &filter)).unwrap_or_default();
+        for b in desired.values_mut() {
+            b.shard = shard;
+        }
+        reconcile(&rt, &mut running, &mut watches, desired, generation, &env);
+        promote(&rt, &mut running);
+    }
+}
+
+/// What every custom resource watch is started with.
+struct Env {
+    client: kube::Client,
+    config: watcher::Config,
+    scope: Scope,
+}
+
+/// Starts, replaces and stops watches so that exactly `desired` runs, each built from config
+/// `generation`. Writers whose name and generation are unchanged are left alone.
+fn reconcile(
+    rt: &CustomRuntime,
+    running: &mut BTreeMap<String, Running>,
+    watches: &mut JoinSet<()>,
+    desired: BTreeMap<String, Bound>,
+    generation: u64,
+    env: &Env,
+) {
+    let Env { client, config, scope } = env;
+    let mut slots = rt.lock();
+    running.retain(|name, r| {
+        if desired.contains_key(name) {
+            return true;
+        }
+        r.abort.abort();
+        if let Some(p) = &r.previous {
+            p.abort();
+        }
+        slots.remove(name);
+        tracing::info!(resource = %name, "custom resource no longer served; its watch stopped");
+        false
+    });
+    for (name, bound) in desired {
+        if running.get(&name).is_some_and(|r| r.generation == generation) {
+            continue;
+        }
+        let (namespaces, config) = match &scope.namespaces {
+            _ if !bound.namespaced => (vec![None], config.clone()),
+            NamespaceScope::Only(list) => {
+                (list.iter().cloned().map(Some).collect(), with_fields(config, &scope.fields))
+            }
+            NamespaceScope::All => (vec![None], with_fields(config, &scope.fields)),
+        };
+        let store = Arc::new(Store::with_parts(namespaces.len()));
+        let writer = Writer { name: name.clone(), headers: Arc::new(bound.headers()), store: store.clone() };
+        let gvk = bound.gvk.clone();
+        let shard = bound.shard;
+        let bound = Arc::new(bound);
+        // One task per writer (all its namespaces), so that one handle stops it.
+        let parts: Vec<_> = namespaces
+            .into_iter()
+            .enumerate()
+            .map(|(i, ns)| watch_resource(client.clone(), config.clone(), bound.clone(), store.clone(), i, ns))
+            .collect();
+        let abort = watches.spawn(async move {
+            futures::future::join_all(parts).await;
+        });
+        let replaced = running.insert(name.clone(), Running { generation, shard, abort, previous: None });
+        let old_slot = slots.remove(&name);
+        // After a shard change the old rendering holds another shard's objects: drop it at once rather
+        // than serve them twice across the fleet.
+        let resharded = replaced.as_ref().is_some_and(|r| r.shard != shard);
+        let previous_writer = old_slot.as_ref().filter(|_| !resharded).map(|s| s.served().clone());
+        match replaced {
+            Some(old) if resharded => {
+                old.abort.abort();
+                if let Some(p) = old.previous {
+                    p.abort();
+                }
+                tracing::info!(resource = %name, "shard changed; relisting custom resource");
+            }
+            Some(old) => {
+                // Keep the watch of whichever writer is being served: it stays current until the new one
+                // has listed. The other one stops now.
+                let serving_current =
+                    old_slot.as_ref().is_none_or(|s| s.previous.is_none() || s.current.store.synced());
+                let (keep, stop) =
+                    if serving_current { (Some(old.abort), old.previous) } else { (old.previous, Some(old.abort)) };
+                if let Some(s) = stop {
+                    s.abort();
+                }
+                if let Some(r) = running.get_mut(&name) {
+                    r.previous = keep;
+                }
+                tracing::info!(resource = %name, "custom resource configuration changed; rebuilding its writer");
+            }
+            None => {
+                tracing::info!(resource = %name, group = %gvk.group, version = %gvk.version, kind = %gvk.kind,
+                "custom resource found; watching it");
+            }
+        }
+        slots.insert(name, Slot { current: writer, previous: previous_writer });
+    }
+}
+
+fn with_fields(config: &watcher::Config, fields: &str) -> watcher::Config {
+    if fields.is_empty() { config.clone() } else { config.clone().fields(fields) }
+}
+
+/// Once a rebuilt writer has listed, its predecessor stops.
+fn promote(rt: &CustomRuntime, running: &mut BTreeMap<String, Running>) {
+    let mut slots = rt.lock();
+    for (name, r) in running.iter_mut() {
+        let Some(slot) = slots.get_mut(name) else { continue };
+        if slot.current.store.synced()
+            && let Some(p) = r.previous.take()
+        {
+            p.abort();
+            slot.previous = None;
+        }
+    }
+}
+
+/// Re-reads the config file every [`POLL`]; a changed, valid file replaces the configuration, an
+/// invalid one is refused and logged with its location while the old one keeps serving.
+async fn poll_file(
+    path: PathBuf,
+    mut last: Option<Vec<u8>>,
+    tx: watch::Sender<Option<Arc<Vec<CompiledResource>>>>,
+    telemetry: Arc<CustomTelemetry>,
+) {
+    loop {
+        tokio::time::sleep(POLL).await;
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!(file = %path.display(), error = %e, "custom resource state config file unreadable");
+                continue;
+            }
+        };
+        if last.as_ref() == Some(&bytes) {
+            continue;
+        }
+        match compile_bytes(&path, &bytes) {
+            Ok(resources) => {
+                tracing::info!(file = %path.display(), resources = resources.len(),
+                    "custom resource state config reloaded");
+                telemetry.reload_succeeded(&path, &bytes);
+                let _ = tx.send(Some(Arc::new(resources)));
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e,
+                    "custom resource state config rejected; the previous configuration stays in effect");
+                telemetry.reload_failed(&path);
+            }
+        }
+        last = Some(bytes);
+    }
+}
+
+fn crd_resource() -> ApiResource {
+    ApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    }
+}
+
+/// The CRDs currently known, by name, with the relist-in-progress set beside them.
+#[derive(Default)]
+struct CrdCache {
+    live: BTreeMap<String, Value>,
+    building: Option<BTreeMap<String, Value>>,
+}
+
+impl CrdCache {
+    /// Applies one event; returns whether the live set changed (and so must be republished).
+    fn apply(&mut self, event: Event<DynamicObject>, tel: &CustomTelemetry) -> bool {
+        let count = |c: &AtomicU64| {
+            c.fetch_add(1, Ordering::Relaxed);
+        };
+        let changed = match event {
+            Event::Init => {
+                self.building = Some(BTreeMap::new());
+                false
+            }
+            Event::InitApply(o) => {
+                if let Some((name, v)) = crd_entry(&o) {
+                    self.building.get_or_insert_with(BTreeMap::new).insert(name, v);
+                }
+                false
+            }
+            Event::InitDone => {
+                let new = self.building.take().unwrap_or_default();
+                for (name, v) in &new {
+                    match self.live.get(name) {
+                        None => count(&tel.add),
+                        Some(old) if old != v => count(&tel.update),
+                        Some(_) => {}
+                    }
+                }
+                for name in self.live.keys() {
+                    if !new.contains_key(name) {
+                        count(&tel.delete);
+                    }
+                }
+                self.live = new;
+                true
+            }
+            Event::Apply(o) => match crd_entry(&o) {
+                Some((name, v)) => {
+                    count(if self.live.contains_key(&name) { &tel.update } else { &tel.add });
+                    self.live.insert(name, v);
+                    true
+                }
+                None => false,
+            },
+            Event::Delete(o) => match crd_entry(&o) {
+                Some((name, _)) => {
+                    count(&tel.delete);
+                    self.live.remove(&name).is_some()
+                }
+                None => false,
+            },
+        };
+        tel.cache.store(self.live.len() as u64, Ordering::Relaxed);
+        changed
+    }
+}
+
+fn crd_entry(o: &DynamicObject) -> Option<(String, Value)> {
+    let name = o.metadata.name.clone()?;
+    let v = serde_json::to_value(o).ok()?;
+    Some((name, v))
+}
+
+async fn watch_crds(
+    client: kube::Client,
+    config: watcher::Config,
+    tx: watch::Sender<Arc<Vec<Value>>>,
+    rt: Arc<CustomRuntime>,
+) {
+    let api: Api<DynamicObject> = Api::all_with(client, &crd_resource());
+    let mut stream = std::pin::pin!(watcher::watcher(api, config));
+    let mut cache = CrdCache::default();
+    let mut backoff = Backoff::default();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => {
+                backoff.reset();
+                let done = matches!(event, Event::InitDone);
+                if cache.apply(event, &rt.telemetry) {
+                    let _ = tx.send(Arc::new(cache.live.values().cloned().collect()));
+                }
+                if done {
+                    rt.crds_synced.store(true, Ordering::Relaxed);
+                    tracing::info!(crds = cache.live.len(), "CustomResourceDefinition list complete");
+                }
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in = ?delay, "CustomResourceDefinition list/watch failed");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+async fn watch_resource(
+    client: kube::Client,
+    config: watcher::Config,
+    bound: Arc<Bound>,
+    store: Arc<Store>,
+    part: usize,
+    namespace: Option<String>,
+) {
+    let store = store.part(part);
+    let g = &bound.gvk;
+    let ar = ApiResource {
+        group: g.group.clone(),
+        version: g.version.clone(),
+        api_version: if g.group.is_empty() { g.version.clone() } else { format!("{}/{}", g.group, g.version) },
+        kind: g.kind.clone(),
+        plural: g.plural.clone(),
+    };
+    let api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &ar),
+        None => Api::all_with(client, &ar),
+    };
+    let mut stream = std::pin::pin!(watcher::watcher(api, config));
+    let mut backoff = Backoff::default();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => {
+                backoff.reset();
+                store.set_error(None);
+                if matches!(event, Event::InitDone) {
+                    let n = store.finish_relist();
+                    tracing::info!(resource = %ar.plural, group = %ar.group, objects = n, "list complete");
+                } else {
+                    apply_event(event, store, &bound);
+                }
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(resource = %ar.plural, group = %ar.group, error = %e, retry_in = ?delay,
+                    "custom resource list/watch failed");
+                store.set_error(Some(e.to_string()));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+fn key_of(o: &DynamicObject) -> ObjectKey {
+    let m = &o.metadata;
+    ObjectKey::new(
+        m.namespace.as_deref().unwrap_or(""),
+        m.name.as_deref().unwrap_or(""),
+        m.uid.as_deref().unwrap_or(""),
+    )
+}
+
+/// One watcher event into the store, as the built-in resources do it.
+/// Objects another shard owns are never stored.
+fn apply_event(event: Event<DynamicObject>, store: &Part, bound: &Bound) {
+    let render = |o: &DynamicObject| {
+        if !bound.shard.owns(o.metadata.uid.as_deref().unwrap_or("")) {
+            return None;
+        }
+        serde_json::to_value(o).ok().map(|v| bound.render(&v))
+    };
+    match event {
+        Event::Init => store.begin_relist(),
+        Event::InitApply(o) => {
+            if let Some(r) = render(&o) {
+                store.relist_insert(key_of(&o), r);
+            }
+        }
+        Event::InitDone => {
+            store.finish_relist();
+        }
+        Event::Apply(o) => match render(&o) {
+            Some(r) => store.upsert(key_of(&o), r),
+            None => store.remove(&key_of(&o)),
+        },
+        Event::Delete(o) => store.remove(&key_of(&o)),
+    }
+}
+
+/// 0.8 s doubling to 30 s between failed attempts.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let d = Duration::from_millis(800).saturating_mul(1u32 << self.failures.min(6)).min(Duration::from_secs(30));
+        self.failures = self.failures.saturating_add(1);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+    use serde_json::json;
+
+    const CONFIG: &str = r#"
+spec:
+  resources:
+    - groupVersionKind: {group: example.dev, version: v1, kind: Widget}
+      metricNamePrefix: widget
+      labelsFromPath: {name: [metadata, name]}
+      metrics:
+        - name: size
+          help: Size.
+          each: {type: Gauge, gauge: {path: [spec, size]}}
+        - name: color
+          help: Color.
+          each: {type: Info, info: {labelsFromPath: {color: [spec, color]}}}
+"#;
+
+    fn crd(group: &str, kind: &str, plural: &str, versions: &[&str]) -> Value {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{plural}.{group}")},
+            "spec": {"group": group, "names": {"kind": kind, "plural": plural},
+                     "versions": versions.iter().map(|v| json!({"name": v, "served": true})).collect::<Vec<_>>()}
+        })
+    }
+
+    fn dynobj(v: Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn widget(name: &str, uid: &str, size: i64) -> DynamicObject {
+        dynobj(json!({
+            "apiVersion": "example.dev/v1", "kind": "Widget",
+            "metadata": {"name": name, "uid": uid, "namespace": "ns"},
+            "spec": {"size": size, "color": "red"}
+        }))
+    }
+
+    fn body(st: &Store, families: usize) -> String {
+        let s = st.snapshot();
+        let mut out = String::new();
+        for f in 0..families {
+            for i in 0..s.len() {
+                out += &String::from_utf8_lossy(s.family(i, f));
+            }
+        }
+        out
+    }
+
+    fn opts(args: &[&str]) -> Options {
+        Options::try_parse_from(std::iter::once("ksm").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn plan_resolves_groups_and_filters() {
+        let cfg = load_and_compile(CONFIG).unwrap();
+        assert!(plan(&cfg, &[], &FamilyFilter::keep_all()).is_empty());
+        let crds =
+            [crd("example.dev", "Widget", "widgets", &["v1", "v2"]), crd("other.dev", "Widget", "widgets", &["v1"])];
+        let p = plan(&cfg, &crds, &FamilyFilter::keep_all());
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["example.dev/v1, Resource=widgets"]);
+        let b = &p["example.dev/v1, Resource=widgets"];
+        assert_eq!(b.parts[0].1, [0, 1]);
+        let deny = FamilyFilter::new::<&str>(&[], &["widget_size"], &[]).unwrap();
+        let p = plan(&cfg, &crds, &deny);
+        assert_eq!(p["example.dev/v1, Resource=widgets"].parts[0].1, [1]);
+        let h = p["example.dev/v1, Resource=widgets"].headers();
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn two_entries_for_one_gvk_share_a_writer() {
+        let twice =
+            format!("{CONFIG}{}", CONFIG.replacen("spec:\n  resources:\n", "", 1).replace("widget\n", "gadget\n"));
+        let cfg = load_and_compile(&twice).unwrap();
+        assert_eq!(cfg.len(), 2);
+        let p = plan(&cfg, &[crd("example.dev", "Widget", "widgets", &["v1"])], &FamilyFilter::keep_all());
+        assert_eq!(p.len(), 1);
+        let b = p.into_values().next().unwrap();
+        assert_eq!(b.headers().len(), 4);
+        let st = Store::new();
+        apply_event(Event::Apply(widget("a", "1", 3)), st.part(0), &b);
+        let text = body(&st, 4);
+        assert!(text.contains("widget_size{") && text.contains("gadget_size{"), "{text}");
+    }
+
+    #[test]
+    fn events_drive_the_store() {
+        let cfg = load_and_compile(CONFIG).unwrap();
+        let p = plan(&cfg, &[crd("example.dev", "Widget", "widgets", &["v1"])], &FamilyFilter::keep_all());
+        let b = p.into_values().next().unwrap();
+        let st = Store::new();
+        apply_event(Event::Init, st.part(0), &b);
+        apply_event(Event::InitApply(widget("a", "1", 3)), st.part(0), &b);
+        assert_eq!(body(&st, 2), "");
+        apply_event(Event::InitDone, st.part(0), &b);
+        let lbl =
+            r#"customresource_group="example.dev",customresource_kind="Widget",customresource_version="v1",name="a""#;
+        assert_eq!(body(&st, 2), format!("widget_size{{{lbl}}} 3\nwidget_color{{color=\"red\",{lbl}}} 1\n"));
+        apply_event(Event::Apply(widget("a", "1", 5)), st.part(0), &b);
+        assert!(body(&st, 1).ends_with("} 5\n"));
+        apply_event(Event::Delete(widget("a", "1", 5)), st.part(0), &b);
+        assert_eq!(body(&st, 2), "");
+    }
+
+    /// A client whose requests fail fast: the watches started here only back off.
+    fn env() -> Env {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        Env {
+            client: kube::Client::try_from(config).unwrap(),
+            config: watcher::Config::default(),
+            scope: Scope { namespaces: NamespaceScope::All, fields: String::new() },
+        }
+    }
+
+    #[tokio::test]
+    async fn reconcile_keeps_unchanged_watches_and_bridges_rebuilds() {
+        let cfg = load_and_compile(&CONFIG.replace("version: v1", "version: \"*\"")).unwrap();
+        let crds = [crd("example.dev", "Widget", "widgets", &["v1", "v2"])];
+        let desired = || plan(&cfg, &crds, &FamilyFilter::keep_all());
+        let (rt, env) = (CustomRuntime::default(), env());
+        let (mut running, mut watches) = (BTreeMap::new(), JoinSet::new());
+        let v1 = "example.dev/v1, Resource=widgets";
+        reconcile(&rt, &mut running, &mut watches, desired(), 0, &env);
+        assert_eq!(running.len(), 2);
+        let id = running[v1].abort.id();
+        // Same config, same CRDs: nothing restarts.
+        reconcile(&rt, &mut running, &mut watches, desired(), 0, &env);
+        assert_eq!(running[v1].abort.id(), id);
+
+        // A new config generation: a new watch, the old one kept (and its writer served) until the new
+        // one has listed.
+        let old_store = rt.lock()[v1].current.store.clone();
+        reconcile(&rt, &mut running, &mut watches, desired(), 1, &env);
+        assert_ne!(running[v1].abort.id(), id);
+        assert_eq!(running[v1].previous.as_ref().map(AbortHandle::id), Some(id));
+        assert!(Arc::ptr_eq(&rt.lock()[v1].served().store, &old_store));
+        rt.lock()[v1].current.store.finish_relist();
+        promote(&rt, &mut running);
+        assert!(running[v1].previous.is_none());
+        assert!(!Arc::ptr_eq(&rt.lock()[v1].served().store, &old_store));
+
+        // A shard change drops the old rendering at once.
+        let mut resharded = desired();
+        for b in resharded.values_mut() {
+            b.shard = Shard { index: 1, total: 2 };
+        }
+        reconcile(&rt, &mut running, &mut watches, resharded, 2, &env);
+        assert!(running[v1].previous.is_none() && rt.lock()[v1].previous.is_none());
+
+        // The CRD loses v2: only that writer goes.
+        let crds1 = [crd("example.dev", "Widget", "widgets", &["v1"])];
+        reconcile(&rt, &mut running, &mut watches, plan(&cfg, &crds1, &FamilyFilter::keep_all()), 2, &env);
+        assert_eq!(running.keys().collect::<Vec<_>>(), [v1]);
+        assert_eq!(rt.writers().len(), 1);
+        watches.abort_all();
+    }
+
+    #[test]
+    fn scope_comes_from_the_crd() {
+        let g = |plural: &str| Gvkp {
+            group: "example.dev".into(),
+            version: "v1".into(),
+            kind: "W".into(),
+            plural: plural.into(),
+        };
+        let mut cluster = crd("example.dev", "W", "ws", &["v1"]);
+        cluster["spec"]["scope"] = json!("Cluster");
+        let mut namespaced = crd("example.dev", "X", "xs", &["v1"]);
+        namespaced["spec"]["scope"] = json!("Namespaced");
+        let crds = [cluster, namespaced];
+        assert!(!is_namespaced(&g("ws"), &crds));
+        assert!(is_namespaced(&g("xs"), &crds));
+        assert!(is_namespaced(&g("unknown"), &crds));
+    }
+
+    #[test]
+    fn shards_split_objects_by_uid() {
+        let cfg = load_and_compile(CONFIG).unwrap();
+        let p = plan(&cfg, &[crd("example.dev", "Widget", "widgets", &["v1"])], &FamilyFilter::keep_all());
+        let mut b = p.into_values().next().unwrap();
+        let uids: Vec<String> = (0..12).map(|i| format!("uid-{i}")).collect();
+        let mut kept = 0;
+        for index in 0..3 {
+            b.shard = Shard { index, total: 3 };
+            let st = Store::new();
+            for (i, u) in uids.iter().enumerate() {
+                apply_event(Event::Apply(widget(&format!("w{i}"), u, 1)), st.part(0), &b);
+            }
+            let want = uids.iter().filter(|u| crate::shard::owns(u, index, 3)).count();
+            assert_eq!(st.len(), want);
+            kept += st.len();
+        }
+        assert_eq!(kept, uids.len());
+    }
+
+    #[test]
+    fn crd_cache_counts_events() {
+        let tel = CustomTelemetry::default();
+        let mut c = CrdCache::default();
+        let w = || dynobj(crd("example.dev", "Widget", "widgets", &["v1"]));
+        assert!(!c.apply(Event::Init, &tel));
+        assert!(!c.apply(Event::InitApply(w()), &tel));
+        assert!(c.apply(Event::InitDone, &tel));
+        assert_eq!(c.live.len(), 1);
+        assert!(c.apply(Event::Apply(dynobj(crd("example.dev", "Gadget", "gadgets", &["v1"]))), &tel));
+        assert!(c.apply(Event::Apply(w()), &tel));
+        assert!(c.apply(Event::Delete(w()), &tel));
+        let mut out = Vec::new();
+        tel.render(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("kube_state_metrics_custom_resource_state_add_events_total 2\n"), "{out}");
+        assert!(out.contains("kube_state_metrics_custom_resource_state_update_events_total 1\n"), "{out}");
+        assert!(out.contains("kube_state_metrics_custom_resource_state_delete_events_total 1\n"), "{out}");
+        assert!(out.contains("kube_state_metrics_custom_resource_state_cache 1\n"), "{out}");
+        // No file configured: no reload gauges.
+        assert!(!out.contains("config_hash"), "{out}");
+    }
+
+    #[test]
+    fn reload_gauges_follow_success_and_failure() {
+        let tel = CustomTelemetry::default();
+        let p = Path::new("/etc/crs.yaml");
+        tel.reload_succeeded(p, b"abc");
+        tel.reload_failed(p);
+        let mut out = Vec::new();
+        tel.render(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        let l = r#"{filename="/etc/crs.yaml",type="customresourceconfig"}"#;
+        assert!(out.contains(&format!("kube_state_metrics_last_config_reload_successful{l} 0\n")), "{out}");
+        // The served config's hash stays: md5("abc") = 90 01 50 98 3c d2 …
+        let mut h = Vec::new();
+        exposition::write_float(&mut h, 0xd23c_9850_0190u64 as f64);
+        assert!(
+            out.contains(&format!("kube_state_metrics_config_hash{l} {}\n", String::from_utf8(h).unwrap())),
+            "{out}"
+        );
+        assert!(!out.contains(&format!("kube_state_metrics_last_config_reload_success_timestamp_seconds{l} 0\n")));
+    }
+
+    #[test]
+    fn prepare_validates_at_startup() {
+        assert!(prepare(&opts(&[])).unwrap().is_none());
+        let p = prepare(&opts(&[&format!("--custom-resource-state-config={CONFIG}")])).unwrap().unwrap();
+        assert_eq!(p.source, Source::Inline);
+        assert_eq!(p.initial.unwrap().len(), 1);
+
+        let bad = "spec:\n  resources:\n    - groupVersionKind: {group: g, version: v1, kind: K}\n      metrics:\n        - name: x\n          each: {type: Bogus}\n";
+        let e = prepare(&opts(&[&format!("--custom-resource-state-config={bad}")])).err().unwrap().to_string();
+        assert!(e.starts_with("--custom-resource-state-config: custom resource state config: "), "{e}");
+        assert!(e.contains("metrics[0]"), "{e}");
+
+        let dir = std::env::temp_dir().join(format!("crs-prepare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.yaml");
+        let m = missing.display().to_string();
+        let e = prepare(&opts(&[&format!("--custom-resource-state-config-file={m}")])).err().unwrap().to_string();
+        assert!(e.contains("missing.yaml") && e.starts_with("reading"), "{e}");
+        let p = prepare(&opts(&[
+            &format!("--custom-resource-state-config-file={m}"),
+            "--continue-without-custom-resource-state-config-file",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert!(p.initial.is_none());
+        assert_eq!(p.source, Source::File(missing.clone()));
+
+        std::fs::write(&missing, bad).unwrap();
+        // A present but invalid file is fatal even with continue-without.
+        let e = prepare(&opts(&[
+            &format!("--custom-resource-state-config-file={m}"),
+            "--continue-without-custom-resource-state-config-file",
+        ]))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains(&m) && e.contains("metrics[0]"), "{e}");
+        // Inline wins over the file.
+        let p = prepare(&opts(&[
+            &format!("--custom-resource-state-config-file={m}"),
+            &format!("--custom-resource-state-config={CONFIG}"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.source, Source::Inline);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn slot_serves_previous_until_synced() {
+        let mk = |name: &str| Writer {
+            name: name.into(),
+            headers: Arc::new(Headers::from_parts(Vec::new())),
+            store: Arc::new(Store::new()),
+        };
+        let old = mk("old");
+        let slot = Slot { current: mk("new"), previous: Some(old) };
+        assert_eq!(slot.served().name, "old");
+        slot.current.store.finish_relist();
+        assert_eq!(slot.served().name, "new");
+    }
+
+    #[test]
+    fn merged_writers_sort_bytewise_and_readiness_waits_for_crd_list() {
+        let mk = |name: &str| Writer {
+            name: name.into(),
+            headers: Arc::new(Headers::from_parts(Vec::new())),
+            store: Arc::new(Store::new()),
+        };
+        let rt = CustomRuntime::default();
+        rt.lock().insert(
+            "example.dev/v1, Resource=widgets".into(),
+            Slot { current: mk("example.dev/v1, Resource=widgets"), previous: None },
+        );
+        let builtin = [mk("configmaps"), mk("pods")];
+        let names: Vec<String> = CustomRuntime::merged(&builtin, Some(&rt)).into_iter().map(|w| w.name).collect();
+        assert_eq!(names, ["configmaps", "example.dev/v1, Resource=widgets", "pods"]);
+        let ready: Vec<String> =
+            CustomRuntime::for_readiness(&builtin, Some(&rt)).into_iter().map(|w| w.name).collect();
+        assert!(ready.contains(&CRD_PENDING.to_owned()));
+        rt.crds_synced.store(true, Ordering::Relaxed);
+        assert_eq!(CustomRuntime::for_readiness(&builtin, Some(&rt)).len(), 3);
+        assert_eq!(CustomRuntime::merged(&builtin, None).len(), 2);
+    }
+}
