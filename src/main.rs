@@ -61,6 +61,6 @@ fn main() -> ExitCode {
         Command::KubeStateMetrics(p) => state_metrics::cli_main(with_name("kube-state-metrics", p.args)),
         Command::MetricsServer(p) => metrics_server::cli_main(with_name("metrics-server", p.args)),
         Command::Sim(p) => kube_sim::cli_main(with_name("kubestate sim", p.args)),
-        Command::Demo(p) => kube_sim::demo_main(with_name("kubestate demo", p.args)),
+        Command::Demo(p) => demo::demo_main(with_name("kubestate demo", p.args)),
     }
 }

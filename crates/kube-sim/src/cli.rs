@@ -52,6 +52,13 @@ struct Args {
     /// Changes per second applied to the synthetic cluster.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
+    /// Do not simulate kubelets for the nodes.
+    #[arg(long)]
+    no_kubelets: bool,
+    /// Authorization rules (YAML list of users/groups → verbs, resources, namespaces,
+    /// nonResourceURLs); without it every authenticated user may do anything.
+    #[arg(long)]
+    authz_file: Option<PathBuf>,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -102,8 +109,13 @@ async fn run(a: Args) -> anyhow::Result<()> {
         churn_per_sec: a.churn,
         seed: a.seed,
         hooks: Vec::new(),
+        kubelets: !a.no_kubelets,
+        authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
     };
     let sim = crate::start(cfg).await?;
+    // As kube-apiserver, publish the front-proxy settings from the start so extension API servers
+    // started next to the simulator find them.
+    sim.publish_extension_auth();
     println!("kube-sim serving at {}", sim.url());
     if let Some(p) = &a.kubeconfig_out {
         sim.write_kubeconfig(p)?;
@@ -165,6 +177,16 @@ mod tests {
         assert_eq!((a.nodes, a.seed, a.event_window), (5, 9, 50));
         assert!(a.plain_http && (a.churn - 2.5).abs() < f64::EPSILON);
         assert_eq!(Args::try_parse_from(["sim"]).unwrap().token, crate::DEFAULT_TOKEN);
+        let d = Args::try_parse_from(["sim"]).unwrap();
+        assert!(!d.no_kubelets && d.authz_file.is_none());
+        let k = Args::try_parse_from(["sim", "--no-kubelets", "--authz-file", "rules.yaml"]).unwrap();
+        assert!(k.no_kubelets);
+        assert_eq!(k.authz_file.as_deref(), Some(std::path::Path::new("rules.yaml")));
+        // An unreadable rule file is an error, not an open door.
+        assert_eq!(
+            cli_main(vec!["sim".into(), "--listen=127.0.0.1:0".into(), "--authz-file=/nonexistent/rules.yaml".into()]),
+            ExitCode::FAILURE
+        );
         assert!(Args::try_parse_from(["sim", "--listen", "nope"]).is_err());
         assert_eq!(cli_main(vec!["sim".into(), "--bogus".into()]), ExitCode::from(2));
     }

@@ -1,10 +1,15 @@
 //! An in-memory Kubernetes API server: list/watch/CRUD/patch over HTTP(S) for kube-rs, kubectl and
 //! the kubestate servers, with fixtures, a synthetic cluster generator, churn and fault injection.
 
+pub mod aggregation;
+pub mod authz;
+mod client;
 pub mod error;
 pub mod fixtures;
+pub mod kubelets;
 pub mod patch;
 pub mod resources;
+pub mod review;
 pub mod selector;
 pub mod server;
 pub mod store;
@@ -21,7 +26,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+pub use authz::{AuthzRule, AuthzRules};
 pub use error::SimError;
+pub use kubelet_sim::{Fault as KubeletFault, KubeletSim};
 pub use server::{Body, HookRequest, RouteHook, User};
 pub use store::Store;
 pub use synth::SyntheticConfig;
@@ -48,6 +55,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Extra routes tried before the built-in ones.
     pub hooks: Vec<Arc<dyn RouteHook>>,
+    /// Simulated kubelets for every node (see [`kubelets`]).
+    pub kubelets: bool,
+    /// Authorization rules for API requests and SubjectAccessReviews; `None` allows every
+    /// authenticated user.
+    pub authz: Option<AuthzRules>,
 }
 
 impl Default for SimConfig {
@@ -65,6 +77,8 @@ impl Default for SimConfig {
             churn_per_sec: 0.0,
             seed: 1,
             hooks: Vec::new(),
+            kubelets: true,
+            authz: None,
         }
     }
 }
@@ -74,6 +88,8 @@ pub struct SimHandle {
     addr: SocketAddr,
     token: String,
     tls: Option<tls::TlsMaterial>,
+    front_proxy: tls::FrontProxy,
+    fleet: Option<Arc<kubelets::Fleet>>,
     state: Arc<server::State>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -89,8 +105,8 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     users.insert(
         cfg.token.clone(),
         User {
-            name: "kube-sim-admin".into(),
-            uid: "kube-sim-admin".into(),
+            name: "admin".into(),
+            uid: "admin".into(),
             groups: vec!["system:masters".into(), "system:authenticated".into()],
         },
     );
@@ -117,14 +133,39 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
         None
     };
     let server_cfg = tls.as_ref().map(|t| t.server_config()).transpose()?;
-    let state = Arc::new(server::State::new(store.clone(), users, cfg.bookmark_interval, cfg.hooks.clone()));
+    let front_proxy = tls::TlsMaterial::front_proxy(cfg.cert_dir.as_deref())?;
+    let fleet = if cfg.kubelets {
+        // Kubelet certificates come from the serving CA; a plain-HTTP simulator still needs one.
+        let pki = match &tls {
+            Some(t) => t.clone(),
+            None => tls::TlsMaterial::generate(&[])?,
+        };
+        let tokens = users.keys().cloned().collect();
+        Some(kubelets::Fleet::start(store.clone(), &pki, tokens).await?)
+    } else {
+        None
+    };
+    let mut state = server::State::new(store.clone(), users, cfg.bookmark_interval, cfg.hooks.clone());
+    state.authz = cfg.authz.clone();
+    state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
+    let state = Arc::new(state);
     *state.server_address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
-    let mut tasks = vec![tokio::spawn(server::serve(state.clone(), listener, server_cfg))];
+    let mut tasks = Vec::new();
+    if let Some(f) = &fleet {
+        // Nodes that exist now get their kubelets before the first request is served.
+        if let Some(rt) = store.resource_for("v1", "Node") {
+            f.sync(&store, &store.snapshot(&rt, None).0);
+        }
+        tasks.push(tokio::spawn(f.clone().watch_nodes(store.clone(), state.shutdown.clone())));
+    }
+    let cm = aggregation::auth_configmap(tls.as_ref().map(|t| t.ca_pem.as_str()), &front_proxy);
+    tasks.push(tokio::spawn(aggregation::publish_when_needed(store.clone(), cm, state.shutdown.clone())));
+    tasks.push(tokio::spawn(server::serve(state.clone(), listener, server_cfg)));
     if cfg.churn_per_sec > 0.0 {
         tasks.push(tokio::spawn(synth::churn(store.clone(), cfg.churn_per_sec, cfg.seed, state.shutdown.clone())));
     }
     tracing::info!(%addr, tls = cfg.tls, "kube-sim listening");
-    Ok(SimHandle { addr, token: cfg.token, tls, state, tasks })
+    Ok(SimHandle { addr, token: cfg.token, tls, front_proxy, fleet, state, tasks })
 }
 
 impl SimHandle {
@@ -154,6 +195,24 @@ impl SimHandle {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         std::fs::write(path, self.kubeconfig_yaml()).with_context(|| format!("writing {}", path.display()))
+    }
+    /// The simulated kubelets (to inject faults), unless started with `kubelets: false`.
+    pub fn kubelets(&self) -> Option<&KubeletSim> {
+        self.fleet.as_ref().map(|f| f.kubelet_sim())
+    }
+    /// The kubelet port of a node as written into its status, if the simulator runs its kubelet.
+    pub fn kubelet_port(&self, node: &str) -> Option<u16> {
+        self.fleet.as_ref().and_then(|f| f.port(node))
+    }
+    /// PEM of the CA extension API servers must trust for front-proxy (request-header) clients.
+    pub fn front_proxy_ca_pem(&self) -> &str {
+        &self.front_proxy.ca_pem
+    }
+    /// Publish kube-system/extension-apiserver-authentication now (it is otherwise published when the
+    /// first APIService delegating to a Service appears); an existing ConfigMap is left alone.
+    pub fn publish_extension_auth(&self) {
+        let cm = aggregation::auth_configmap(self.ca_pem().as_deref(), &self.front_proxy);
+        aggregation::publish(&self.state.store, &cm);
     }
     pub fn store(&self) -> &Store {
         &self.state.store
@@ -189,10 +248,4 @@ fn kubeconfig_yaml(url: &str, token: &str, ca_pem: Option<&str>) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {url}\n{cluster}contexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim-admin\n    namespace: default\ncurrent-context: kube-sim\nusers:\n- name: kube-sim-admin\n  user:\n    token: {token}\npreferences: {{}}\n"
     )
-}
-
-/// Entry point of `kubestate demo`; `args[0]` is the program name.
-pub fn demo_main(_args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
-    eprintln!("demo: not available in this build yet");
-    std::process::ExitCode::from(2)
 }

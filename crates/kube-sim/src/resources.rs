@@ -76,6 +76,7 @@ const BUILTIN: &[Row] = &[
     ("storage.k8s.io", "v1", "CSINode", "csinodes", false, "", false),
     ("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false, "csr", true),
     ("coordination.k8s.io", "v1", "Lease", "leases", true, "", false),
+    ("apiregistration.k8s.io", "v1", "APIService", "apiservices", false, "", true),
     (
         "admissionregistration.k8s.io",
         "v1",

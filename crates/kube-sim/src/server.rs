@@ -40,6 +40,8 @@ pub struct HookRequest {
     pub method: Method,
     pub path: String,
     pub query: HashMap<String, String>,
+    /// The query string as sent, for forwarding.
+    pub raw_query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
     pub user: Option<User>,
@@ -68,6 +70,9 @@ pub struct State {
     cut: Mutex<CancellationToken>,
     pub shutdown: CancellationToken,
     faults: Mutex<Vec<Fault>>,
+    /// Authorization rules; `None` allows every authenticated user.
+    pub authz: Option<crate::authz::AuthzRules>,
+    pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
 }
 
 impl State {
@@ -86,6 +91,8 @@ impl State {
             cut: Mutex::new(CancellationToken::new()),
             shutdown: CancellationToken::new(),
             faults: Mutex::new(Vec::new()),
+            authz: None,
+            aggregator: None,
         }
     }
 
@@ -223,13 +230,14 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query());
+    let raw_query = parts.uri.query().map(str::to_string);
     let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
     let user = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| st.users.get(t.trim()).cloned());
+        .and_then(|t| crate::review::authenticated(&st.users, t));
     if user.is_none() && !public {
         return error_response(&SimError::unauthorized());
     }
@@ -240,7 +248,18 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
         Ok(b) => b.to_bytes(),
         Err(e) => return error_response(&SimError::bad_request(format!("reading body: {e}"))),
     };
-    let hreq = HookRequest { method: parts.method, path, query, headers: parts.headers, body, user };
+    if let Some(u) = &user {
+        let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+        let attrs = crate::authz::attributes(&parts.method, &path, watch);
+        if !crate::authz::decide(st.authz.as_ref(), u, &attrs) {
+            let mut e = SimError::forbidden(crate::authz::forbidden_message(&u.name, &attrs));
+            if let crate::authz::Attributes::Resource { resource, name, .. } = &attrs {
+                e = e.with_details(resource, name);
+            }
+            return error_response(&e);
+        }
+    }
+    let hreq = HookRequest { method: parts.method, path, query, raw_query, headers: parts.headers, body, user };
     for h in &st.hooks {
         if let Some(fut) = h.route(&hreq) {
             return fut.await;
@@ -283,6 +302,21 @@ async fn route(st: &Arc<State>, req: &HookRequest) -> Result<Response<Body>, Sim
         ["openapi", "v3"] => Ok(value_response(StatusCode::OK, &openapi_root(&st.store))),
         ["openapi", "v3", "api", "v1"] => openapi_gv(&st.store, "", "v1"),
         ["openapi", "v3", "apis", group, version] => openapi_gv(&st.store, group, version),
+        ["apis", "authentication.k8s.io", "v1", "tokenreviews"] if req.method == Method::POST => {
+            let v = crate::review::token_review(&st.users, &req.body)?;
+            Ok(value_response(StatusCode::CREATED, &v))
+        }
+        ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] if req.method == Method::POST => {
+            let v = crate::review::subject_access_review(st.authz.as_ref(), &req.body)?;
+            Ok(value_response(StatusCode::CREATED, &v))
+        }
+        ["apis", group, version, ..] if st.aggregator.is_some() && !st.store.has_group_version(group, version) => {
+            let agg = st.aggregator.as_ref().ok_or_else(SimError::not_found_path)?;
+            match agg.route(&st.store, req, group, version) {
+                Some(fut) => Ok(fut.await),
+                None => resource_route(st, req, group, version, &segs[3..]).await,
+            }
+        }
         ["api", "v1", rest @ ..] => resource_route(st, req, "", "v1", rest).await,
         ["apis", group, version, rest @ ..] => resource_route(st, req, group, version, rest).await,
         _ => Err(SimError::not_found_path()),
@@ -361,6 +395,18 @@ fn group_list(store: &Store) -> Value {
                 }
             }
             None => groups.push((rt.group.clone(), vec![rt.version.clone()])),
+        }
+    }
+    for (g, vs) in crate::aggregation::aggregated_groups(store) {
+        match groups.iter_mut().find(|(name, _)| *name == g) {
+            Some((_, have)) => {
+                for v in vs {
+                    if !have.contains(&v) {
+                        have.push(v);
+                    }
+                }
+            }
+            None => groups.push((g, vs)),
         }
     }
     let groups: Vec<Value> = groups

@@ -222,6 +222,11 @@ impl Store {
         self.read().tables.get(key.as_str()).map(|t| t.rt.clone())
     }
 
+    /// Whether any resource of `group/version` is served from the store.
+    pub fn has_group_version(&self, group: &str, version: &str) -> bool {
+        self.read().tables.values().any(|t| t.rt.group == group && t.rt.version == version)
+    }
+
     pub fn resource_for(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
         let g = self.read();
         let key = g.by_kind.get(&(api_version.to_string(), kind.to_string()))?;

@@ -21,6 +21,28 @@ pub struct TlsMaterial {
     pub key_pem: String,
 }
 
+/// Common name of the front-proxy client certificate (what `requestheader-allowed-names` lists).
+pub const FRONT_PROXY_CN: &str = "front-proxy-client";
+
+/// Front-proxy PKI: the CA extension API servers trust for request-header authentication, and the
+/// client certificate the aggregator presents.
+#[derive(Clone)]
+pub struct FrontProxy {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// Certificates of a PEM bundle.
+pub fn pem_certs(pem: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>().context("parsing certificates")
+}
+
+/// The private key of a PEM file.
+pub fn pem_key(pem: &str) -> anyhow::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).context("parsing private key")
+}
+
 fn ca_params() -> anyhow::Result<CertificateParams> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -84,6 +106,41 @@ impl TlsMaterial {
             std::fs::write(f, content).with_context(|| format!("writing {}", f.display()))?;
         }
         Ok(m)
+    }
+
+    /// The CA that signs the aggregator's front-proxy client certificate, and that certificate (CN
+    /// `front-proxy-client`), kept in `dir` when given so restarts keep what extension servers trust.
+    pub fn front_proxy(dir: Option<&Path>) -> anyhow::Result<FrontProxy> {
+        let names = ["front-proxy-ca.crt", "front-proxy-client.crt", "front-proxy-client.key"];
+        if let Some(d) = dir {
+            let files = names.map(|f| d.join(f));
+            if files.iter().all(|f| f.exists()) {
+                let read = |i: usize| {
+                    std::fs::read_to_string(&files[i]).with_context(|| format!("reading {}", files[i].display()))
+                };
+                return Ok(FrontProxy { ca_pem: read(0)?, cert_pem: read(1)?, key_pem: read(2)? });
+            }
+        }
+        let ca_key = KeyPair::generate()?;
+        let mut ca = ca_params()?;
+        ca.distinguished_name = rcgen::DistinguishedName::new();
+        ca.distinguished_name.push(DnType::CommonName, "kube-sim-front-proxy-ca");
+        let ca_cert = ca.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate()?;
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
+        p.distinguished_name.push(DnType::CommonName, FRONT_PROXY_CN);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        let cert = p.signed_by(&key, &issuer)?;
+        let fp = FrontProxy { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() };
+        if let Some(d) = dir {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            for (f, content) in names.iter().zip([&fp.ca_pem, &fp.cert_pem, &fp.key_pem]) {
+                std::fs::write(d.join(f), content).with_context(|| format!("writing {f}"))?;
+            }
+        }
+        Ok(fp)
     }
 
     /// A rustls server config speaking HTTP/1.1.

@@ -1,0 +1,294 @@
+//! `kubestate demo`: one command, no cluster. kube-sim holds a synthetic cluster with churn and
+//! simulated kubelets; kube-state-metrics runs against it and metrics-server runs behind kube-sim's
+//! API aggregation, so `kubectl top` and Prometheus queries give real answers.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Start a simulated cluster with kube-state-metrics and metrics-server attached.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kubestate demo")]
+pub struct Args {
+    /// Address of the simulated API server.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub sim_listen: SocketAddr,
+    /// kube-state-metrics metrics port.
+    #[arg(long, default_value_t = 8080)]
+    pub ksm_port: u16,
+    /// kube-state-metrics telemetry port.
+    #[arg(long, default_value_t = 8081)]
+    pub ksm_telemetry_port: u16,
+    /// metrics-server secure port (reached through the API server's aggregation).
+    #[arg(long, default_value_t = 4443)]
+    pub ms_port: u16,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// Pods per node.
+    #[arg(long, default_value_t = 8)]
+    pub pods_per_node: usize,
+    /// Workload namespaces.
+    #[arg(long, default_value_t = 3)]
+    pub namespaces: usize,
+    /// Changes per second (restarts, failures, pod replacements, scaling).
+    #[arg(long, default_value_t = 0.5)]
+    pub churn: f64,
+    /// Seed of the generated cluster and its churn.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where the kubeconfig and certificates go (default: a fresh temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Entry point of `kubestate demo`; `args[0]` is the program name.
+pub fn demo_main(args: Vec<OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("demo: starting runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args, wait_for_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Files the demo writes.
+struct Paths {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    ca: PathBuf,
+}
+
+fn prepare_dir(dir: Option<&Path>) -> anyhow::Result<Paths> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            std::env::temp_dir().join(format!("kubestate-demo-{}-{nanos}", std::process::id()))
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(Paths { kubeconfig: dir.join("kubeconfig"), ca: dir.join("ca.crt"), dir })
+}
+
+/// The synthetic cluster: a few failed jobs, a node that is not Ready, failed and pending pods,
+/// restarts — what the printed queries look for.
+fn sim_config(a: &Args, paths: &Paths) -> kube_sim::SimConfig {
+    kube_sim::SimConfig {
+        listen: a.sim_listen,
+        cert_dir: Some(paths.dir.join("pki")),
+        synthetic: Some(kube_sim::SyntheticConfig {
+            nodes: a.nodes.max(1),
+            pods_per_node: a.pods_per_node,
+            namespaces: a.namespaces.max(1),
+            not_ready_fraction: 0.34,
+            jobs_per_namespace: 2,
+            configmaps_per_namespace: 3,
+        }),
+        churn_per_sec: a.churn.max(0.0),
+        seed: a.seed,
+        kubelets: true,
+        ..kube_sim::SimConfig::default()
+    }
+}
+
+fn ms_args(a: &Args, paths: &Paths) -> Vec<OsString> {
+    [
+        "metrics-server".to_string(),
+        format!("--kubeconfig={}", paths.kubeconfig.display()),
+        format!("--secure-port={}", a.ms_port),
+        "--bind-address=127.0.0.1".to_string(),
+        format!("--cert-dir={}", paths.dir.join("metrics-server").display()),
+        "--metric-resolution=15s".to_string(),
+        "--kubelet-use-node-status-port".to_string(),
+        "--kubelet-preferred-address-types=InternalIP".to_string(),
+        format!("--kubelet-certificate-authority={}", paths.ca.display()),
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
+}
+
+fn ksm_args(a: &Args, paths: &Paths) -> Vec<OsString> {
+    [
+        "kube-state-metrics".to_string(),
+        format!("--kubeconfig={}", paths.kubeconfig.display()),
+        format!("--port={}", a.ksm_port),
+        format!("--telemetry-port={}", a.ksm_telemetry_port),
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
+}
+
+/// The Service and APIService that send metrics.k8s.io to the in-process metrics-server.
+fn register_metrics_api(store: &kube_sim::Store, ms_port: u16) -> anyhow::Result<()> {
+    store
+        .create(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "metrics-server", "namespace": "kube-system", "labels": {"k8s-app": "metrics-server"}},
+            "spec": {"type": "ExternalName", "externalName": "127.0.0.1", "ports": [{"name": "https", "port": ms_port, "protocol": "TCP"}]}}))
+        .context("creating Service kube-system/metrics-server")?;
+    store
+        .create(json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": "v1beta1.metrics.k8s.io", "labels": {"k8s-app": "metrics-server"}},
+            "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+                "groupPriorityMinimum": 100, "versionPriority": 100,
+                "service": {"namespace": "kube-system", "name": "metrics-server", "port": ms_port}}}))
+        .context("creating APIService v1beta1.metrics.k8s.io")?;
+    Ok(())
+}
+
+fn banner(a: &Args, sim_url: &str, paths: &Paths) -> String {
+    let kc = paths.kubeconfig.display();
+    let ksm = format!("http://127.0.0.1:{}", a.ksm_port);
+    format!(
+        "kubestate demo is running (Ctrl-C to stop)\n\n\
+         API server (kube-sim):      {sim_url}\n\
+         kube-state-metrics:         {ksm}/metrics\n\
+         kube-state-metrics telemetry: http://127.0.0.1:{tel}/metrics\n\
+         metrics-server:             https://127.0.0.1:{ms} (served as metrics.k8s.io through the API server)\n\
+         kubeconfig:                 {kc}\n\n\
+         Try:\n\
+         \x20 curl -s {ksm}/metrics | grep kube_pod_status_phase\n\
+         \x20 kubectl --kubeconfig {kc} top nodes\n\
+         \x20 kubectl --kubeconfig {kc} top pods -A\n\
+         \x20 kubectl --kubeconfig {kc} get pods -A\n\n\
+         PromQL (after Prometheus scrapes {ksm}/metrics):\n\
+         \x20 count(kube_configmap_created)\n\
+         \x20 kube_job_status_failed == 1\n\
+         \x20 kube_node_status_condition{{condition=\"Ready\",status!=\"true\"}} == 1\n\
+         \x20 kube_pod_status_phase{{phase=~\"Failed|Unknown|Pending\"}} == 1\n\
+         \x20 changes(kube_pod_container_status_restarts_total[30m]) > 0\n\
+         \x20 count(kube_pod_container_state_started)\n",
+        tel = a.ksm_telemetry_port,
+        ms = a.ms_port,
+    )
+}
+
+/// Run the demo until `shutdown` resolves, then stop everything.
+pub async fn run(a: Args, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let paths = prepare_dir(a.dir.as_deref())?;
+    let ms_opts = metrics_server::Options::parse_args(ms_args(&a, &paths)).context("metrics-server options")?;
+    let ksm_opts =
+        state_metrics::options::Options::try_parse_from(ksm_args(&a, &paths)).context("kube-state-metrics options")?;
+    let sim = kube_sim::start(sim_config(&a, &paths)).await?;
+    sim.write_kubeconfig(&paths.kubeconfig)?;
+    let ca = sim.ca_pem().context("the simulator serves without TLS")?;
+    std::fs::write(&paths.ca, ca).with_context(|| format!("writing {}", paths.ca.display()))?;
+    register_metrics_api(sim.store(), a.ms_port)?;
+    sim.publish_extension_auth();
+
+    let stop = CancellationToken::new();
+    let ms_stop = stop.clone();
+    let ms = tokio::spawn(async move { metrics_server::run(ms_opts, ms_stop.cancelled_owned()).await });
+    let ksm_stop = stop.clone();
+    let ksm = tokio::spawn(async move { state_metrics::engine::run(ksm_opts, ksm_stop.cancelled_owned()).await });
+    println!("{}", banner(&a, &sim.url(), &paths));
+
+    // A server that stops on its own (a port in use, say) ends the demo with its error.
+    let failed = tokio::select! {
+        _ = shutdown => None,
+        r = wait_task(&stop, "metrics-server", ms) => Some(r),
+        r = wait_task(&stop, "kube-state-metrics", ksm) => Some(r),
+    };
+    stop.cancel();
+    // Servers finish their in-flight requests; do not let a stuck one hold the exit.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.shutdown().await;
+    match failed {
+        Some(Err(e)) => Err(e),
+        Some(Ok(())) => Err(anyhow::anyhow!("a server stopped unexpectedly")),
+        None => Ok(()),
+    }
+}
+
+async fn wait_task(
+    stop: &CancellationToken,
+    name: &str,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let r = task.await;
+    if stop.is_cancelled() {
+        return Ok(());
+    }
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.context(format!("{name} failed"))),
+        Err(e) => Err(anyhow::anyhow!("{name} panicked: {e}")),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_server_flags() {
+        let a = Args::try_parse_from(["demo"]).unwrap();
+        assert_eq!(a.sim_listen, "127.0.0.1:6443".parse::<SocketAddr>().unwrap());
+        assert_eq!((a.ksm_port, a.ksm_telemetry_port, a.ms_port), (8080, 8081, 4443));
+        assert!(a.churn > 0.0 && a.churn <= 1.0);
+        let a = Args::try_parse_from(["demo", "--ksm-port", "9090", "--ms-port", "9443", "--nodes", "2"]).unwrap();
+        let paths = Paths { dir: "/d".into(), kubeconfig: "/d/kubeconfig".into(), ca: "/d/ca.crt".into() };
+        let ms = metrics_server::Options::parse_args(ms_args(&a, &paths)).unwrap();
+        assert_eq!(ms.secure_port, 9443);
+        assert!(ms.kubelet_use_node_status_port);
+        let ksm = state_metrics::options::Options::try_parse_from(ksm_args(&a, &paths)).unwrap();
+        assert_eq!((ksm.port, ksm.telemetry_port, ksm.kubeconfig.as_str()), (9090, 8081, "/d/kubeconfig"));
+        let b = banner(&a, "https://127.0.0.1:6443", &paths);
+        assert!(b.contains("kubectl --kubeconfig /d/kubeconfig top nodes"));
+        assert!(b.contains("kube_node_status_condition{condition=\"Ready\",status!=\"true\"} == 1"));
+        assert_eq!(demo_main(vec!["demo".into(), "--bogus".into()]), ExitCode::from(2));
+    }
+}
