@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use kube::runtime::watcher;
 use tokio::sync::watch as signal;
 
+use crate::authfilter::AuthFilter;
 use crate::custom::runtime::CustomRuntime;
 use crate::family::{Ctx, KeyAllow};
 use crate::filter::{FamilyFilter, NamespaceScope};
@@ -20,6 +21,7 @@ use crate::server::{self, Request, Response, Timeouts};
 use crate::store::Store;
 use crate::telemetry::{CountingLayer, Telemetry};
 use crate::watch::{Shard, WatchSpec};
+use crate::webconfig::WebConfig;
 
 /// How long each server lets open requests finish at shutdown (upstream: 3 s).
 const DRAIN: Duration = Duration::from_secs(3);
@@ -39,6 +41,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let mut opts = opts;
     opts.apply_config_file()?;
     opts.check_supported()?;
+    let web = if opts.tls_config.is_empty() {
+        None
+    } else {
+        Some(Arc::new(WebConfig::load(std::path::Path::new(&opts.tls_config))?))
+    };
     let names = opts.resource_names()?;
     let names = if opts.custom_resource_state_only { Vec::new() } else { names };
     let custom = crate::custom::runtime::prepare(&opts)?;
@@ -136,7 +143,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         aux.spawn(fut);
         rt
     });
+    // Upstream builds the filter from the same client; API errors at request time answer 503.
+    let filter = opts.auth_filter.then(|| Arc::new(AuthFilter::new(client.clone())));
     let app = Arc::new(App { writers, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client, custom });
+    let tls = web.as_ref().and_then(|w| w.tls.clone());
     let (stop_tx, stop_rx) = signal::channel(false);
     let main_timeouts = Timeouts::new(
         opts.server_read_timeout,
@@ -145,20 +155,29 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         opts.server_idle_timeout,
     );
     let main_app = app.clone();
-    let main = tokio::spawn(server::serve(
+    let (main_web, main_filter) = (web.clone(), filter.clone());
+    let main = tokio::spawn(server::serve_with(
         main_listener,
-        move |req| main_handler(main_app.clone(), req),
+        move |req| {
+            let app = main_app.clone();
+            secured(main_web.clone(), main_filter.clone(), req, move |req| main_handler(app, req))
+        },
         main_timeouts,
         stop_rx.clone(),
         DRAIN,
+        tls.clone(),
     ));
     let tel_timeouts = Timeouts { read_header: Some(Duration::from_secs(5)), ..Timeouts::default() };
-    let tel = tokio::spawn(server::serve(
+    let tel = tokio::spawn(server::serve_with(
         tel_listener,
-        move |req| telemetry_handler(telemetry.clone(), req),
+        move |req| {
+            let telemetry = telemetry.clone();
+            secured(web.clone(), filter.clone(), req, move |req| telemetry_handler(telemetry, req))
+        },
         tel_timeouts,
         stop_rx,
         DRAIN,
+        tls,
     ));
 
     let mut shutdown = std::pin::pin!(shutdown);
@@ -359,6 +378,38 @@ async fn kube_config(opts: &Options) -> anyhow::Result<kube::Config> {
         config.cluster_url = url;
     }
     Ok(config)
+}
+
+/// The web config's basic authentication (every path) and the auth filter (`/metrics` only) in front
+/// of `inner`; the web config's extra headers go on every answer, refusals included.
+async fn secured<F, Fut>(
+    web: Option<Arc<WebConfig>>,
+    filter: Option<Arc<AuthFilter>>,
+    req: Request,
+    inner: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let mut refused = match web.as_deref() {
+        Some(w) => w.refusal(&req).await,
+        None => None,
+    };
+    if refused.is_none()
+        && let Some(f) = &filter
+        && req.uri().path() == "/metrics"
+    {
+        refused = f.refusal(&req).await;
+    }
+    let mut resp = match refused {
+        Some(r) => r,
+        None => inner(req).await,
+    };
+    if let Some(w) = &web {
+        w.decorate(&mut resp);
+    }
+    resp
 }
 
 async fn main_handler(app: Arc<App>, req: Request) -> Response {

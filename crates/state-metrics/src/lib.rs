@@ -1,5 +1,6 @@
 //! kube-state-metrics, rebuilt in Rust.
 
+pub mod authfilter;
 pub mod custom;
 pub mod engine;
 pub mod family;
@@ -14,6 +15,7 @@ pub mod shard;
 pub mod store;
 pub mod telemetry;
 pub mod watch;
+pub mod webconfig;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

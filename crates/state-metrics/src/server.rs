@@ -24,7 +24,7 @@ use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
@@ -121,13 +121,13 @@ impl ConnState {
     }
 }
 
-/// The socket, reporting the first bytes of each request to the connection's state.
-struct Watched {
-    io: TcpStream,
+/// The socket (plain or TLS), reporting the first bytes of each request to the connection's state.
+struct Watched<S> {
+    io: S,
     state: Arc<ConnState>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
@@ -140,7 +140,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
@@ -220,6 +220,25 @@ pub async fn serve<H, F>(
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
+    serve_with(listener, handler, timeouts, shutdown, drain, None).await;
+}
+
+/// How long a TLS handshake may take when no header/read timeout bounds it.
+const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
+
+/// [`serve`], speaking TLS with `tls` when given (the handshake counts against the header timeout).
+pub async fn serve_with<H, F>(
+    listener: TcpListener,
+    handler: H,
+    timeouts: Timeouts,
+    shutdown: watch::Receiver<bool>,
+    drain: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut conns = tokio::task::JoinSet::new();
     let mut stop = shutdown.clone();
     loop {
@@ -228,7 +247,19 @@ pub async fn serve<H, F>(
                 Ok((stream, peer)) => {
                     let handler = handler.clone();
                     let stop = shutdown.clone();
-                    conns.spawn(serve_conn(stream, peer, handler, timeouts, stop));
+                    let acceptor = acceptor.clone();
+                    conns.spawn(async move {
+                        let _ = stream.set_nodelay(true);
+                        let Some(acceptor) = acceptor else {
+                            return serve_conn(stream, peer, handler, timeouts, stop).await;
+                        };
+                        let limit = timeouts.header().unwrap_or(HANDSHAKE_DEFAULT);
+                        match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => serve_conn(tls, peer, handler, timeouts, stop).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
                 }
                 Err(e) => {
                     // Usually EMFILE; back off a little instead of spinning.
@@ -250,17 +281,17 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn serve_conn<H, F>(
-    stream: TcpStream,
+async fn serve_conn<S, H, F>(
+    stream: S,
     peer: SocketAddr,
     handler: H,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
 ) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    let _ = stream.set_nodelay(true);
     let state = Arc::new(ConnState { phase: Mutex::new(Phase::Idle(Instant::now())), changed: Notify::new() });
     let io = TokioIo::new(Watched { io: stream, state: state.clone() });
     let svc_state = state.clone();
@@ -334,6 +365,7 @@ async fn serve_conn<H, F>(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     async fn start(timeouts: Timeouts, slow_body: bool) -> (SocketAddr, watch::Sender<bool>) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
