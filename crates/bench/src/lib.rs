@@ -1,0 +1,105 @@
+//! Benchmarks of the `kubestate` binary at scale: kube-sim, kube-state-metrics and metrics-server run as
+//! separate processes on this machine; the bench drives them over HTTP and reads their resource usage
+//! from /proc. [`run`] is the whole benchmark; `kubestate-bench` is its command line.
+
+pub mod client;
+pub mod procfs;
+pub mod report;
+
+mod ksm;
+mod ms;
+mod sim;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use report::{Report, Target};
+
+/// What to measure and how hard.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `kubestate` binary (kube-sim, kube-state-metrics and metrics-server).
+    pub kubestate: PathBuf,
+    /// Pods in the kube-state-metrics cluster (deployments, replicasets, services... follow from it).
+    pub pods: usize,
+    pub pods_per_node: usize,
+    pub namespaces: usize,
+    /// Sequential scrapes per mode; the concurrent runs do `scrapes` per scraper split over them.
+    pub scrapes: usize,
+    pub concurrency: usize,
+    /// Event-to-metric probes.
+    pub events: usize,
+    pub churn: Duration,
+    /// API writes per second during the churn period.
+    pub churn_rate: f64,
+    /// metrics-server cluster sizes (nodes); empty skips metrics-server.
+    pub ms_nodes: Vec<usize>,
+    pub ms_pods_per_node: usize,
+    pub ms_resolution: Duration,
+    /// Full scrape cycles measured after the first one completed.
+    pub ms_cycles: u64,
+    pub skip_ksm: bool,
+}
+
+impl Config {
+    /// The manual run's defaults (10,000 pods; metrics-server at 100 and 1,000 nodes).
+    pub fn full(kubestate: PathBuf) -> Self {
+        Config {
+            kubestate,
+            pods: 10_000,
+            pods_per_node: 100,
+            namespaces: 20,
+            scrapes: 20,
+            concurrency: 8,
+            events: 50,
+            churn: Duration::from_secs(60),
+            churn_rate: 30.0,
+            ms_nodes: vec![100, 1000],
+            ms_pods_per_node: 30,
+            ms_resolution: Duration::from_secs(15),
+            ms_cycles: 2,
+            skip_ksm: false,
+        }
+    }
+
+    /// Small and short, for CI: every field gets measured, none of it is a meaningful figure.
+    pub fn smoke(kubestate: PathBuf) -> Self {
+        Config {
+            pods: 1000,
+            pods_per_node: 50,
+            namespaces: 5,
+            scrapes: 3,
+            concurrency: 8,
+            events: 5,
+            churn: Duration::from_secs(3),
+            churn_rate: 20.0,
+            ms_nodes: vec![50],
+            ms_resolution: Duration::from_secs(10),
+            ms_cycles: 1,
+            ..Config::full(kubestate)
+        }
+    }
+}
+
+/// Runs every configured measurement and evaluates the targets. Fails only if something could not run.
+pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
+    anyhow::ensure!(cfg.kubestate.is_file(), "kubestate binary not found at {}", cfg.kubestate.display());
+    let (cores, cpu_model) = procfs::machine();
+    let ksm = if cfg.skip_ksm { None } else { Some(ksm::bench(cfg).await?) };
+    let mut ms = Vec::new();
+    for &n in &cfg.ms_nodes {
+        ms.push(ms::bench(cfg, n).await?);
+    }
+    let mut r = Report {
+        cores,
+        cpu_model,
+        pods: cfg.pods,
+        churn_seconds: cfg.churn.as_secs_f64(),
+        ms_resolution_seconds: cfg.ms_resolution.as_secs_f64(),
+        ksm,
+        ms,
+        targets: Vec::new(),
+    };
+    r.targets = report::targets(&r);
+    Ok(r)
+}

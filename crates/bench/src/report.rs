@@ -1,0 +1,379 @@
+//! Result types, the targets they are judged against, and the printed table.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Upstream kube-state-metrics v2.11 at 10,000 pods.
+pub const UPSTREAM_KSM_METRICS_BYTES: f64 = 94e6;
+pub const UPSTREAM_KSM_METRICS_LINES: u64 = 585_506;
+pub const UPSTREAM_KSM_SCRAPE_SECONDS: f64 = 0.44;
+pub const UPSTREAM_KSM_RSS_MIB: f64 = 385.0;
+pub const UPSTREAM_KSM_FULL_VIEW_SECONDS: f64 = 2.3;
+/// Upstream metrics-server per node.
+pub const UPSTREAM_MS_MIB_PER_NODE: f64 = 2.0;
+pub const UPSTREAM_MS_MILLICORES_PER_NODE: f64 = 1.0;
+
+/// p50/p99 of a set of durations, in seconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Latency {
+    pub n: usize,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    pub fn of(mut samples: Vec<f64>) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort_by(f64::total_cmp);
+        let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+        Latency { n: samples.len(), p50: q(0.5), p99: q(0.99), max: samples[samples.len() - 1] }
+    }
+}
+
+/// kube-sim while it served a benchmark.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SimStats {
+    pub pods: usize,
+    /// Sequential cluster-wide lists of the main kinds.
+    pub initial_lists_seconds: f64,
+    pub initial_lists_bytes: usize,
+    pub pods_list_seconds: f64,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scrapes {
+    pub plain_1: Latency,
+    pub plain_n: Latency,
+    pub gzip_1: Latency,
+    pub gzip_n: Latency,
+    pub concurrency: usize,
+    pub cpu_seconds_per_plain_scrape: f64,
+    pub cpu_seconds_per_gzip_scrape: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Churn {
+    pub seconds: f64,
+    pub writes: u64,
+    pub write_errors: u64,
+    pub rss_start_kib: u64,
+    pub rss_end_kib: u64,
+    pub hwm_end_kib: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KsmReport {
+    pub ready_seconds: f64,
+    pub peak_rss_kib: u64,
+    pub steady_rss_kib: u64,
+    pub metrics_bytes: usize,
+    pub metrics_lines: usize,
+    pub metrics_gzip_bytes: usize,
+    pub scrapes: Scrapes,
+    /// Throughput of one uncompressed scrape at p50, MB/s (10^6 bytes).
+    pub plain_mb_per_second: f64,
+    pub event_to_metric: Latency,
+    pub events_missed: usize,
+    pub churn: Churn,
+    pub sim: SimStats,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MsReport {
+    pub nodes: usize,
+    pub pods: usize,
+    pub ready_seconds: f64,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    pub rss_kib_per_node: f64,
+    pub millicores: f64,
+    pub millicores_per_node: f64,
+    /// Mean of `metrics_server_manager_tick_duration_seconds` over the measured cycles.
+    pub cycle_seconds: f64,
+    pub cycles: u64,
+    pub node_points: u64,
+    pub container_points: u64,
+    pub pod_list: Latency,
+    pub pod_list_items: usize,
+    pub pod_list_bytes: usize,
+    pub pod_get: Latency,
+    pub sim: SimStats,
+}
+
+/// A goal, what we measured, and whether it was met (informational).
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub goal: String,
+    pub measured: String,
+    pub pass: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub cores: usize,
+    pub cpu_model: String,
+    pub pods: usize,
+    pub churn_seconds: f64,
+    pub ms_resolution_seconds: f64,
+    pub ksm: Option<KsmReport>,
+    pub ms: Vec<MsReport>,
+    pub targets: Vec<Target>,
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn t(name: impl Into<String>, goal: impl Into<String>, measured: String, pass: bool) -> Target {
+    Target { name: name.into(), goal: goal.into(), measured, pass }
+}
+
+/// Judges a report against the project's goals.
+pub fn targets(r: &Report) -> Vec<Target> {
+    let mut out = Vec::new();
+    if let Some(k) = &r.ksm {
+        let body_mib = k.metrics_bytes as f64 / 1048576.0;
+        out.push(t(
+            "KSM steady RSS < /metrics body",
+            format!("< {body_mib:.1} MiB"),
+            format!("{:.1} MiB", mib(k.steady_rss_kib)),
+            (k.steady_rss_kib as f64) * 1024.0 < k.metrics_bytes as f64,
+        ));
+        out.push(t(
+            "KSM uncompressed scrape throughput",
+            ">= 800 MB/s",
+            format!("{:.0} MB/s", k.plain_mb_per_second),
+            k.plain_mb_per_second >= 800.0,
+        ));
+        let goal = UPSTREAM_KSM_SCRAPE_SECONDS / 2.0;
+        out.push(t(
+            "KSM gzip scrape >= 2x upstream speed",
+            format!("p50 <= {goal:.2} s"),
+            format!("{:.3} s", k.scrapes.gzip_1.p50),
+            k.scrapes.gzip_1.n > 0 && k.scrapes.gzip_1.p50 <= goal,
+        ));
+        let after = k.ready_seconds - k.sim.initial_lists_seconds;
+        out.push(t(
+            "KSM ready <= 1 s after kube-sim served the lists",
+            "<= 1.0 s",
+            format!("{after:.2} s (ready {:.2} s, lists {:.2} s)", k.ready_seconds, k.sim.initial_lists_seconds),
+            after <= 1.0,
+        ));
+        out.push(t(
+            "KSM event-to-metric p99",
+            "<= 100 ms",
+            format!("{:.1} ms ({} missed)", k.event_to_metric.p99 * 1e3, k.events_missed),
+            k.event_to_metric.n > 0 && k.events_missed == 0 && k.event_to_metric.p99 <= 0.1,
+        ));
+        let c = &k.churn;
+        let growth = c.rss_end_kib as f64 - c.rss_start_kib as f64;
+        out.push(t(
+            format!("KSM RSS flat under {:.0} s churn", c.seconds),
+            "growth <= 10% + 4 MiB",
+            format!("{:.1} -> {:.1} MiB", mib(c.rss_start_kib), mib(c.rss_end_kib)),
+            growth <= c.rss_start_kib as f64 * 0.10 + 4096.0,
+        ));
+    }
+    for m in &r.ms {
+        if m.nodes >= 1000 {
+            out.push(t(
+                format!("metrics-server RSS per node @ {} nodes", m.nodes),
+                "<= 0.5 MiB",
+                format!("{:.3} MiB", m.rss_kib_per_node / 1024.0),
+                m.rss_kib_per_node <= 512.0,
+            ));
+        }
+        let limit = r.ms_resolution_seconds / 2.0;
+        out.push(t(
+            format!("metrics-server cycle @ {} nodes", m.nodes),
+            format!("well within resolution: <= {limit:.1} s"),
+            format!("{:.3} s", m.cycle_seconds),
+            m.cycles > 0 && m.cycle_seconds <= limit,
+        ));
+    }
+    out
+}
+
+/// The human-readable table.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "machine: {} cores, {}", r.cores, r.cpu_model);
+    if let Some(k) = &r.ksm {
+        let _ = writeln!(
+            s,
+            "\nkube-state-metrics @ {} pods                     ours            upstream v2.11",
+            k.sim.pods
+        );
+        let row = |s: &mut String, name: &str, ours: String, up: String| {
+            let _ = writeln!(s, "  {name:<44} {ours:<15} {up}");
+        };
+        row(
+            &mut s,
+            "ready (start -> /readyz)",
+            format!("{:.2} s", k.ready_seconds),
+            format!("{UPSTREAM_KSM_FULL_VIEW_SECONDS} s"),
+        );
+        row(
+            &mut s,
+            "peak RSS (VmHWM)",
+            format!("{:.1} MiB", mib(k.peak_rss_kib)),
+            format!("~{UPSTREAM_KSM_RSS_MIB} MB"),
+        );
+        row(
+            &mut s,
+            "steady RSS (VmRSS)",
+            format!("{:.1} MiB", mib(k.steady_rss_kib)),
+            format!("~{UPSTREAM_KSM_RSS_MIB} MB"),
+        );
+        row(
+            &mut s,
+            "/metrics body",
+            format!("{:.1} MB", k.metrics_bytes as f64 / 1e6),
+            format!("{:.0} MB", UPSTREAM_KSM_METRICS_BYTES / 1e6),
+        );
+        row(&mut s, "/metrics lines", k.metrics_lines.to_string(), UPSTREAM_KSM_METRICS_LINES.to_string());
+        row(&mut s, "/metrics gzip body", format!("{:.1} MB", k.metrics_gzip_bytes as f64 / 1e6), "-".into());
+        let sc = &k.scrapes;
+        let lat = |l: &Latency| format!("{:.3}/{:.3} s", l.p50, l.p99);
+        row(&mut s, "scrape p50/p99, plain, 1 scraper", lat(&sc.plain_1), "0.44-0.49 s".into());
+        row(&mut s, &format!("scrape p50/p99, plain, {} scrapers", sc.concurrency), lat(&sc.plain_n), "-".into());
+        row(&mut s, "scrape p50/p99, gzip, 1 scraper", lat(&sc.gzip_1), "-".into());
+        row(&mut s, &format!("scrape p50/p99, gzip, {} scrapers", sc.concurrency), lat(&sc.gzip_n), "-".into());
+        row(
+            &mut s,
+            "uncompressed throughput (p50)",
+            format!("{:.0} MB/s", k.plain_mb_per_second),
+            format!("~{:.0} MB/s", UPSTREAM_KSM_METRICS_BYTES / 1e6 / UPSTREAM_KSM_SCRAPE_SECONDS),
+        );
+        row(
+            &mut s,
+            "CPU per scrape, plain / gzip",
+            format!("{:.3} / {:.3} s", sc.cpu_seconds_per_plain_scrape, sc.cpu_seconds_per_gzip_scrape),
+            "-".into(),
+        );
+        row(
+            &mut s,
+            "event-to-metric p50/p99 under churn",
+            format!("{:.1}/{:.1} ms", k.event_to_metric.p50 * 1e3, k.event_to_metric.p99 * 1e3),
+            "-".into(),
+        );
+        row(
+            &mut s,
+            &format!("RSS over {:.0} s churn ({} writes)", k.churn.seconds, k.churn.writes),
+            format!("{:.1} -> {:.1} MiB", mib(k.churn.rss_start_kib), mib(k.churn.rss_end_kib)),
+            "-".into(),
+        );
+        row(
+            &mut s,
+            "kube-sim RSS / initial lists",
+            format!("{:.0} MiB / {:.2} s", mib(k.sim.rss_kib), k.sim.initial_lists_seconds),
+            format!("({:.1} MB listed)", k.sim.initial_lists_bytes as f64 / 1e6),
+        );
+    }
+    if !r.ms.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nmetrics-server ({} s resolution)   upstream: {UPSTREAM_MS_MIB_PER_NODE} MiB and {UPSTREAM_MS_MILLICORES_PER_NODE}m CPU per node",
+            r.ms_resolution_seconds
+        );
+        let _ = writeln!(
+            s,
+            "  {:>6} {:>7} {:>9} {:>10} {:>8} {:>10} {:>9} {:>16} {:>15} {:>12}",
+            "nodes",
+            "pods",
+            "RSS MiB",
+            "KiB/node",
+            "CPU m",
+            "m/node",
+            "cycle s",
+            "pod list p50/p99",
+            "pod get p50/p99",
+            "sim RSS MiB"
+        );
+        for m in &r.ms {
+            let _ = writeln!(
+                s,
+                "  {:>6} {:>7} {:>9.1} {:>10.1} {:>8.1} {:>10.3} {:>9.3} {:>16} {:>15} {:>12.0}",
+                m.nodes,
+                m.pods,
+                mib(m.rss_kib),
+                m.rss_kib_per_node,
+                m.millicores,
+                m.millicores_per_node,
+                m.cycle_seconds,
+                format!("{:.1}/{:.1} ms", m.pod_list.p50 * 1e3, m.pod_list.p99 * 1e3),
+                format!("{:.2}/{:.2} ms", m.pod_get.p50 * 1e3, m.pod_get.p99 * 1e3),
+                mib(m.sim.rss_kib),
+            );
+        }
+    }
+    if !r.targets.is_empty() {
+        let _ = writeln!(s, "\ntargets (informational)");
+        for x in &r.targets {
+            let _ = writeln!(
+                s,
+                "  [{}] {:<48} goal {:<28} measured {}",
+                if x.pass { "PASS" } else { "MISS" },
+                x.name,
+                x.goal,
+                x.measured
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let l = Latency::of((1..=100).map(f64::from).collect());
+        assert_eq!((l.n, l.p50, l.p99, l.max), (100, 51.0, 99.0, 100.0));
+        assert_eq!(Latency::of(vec![]), Latency::default());
+        assert_eq!(Latency::of(vec![3.0]).p99, 3.0);
+    }
+
+    #[test]
+    fn targets_judge_measurements() {
+        let mut k = KsmReport {
+            steady_rss_kib: 10 * 1024,
+            metrics_bytes: 20 << 20,
+            plain_mb_per_second: 900.0,
+            ..Default::default()
+        };
+        k.scrapes.gzip_1 = Latency { n: 3, p50: 0.5, p99: 0.6, max: 0.6 };
+        k.event_to_metric = Latency { n: 5, p50: 0.01, p99: 0.02, max: 0.02 };
+        k.churn = Churn { seconds: 60.0, rss_start_kib: 100_000, rss_end_kib: 200_000, ..Default::default() };
+        let ms = MsReport { nodes: 1000, rss_kib_per_node: 300.0, cycles: 2, cycle_seconds: 9.0, ..Default::default() };
+        let mut r = Report {
+            cores: 2,
+            cpu_model: "x".into(),
+            pods: 1,
+            churn_seconds: 60.0,
+            ms_resolution_seconds: 15.0,
+            ksm: Some(k),
+            ms: vec![ms],
+            targets: vec![],
+        };
+        r.targets = targets(&r);
+        let got: Vec<(String, bool)> = r.targets.iter().map(|t| (t.name.clone(), t.pass)).collect();
+        let pass = |prefix: &str| got.iter().find(|(n, _)| n.starts_with(prefix)).map(|(_, p)| *p);
+        assert_eq!(pass("KSM steady RSS"), Some(true));
+        assert_eq!(pass("KSM uncompressed"), Some(true));
+        assert_eq!(pass("KSM gzip"), Some(false));
+        assert_eq!(pass("KSM event-to-metric"), Some(true));
+        assert_eq!(pass("KSM RSS flat"), Some(false));
+        assert_eq!(pass("metrics-server RSS per node @ 1000"), Some(true));
+        assert_eq!(pass("metrics-server cycle @ 1000"), Some(false));
+        assert!(render(&r).contains("[MISS] metrics-server cycle @ 1000 nodes"));
+    }
+}

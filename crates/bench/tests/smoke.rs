@@ -1,0 +1,66 @@
+//! Runs the whole benchmark in smoke mode against the real `kubestate` binary and checks that every
+//! measurement came back and is plausible. Times are never asserted: CI machines vary too much.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The workspace's `kubestate` (debug) binary, built if it is not there yet.
+fn kubestate() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
+    let target = if target.is_absolute() { target } else { workspace.join(target) };
+    let bin = target.join("debug").join(format!("kubestate{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--bin", "kubestate"])
+            .current_dir(&workspace)
+            .status()
+            .expect("running cargo build --bin kubestate");
+        assert!(status.success(), "cargo build --bin kubestate failed");
+    }
+    assert!(bin.is_file(), "no kubestate binary at {}", bin.display());
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_run_measures_everything() {
+    let cfg = kubestate_bench::Config::smoke(kubestate());
+    let r = kubestate_bench::run(&cfg).await.expect("benchmark ran");
+
+    let k = r.ksm.as_ref().expect("kube-state-metrics measured");
+    assert!(k.sim.pods >= 900, "synthetic cluster has the pods: {}", k.sim.pods);
+    assert!(k.ready_seconds > 0.0);
+    assert!(
+        k.metrics_bytes > 100_000 && k.metrics_lines > 1000,
+        "{} bytes, {} lines",
+        k.metrics_bytes,
+        k.metrics_lines
+    );
+    assert!(k.metrics_gzip_bytes > 0 && k.metrics_gzip_bytes < k.metrics_bytes, "gzip was applied");
+    assert!(k.peak_rss_kib >= k.steady_rss_kib && k.steady_rss_kib > 1024);
+    for l in [&k.scrapes.plain_1, &k.scrapes.plain_n, &k.scrapes.gzip_1, &k.scrapes.gzip_n] {
+        assert!(l.n >= cfg.scrapes && l.p50 > 0.0 && l.p99 >= l.p50, "{l:?}");
+    }
+    assert!(k.scrapes.cpu_seconds_per_plain_scrape >= 0.0 && k.plain_mb_per_second > 0.0);
+    assert_eq!(k.event_to_metric.n, cfg.events, "every probe showed up: {} missed", k.events_missed);
+    assert!(k.churn.writes > 0 && k.churn.write_errors == 0, "{:?}", k.churn);
+    assert!(k.churn.rss_start_kib > 0 && k.churn.rss_end_kib > 0);
+    assert!(k.sim.rss_kib > 0 && k.sim.initial_lists_bytes > k.metrics_bytes / 100);
+
+    assert_eq!(r.ms.len(), 1);
+    let m = &r.ms[0];
+    assert_eq!(m.nodes, 50);
+    assert!(m.pods > 0 && m.pod_list_items == m.pods, "{} pods, {} in the metrics API", m.pods, m.pod_list_items);
+    assert_eq!(m.node_points, 50, "every node was scraped");
+    assert!(m.container_points >= m.pods as u64);
+    assert!(m.cycles >= 1 && m.cycle_seconds > 0.0);
+    assert!(m.rss_kib > 1024 && m.rss_kib_per_node > 0.0);
+    assert!(m.pod_get.n > 0 && m.pod_list.n > 0 && m.pod_list_bytes > 0);
+
+    let text = kubestate_bench::report::render(&r);
+    println!("{text}");
+    assert!(text.contains("kube-state-metrics @") && text.contains("metrics-server ("));
+    assert!(r.targets.len() >= 7, "targets judged: {}", r.targets.len());
+}
