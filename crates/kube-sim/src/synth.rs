@@ -1,5 +1,8 @@
 //! A synthetic cluster, deterministic for a seed: nodes, deployments -> replicasets -> pods, jobs and
-//! cronjobs, services with endpointslices, config, storage and autoscalers; plus churn that keeps it moving.
+//! cronjobs, services with endpoints and endpointslices, config, storage and autoscalers; then every other
+//! kind kube-state-metrics reads (statefulsets, daemonsets, replication controllers, ingresses, policy,
+//! quotas, leases, RBAC, admission configuration, certificate requests, volume attachments); plus churn
+//! that keeps it moving.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,8 +85,9 @@ fn node(g: &mut Gen, i: usize, ready: &str) -> Value {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "uid": g.uid(), "creationTimestamp": g.ts_ago(90 * 86400), "labels": labels,
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
-        "spec": {"podCIDR": format!("10.244.{}.0/24", i % 256), "providerID": format!("sim://{name}"),
-            "taints": if ready == "True" { json!([]) } else { json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]) }},
+        "spec": {"podCIDR": format!("10.244.{}.0/24", i % 256), "podCIDRs": [format!("10.244.{}.0/24", i % 256)], "providerID": format!("sim://{name}"),
+            "taints": if ready != "True" { json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]) }
+                else if i == 0 { json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "PreferNoSchedule"}]) } else { json!([]) }},
         "status": {
             "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"},
             "allocatable": {"cpu": "7800m", "memory": "31Gi", "pods": "110", "ephemeral-storage": "95Gi"},
@@ -214,15 +218,44 @@ fn pod(g: &mut Gen, p: PodSpec<'_>, ip_n: usize) -> Value {
             cond("PodScheduled", true)
         ]);
         status["hostIP"] = json!(p.node_ip);
-        status["podIP"] = json!(format!("10.244.{}.{}", (ip_n / 250) % 256, ip_n % 250 + 2));
+        let ip = format!("10.244.{}.{}", (ip_n / 250) % 256, ip_n % 250 + 2);
+        status["podIP"] = json!(ip);
+        status["podIPs"] = json!([{"ip": ip}]);
         status["startTime"] = json!(created);
         status["containerStatuses"] = json!(statuses);
+        if p.sidecar {
+            // The init step failed once (a dependency was not up yet), then completed.
+            status["initContainerStatuses"] = json!([{"name": "init-config", "image": "registry.example/init:1", "imageID": format!("registry.example/init:1@sha256:{}", "1".repeat(64)),
+                "ready": true, "restartCount": 1, "started": false,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": created, "finishedAt": created}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": created, "finishedAt": created}}}]);
+        }
+        if matches!(p.fate, PodFate::Failed) {
+            // Job pods fail here by eviction under memory pressure, as kubelets report it.
+            status["reason"] = json!("Evicted");
+            status["message"] = json!("The node was low on resource: memory.");
+            if let Some(c) = status["conditions"].as_array_mut() {
+                c.push(json!({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                    "message": "The node was low on resource: memory.", "lastTransitionTime": created}));
+            }
+        }
     }
     let mut spec = json!({"containers": containers, "restartPolicy": p.restart_policy, "schedulerName": "default-scheduler",
         "serviceAccountName": "default", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst", "priority": 0,
         "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]});
     if let Some(n) = &p.node {
         spec["nodeName"] = json!(n);
+    }
+    if p.sidecar {
+        spec["initContainers"] = json!([{"name": "init-config", "image": "registry.example/init:1",
+            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}]);
+        // Sandboxed pods: the runtime class adds its overhead to the pod's footprint.
+        spec["runtimeClassName"] = json!("sandboxed");
+        spec["overhead"] = json!({"cpu": "250m", "memory": "120Mi"});
+    }
+    if p.restart_policy == "Never" {
+        spec["volumes"] = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "data", "readOnly": true}}]);
+        spec["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/data", "readOnly": true}]);
     }
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": p.name, "namespace": p.ns, "uid": g.uid(), "creationTimestamp": created, "labels": p.labels, "ownerReferences": [p.owner]},
@@ -231,6 +264,17 @@ fn pod(g: &mut Gen, p: PodSpec<'_>, ip_n: usize) -> Value {
 
 fn owner(api_version: &str, kind: &str, name: &str, uid: &str) -> Value {
     json!({"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true})
+}
+
+/// What the later kinds (endpoints, ingresses, disruption budgets, leases) need to know of a deployment.
+struct AppInfo {
+    ns: String,
+    name: String,
+    uid: String,
+    replicas: usize,
+    ready: usize,
+    /// EndpointSlice endpoints of the deployment's pods.
+    endpoints: Vec<Value>,
 }
 
 /// Populate the store; returns the number of objects created.
@@ -254,7 +298,9 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         put(store, v, &mut n)?;
         put(
             store,
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400)}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400),
+                "labels": {"app.kubernetes.io/managed-by": "sim"}, "annotations": {"kubernetes.io/description": "namespace default account"}},
+                "automountServiceAccountToken": true, "secrets": [{"name": "secret-0"}], "imagePullSecrets": [{"name": "secret-0"}]}),
             &mut n,
         )?;
         for c in 0..cfg.configmaps_per_namespace {
@@ -276,7 +322,8 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
             store,
             json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv, "uid": g.uid(), "creationTimestamp": g.ts_ago(50 * 86400)},
             "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "standard",
-                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": "data", "uid": pvc_uid}, "hostPath": {"path": format!("/data/{ns}")}},
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": "data", "uid": pvc_uid}, "csi": {"driver": "sim.csi.example", "volumeHandle": format!("vol-{ns}-data"), "fsType": "ext4",
+                    "volumeAttributes": {"mounter": "rbd", "mapOptions": "krbd:rxbounce", "storage.kubernetes.io/csiProvisionerIdentity": "sim"}}},
             "status": {"phase": "Bound"}}),
             &mut n,
         )?;
@@ -297,7 +344,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
     }
     put(
         store,
-        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard", "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400), "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "sim.csi.example", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}),
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard", "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400), "labels": {"addonmanager.kubernetes.io/mode": "EnsureExists"}, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "sim.csi.example", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", "allowVolumeExpansion": true}),
         &mut n,
     )?;
 
@@ -314,7 +361,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         put(
             store,
             json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": cj_name, "namespace": ns, "uid": cj_uid, "creationTimestamp": g.ts_ago(30 * 86400)},
-            "spec": {"schedule": "0 3 * * *", "concurrencyPolicy": "Forbid", "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
+            "spec": {"schedule": "0 3 * * *", "startingDeadlineSeconds": 300, "concurrencyPolicy": "Forbid", "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
                 "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "report", "image": "registry.example/report:1"}], "restartPolicy": "OnFailure"}}}}},
             "status": {"lastScheduleTime": g.ts_ago(86400), "lastSuccessfulTime": g.ts_ago(86400)}}),
             &mut n,
@@ -339,7 +386,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
             put(
                 store,
                 json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-                "spec": {"completions": 1, "parallelism": 1, "backoffLimit": if failed { 0 } else { 6 }, "selector": {"matchLabels": {"job-name": name}},
+                "spec": {"completions": 1, "parallelism": 1, "backoffLimit": if failed { 0 } else { 6 }, "activeDeadlineSeconds": 3600, "suspend": false, "selector": {"matchLabels": {"job-name": name}},
                     "template": {"metadata": {"labels": {"job-name": name}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.4.2"}], "restartPolicy": "Never"}}},
                 "status": status}),
                 &mut n,
@@ -367,6 +414,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
     }
 
     // Deployments until the pod budget is spent, spread over the namespaces.
+    let mut apps: Vec<AppInfo> = Vec::new();
     let mut d = 0usize;
     while pod_n < total_pods {
         let ns = &namespaces[d % namespaces.len()];
@@ -384,7 +432,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         let ready = fates.iter().filter(|f| matches!(f, PodFate::Running | PodFate::OomKilled)).count();
         let tmpl = json!({"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.4.2"}]}});
         let dep_status = json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready,
-            "unavailableReplicas": replicas - ready,
+            "unavailableReplicas": replicas - ready, "terminatingReplicas": 0,
             "conditions": [{"type": "Available", "status": if ready == replicas { "True" } else { "False" }, "reason": "MinimumReplicasAvailable", "lastTransitionTime": created, "lastUpdateTime": created},
                 {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "lastTransitionTime": created, "lastUpdateTime": created}]});
         put(
@@ -404,7 +452,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
                 "annotations": {"deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": replicas.to_string()},
                 "ownerReferences": [owner("apps/v1", "Deployment", &app, &dep_uid)]},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app, "pod-template-hash": hash}}, "template": tmpl},
-            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": 1}}),
+            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "terminatingReplicas": 0, "observedGeneration": 1}}),
             &mut n,
         )?;
         let mut endpoints = Vec::new();
@@ -427,8 +475,15 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
                 pod_n,
             );
             if let Some(ip) = p["status"]["podIP"].as_str() {
-                endpoints.push(json!({"addresses": [ip], "conditions": {"ready": p["status"]["conditions"][2]["status"] == "True"},
-                    "nodeName": p["spec"]["nodeName"], "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}}));
+                let mut ep = json!({"addresses": [ip], "conditions": {"ready": p["status"]["conditions"][2]["status"] == "True"},
+                    "nodeName": p["spec"]["nodeName"], "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}});
+                // Same zone labels as the nodes get, so that topology-aware routing has hints to use.
+                if let Some(i) = node.and_then(|x| x.0.strip_prefix("node-")).and_then(|x| x.parse::<usize>().ok()) {
+                    let zone = format!("zone-{}", i % 3);
+                    ep["zone"] = json!(zone);
+                    ep["hints"] = json!({"forZones": [{"name": zone}]});
+                }
+                endpoints.push(ep);
             }
             put(store, p, &mut n)?;
             pod_n += 1;
@@ -440,8 +495,8 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
             "metadata": {"name": app, "namespace": ns, "uid": svc_uid, "creationTimestamp": created, "labels": {"app": app}},
             "spec": {"type": if d.is_multiple_of(10) { "LoadBalancer" } else { "ClusterIP" }, "clusterIP": format!("10.96.{}.{}", (d / 250) % 256, d % 250 + 1),
                 "clusterIPs": [format!("10.96.{}.{}", (d / 250) % 256, d % 250 + 1)], "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
-                "selector": {"app": app}, "sessionAffinity": "None", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
-            "status": {"loadBalancer": {}}}),
+                "selector": {"app": app}, "sessionAffinity": "None", "externalIPs": if d.is_multiple_of(10) { json!([format!("192.0.2.{}", d % 250 + 1)]) } else { json!([]) }, "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
+            "status": {"loadBalancer": if d.is_multiple_of(10) { json!({"ingress": [{"ip": format!("198.51.100.{}", d % 250 + 1), "ipMode": "VIP"}]}) } else { json!({}) }}}),
             &mut n,
         )?;
         put(
@@ -453,13 +508,23 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
             "endpoints": endpoints, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}),
             &mut n,
         )?;
+        apps.push(AppInfo {
+            ns: ns.clone(),
+            name: app.clone(),
+            uid: dep_uid.clone(),
+            replicas,
+            ready,
+            endpoints: endpoints.clone(),
+        });
         if d.is_multiple_of(3) {
             put(
                 store,
                 json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                 "metadata": {"name": app, "namespace": ns, "uid": g.uid(), "creationTimestamp": created, "generation": 1},
                 "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app}, "minReplicas": 1, "maxReplicas": 10,
-                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+                    "behavior": {"scaleUp": {"stabilizationWindowSeconds": 0, "tolerance": "0.05", "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]},
+                        "scaleDown": {"stabilizationWindowSeconds": 300, "tolerance": "0.1", "selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}}},
                 "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 42, "averageValue": "42m"}}}],
                     "conditions": [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "lastTransitionTime": created}]}}),
                 &mut n,
@@ -467,7 +532,435 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         }
         d += 1;
     }
+    // The remaining kinds draw from their own stream so that everything above stays exactly as it was
+    // for a seed (other tests count and name those objects).
+    let mut xg = Gen { rng: StdRng::seed_from_u64(seed ^ 0x6b75_6265_7374_6174), now: g.now };
+    generate_rest(store, &mut xg, cfg, &namespaces, &nodes, &apps, &mut n)?;
     Ok(n)
+}
+
+fn meta(g: &mut Gen, name: &str, ns: Option<&str>, max_age_days: i64, labels: Value) -> Value {
+    let mut m = json!({"name": name, "uid": g.uid(), "creationTimestamp": g.ts_ago(max_age_days * 86400),
+        "resourceVersion": g.rng.random_range(1000..900_000u32).to_string(), "labels": labels,
+        "annotations": {"kubestate.example/generated-by": "kube-sim"}});
+    if let Some(ns) = ns {
+        m["namespace"] = json!(ns);
+    }
+    m
+}
+
+/// A terminating object, held by a finalizer as a real one would be while its dependents go away.
+fn terminating(v: &mut Value, g: &mut Gen) {
+    v["metadata"]["deletionTimestamp"] = json!(g.ts_ago(600));
+    v["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+}
+
+/// Workload controllers without pods of their own (the pod budget belongs to deployments and jobs):
+/// statefulsets, daemonsets and a legacy replication controller.
+fn workloads(
+    store: &Store,
+    g: &mut Gen,
+    cfg: &SyntheticConfig,
+    namespaces: &[String],
+    apps: &[AppInfo],
+    n: &mut usize,
+) -> anyhow::Result<()> {
+    let ready_nodes = cfg.nodes.saturating_sub((cfg.nodes as f64 * cfg.not_ready_fraction).round() as usize);
+    let per_ns = 1 + cfg.nodes / 20;
+    for (ni, ns) in namespaces.iter().enumerate() {
+        for i in 0..per_ns {
+            let name = if i == 0 { "db".to_string() } else { format!("cache-{i}") };
+            let replicas = g.rng.random_range(1..=3u32);
+            let ready = if (ni + i) % 4 == 3 { replicas - 1 } else { replicas };
+            let rev = format!("{name}-{}", g.suffix(10));
+            let gen_n = g.rng.random_range(1..5u32);
+            let mut v = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": meta(g, &name, Some(ns), 60, json!({"app": name, "tier": "data"})),
+                "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+                    "ordinals": {"start": 0}, "podManagementPolicy": "OrderedReady",
+                    "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Delete"},
+                    "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "registry.example/db:16"}]}},
+                    "updateStrategy": {"type": "RollingUpdate"}},
+                "status": {"observedGeneration": gen_n, "replicas": replicas, "readyReplicas": ready, "currentReplicas": replicas,
+                    "updatedReplicas": replicas, "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0}});
+            v["metadata"]["generation"] = json!(gen_n);
+            if ni + 1 == namespaces.len() && i + 1 == per_ns {
+                terminating(&mut v, g);
+            }
+            put(store, v, n)?;
+        }
+        let rc = "legacy-web";
+        let replicas = 2u32;
+        let ready = if ni % 2 == 0 { 2 } else { 1 };
+        let mut v = json!({"apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": meta(g, rc, Some(ns), 200, json!({"app": rc})),
+            "spec": {"replicas": replicas, "selector": {"app": rc},
+                "template": {"metadata": {"labels": {"app": rc}}, "spec": {"containers": [{"name": "web", "image": "registry.example/web:0.9"}]}}},
+            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": 1}});
+        v["metadata"]["generation"] = json!(1);
+        // Left over from a Helm-style migration: owned by the namespace's first deployment, so that
+        // ownership shows on this kind too.
+        if let Some(a) = apps.iter().find(|a| &a.ns == ns) {
+            v["metadata"]["ownerReferences"] = json!([owner("apps/v1", "Deployment", &a.name, &a.uid)]);
+        }
+        put(store, v, n)?;
+    }
+    // Node agents: one pod per Ready node, one agent lagging behind on an update.
+    for (i, (name, image)) in [
+        ("kube-proxy", "registry.k8s.io/kube-proxy:v1.36.0"),
+        ("node-exporter", "quay.io/prometheus/node-exporter:v1.9.0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let desired = cfg.nodes;
+        let ready = ready_nodes.min(desired);
+        let updated = if i == 1 { desired.saturating_sub(1) } else { desired };
+        let mut v = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": meta(g, name, Some("kube-system"), 90, json!({"k8s-app": name})),
+            "spec": {"selector": {"matchLabels": {"k8s-app": name}}, "updateStrategy": {"type": "RollingUpdate"},
+                "template": {"metadata": {"labels": {"k8s-app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}},
+            "status": {"currentNumberScheduled": desired, "desiredNumberScheduled": desired, "numberAvailable": ready, "numberReady": ready,
+                "numberUnavailable": desired - ready, "numberMisscheduled": i, "updatedNumberScheduled": updated, "observedGeneration": 2 + i}});
+        v["metadata"]["generation"] = json!(2 + i);
+        if i == 1 {
+            terminating(&mut v, g);
+        }
+        put(store, v, n)?;
+    }
+    Ok(())
+}
+
+/// Networking and policy per namespace: endpoints, ingresses, network policies, disruption budgets,
+/// limit ranges, quotas, leases and RBAC.
+fn namespaced(
+    store: &Store,
+    g: &mut Gen,
+    namespaces: &[String],
+    apps: &[AppInfo],
+    n: &mut usize,
+) -> anyhow::Result<()> {
+    for a in apps {
+        let mut ready = Vec::new();
+        let mut not_ready = Vec::new();
+        for e in &a.endpoints {
+            let addr = json!({"ip": e["addresses"][0], "nodeName": e["nodeName"], "targetRef": e["targetRef"]});
+            if e["conditions"]["ready"] == true { ready.push(addr) } else { not_ready.push(addr) }
+        }
+        let mut subset = json!({"addresses": ready, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]});
+        if !not_ready.is_empty() {
+            subset["notReadyAddresses"] = json!(not_ready);
+        }
+        put(
+            store,
+            json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta(g, &a.name, Some(&a.ns), 60, json!({"app": a.name})),
+                "subsets": if a.endpoints.is_empty() { json!([]) } else { json!([subset]) }}),
+            n,
+        )?;
+        // Budgets only make sense for apps with more than one replica.
+        if a.replicas >= 2 {
+            let desired = a.replicas - 1;
+            let mut v = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": meta(g, &a.name, Some(&a.ns), 60, json!({"app": a.name})),
+                "spec": {"minAvailable": desired, "selector": {"matchLabels": {"app": a.name}}},
+                "status": {"currentHealthy": a.ready, "desiredHealthy": desired, "disruptionsAllowed": a.ready.saturating_sub(desired),
+                    "expectedPods": a.replicas, "observedGeneration": 1,
+                    "conditions": [{"type": "DisruptionAllowed", "status": if a.ready > desired { "True" } else { "False" },
+                        "reason": if a.ready > desired { "SufficientPods" } else { "InsufficientPods" }, "lastTransitionTime": g.ts_ago(86400)}]}});
+            v["metadata"]["generation"] = json!(1);
+            put(store, v, n)?;
+        }
+    }
+    // One terminating budget, as while a release is being removed.
+    if let Some(ns) = namespaces.last() {
+        let mut v = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": meta(g, "retired", Some(ns), 30, json!({"app": "retired"})),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "retired"}}},
+            "status": {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0, "observedGeneration": 1}});
+        terminating(&mut v, g);
+        put(store, v, n)?;
+    }
+    for (ni, ns) in namespaces.iter().enumerate() {
+        let ns_apps: Vec<&AppInfo> = apps.iter().filter(|a| &a.ns == ns).collect();
+        if let Some(first) = ns_apps.first() {
+            let host = format!("{}.{ns}.example.com", first.name);
+            let mut paths = vec![
+                json!({"path": "/", "pathType": "Prefix", "backend": {"service": {"name": first.name, "port": {"number": 80}}}}),
+            ];
+            if let Some(second) = ns_apps.get(1) {
+                paths.push(json!({"path": "/api", "pathType": "ImplementationSpecific", "backend": {"service": {"name": second.name, "port": {"name": "http"}}}}));
+            }
+            put(
+                store,
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": meta(g, "web", Some(ns), 60, json!({"app": first.name})),
+                    "spec": {"ingressClassName": if ni % 2 == 0 { "nginx" } else { "traefik" },
+                        "tls": [{"hosts": [host], "secretName": "secret-0"}],
+                        "rules": [{"host": host, "http": {"paths": paths}}]},
+                    "status": {"loadBalancer": {"ingress": [{"ip": format!("203.0.113.{}", ni % 250 + 1)}]}}}),
+                n,
+            )?;
+            put(
+                store,
+                json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": format!("{}-leader", first.name), "namespace": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(30 * 86400),
+                        "ownerReferences": [owner("apps/v1", "Deployment", &first.name, &first.uid)]},
+                    "spec": {"holderIdentity": format!("{}-{}", first.name, g.suffix(5)), "leaseDurationSeconds": 15,
+                        "acquireTime": g.ts_ago(86400), "renewTime": g.now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "leaseTransitions": ni}}),
+                n,
+            )?;
+        }
+        put(
+            store,
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(g, "default-deny", Some(ns), 90, json!({"policy": "baseline"})),
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(g, "allow-web", Some(ns), 90, json!({"policy": "app"})),
+                "spec": {"podSelector": {"matchLabels": {"tier": "web"}}, "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}], "ports": [{"port": 8080, "protocol": "TCP"}]},
+                        {"from": [{"podSelector": {"matchLabels": {"role": "monitoring"}}}]}],
+                    "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 53, "protocol": "UDP"}]}]}}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": meta(g, "defaults", Some(ns), 90, json!({})),
+                "spec": {"limits": [
+                    {"type": "Container", "max": {"cpu": "2", "memory": "4Gi"}, "min": {"cpu": "10m", "memory": "16Mi"},
+                        "default": {"cpu": "500m", "memory": "512Mi"}, "defaultRequest": {"cpu": "100m", "memory": "128Mi"}, "maxLimitRequestRatio": {"cpu": "10"}},
+                    {"type": "PersistentVolumeClaim", "max": {"storage": "50Gi"}, "min": {"storage": "1Gi"}}]}}),
+            n,
+        )?;
+        let used_pods = apps.iter().filter(|a| &a.ns == ns).map(|a| a.replicas).sum::<usize>();
+        put(
+            store,
+            json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta(g, "compute", Some(ns), 90, json!({"quota": "compute"})),
+                "spec": {"hard": {"pods": "200", "requests.cpu": "40", "requests.memory": "80Gi", "limits.memory": "160Gi", "persistentvolumeclaims": "20"}},
+                "status": {"hard": {"pods": "200", "requests.cpu": "40", "requests.memory": "80Gi", "limits.memory": "160Gi", "persistentvolumeclaims": "20"},
+                    "used": {"pods": used_pods.to_string(), "requests.cpu": format!("{}m", used_pods * 110), "requests.memory": format!("{}Mi", used_pods * 160),
+                        "limits.memory": format!("{}Mi", used_pods * 256), "persistentvolumeclaims": "2"}}}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(g, "app-reader", Some(ns), 90, json!({"rbac": "app"})),
+                "rules": [{"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["get", "list", "watch"]}]}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(g, "deployer", Some(ns), 90, json!({"rbac": "ci"})),
+                "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "update", "patch"]}]}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(g, "app-reader", Some(ns), 90, json!({"rbac": "app"})),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "app-reader"},
+                "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(g, "view", Some(ns), 90, json!({"rbac": "team"})),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": format!("team-{ni}")}]}),
+            n,
+        )?;
+    }
+    for name in ["kube-controller-manager", "kube-scheduler"] {
+        put(
+            store,
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": "kube-system", "uid": g.uid(), "creationTimestamp": g.ts_ago(90 * 86400)},
+                "spec": {"holderIdentity": format!("node-0000_{}", g.uid()), "leaseDurationSeconds": 15,
+                    "renewTime": g.now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "leaseTransitions": 3}}),
+            n,
+        )?;
+    }
+    Ok(())
+}
+
+/// Cluster-scoped kinds: ingress classes, volume attachments, certificate requests, admission
+/// configuration and cluster RBAC.
+fn cluster_scoped(
+    store: &Store,
+    g: &mut Gen,
+    cfg: &SyntheticConfig,
+    namespaces: &[String],
+    nodes: &[(String, String, bool)],
+    n: &mut usize,
+) -> anyhow::Result<()> {
+    for (name, controller, default) in
+        [("nginx", "k8s.io/ingress-nginx", true), ("traefik", "traefik.io/ingress-controller", false)]
+    {
+        let mut m = meta(g, name, None, 120, json!({"app.kubernetes.io/name": name}));
+        if default {
+            m["annotations"]["ingressclass.kubernetes.io/is-default-class"] = json!("true");
+        }
+        put(
+            store,
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": m, "spec": {"controller": controller}}),
+            n,
+        )?;
+    }
+    let ready: Vec<&(String, String, bool)> = nodes.iter().filter(|x| x.2).collect();
+    for (i, ns) in namespaces.iter().enumerate() {
+        // The bound volume of each namespace is attached where its consumer would run.
+        let node = ready.get(i % ready.len().max(1)).map_or("node-0000".to_string(), |x| x.0.clone());
+        let attached = i % 4 != 3;
+        let mut status = json!({"attached": attached});
+        if attached {
+            status["attachmentMetadata"] =
+                json!({"devicePath": format!("/dev/vd{}", char::from(b'b' + (i % 24) as u8))});
+        } else {
+            status["attachError"] =
+                json!({"time": g.ts_ago(3600), "message": "rpc error: volume is still attached elsewhere"});
+        }
+        let name = format!("csi-{}", g.uid().replace('-', ""));
+        put(
+            store,
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment", "metadata": meta(g, &name, None, 50, json!({"namespace": ns})),
+                "spec": {"attacher": "sim.csi.example", "nodeName": node, "source": {"persistentVolumeName": format!("pv-{ns}-data")}},
+                "status": status}),
+            n,
+        )?;
+    }
+    // Kubelet serving certificates: most approved and issued, one pending, one denied.
+    let csrs = cfg.nodes.clamp(1, 8);
+    for i in 0..csrs + 2 {
+        let name = format!("csr-{}", g.suffix(5));
+        let node = format!("node-{:04}", i % cfg.nodes.max(1));
+        let (conditions, cert) = if i < csrs {
+            let len = g.rng.random_range(1100..1400usize);
+            (
+                json!([{"type": "Approved", "status": "True", "reason": "AutoApproved", "message": "auto approved", "lastUpdateTime": g.ts_ago(86400)}]),
+                Some("QUJD".repeat(len / 3)),
+            )
+        } else if i == csrs {
+            (json!([]), None)
+        } else {
+            (
+                json!([{"type": "Denied", "status": "True", "reason": "PolicyDenied", "message": "unknown requester", "lastUpdateTime": g.ts_ago(86400)}]),
+                None,
+            )
+        };
+        let mut status = json!({"conditions": conditions});
+        if let Some(c) = cert {
+            status["certificate"] = json!(c);
+        }
+        put(
+            store,
+            json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                "metadata": meta(g, &name, None, 30, json!({"node": node})),
+                "spec": {"request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K", "signerName": "kubernetes.io/kubelet-serving",
+                    "usages": ["digital signature", "server auth"], "username": format!("system:node:{node}"), "groups": ["system:nodes", "system:authenticated"]},
+                "status": status}),
+            n,
+        )?;
+    }
+    let rules = json!([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"], "scope": "Namespaced"}]);
+    for (kind, names) in [
+        ("MutatingWebhookConfiguration", ["sidecar-injector", "defaulter"]),
+        ("ValidatingWebhookConfiguration", ["policy-webhook", "cert-checker"]),
+    ] {
+        for name in names {
+            let mut hook = json!({"name": format!("{name}.example.com"), "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Ignore",
+                "timeoutSeconds": 10, "rules": rules,
+                "clientConfig": {"service": {"namespace": "kube-system", "name": name, "path": "/mutate", "port": 443}, "caBundle": "LS0tLS1DQQ=="}});
+            if kind.starts_with("Mutating") {
+                hook["reinvocationPolicy"] = json!("Never");
+            }
+            put(
+                store,
+                json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": meta(g, name, None, 120, json!({"app": name})), "webhooks": [hook]}),
+                n,
+            )?;
+        }
+    }
+    let match_deployments = json!({"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"]}]});
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": meta(g, "replica-limit", None, 60, json!({})),
+            "spec": {"failurePolicy": "Fail", "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"}, "matchConstraints": match_deployments,
+                "validations": [{"expression": "object.spec.replicas <= int(params.data.maxReplicas)"}]},
+            "status": {"observedGeneration": 1}}),
+        n,
+    )?;
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": meta(g, "require-team-label", None, 60, json!({})),
+            "spec": {"failurePolicy": "Ignore", "matchConstraints": match_deployments,
+                "validations": [{"expression": "has(object.metadata.labels.team)"}]}}),
+        n,
+    )?;
+    let first_ns = namespaces.first().cloned().unwrap_or_else(|| "default".into());
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta(g, "replica-limit-apps", None, 60, json!({})),
+            "spec": {"policyName": "replica-limit", "validationActions": ["Deny", "Audit"],
+                "paramRef": {"name": "config-0", "namespace": first_ns, "parameterNotFoundAction": "Deny"}}}),
+        n,
+    )?;
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta(g, "require-team-label", None, 60, json!({})),
+            "spec": {"policyName": "require-team-label", "validationActions": ["Warn"]}}),
+        n,
+    )?;
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy", "metadata": meta(g, "default-resources", None, 60, json!({})),
+            "spec": {"failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded", "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]},
+                "mutations": [{"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": "Object{}"}}]}}),
+        n,
+    )?;
+    put(
+        store,
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicyBinding", "metadata": meta(g, "default-resources", None, 60, json!({})),
+            "spec": {"policyName": "default-resources", "paramRef": {"name": "config-0", "namespace": first_ns, "parameterNotFoundAction": "Allow"}}}),
+        n,
+    )?;
+    for (name, rules) in [
+        ("view", json!([{"apiGroups": ["", "apps", "batch"], "resources": ["*"], "verbs": ["get", "list", "watch"]}])),
+        ("edit", json!([{"apiGroups": ["", "apps", "batch"], "resources": ["*"], "verbs": ["*"]}])),
+        ("kube-state-metrics", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["list", "watch"]}])),
+    ] {
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": meta(g, name, None, 120, json!({"kubernetes.io/bootstrapping": "rbac-defaults"})), "rules": rules}),
+            n,
+        )?;
+        put(
+            store,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": meta(g, name, None, 120, json!({"kubernetes.io/bootstrapping": "rbac-defaults"})),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": first_ns}]}),
+            n,
+        )?;
+    }
+    Ok(())
+}
+
+/// Every kind kube-state-metrics reads that the part above does not make.
+fn generate_rest(
+    store: &Store,
+    g: &mut Gen,
+    cfg: &SyntheticConfig,
+    namespaces: &[String],
+    nodes: &[(String, String, bool)],
+    apps: &[AppInfo],
+    n: &mut usize,
+) -> anyhow::Result<()> {
+    workloads(store, g, cfg, namespaces, apps, n)?;
+    namespaced(store, g, namespaces, apps, n)?;
+    cluster_scoped(store, g, cfg, namespaces, nodes, n)
 }
 
 /// Keep the cluster moving: restarts, failures, delete-and-recreate, deployment scaling.

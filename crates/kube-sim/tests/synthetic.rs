@@ -102,3 +102,97 @@ async fn churn_keeps_changing_the_cluster() {
     assert_ne!(after, before, "some pods were recreated");
     sim.shutdown().await;
 }
+
+/// Every kind kube-state-metrics reads, as (apiVersion, kind).
+const KSM_KINDS: &[(&str, &str)] = &[
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("v1", "ConfigMap"),
+    ("batch/v1", "CronJob"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Endpoints"),
+    ("discovery.k8s.io/v1", "EndpointSlice"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("networking.k8s.io/v1", "IngressClass"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("batch/v1", "Job"),
+    ("coordination.k8s.io/v1", "Lease"),
+    ("v1", "LimitRange"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    ("v1", "Namespace"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "Node"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "PersistentVolume"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "Pod"),
+    ("apps/v1", "ReplicaSet"),
+    ("v1", "ReplicationController"),
+    ("v1", "ResourceQuota"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("v1", "Secret"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Service"),
+    ("apps/v1", "StatefulSet"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+    ("storage.k8s.io/v1", "VolumeAttachment"),
+];
+
+#[tokio::test]
+async fn every_kube_state_metrics_kind_is_generated_deterministically() {
+    let a = kube_sim::start(cfg(5, 0.0)).await.unwrap();
+    let b = kube_sim::start(cfg(5, 0.0)).await.unwrap();
+    assert_eq!(KSM_KINDS.len(), 39);
+    for (av, kind) in KSM_KINDS {
+        assert!(a.store().count(av, kind) > 0, "no {kind}");
+        // The simulator itself makes `default` and `kube-system` with fresh uids; only their names repeat.
+        if *kind == "Namespace" {
+            let names = |s: &kube_sim::SimHandle| ids(s, av, kind).into_iter().map(|x| x.0).collect::<Vec<_>>();
+            assert_eq!(names(&a), names(&b));
+        } else {
+            assert_eq!(ids(&a, av, kind), ids(&b, av, kind), "{kind} differs for one seed");
+        }
+    }
+    let st = a.store();
+    // The kinds made before stay as they were: one service account and one storage class each.
+    assert_eq!(st.count("v1", "ServiceAccount"), 4);
+    assert_eq!(st.count("storage.k8s.io/v1", "StorageClass"), 1);
+    assert_eq!(st.count("v1", "Pod"), 300);
+    // Scaled with the cluster: a disruption budget per multi-replica deployment, endpoints per service.
+    assert_eq!(st.count("v1", "Endpoints"), st.count("v1", "Service"));
+    let multi =
+        st.list("apps/v1", "Deployment", None).iter().filter(|d| d["spec"]["replicas"].as_i64() >= Some(2)).count();
+    assert_eq!(st.count("policy/v1", "PodDisruptionBudget"), multi + 1);
+    // Statuses and owners the exporters read are filled in.
+    let sts = st.list("apps/v1", "StatefulSet", None);
+    assert!(sts.iter().all(|s| s["status"]["currentRevision"].is_string() && s["status"]["readyReplicas"].is_number()));
+    for (av, kind) in [("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("policy/v1", "PodDisruptionBudget")] {
+        assert!(
+            st.list(av, kind, None).iter().any(|o| o["metadata"]["deletionTimestamp"].is_string()),
+            "no terminating {kind}"
+        );
+    }
+    let deps = st.list("apps/v1", "Deployment", None);
+    for rc in st.list("v1", "ReplicationController", None) {
+        let uid = &rc["metadata"]["ownerReferences"][0]["uid"];
+        assert!(deps.iter().any(|d| &d["metadata"]["uid"] == uid), "replication controller owner resolves");
+    }
+    let ds = st.list("apps/v1", "DaemonSet", None);
+    assert!(ds.iter().all(|d| d["status"]["desiredNumberScheduled"] == 30));
+    let csrs = st.list("certificates.k8s.io/v1", "CertificateSigningRequest", None);
+    assert!(csrs.iter().any(|c| c["status"]["certificate"].is_string()));
+    assert!(csrs.iter().any(|c| c["status"]["conditions"][0]["type"] == "Denied"));
+    let eps = st.list("v1", "Endpoints", None);
+    assert!(eps.iter().any(|e| e["subsets"][0]["addresses"][0]["ip"].is_string()));
+    for s in [a, b] {
+        s.shutdown().await;
+    }
+}
