@@ -245,7 +245,9 @@ impl ScrapeBody {
     pub fn new(scrape: Scrape, gzip: bool, on_done: Option<Box<dyn FnOnce() + Send + Sync>>) -> Self {
         ScrapeBody {
             scrape,
-            gzip: gzip.then(|| GzEncoder::new(Vec::with_capacity(CHUNK), Compression::default())),
+            // Level 1: a gzip scrape is CPU-bound in the compressor. Measured at 10,000 pods (92 MB): level 1
+            // 0.29 s for 19 MB, level 2 0.43 s for 13 MB, the default level 1.7 s for 11 MB.
+            gzip: gzip.then(|| GzEncoder::new(Vec::with_capacity(CHUNK), Compression::fast())),
             finished: false,
             on_done,
         }
