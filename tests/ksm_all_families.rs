@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{Cluster, Ksm};
+use support::{Cluster, spec_families};
 
 /// Store name → (apiVersion, kind) as kube-state-metrics lists them.
 const KINDS: &[(&str, &str, &str)] = &[
@@ -56,20 +56,6 @@ const KINDS: &[(&str, &str, &str)] = &[
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// (resource, family) rows of the spec.
-fn spec_families() -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(repo().join("../shared/spec/ksm-metrics.tsv")).expect("spec tsv beside the repo");
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_owned(), f[1].to_owned())
-        })
-        .collect()
 }
 
 fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -136,18 +122,7 @@ async fn every_spec_family_is_served() {
         cluster.create(o);
     }
     let all: Vec<&str> = resources.iter().copied().collect();
-    let resources_arg = format!("--resources={}", all.join(","));
-    let mut ksm = Ksm::spawn(
-        &cluster.kubeconfig,
-        &[
-            &resources_arg,
-            "--metric-opt-in-list=.*",
-            "--metric-labels-allowlist=*=[*]",
-            "--metric-annotations-allowlist=*=[*]",
-        ],
-    );
-    ksm.wait_ready().await;
-    let body = ksm.scrape("/metrics").await;
+    let (ksm, body) = support::spawn_with_everything(&cluster.kubeconfig, &all).await;
     let samples = exposition::parse_text(&body).unwrap_or_else(|e| panic!("scrape does not parse: {e}"));
     let with_samples: BTreeSet<&str> = samples.iter().map(|s| s.name.as_str()).collect();
     let headers: BTreeSet<&str> =

@@ -6,23 +6,8 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-use support::{Cluster, Ksm};
-
-/// (resource, family) rows of the spec.
-fn spec_families() -> Vec<(String, String)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/ksm-metrics.tsv");
-    let text = std::fs::read_to_string(path).expect("spec tsv beside the repo");
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_owned(), f[1].to_owned())
-        })
-        .collect()
-}
+use support::{Cluster, spec_families};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synthetic_cluster_fills_nearly_every_family() {
@@ -45,18 +30,7 @@ async fn synthetic_cluster_fills_nearly_every_family() {
     };
     let cluster = Cluster::start_with(cfg, &[]).await;
     let all: Vec<&str> = resources.iter().copied().collect();
-    let resources_arg = format!("--resources={}", all.join(","));
-    let mut ksm = Ksm::spawn(
-        &cluster.kubeconfig,
-        &[
-            &resources_arg,
-            "--metric-opt-in-list=.*",
-            "--metric-labels-allowlist=*=[*]",
-            "--metric-annotations-allowlist=*=[*]",
-        ],
-    );
-    ksm.wait_ready().await;
-    let body = ksm.scrape("/metrics").await;
+    let (ksm, body) = support::spawn_with_everything(&cluster.kubeconfig, &all).await;
     let samples = exposition::parse_text(&body).unwrap_or_else(|e| panic!("scrape does not parse: {e}"));
     let with_samples: BTreeSet<&str> = samples.iter().map(|s| s.name.as_str()).collect();
     let help: BTreeSet<&str> =

@@ -274,3 +274,35 @@ pub fn label_of<'a>(line: &'a str, label: &str) -> Option<&'a str> {
     let len = line[start..].find('"')?;
     Some(&line[start..start + len])
 }
+
+/// (resource, family) rows of ../shared/spec/ksm-metrics.tsv.
+pub fn spec_families() -> Vec<(String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/ksm-metrics.tsv");
+    let text = std::fs::read_to_string(path).expect("spec tsv beside the repo");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[1].to_owned())
+        })
+        .collect()
+}
+
+/// Starts kube-state-metrics with `resources`, every opt-in family and every label and annotation
+/// allowlisted; returns it once ready, with one full scrape.
+pub async fn spawn_with_everything(kubeconfig: &Path, resources: &[&str]) -> (Ksm, String) {
+    let resources_arg = format!("--resources={}", resources.join(","));
+    let mut ksm = Ksm::spawn(
+        kubeconfig,
+        &[
+            &resources_arg,
+            "--metric-opt-in-list=.*",
+            "--metric-labels-allowlist=*=[*]",
+            "--metric-annotations-allowlist=*=[*]",
+        ],
+    );
+    ksm.wait_ready().await;
+    let body = ksm.scrape("/metrics").await;
+    (ksm, body)
+}
