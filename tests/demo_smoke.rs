@@ -1,6 +1,9 @@
 //! `kubestate demo` as a user runs it: one command, then kube-state-metrics answers on its port and
 //! `kubectl top nodes` works with the printed kubeconfig; SIGTERM stops everything cleanly.
 
+mod support;
+use support::free_port;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -8,10 +11,6 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A plain HTTP GET of `path` on 127.0.0.1:`port`; `None` while nothing listens.
 async fn http_get(port: u16, path: &str) -> Option<String> {

@@ -1,6 +1,9 @@
 //! End to end: the real `kubestate metrics-server` binary against kube-sim (Nodes, Running pods,
 //! TokenReview/SubjectAccessReview through a test hook) and simulated kubelets over HTTPS.
 
+mod support;
+use support::free_port;
+
 mod ms_support;
 
 use std::collections::HashMap;
@@ -11,10 +14,6 @@ use kubelet_sim::{Fault, KubeletSim, PodInfo, pki::TestCa};
 use ms_support::{Cred, FrontProxyCert, ReviewHook, get};
 
 const NODES: [&str; 4] = ["n1", "n2", "n3", "n4"];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Harness {
     port: u16,

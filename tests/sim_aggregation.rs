@@ -3,6 +3,9 @@
 //! kubectl runs `kubectl top` against the simulator. Authentication and authorization come from the
 //! simulator's token file and rule file (TokenReview / SubjectAccessReview).
 
+mod support;
+use support::free_port;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -20,10 +23,6 @@ const RULES: &str = r#"
 "#;
 
 const TOKENS: &str = "alice-token,alice,1001,\"viewers\"\nmallory-token,mallory,1002\n";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct TempDir(PathBuf);
 impl Drop for TempDir {

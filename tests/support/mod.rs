@@ -79,9 +79,21 @@ impl Cluster {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (released again; the child binds it right after).
+/// A free TCP port on 127.0.0.1 for a child process to bind. Ports come from below the kernel's ephemeral
+/// range (32768 and up), so no `bind(0)` or outgoing connection can take one between this check and the
+/// child's bind, and each port is handed out once per test process; the process id spreads concurrent test
+/// binaries over different blocks.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    const BLOCK: u16 = 180;
+    let base = 20000 + (std::process::id() % 64) as u16 * BLOCK;
+    for _ in 0..BLOCK {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % BLOCK;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {base}..{}", base + BLOCK);
 }
 
 /// The `kubestate kube-state-metrics` process; killed on drop. Its log is printed if the test fails.
