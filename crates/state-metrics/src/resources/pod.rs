@@ -396,12 +396,9 @@ fn or_empty(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or_default()
 }
 
-/// Unix seconds of Go's zero `time.Time` (0001-01-01T00:00:00Z).
-const GO_ZERO_UNIX: f64 = -62_135_596_800.0;
-
 /// Unix seconds of a timestamp upstream holds by value: an unset one is Go's zero time.
 fn unix_or_go_zero(t: Option<&Time>) -> f64 {
-    t.map_or(GO_ZERO_UNIX, util::unix_seconds)
+    t.map_or(util::GO_ZERO_TIME_UNIX, util::unix_seconds)
 }
 
 fn state(cs: &ContainerStatus) -> Option<&ContainerState> {
