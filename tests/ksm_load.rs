@@ -1,0 +1,213 @@
+//! Load and abuse: the real `kubestate kube-state-metrics` binary against a synthetic kube-sim cluster under
+//! concurrent scrapes, slow or vanishing readers, and malformed requests on the main port.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use support::{Cluster, Ksm, get, try_get};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A synthetic cluster of `nodes * pods_per_node` pods without simulated kubelets.
+async fn synthetic_cluster(nodes: usize, pods_per_node: usize) -> Cluster {
+    let cfg = kube_sim::SimConfig {
+        kubelets: false,
+        seed: 7,
+        synthetic: Some(kube_sim::SyntheticConfig { nodes, pods_per_node, namespaces: 5, ..Default::default() }),
+        ..Default::default()
+    };
+    Cluster::start_with(cfg, &[]).await
+}
+
+/// Series identities (name and labels, values ignored) of an exposition body.
+fn series_set(body: &str) -> BTreeSet<(String, Vec<(String, String)>)> {
+    let samples = exposition::parse_text(body).unwrap_or_else(|e| panic!("scrape does not parse: {e}"));
+    samples.into_iter().map(|s| (s.name, s.labels)).collect()
+}
+
+/// The pid of the child started with `--port=<port>`: `Ksm` does not expose it, and the port is unique per
+/// test process, so the argument names exactly one process.
+fn pid_of_port(port: u16) -> u32 {
+    let want = format!("--port={port}");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let mut args = cmdline.split(|b| *b == 0);
+        if args.clone().any(|a| a == b"kube-state-metrics") && args.any(|a| a == want.as_bytes()) {
+            return pid;
+        }
+    }
+    panic!("no process with {want}");
+}
+
+/// VmRSS of `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scrapes_agree_and_memory_stays_bounded() {
+    // 40 nodes x 50 pods = 2,000 pods.
+    let c = synthetic_cluster(40, 50).await;
+    let mut k = Ksm::spawn(&c.kubeconfig, &["--resources=pods,nodes,namespaces"]);
+    k.wait_ready().await;
+    let pid = pid_of_port(k.port);
+
+    let single = k.scrape("/metrics").await;
+    let want = series_set(&single);
+    let pods: BTreeSet<(&str, &str)> = want
+        .iter()
+        .filter(|(n, _)| n == "kube_pod_info")
+        .map(|(_, l)| {
+            let get = |k: &str| l.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap();
+            (get("namespace"), get("pod"))
+        })
+        .collect();
+    assert_eq!(pods.len(), 2000, "every synthetic pod has a kube_pod_info series");
+    let rss_before = rss_kib(pid);
+
+    let started = Instant::now();
+    let url = k.url("/metrics");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { get(&url, &[]).await })
+        })
+        .collect();
+    let mut reparsed = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 200);
+        // Byte-identical bodies parse to identical series, and parsing 14 MB in a debug build takes most
+        // of a second, so only a body that differs in bytes is parsed and compared as a set (values and
+        // order may legitimately differ; names and labels may not).
+        if r.body != single.as_bytes() {
+            reparsed += 1;
+            assert!(series_set(&r.text()) == want, "a concurrent scrape differs from the single one");
+        }
+    }
+    eprintln!("{reparsed} of 50 concurrent bodies differed in bytes from the single scrape");
+    assert!(started.elapsed() < Duration::from_secs(45), "50 scrapes took {:?}", started.elapsed());
+
+    // Each in-flight scrape may hold one rendered body (about 14 MiB here), but once the burst is over the
+    // process must not keep them: 3x the settled size plus 64 MiB of allocator slack stays far below 50
+    // retained bodies (700 MiB), yet is loose enough for allocator arenas that keep freed memory.
+    let rss_after = rss_kib(pid);
+    let bound = 3 * rss_before + 64 * 1024;
+    assert!(
+        rss_after < bound,
+        "VmRSS {rss_after} KiB after the burst, {rss_before} KiB before (bound {bound} KiB); body {} bytes",
+        single.len()
+    );
+    k.assert_running();
+}
+
+/// Sends a GET for `path` on a raw connection.
+async fn raw_request(port: u16, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_readers_and_hang_ups_do_not_block_others() {
+    let c = synthetic_cluster(10, 50).await;
+    let mut k = Ksm::spawn(&c.kubeconfig, &["--resources=pods,nodes"]);
+    k.wait_ready().await;
+    let full = k.scrape("/metrics").await;
+    // The body must be far bigger than what the socket buffers absorb, or a stalled reader would never
+    // make a writer wait.
+    assert!(full.len() > 1 << 20, "body only {} bytes", full.len());
+
+    let mut stalled = Vec::new();
+    for _ in 0..10 {
+        let mut s = raw_request(k.port, "/metrics").await;
+        let mut buf = [0u8; 1024];
+        s.read_exact(&mut buf).await.unwrap();
+        assert!(buf.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..64]));
+        stalled.push(s);
+    }
+    for _ in 0..10 {
+        let mut s = raw_request(k.port, "/metrics").await;
+        let mut buf = [0u8; 1024];
+        s.read_exact(&mut buf).await.unwrap();
+        drop(s);
+    }
+
+    let r = tokio::time::timeout(Duration::from_secs(15), get(&k.url("/metrics"), &[]))
+        .await
+        .expect("a normal scrape completes while 10 readers stall");
+    assert_eq!(r.status, 200);
+    assert_eq!(series_set(&r.text()), series_set(&full));
+    let h = get(&k.url("/healthz"), &[]).await;
+    assert_eq!((h.status, h.text().as_str()), (200, "OK"));
+    k.assert_running();
+    drop(stalled);
+    k.assert_running();
+}
+
+/// Writes `bytes` (ignoring a write that fails because the server already closed) and returns what the
+/// server sent before closing, or `None` if it neither answered nor closed within 10 s.
+async fn send_raw(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return if out.is_empty() { None } else { Some(out) },
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A response that is a 4xx, or a connection closed without an answer.
+fn rejected(what: &str, resp: Option<Vec<u8>>) {
+    let resp = resp.unwrap_or_else(|| panic!("{what}: no answer and connection left open for 10 s"));
+    let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
+    assert!(resp.is_empty() || head.starts_with("HTTP/1.1 4"), "{what}: {head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_are_rejected_without_a_crash() {
+    let c = synthetic_cluster(2, 5).await;
+    let mut k = Ksm::spawn(&c.kubeconfig, &["--resources=pods"]);
+    k.wait_ready().await;
+
+    rejected("garbage", send_raw(k.port, b"\x00\xff\x13 not http at all\r\n\r\n").await);
+
+    let long = format!("GET /metrics?{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100 * 1024));
+    rejected("100 KiB request line", send_raw(k.port, long.as_bytes()).await);
+
+    let mut many = String::from("GET /metrics HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..10_000 {
+        many += &format!("X-H{i}: v\r\n");
+    }
+    many += "\r\n";
+    rejected("10,000 headers", send_raw(k.port, many.as_bytes()).await);
+
+    let overflow = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+    rejected("Content-Length beyond u64", send_raw(k.port, overflow).await);
+
+    // A valid but huge length on a GET: the server may answer before reading the body (it has no use for
+    // it) or refuse; either way it must not hang waiting for 1 TB.
+    let huge = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n";
+    let resp = send_raw(k.port, huge).await;
+    let resp = resp.expect("huge Content-Length: no answer and connection left open for 10 s");
+    let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
+    assert!(
+        resp.is_empty() || head.starts_with("HTTP/1.1 4") || head.starts_with("HTTP/1.1 200"),
+        "huge Content-Length: {head}"
+    );
+
+    k.assert_running();
+    let r = try_get(&k.url("/metrics"), &[]).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("kube_pod_info{"), "{}", r.text());
+}
