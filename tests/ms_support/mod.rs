@@ -9,9 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use kubelet_sim::insecure::AnyServerCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// How a test request authenticates.
 pub enum Cred<'a> {
@@ -27,49 +26,13 @@ pub struct FrontProxyCert {
     pub key: PrivateKeyDer<'static>,
 }
 
-/// The metrics-server serves a self-signed certificate; these tests check its behaviour, not its PKI.
-#[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// GET `path` from the server on 127.0.0.1:`port`; returns (status, body).
 pub async fn get(port: u16, path: &str, cred: Cred<'_>, front: &FrontProxyCert) -> anyhow::Result<(u16, String)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)));
+        .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)));
     let cfg = match cred {
         Cred::FrontProxy(..) => builder.with_client_auth_cert(front.chain.clone(), front.key.clone_key())?,
         _ => builder.with_no_client_auth(),

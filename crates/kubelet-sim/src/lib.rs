@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod insecure;
 pub mod pki;
 
 use std::collections::HashMap;
