@@ -244,9 +244,9 @@ fn plan(
     } else {
         (vec![None], config)
     };
-    let store = Arc::new(Store::with_parts(namespaces.len()));
-    let writer =
-        Writer { name: h.name().to_owned(), headers: Arc::new(Headers::for_handle(h, &enabled)), store: store.clone() };
+    let headers = Headers::for_handle(h, &enabled);
+    let store = Arc::new(Store::named(namespaces.len(), headers.names()));
+    let writer = Writer { name: h.name().to_owned(), headers: Arc::new(headers), store: store.clone() };
     let enabled: Arc<[usize]> = enabled.into();
     let ctx = Arc::new(ctx);
     let specs = namespaces

@@ -13,6 +13,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use http_body::Frame;
 
+use crate::compact::Cursor;
 use crate::registry::ResourceHandle;
 use crate::store::{Snapshot, Store};
 
@@ -48,6 +49,11 @@ impl Headers {
 
     pub fn len(&self) -> usize {
         self.names.len()
+    }
+
+    /// The family names, in the order the store holds them.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     pub fn is_empty(&self) -> bool {
@@ -145,6 +151,7 @@ fn percent_decode(s: &str) -> String {
 struct Part {
     headers: Arc<Headers>,
     snap: Snapshot,
+    cursor: Cursor,
 }
 
 /// A scrape in progress: snapshots of the selected resources and a cursor into them.
@@ -167,7 +174,10 @@ impl Scrape {
         let parts = writers
             .iter()
             .filter(|w| filter.allows(&w.name))
-            .map(|w| Part { headers: w.headers.clone(), snap: w.store.snapshot() })
+            .map(|w| {
+                let snap = w.store.snapshot();
+                Part { headers: w.headers.clone(), cursor: snap.cursor(), snap }
+            })
             .collect();
         Scrape {
             parts,
@@ -185,7 +195,7 @@ impl Scrape {
     /// whether anything remains.
     pub fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> bool {
         while buf.len() < target {
-            let Some(part) = self.parts.get(self.part) else {
+            let Some(part) = self.parts.get_mut(self.part) else {
                 if self.openmetrics && !self.eof_done {
                     buf.extend_from_slice(b"# EOF\n");
                 }
@@ -211,7 +221,7 @@ impl Scrape {
             }
             let n = part.snap.len();
             while self.object < n && buf.len() < target {
-                buf.extend_from_slice(part.snap.family(self.object, self.family));
+                part.snap.write_next(&mut part.cursor, self.object, self.family, buf);
                 self.object += 1;
             }
             if self.object == n {

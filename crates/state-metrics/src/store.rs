@@ -6,12 +6,13 @@
 //! (reference-counted pointers to the renderings, copied under a short lock) and streams from it without
 //! holding the lock.
 //!
-//! The representation (a map of `Arc<Rendered>`) stays private to this module so it can be made compact
-//! later without touching the watcher or the HTTP side.
+//! Renderings are held in [`Compact`] form (family names once per resource, each object's identity once),
+//! which stays private to this module and [`crate::compact`], so the watcher and the HTTP side see text.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::compact::{Compact, Cursor};
 use crate::family::Rendered;
 
 /// Where an object sorts in the store: by namespace, then name, then uid. Ordering by name keeps
@@ -31,7 +32,10 @@ impl ObjectKey {
     }
 }
 
-type Map = BTreeMap<ObjectKey, Arc<Rendered>>;
+type Map = BTreeMap<ObjectKey, Compact>;
+
+/// Family names of a store, by position among the enabled families.
+type Names = Arc<[Box<[u8]>]>;
 
 #[derive(Default)]
 struct Inner {
@@ -49,9 +53,14 @@ struct Inner {
 #[derive(Default)]
 pub struct Part {
     inner: Mutex<Inner>,
+    names: Names,
 }
 
 impl Part {
+    fn compact(&self, r: &Rendered) -> Compact {
+        Compact::new((0..r.ends.len()).map(|i| r.family(i)), &self.names)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves a consistent map (every mutation is a single call), so
         // the poison flag carries no information worth failing scrapes for.
@@ -65,9 +74,11 @@ impl Part {
 
     /// An object of the relist in progress. Without one in progress it is an ordinary update.
     pub fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
+        let c = self.compact(&rendered);
+        drop(rendered);
         let mut g = self.lock();
         let inner = &mut *g;
-        inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, Arc::new(rendered));
+        inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, c);
     }
 
     /// The relist is complete: its set replaces the live one. Returns the number of objects now live.
@@ -89,7 +100,7 @@ impl Part {
 
     /// An object was added or changed.
     pub fn upsert(&self, key: ObjectKey, rendered: Rendered) {
-        let rendered = Arc::new(rendered);
+        let rendered = self.compact(&rendered);
         let mut g = self.lock();
         let inner = &mut *g;
         // Events between Init and InitDone do not happen with kube-runtime's watcher; should one arrive,
@@ -123,6 +134,7 @@ impl Part {
 /// `--namespaces`), served in part order, as upstream serves one store per namespace in flag order.
 pub struct Store {
     parts: Box<[Part]>,
+    names: Names,
 }
 
 impl Default for Store {
@@ -137,9 +149,18 @@ impl Store {
         Self::default()
     }
 
-    /// A store fed by `n` list/watches (at least one).
+    /// A store fed by `n` list/watches (at least one), without family names: it holds each object's
+    /// lines less their shared prefix, but every line keeps its name (tests and placeholders).
     pub fn with_parts(n: usize) -> Self {
-        Store { parts: (0..n.max(1)).map(|_| Part::default()).collect() }
+        Self::named(n, &[] as &[&str])
+    }
+
+    /// A store fed by `n` list/watches whose enabled families are named `names` in order, so lines are
+    /// held without their names.
+    pub fn named(n: usize, names: &[impl AsRef<str>]) -> Self {
+        let names: Names = names.iter().map(|n| n.as_ref().as_bytes().into()).collect();
+        let parts = (0..n.max(1)).map(|_| Part { inner: Mutex::default(), names: names.clone() }).collect();
+        Store { parts, names }
     }
 
     /// Part `i`; out-of-range indexes give the last part.
@@ -216,19 +237,25 @@ impl Store {
         for p in &self.parts {
             objects.extend(p.lock().live.values().cloned());
         }
-        Snapshot { objects }
+        Snapshot { objects, names: self.names.clone() }
     }
 
-    /// Bytes of rendered text held (for telemetry and benchmarks).
+    /// Bytes of text the objects served right now render to.
     pub fn rendered_bytes(&self) -> usize {
-        self.parts.iter().map(|p| p.lock().live.values().map(|r| r.buf.len()).sum::<usize>()).sum()
+        self.snapshot().objects.iter().map(|c| c.text_len(&self.names)).sum()
+    }
+
+    /// Bytes the store holds for them (buffers alone, for benchmarks).
+    pub fn held_bytes(&self) -> usize {
+        self.snapshot().objects.iter().map(|c| c.held_bytes()).sum()
     }
 }
 
 /// The renderings of one resource at one instant.
 #[derive(Clone, Default)]
 pub struct Snapshot {
-    objects: Vec<Arc<Rendered>>,
+    objects: Vec<Compact>,
+    names: Names,
 }
 
 impl Snapshot {
@@ -240,9 +267,31 @@ impl Snapshot {
         self.objects.is_empty()
     }
 
-    /// The lines of family `family` (position among the enabled families) of object `obj`.
-    pub fn family(&self, obj: usize, family: usize) -> &[u8] {
-        self.objects[obj].family(family)
+    fn name(&self, family: usize) -> &[u8] {
+        self.names.get(family).map_or(&b""[..], |n| n)
+    }
+
+    /// A cursor for walking this snapshot family by family with [`Snapshot::write_next`].
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(self.objects.len())
+    }
+
+    /// Appends the lines of family `family` of object `obj`, which must be the family after the one
+    /// `cursor` last wrote for that object (a scrape's order: every object's family 0, then family 1…).
+    pub fn write_next(&self, cursor: &mut Cursor, obj: usize, family: usize, out: &mut Vec<u8>) {
+        self.objects[obj].write_next(cursor, obj, self.name(family), out);
+    }
+
+    /// Appends the lines of family `family` (position among the enabled families) of object `obj`.
+    pub fn write_family(&self, obj: usize, family: usize, out: &mut Vec<u8>) {
+        self.objects[obj].write_family(family, self.name(family), out);
+    }
+
+    /// The lines of family `family` of object `obj`, as a new buffer (tests and tools).
+    pub fn family(&self, obj: usize, family: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_family(obj, family, &mut out);
+        out
     }
 }
 
@@ -260,7 +309,9 @@ mod tests {
     }
 
     fn text(s: &Snapshot, fam: usize) -> String {
-        (0..s.len()).map(|i| String::from_utf8_lossy(s.family(i, fam)).into_owned()).collect()
+        let mut out = Vec::new();
+        (0..s.len()).for_each(|i| s.write_family(i, fam, &mut out));
+        String::from_utf8(out).unwrap()
     }
 
     #[test]

@@ -389,7 +389,7 @@ mod tests {
 
     fn body(st: &Store) -> String {
         let s = st.snapshot();
-        (0..s.len()).map(|i| String::from_utf8_lossy(s.family(i, 0)).into_owned()).collect()
+        (0..s.len()).map(|i| String::from_utf8_lossy(&s.family(i, 0)).into_owned()).collect()
     }
 
     fn feed(st: &Store, ev: Event<Lenient<ConfigMap>>) {

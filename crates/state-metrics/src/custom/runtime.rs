@@ -505,8 +505,9 @@ fn reconcile(
             }
             NamespaceScope::All => (vec![None], with_fields(config, &scope.fields)),
         };
-        let store = Arc::new(Store::with_parts(namespaces.len()));
-        let writer = Writer { name: name.clone(), headers: Arc::new(bound.headers()), store: store.clone() };
+        let headers = bound.headers();
+        let store = Arc::new(Store::named(namespaces.len(), headers.names()));
+        let writer = Writer { name: name.clone(), headers: Arc::new(headers), store: store.clone() };
         let gvk = bound.gvk.clone();
         let shard = bound.shard;
         let bound = Arc::new(bound);
@@ -869,7 +870,7 @@ spec:
         let mut out = String::new();
         for f in 0..families {
             for i in 0..s.len() {
-                out += &String::from_utf8_lossy(s.family(i, f));
+                out += &String::from_utf8_lossy(&s.family(i, f));
             }
         }
         out
