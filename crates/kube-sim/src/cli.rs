@@ -62,6 +62,24 @@ struct Args {
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Serve the fault-injection admin routes on this address: plain HTTP without
+    /// authentication, so keep it on loopback. It is a port apart from the API, so that
+    /// stopping the API port can be driven over HTTP too.
+    ///
+    /// Routes (answers are JSON; each POST answers with the new state):
+    ///   GET  /faults                      current state
+    ///   GET  /faults/requests?prefix=P    requests seen under path prefix P (count, times)
+    ///   POST /faults/cut-watches          end every open watch
+    ///   POST /faults/fail?n=3&code=429&retry_after=2&prefix=/api
+    ///                                     the next n requests under prefix fail with code
+    ///                                     (Retry-After in seconds when given)
+    ///   POST /faults/latency?ms=200       delay every API request (0 ends it)
+    ///   POST /faults/expire               forget history: resuming watches get 410 Gone
+    ///   POST /faults/stop                 close the API port and drop its connections
+    ///   POST /faults/start                listen again on the same address
+    ///   POST /faults/clear                no errors, no latency, listening
+    #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
+    admin_address: Option<SocketAddr>,
 }
 
 /// Entry point of `kubestate sim`; `args[0]` is the program name.
@@ -112,7 +130,11 @@ async fn run(a: Args) -> anyhow::Result<()> {
         kubelets: !a.no_kubelets,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
     };
-    let sim = crate::start(cfg).await?;
+    let mut sim = crate::start(cfg).await?;
+    if let Some(addr) = a.admin_address {
+        let bound = sim.serve_admin(addr).await?;
+        println!("kube-sim fault admin at http://{bound}/faults");
+    }
     // As kube-apiserver, publish the front-proxy settings from the start so extension API servers
     // started next to the simulator find them.
     sim.publish_extension_auth();
@@ -178,7 +200,13 @@ mod tests {
         assert!(a.plain_http && (a.churn - 2.5).abs() < f64::EPSILON);
         assert_eq!(Args::try_parse_from(["sim"]).unwrap().token, crate::DEFAULT_TOKEN);
         let d = Args::try_parse_from(["sim"]).unwrap();
-        assert!(!d.no_kubelets && d.authz_file.is_none());
+        assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none());
+        let adm = Args::try_parse_from(["sim", "--admin-address", "127.0.0.1:7000"]).unwrap();
+        let help = <Args as clap::CommandFactory>::command().render_long_help().to_string();
+        for route in ["GET  /faults ", "/faults/fail?n=3&code=429", "/faults/stop", "/faults/start", "/faults/expire"] {
+            assert!(help.contains(route), "{route} missing from --help:\n{help}");
+        }
+        assert_eq!(adm.admin_address, Some(SocketAddr::from(([127, 0, 0, 1], 7000))));
         let k = Args::try_parse_from(["sim", "--no-kubelets", "--authz-file", "rules.yaml"]).unwrap();
         assert!(k.no_kubelets);
         assert_eq!(k.authz_file.as_deref(), Some(std::path::Path::new("rules.yaml")));

@@ -5,6 +5,7 @@ pub mod aggregation;
 pub mod authz;
 mod client;
 pub mod error;
+pub mod faults;
 pub mod fixtures;
 pub mod kubelets;
 pub mod patch;
@@ -28,6 +29,7 @@ use anyhow::Context;
 
 pub use authz::{AuthzRule, AuthzRules};
 pub use error::SimError;
+pub use faults::{ErrorFault, FaultError, Faults};
 pub use kubelet_sim::{Fault as KubeletFault, KubeletSim};
 pub use server::{Body, HookRequest, RouteHook, User};
 pub use store::Store;
@@ -217,17 +219,35 @@ impl SimHandle {
     pub fn store(&self) -> &Store {
         &self.state.store
     }
+    /// Run-time fault injection: cut watches, fail requests, add latency, expire history, stop and
+    /// restart the API port (see [`faults`]).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.state.faults
+    }
+    /// Serve the fault-injection admin routes (plain HTTP, no authentication) on `addr` until
+    /// shutdown; returns the bound address (useful with port 0).
+    pub async fn serve_admin(&mut self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let bound = listener.local_addr()?;
+        self.tasks.push(tokio::spawn(faults::serve_admin(
+            self.state.faults.clone(),
+            listener,
+            self.state.shutdown.clone(),
+        )));
+        tracing::info!(addr = %bound, "kube-sim fault admin listening");
+        Ok(bound)
+    }
     /// Every open watch stream ends now.
     pub fn cut_watches(&self) {
-        self.state.cut_watches();
+        self.state.faults.cut_watches();
     }
-    /// Forget the event window: older resourceVersions now get 410.
+    /// Forget the event window: watches resuming from any version handed out so far get 410.
     pub fn expire_events(&self) {
-        self.state.store.expire_events();
+        self.state.faults.expire_events();
     }
     /// The next `times` requests whose path starts with `path_prefix` fail with HTTP `code`.
     pub fn inject_error(&self, path_prefix: &str, code: u16, times: usize) {
-        self.state.inject_error(path_prefix, code, times);
+        self.state.faults.fail_next(times, code, None, path_prefix);
     }
     pub async fn shutdown(self) {
         self.state.shutdown.cancel();

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::SimError;
+use crate::faults::Faults;
 use crate::patch::{self, PatchType};
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector, supported_fields};
@@ -52,14 +53,6 @@ pub trait RouteHook: Send + Sync {
     fn route(&self, req: &HookRequest) -> Option<BoxFuture<'static, Response<Body>>>;
 }
 
-/// A scheduled failure for requests under a path prefix.
-#[derive(Debug, Clone)]
-struct Fault {
-    prefix: String,
-    code: u16,
-    remaining: usize,
-}
-
 /// Shared state of a running simulator.
 pub struct State {
     pub store: Arc<Store>,
@@ -67,9 +60,9 @@ pub struct State {
     pub bookmark_interval: Duration,
     pub hooks: Vec<Arc<dyn RouteHook>>,
     pub server_address: Mutex<String>,
-    cut: Mutex<CancellationToken>,
     pub shutdown: CancellationToken,
-    faults: Mutex<Vec<Fault>>,
+    /// Run-time fault injection (see [`crate::faults`]).
+    pub faults: Arc<Faults>,
     /// Authorization rules; `None` allows every authenticated user.
     pub authz: Option<crate::authz::AuthzRules>,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
@@ -83,14 +76,13 @@ impl State {
         hooks: Vec<Arc<dyn RouteHook>>,
     ) -> Self {
         Self {
+            faults: Arc::new(Faults::new(store.clone())),
             store,
             users,
             bookmark_interval,
             hooks,
             server_address: Mutex::new(String::new()),
-            cut: Mutex::new(CancellationToken::new()),
             shutdown: CancellationToken::new(),
-            faults: Mutex::new(Vec::new()),
             authz: None,
             aggregator: None,
         }
@@ -98,31 +90,12 @@ impl State {
 
     /// End every open watch now; new watches are unaffected.
     pub fn cut_watches(&self) {
-        let mut g = self.cut.lock().unwrap_or_else(|e| e.into_inner());
-        g.cancel();
-        *g = CancellationToken::new();
-    }
-
-    fn cut_token(&self) -> CancellationToken {
-        self.cut.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.faults.cut_watches();
     }
 
     /// The next `times` requests whose path starts with `prefix` fail with `code`.
     pub fn inject_error(&self, prefix: &str, code: u16, times: usize) {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).push(Fault {
-            prefix: prefix.to_string(),
-            code,
-            remaining: times,
-        });
-    }
-
-    fn take_fault(&self, path: &str) -> Option<u16> {
-        let mut g = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        let f = g.iter_mut().find(|f| f.remaining > 0 && path.starts_with(&f.prefix))?;
-        f.remaining -= 1;
-        let code = f.code;
-        g.retain(|f| f.remaining > 0);
-        Some(code)
+        self.faults.fail_next(times, code, None, prefix);
     }
 }
 
@@ -231,6 +204,11 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query());
     let raw_query = parts.uri.query().map(str::to_string);
+    st.faults.record(&path);
+    let latency = st.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
     let user = parts
         .headers
@@ -241,8 +219,12 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
     if user.is_none() && !public {
         return error_response(&SimError::unauthorized());
     }
-    if let Some(code) = st.take_fault(&path) {
-        return error_response(&fault_error(code));
+    if let Some((code, retry_after)) = st.faults.take_error(&path) {
+        let mut r = error_response(&fault_error(code));
+        if let Some(d) = retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::faults::retry_after_secs(d)));
+        }
+        return r;
     }
     let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -861,7 +843,7 @@ fn watch(
         .map_or(Duration::from_secs(1800), Duration::from_secs);
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let store = st.store.clone();
-    let cut = st.cut_token();
+    let cut = st.faults.cut_token();
     let shutdown = st.shutdown.clone();
     let interval = st.bookmark_interval;
     tokio::spawn(async move {
@@ -964,50 +946,52 @@ async fn run_watch(
     }
 }
 
-/// Accept connections until shutdown; each connection is served on its own task.
+/// Accept connections until shutdown; each connection is served on its own task. Fault injection may
+/// close the port, drop the open connections and re-bind the same address later.
 pub async fn serve(st: Arc<State>, listener: tokio::net::TcpListener, tls: Option<Arc<rustls::ServerConfig>>) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = st.shutdown.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+    let shutdown = st.shutdown.clone();
+    let faults = st.faults.clone();
+    faults
+        .accept_loop(listener, shutdown, move |stream, peer, dropped| {
+            let _ = stream.set_nodelay(true);
+            let st = st.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let shutdown = st.shutdown.clone();
+                let svc = hyper::service::service_fn(move |req| {
+                    let st = st.clone();
+                    async move { Ok::<_, Infallible>(handle(st, req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let res = match acceptor {
+                    Some(acc) => match acc.accept(stream).await {
+                        Ok(tls) => {
+                            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+                            tokio::select! {
+                                r = conn => r,
+                                _ = shutdown.cancelled() => Ok(()),
+                                _ = dropped.cancelled() => Ok(()),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                    },
+                    None => {
+                        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                        tokio::select! {
+                            r = conn => r,
+                            _ = shutdown.cancelled() => Ok(()),
+                            _ = dropped.cancelled() => Ok(()),
+                        }
+                    }
+                };
+                if let Err(e) = res {
+                    tracing::debug!(%peer, error = %e, "connection ended with error");
                 }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let st = st.clone();
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let shutdown = st.shutdown.clone();
-            let svc = hyper::service::service_fn(move |req| {
-                let st = st.clone();
-                async move { Ok::<_, Infallible>(handle(st, req).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let res = match acceptor {
-                Some(acc) => match acc.accept(stream).await {
-                    Ok(tls) => {
-                        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
-                        tokio::select! { r = conn => r, _ = shutdown.cancelled() => Ok(()) }
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        Ok(())
-                    }
-                },
-                None => {
-                    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
-                    tokio::select! { r = conn => r, _ = shutdown.cancelled() => Ok(()) }
-                }
-            };
-            if let Err(e) = res {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
-            }
-        });
-    }
+        })
+        .await;
 }
