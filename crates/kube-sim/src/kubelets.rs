@@ -83,44 +83,6 @@ impl PodSource for StorePods {
     }
 }
 
-/// CPU counters of one node's containers at the last scrape, and the CPU time of containers gone since.
-#[derive(Default)]
-struct NodeCpu {
-    containers: HashMap<String, f64>,
-    departed: f64,
-}
-
-/// kubelet-sim derives a node's CPU counter from the pods it runs now, so the counter falls when a pod
-/// leaves; a real node's counter keeps the time its departed pods used. Add the last known counters
-/// of departed containers so node CPU rates stay meaningful under churn. `None` when the body has no
-/// node counter.
-fn monotonic_node_cpu(body: &[u8], state: &mut NodeCpu) -> Option<Bytes> {
-    const NODE: &str = "node_cpu_usage_seconds_total ";
-    const CONTAINER: &str = "container_cpu_usage_seconds_total{";
-    let text = std::str::from_utf8(body).ok()?;
-    let mut now = HashMap::new();
-    for line in text.lines().filter(|l| l.starts_with(CONTAINER)) {
-        if let Some((labels, rest)) = line.split_once("} ")
-            && let Some(v) = rest.split(' ').next().and_then(|v| v.parse::<f64>().ok())
-        {
-            now.insert(labels.to_string(), v);
-        }
-    }
-    let start = text.find(&format!("\n{NODE}"))? + 1;
-    let end = text[start..].find('\n').map_or(text.len(), |e| start + e);
-    let mut fields = text[start + NODE.len()..end].split(' ');
-    let raw: f64 = fields.next()?.parse().ok()?;
-    // Only a well-formed scrape moves the state: a garbage body must not count everyone as departed.
-    state.departed += state.containers.iter().filter(|(k, _)| !now.contains_key(*k)).map(|(_, v)| v).sum::<f64>();
-    state.containers = now;
-    let value = raw + state.departed;
-    let line = match fields.next() {
-        Some(ts) => format!("{NODE}{value} {ts}"),
-        None => format!("{NODE}{value}"),
-    };
-    Some(Bytes::from(format!("{}{line}{}", &text[..start], &text[end..])))
-}
-
 struct FrontEnd {
     port: u16,
     task: JoinHandle<()>,
@@ -135,8 +97,6 @@ pub(crate) struct Fleet {
     internal_token: String,
     tokens: HashSet<String>,
     nodes: Mutex<HashMap<String, FrontEnd>>,
-    /// Per node, see [`monotonic_node_cpu`].
-    node_cpu: Mutex<HashMap<String, NodeCpu>>,
 }
 
 impl Fleet {
@@ -164,7 +124,6 @@ impl Fleet {
             internal_token,
             tokens,
             nodes: Mutex::new(HashMap::new()),
-            node_cpu: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -201,7 +160,6 @@ impl Fleet {
             f.task.abort();
         }
         self.sim.remove_node(node);
-        self.node_cpu.lock().unwrap_or_else(|e| e.into_inner()).remove(node);
     }
 
     fn stop_all(&self) {
@@ -276,17 +234,10 @@ impl Fleet {
             UPSTREAM_TIMEOUT,
         )
         .await?;
-        let (mut parts, mut body) = resp.into_parts();
-        // The body may be rewritten below; hyper sets the length of what is sent.
+        let (mut parts, body) = resp.into_parts();
+        // The body arrives whole; hyper frames what is sent, whatever framing the kubelet used.
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.remove(header::TRANSFER_ENCODING);
-        if parts.status == StatusCode::OK && path.starts_with("/metrics/resource") {
-            let mut g = self.node_cpu.lock().unwrap_or_else(|e| e.into_inner());
-            let state = g.entry(node.to_string()).or_default();
-            if let Some(b) = monotonic_node_cpu(&body, state) {
-                body = b;
-            }
-        }
         Ok(Response::from_parts(parts, Full::new(body)))
     }
 
@@ -407,36 +358,6 @@ mod tests {
         assert_eq!(pods[0].containers, vec!["app".to_string(), "side".to_string()]);
         // The store stamps creation now, which is later than the claimed start.
         assert!(pods[0].start_time > SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600));
-    }
-
-    #[test]
-    fn node_cpu_counter_keeps_departed_containers() {
-        let body = |node: f64, cs: &[(&str, f64)]| {
-            let mut b = String::from("# TYPE container_cpu_usage_seconds_total counter\n");
-            for (c, v) in cs {
-                b.push_str(&format!(
-                    "container_cpu_usage_seconds_total{{container=\"{c}\",namespace=\"d\",pod=\"p\"}} {v} 1000\n"
-                ));
-            }
-            b.push_str(&format!("node_cpu_usage_seconds_total {node} 1000\nx 1\n"));
-            b
-        };
-        let value = |b: Bytes| {
-            let t = String::from_utf8(b.to_vec()).unwrap();
-            assert!(t.ends_with("\nx 1\n"));
-            let line = t.lines().find(|l| l.starts_with("node_cpu_usage_seconds_total ")).unwrap().to_string();
-            line.split(' ').nth(1).unwrap().parse::<f64>().unwrap()
-        };
-        let mut st = NodeCpu::default();
-        assert_eq!(
-            value(monotonic_node_cpu(body(100.0, &[("a", 60.0), ("b", 30.0)]).as_bytes(), &mut st).unwrap()),
-            100.0
-        );
-        // "a" left having used 60 s; "b" kept running: the node counter still grows by b's 5 s.
-        assert_eq!(value(monotonic_node_cpu(body(45.0, &[("b", 35.0)]).as_bytes(), &mut st).unwrap()), 105.0);
-        assert_eq!(value(monotonic_node_cpu(body(50.0, &[("b", 40.0)]).as_bytes(), &mut st).unwrap()), 110.0);
-        assert!(monotonic_node_cpu(b"no counter here\n", &mut st).is_none());
-        assert_eq!(value(monotonic_node_cpu(body(55.0, &[("b", 45.0)]).as_bytes(), &mut st).unwrap()), 115.0);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub enum Fault {
     Hang,
     /// 200 with a body that is not the Prometheus text format (including invalid UTF-8).
     Garbage,
+    /// 200 with the node's normal body plus one well-formed sample whose label value is not UTF-8.
+    InvalidUtf8,
     /// Respond with this HTTP status and a short text body.
     Status(u16),
 }
@@ -100,6 +102,33 @@ struct NodeState {
     fault: Fault,
     accept: Option<JoinHandle<()>>,
     booted: SystemTime,
+    cpu: Arc<Mutex<CpuLedger>>,
+}
+
+/// What a node's cumulative CPU counter owes to containers that no longer run on it.
+///
+/// A real node's `node_cpu_usage_seconds_total` keeps the CPU time of pods that have left; a counter
+/// rebuilt from the pods running now would drop whenever one leaves, and rate() over it would go
+/// negative. The ledger remembers each container's counter at the last render and, once a container
+/// is gone, keeps that value for good.
+#[derive(Debug, Default)]
+pub struct CpuLedger {
+    last: HashMap<(String, String, String), f64>,
+    departed: f64,
+}
+
+impl CpuLedger {
+    /// Records the containers of this render (namespace, pod, container, counter) and returns the CPU
+    /// seconds of every container seen before but absent now, departed ones included.
+    fn settle<'a>(&mut self, now: impl Iterator<Item = (&'a str, &'a str, &'a str, f64)>) -> f64 {
+        let mut seen = HashMap::with_capacity(self.last.len());
+        for (ns, pod, c, cpu) in now {
+            seen.insert((ns.to_string(), pod.to_string(), c.to_string()), cpu);
+        }
+        self.departed += self.last.iter().filter(|(k, _)| !seen.contains_key(*k)).map(|(_, v)| v).sum::<f64>();
+        self.last = seen;
+        self.departed
+    }
 }
 
 struct Inner {
@@ -161,7 +190,13 @@ impl KubeletSim {
         let accept = self.spawn_accept(name, std_listener)?;
         nodes.insert(
             name.to_string(),
-            NodeState { addr, fault: Fault::None, accept: Some(accept), booted: SystemTime::now() },
+            NodeState {
+                addr,
+                fault: Fault::None,
+                accept: Some(accept),
+                booted: SystemTime::now(),
+                cpu: Arc::new(Mutex::new(CpuLedger::default())),
+            },
         );
         Ok(addr)
     }
@@ -210,8 +245,8 @@ impl KubeletSim {
         }
     }
 
-    fn fault(&self, name: &str) -> Option<(Fault, SystemTime)> {
-        self.nodes().get(name).map(|n| (n.fault, n.booted))
+    fn fault(&self, name: &str) -> Option<(Fault, SystemTime, Arc<Mutex<CpuLedger>>)> {
+        self.nodes().get(name).map(|n| (n.fault, n.booted, n.cpu.clone()))
     }
 
     fn spawn_accept(&self, name: &str, l: std::net::TcpListener) -> Result<JoinHandle<()>, SimError> {
@@ -245,7 +280,7 @@ impl KubeletSim {
     }
 
     async fn respond<B>(&self, node: &str, req: http::Request<B>) -> http::Response<Full<Bytes>> {
-        let Some((fault, booted)) = self.fault(node) else {
+        let Some((fault, booted, ledger)) = self.fault(node) else {
             return reply(404, "text/plain", Bytes::from_static(b"node removed\n"));
         };
         if let Some(tok) = &self.inner.token {
@@ -263,14 +298,23 @@ impl KubeletSim {
             Fault::Die => return reply(503, "text/plain", Bytes::new()),
             Fault::Status(code) => return reply(code, "text/plain", Bytes::from(format!("simulated status {code}\n"))),
             Fault::Garbage => return reply(200, "text/plain", garbage()),
-            Fault::None => {}
+            Fault::None | Fault::InvalidUtf8 => {}
         }
         if req.uri().path() != "/metrics/resource" {
             return reply(404, "text/plain", Bytes::from_static(b"404 page not found\n"));
         }
-        let pods = self.inner.pods.pods_on(node);
-        let body = render(node, booted, &pods, SystemTime::now());
-        reply(200, "text/plain; version=0.0.4; charset=utf-8", Bytes::from(body))
+        // Pods and clock are read under the ledger's lock so that concurrent scrapes of one node settle
+        // in order: a pod seen leaving by one must not reappear in a render based on an older list.
+        let body = {
+            let mut ledger = match ledger.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let pods = self.inner.pods.pods_on(node);
+            render_with(node, booted, &pods, SystemTime::now(), &mut ledger)
+        };
+        let body = if fault == Fault::InvalidUtf8 { with_invalid_utf8(body) } else { Bytes::from(body) };
+        reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
     }
 }
 
@@ -285,6 +329,20 @@ fn garbage() -> Bytes {
     let mut b = b"<html><body>not metrics</body></html>\nnode_cpu_usage_seconds_total{ broken\n".to_vec();
     b.extend((0..256).map(|_| rand::random::<u8>() | 0x80));
     b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// `body` with an extra container sample, right after the first family's TYPE line, whose `pod` label
+/// holds bytes that are not UTF-8; everything else stays well-formed.
+fn with_invalid_utf8(body: String) -> Bytes {
+    const TYPE: &str = "# TYPE container_cpu_usage_seconds_total counter\n";
+    let at = body.find(TYPE).map_or(0, |i| i + TYPE.len());
+    let mut b = Vec::with_capacity(body.len() + 128);
+    b.extend_from_slice(&body.as_bytes()[..at]);
+    b.extend_from_slice(
+        b"container_cpu_usage_seconds_total{container=\"app\",namespace=\"default\",pod=\"bad-\xff\xfe-utf8\"} 1\n",
+    );
+    b.extend_from_slice(&body.as_bytes()[at..]);
     Bytes::from(b)
 }
 
@@ -306,8 +364,21 @@ pub fn container_profile(namespace: &str, pod: &str, container: &str) -> (f64, u
     (cores, mem)
 }
 
-/// Render `/metrics/resource` for a node at time `now`, in the kubelet's family order.
+/// Render `/metrics/resource` for a node at time `now`, in the kubelet's family order, for a node that
+/// has only ever run `pods`.
 pub fn render(node: &str, booted: SystemTime, pods: &[PodInfo], now: SystemTime) -> String {
+    render_with(node, booted, pods, now, &mut CpuLedger::default())
+}
+
+/// [`render`] for a node whose earlier renders were recorded in `ledger`: the node's CPU counter keeps
+/// the time of containers that have left since.
+pub fn render_with(
+    node: &str,
+    booted: SystemTime,
+    pods: &[PodInfo],
+    now: SystemTime,
+    ledger: &mut CpuLedger,
+) -> String {
     let now_s = secs(now);
     let ts = (now_s * 1000.0) as i64;
     struct Row<'a> {
@@ -346,7 +417,8 @@ pub fn render(node: &str, booted: SystemTime, pods: &[PodInfo], now: SystemTime)
     }
     let node_up = (now_s - secs(booted)).max(0.0);
     let (node_cores, node_base) = container_profile("", node, "");
-    let node_cpu = node_cores * node_up + rows.iter().map(|r| r.cpu).sum::<f64>() + 1.0;
+    let departed = ledger.settle(rows.iter().map(|r| (r.ns, r.pod, r.c, r.cpu)));
+    let node_cpu = node_cores * node_up + rows.iter().map(|r| r.cpu).sum::<f64>() + departed + 1.0;
     let node_mem = 512 * 1024 * 1024 + node_base + rows.iter().map(|r| r.mem).sum::<u64>();
     out.push_str("# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds\n# TYPE node_cpu_usage_seconds_total counter\n");
     let _ = writeln!(out, "node_cpu_usage_seconds_total {node_cpu} {ts}");
@@ -418,6 +490,37 @@ mod tests {
         assert_eq!(order, sorted);
     }
 
+    #[test]
+    fn node_cpu_counter_keeps_departed_pods() {
+        let boot = UNIX_EPOCH + Duration::from_secs(500);
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let mut two = pods();
+        two.push(PodInfo { name: "web-1".into(), ..pods()[0].clone() });
+        let node = |b: &str| value(b, "node_cpu_usage_seconds_total ");
+        let mut ledger = CpuLedger::default();
+        let a = render_with("n1", boot, &two, at(1_100), &mut ledger);
+        let b = render_with("n1", boot, &two, at(1_110), &mut ledger);
+        // web-1 leaves: the node keeps its CPU time and still grows by web-0's and its own rate.
+        let c = render_with("n1", boot, &pods(), at(1_120), &mut ledger);
+        let d = render_with("n1", boot, &pods(), at(1_130), &mut ledger);
+        assert!(node(&a) < node(&b) && node(&b) < node(&c) && node(&c) < node(&d), "{a}\n{b}\n{c}\n{d}");
+        let web0 = |x: &str| value(x, "pod_cpu_usage_seconds_total{namespace=\"default\",pod=\"web-0\"}");
+        let (own, _) = container_profile("", "n1", "");
+        let step = web0(&d) - web0(&c) + own * 10.0;
+        assert!((node(&d) - node(&c) - step).abs() < 1e-6, "{} vs {step}", node(&d) - node(&c));
+        // Without history, the same pods give the lower, history-free counter.
+        assert!(node(&render("n1", boot, &pods(), at(1_130))) < node(&d));
+        // web-1 coming back under the same name starts a fresh counter; what it used before stays counted.
+        let mut back = two.clone();
+        back[1].start_time = at(1_135);
+        let e = render_with("n1", boot, &back, at(1_140), &mut ledger);
+        assert!(node(&e) > node(&d));
+        let f = render_with("n1", boot, &back, at(1_150), &mut ledger);
+        let rate = (node(&f) - node(&e)) / 10.0;
+        let (c1, _) = container_profile("default", "web-0", "app");
+        assert!(rate > c1 && rate < 2.0, "node rate {rate} cores");
+    }
+
     #[tokio::test]
     async fn serves_https_with_token_and_faults() {
         let source: Arc<dyn PodSource> = Arc::new(|_: &str| pods());
@@ -434,6 +537,13 @@ mod tests {
         let (s, g) = get(&sim, addr, Some("t0k")).await.unwrap();
         assert_eq!(s, 200);
         assert!(std::str::from_utf8(&g).is_err());
+        sim.set_fault("n1", Fault::InvalidUtf8).unwrap();
+        let (s, b) = get(&sim, addr, Some("t0k")).await.unwrap();
+        assert_eq!(s, 200);
+        let bad = std::str::from_utf8(&b).unwrap_err().valid_up_to();
+        let text = String::from_utf8_lossy(&b);
+        assert!(text.contains("node_cpu_usage_seconds_total "), "the rest of the body is intact");
+        assert!(text[..bad].ends_with("pod=\"bad-"), "{}", &text[..bad]);
         sim.set_fault("n1", Fault::Hang).unwrap();
         assert!(tokio::time::timeout(Duration::from_millis(300), get(&sim, addr, Some("t0k"))).await.is_err());
         sim.set_fault("n1", Fault::Die).unwrap();
