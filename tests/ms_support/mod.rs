@@ -100,3 +100,179 @@ impl kube_sim::RouteHook for ReviewHook {
         None
     }
 }
+
+/// A TLS connection to the server on 127.0.0.1:`port`, presenting `client` as client certificate if given.
+pub async fn tls_connect(
+    port: u16,
+    client: Option<&FrontProxyCert>,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)));
+    let mut cfg = match client {
+        Some(c) => builder.with_client_auth_cert(c.chain.clone(), c.key.clone_key())?,
+        None => builder.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(ServerName::try_from("127.0.0.1")?, tcp).await?)
+}
+
+/// The real `kubestate metrics-server` started against a kube-sim that runs its own simulated kubelets
+/// (`SimConfig::kubelets`), trusting a front-proxy CA of its own; stderr goes to a file. Killed on drop,
+/// printing the log tail if the test is failing.
+pub struct SimMetricsServer {
+    pub port: u16,
+    pub pid: u32,
+    pub front: FrontProxyCert,
+    child: tokio::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl SimMetricsServer {
+    /// Publishes the front-proxy ConfigMap, starts the binary with `extra` flags and waits for /healthz.
+    pub async fn start(sim: &kube_sim::SimHandle, extra: &[&str]) -> SimMetricsServer {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kubestate-simms-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        // The simulator's kubelets serve certificates from its own CA.
+        let kubelet_ca = dir.join("kubelet-ca.crt");
+        std::fs::write(&kubelet_ca, sim.ca_pem().expect("kube-sim with TLS")).unwrap();
+        let front_ca = kubelet_sim::pki::TestCa::new("load-front-proxy-ca").unwrap();
+        let cm = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {
+                "requestheader-client-ca-file": front_ca.ca_pem(),
+                "requestheader-allowed-names": "[\"front-proxy-client\"]",
+                "requestheader-username-headers": "[\"X-Remote-User\"]",
+                "requestheader-group-headers": "[\"X-Remote-Group\"]",
+                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]"
+            }
+        });
+        if sim.store().create(cm.clone()).is_err() {
+            sim.store().update(cm).unwrap();
+        }
+        let client = front_ca.issue_client("front-proxy-client", None).unwrap();
+        let front = FrontProxyCert { chain: vec![client.cert_der.clone()], key: client.key_der() };
+
+        // Test binaries using this helper also declare `mod support;` (for its port allocation).
+        let port = crate::support::free_port();
+        let log = std::fs::File::create(dir.join("stderr.log")).unwrap();
+        // A flag given in `extra` replaces the default instead of repeating it.
+        let defaults: Vec<&str> = ["--metric-resolution=10s", "--kubelet-request-timeout=5s"]
+            .into_iter()
+            .filter(|d| !extra.iter().any(|e| e.split('=').next() == d.split('=').next()))
+            .collect();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubestate"))
+            .arg("metrics-server")
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--secure-port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--cert-dir={}", dir.display()))
+            .args(defaults)
+            .arg("--kubelet-preferred-address-types=InternalIP")
+            .arg("--kubelet-use-node-status-port")
+            .arg(format!("--kubelet-certificate-authority={}", kubelet_ca.display()))
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let mut ms = SimMetricsServer { port, pid, front, child, dir };
+        let start = std::time::Instant::now();
+        loop {
+            ms.assert_running();
+            if let Ok((200, _)) = get(port, "/healthz", Cred::None, &ms.front).await {
+                return ms;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "metrics-server did not start serving");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// GET as a front-proxied cluster admin.
+    pub async fn admin(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        get(self.port, path, Cred::FrontProxy("admin", "system:masters"), &self.front).await
+    }
+
+    /// GET as admin that must answer 200 with JSON.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.admin(path).await.unwrap_or_else(|e| panic!("GET {path}: {e:#}"));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Polls the list at `path` until `want` holds for its items, failing after `limit`.
+    pub async fn wait_items(
+        &self,
+        path: &str,
+        limit: Duration,
+        want: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let start = std::time::Instant::now();
+        loop {
+            let v = self.admin_json(path).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            if want(&items) {
+                return items;
+            }
+            assert!(start.elapsed() < limit, "{path}: condition not met within {limit:?}; {} items", items.len());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Fails (with the log) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("metrics-server exited with {status}; log:\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for SimMetricsServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("---- metrics-server log (tail) ----");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// VmRSS of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// VmHWM (peak resident size) of `pid` in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).expect("field");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}

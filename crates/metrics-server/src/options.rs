@@ -40,7 +40,13 @@ fn parse_go_duration(s: &str) -> Result<Duration, String> {
 
 /// `kubestate metrics-server` flags.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "metrics-server", about = "Scrape kubelets and serve the metrics.k8s.io/v1beta1 API")]
+// Like pflag, a repeated flag is not an error: the last value wins (list flags accumulate), so manifests
+// that append to a chart's default args start unchanged.
+#[command(
+    name = "metrics-server",
+    about = "Scrape kubelets and serve the metrics.k8s.io/v1beta1 API",
+    args_override_self = true
+)]
 pub struct Options {
     /// The resolution at which metrics-server will retain metrics, must set value at least 10s.
     #[arg(long, default_value = "1m0s", value_parser = parse_go_duration)]
@@ -324,6 +330,23 @@ fn strip_ignored(args: Vec<OsString>) -> Vec<OsString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_flags_take_the_last_value_and_lists_accumulate() {
+        let o = parse(&[
+            "--kubelet-request-timeout=5s",
+            "--kubelet-request-timeout=9s",
+            "--secure-port=1",
+            "--secure-port",
+            "2",
+            "--kubelet-preferred-address-types=InternalIP",
+            "--kubelet-preferred-address-types=Hostname,ExternalIP",
+        ])
+        .unwrap();
+        assert_eq!(o.kubelet_request_timeout, Duration::from_secs(9));
+        assert_eq!(o.secure_port, 2);
+        assert_eq!(o.kubelet_preferred_address_types, ["InternalIP", "Hostname", "ExternalIP"]);
+    }
 
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
         let mut v: Vec<OsString> = vec!["metrics-server".into()];

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::api;
@@ -118,6 +118,10 @@ fn from_api(a: api::Response) -> Resp {
     r
 }
 
+/// How long a client may take to send a request's headers (Go's `http.Server.ReadHeaderTimeout` as the
+/// generic apiserver sets it).
+const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(32);
+
 /// Accept TLS connections until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -157,7 +161,10 @@ pub async fn serve(
                 let identity = identity.clone();
                 async move { Ok::<_, Infallible>(handle(&state, &identity, req).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // A client that opens a connection and never finishes its request headers would otherwise
+            // hold a task and its buffers for good; upstream's apiserver gives up after 32 s as well.
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(READ_HEADER_TIMEOUT);
             if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
                 tracing::debug!(%peer, error = %e, "connection ended with error");
             }
