@@ -80,7 +80,9 @@ pub enum OptionsError {
     about = "Expose the state of Kubernetes objects as Prometheus metrics (kube-state-metrics, in Rust).",
     disable_version_flag = true,
     next_line_help = true,
-    max_term_width = 100
+    max_term_width = 100,
+    // Go's flag parsing lets a repeated flag's last value win; manifests that append an override rely on it.
+    args_override_self = true
 )]
 pub struct Options {
     /// The URL of the apiserver to use as a master.
@@ -604,6 +606,13 @@ mod tests {
     fn resources_accept_commas_and_repeats_and_are_sorted() {
         let o = parse(&["--resources=pods,nodes", "--resources", "configmaps", "--resources=pods"]);
         assert_eq!(o.resource_names().unwrap(), vec!["configmaps", "nodes", "pods"]);
+    }
+
+    #[test]
+    fn a_repeated_single_value_flag_takes_the_last_value() {
+        let o = parse(&["--port=1", "--port=2", "--enable-gzip-encoding", "--enable-gzip-encoding"]);
+        assert_eq!(o.port, 2);
+        assert!(o.enable_gzip_encoding);
     }
 
     #[test]
