@@ -71,6 +71,36 @@ impl Plain {
         Ok(Resp { status, body, elapsed: start.elapsed() })
     }
 
+    /// GET that must answer 200, reading the body frame by frame and keeping only its length: the time
+    /// to the last byte, as a scraper that parses as it reads sees it (assembling 92 MB into one buffer
+    /// would time the client's copy too).
+    pub async fn get_len(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<(usize, Duration)> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = http::Request::builder().uri(&url);
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::new()))?;
+        let start = Instant::now();
+        let fut = async {
+            let resp = self.client.request(req).await?;
+            anyhow::ensure!(resp.status() == 200, "GET {path}: status {}", resp.status());
+            let mut body = resp.into_body();
+            let mut len = 0;
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame?.into_data() {
+                    len += data.len();
+                }
+            }
+            anyhow::Ok(len)
+        };
+        let len = tokio::time::timeout(TIMEOUT, fut).await.with_context(|| format!("GET {url}: timed out"))??;
+        Ok((len, start.elapsed()))
+    }
+
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Resp> {
         self.request(http::Method::GET, path, headers, None).await
     }

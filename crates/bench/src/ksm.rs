@@ -101,7 +101,7 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
         let stop = stop.clone();
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let _ = http.get("/metrics", &[]).await;
+                let _ = http.get_len("/metrics", &[]).await;
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         })
@@ -159,7 +159,7 @@ async fn sequential(http: &Plain, pid: u32, n: usize, headers: &[(&str, &str)]) 
     let cpu0 = procfs::cpu_seconds(pid);
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
-        lat.push(http.get_ok("/metrics", headers).await?.elapsed.as_secs_f64());
+        lat.push(http.get_len("/metrics", headers).await?.1.as_secs_f64());
     }
     let cpu = (procfs::cpu_seconds(pid) - cpu0) / lat.len() as f64;
     Ok((Latency::of(lat), cpu))
@@ -178,7 +178,7 @@ async fn concurrent(http: &Plain, scrapers: usize, n: usize, headers: &[(&str, &
             let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let mut out = Vec::new();
             for _ in 0..each {
-                out.push(http.get_ok("/metrics", &h).await?.elapsed.as_secs_f64());
+                out.push(http.get_len("/metrics", &h).await?.1.as_secs_f64());
             }
             anyhow::Ok(out)
         });

@@ -176,6 +176,16 @@ impl Compact {
         *at = u32::try_from(end).unwrap_or(u32::MAX);
     }
 
+    /// Reads the bytes a coming [`Compact::write_next`] for `obj` will start with (its prefix and the next
+    /// block), folded into one byte. Calling this a few objects ahead overlaps those cache misses with the
+    /// copying of earlier objects instead of waiting on them one at a time: the scrape is bound by memory
+    /// latency (objects sit wherever the allocator put them while the watch streamed in), not by copying.
+    pub fn touch(&self, cursor: &Cursor, obj: usize) -> u8 {
+        let at = cursor.0.get(obj).map_or(0, |&p| p as usize);
+        let b = |i: usize| self.0.get(i).copied().unwrap_or(0);
+        b(0) ^ b(64) ^ b(at)
+    }
+
     /// Appends family `i`'s lines to `out` (walking the blocks before it; tests and tools).
     pub fn write_family(&self, i: usize, name: &[u8], out: &mut Vec<u8>) {
         if let Some((payload, verbatim)) = self.blocks(self.prefix().1).nth(i) {

@@ -282,6 +282,13 @@ impl Snapshot {
         self.objects[obj].write_next(cursor, obj, self.name(family), out);
     }
 
+    /// Touches the coming bytes of objects `objs` (see [`Compact::touch`]) so their cache misses overlap.
+    pub fn touch_ahead(&self, cursor: &Cursor, objs: std::ops::Range<usize>) {
+        let end = objs.end.min(self.objects.len());
+        let folded = (objs.start.min(end)..end).fold(0u8, |acc, o| acc ^ self.objects[o].touch(cursor, o));
+        std::hint::black_box(folded);
+    }
+
     /// Appends the lines of family `family` (position among the enabled families) of object `obj`.
     pub fn write_family(&self, obj: usize, family: usize, out: &mut Vec<u8>) {
         self.objects[obj].write_family(family, self.name(family), out);
