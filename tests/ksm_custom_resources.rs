@@ -126,6 +126,15 @@ async fn crd_objects_reload_and_removal() {
     assert!(tel.contains("kube_state_metrics_config_hash{filename="), "{tel}");
     assert!(tel.lines().any(|l| l == "kube_state_metrics_custom_resource_state_cache 1"), "{tel}");
     assert!(tel.lines().any(|l| l == "kube_state_metrics_custom_resource_state_add_events_total 1"), "{tel}");
+    // The custom writer's sync state and its (and CRD discovery's) list/watch calls are counted like
+    // built-in ones, under upstream's type label for generic objects.
+    let synced = "kube_state_metrics_resource_synced{resource=\"iam.kubesphere.io/v1alpha2, Resource=users\"} 1";
+    assert!(tel.lines().any(|l| l == synced), "{synced} missing:\n{tel}");
+    assert!(
+        tel.lines().any(|l| l
+            .starts_with("kube_state_metrics_list_total{resource=\"*unstructured.Unstructured\",result=\"success\"}")),
+        "{tel}"
+    );
 
     // An invalid change is refused: the old families keep serving and the gauge says 0.
     write_atomically(&cfg, &original.replace("type: StateSet", "type: Histogram"));

@@ -140,6 +140,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         let (rt, fut) = crate::custom::runtime::start(p, client.clone(), wcfg.clone(), shard_rx.clone());
         let tel = rt.telemetry.clone();
         telemetry.add_extra(Arc::new(move |out: &mut Vec<u8>| tel.render(out)));
+        let served = rt.clone();
+        telemetry
+            .track_dynamic_stores(Arc::new(move || served.writers().into_iter().map(|w| (w.name, w.store)).collect()));
         aux.spawn(fut);
         rt
     });

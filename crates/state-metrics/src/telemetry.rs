@@ -41,12 +41,21 @@ pub struct Telemetry {
     sharding: Mutex<(i32, i32)>,
     /// Stores whose sync state is exported as `kube_state_metrics_resource_synced`.
     stores: Mutex<Vec<(String, Arc<crate::store::Store>)>>,
+    /// Sources of stores that come and go (custom resources), asked at every render.
+    dynamic_stores: Mutex<Vec<StoreSource>>,
     /// Families owned by other parts (custom resources), appended to every render.
     extra: Mutex<Vec<ExtraRender>>,
 }
 
 /// Writes additional telemetry families in the text format.
 pub type ExtraRender = Arc<dyn Fn(&mut Vec<u8>) + Send + Sync>;
+
+/// The stores, by resource name, that some part serves right now.
+pub type StoreSource = Arc<dyn Fn() -> Vec<(String, Arc<crate::store::Store>)> + Send + Sync>;
+
+/// The resource label of list/watch calls for objects read as generic JSON (custom resources, CRDs), as
+/// upstream's dynamic informers report them.
+pub const UNSTRUCTURED: &str = "*unstructured.Unstructured";
 
 impl Telemetry {
     pub fn new(shard: i32, total_shards: i32) -> Self {
@@ -55,6 +64,7 @@ impl Telemetry {
             scrape: Mutex::new(Histogram::default()),
             sharding: Mutex::new((shard, total_shards)),
             stores: Mutex::new(Vec::new()),
+            dynamic_stores: Mutex::new(Vec::new()),
             extra: Mutex::new(Vec::new()),
         }
     }
@@ -76,6 +86,11 @@ impl Telemetry {
     /// Exports whether `store` (resource `name`) has completed its lists.
     pub fn track_store(&self, name: &str, store: Arc<crate::store::Store>) {
         self.stores.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_owned(), store));
+    }
+
+    /// Exports the sync state of whatever stores `source` returns at each render.
+    pub fn track_dynamic_stores(&self, source: StoreSource) {
+        self.dynamic_stores.lock().unwrap_or_else(|e| e.into_inner()).push(source);
     }
 
     pub fn record_call(&self, call: Call, resource: &str, success: bool) {
@@ -133,7 +148,10 @@ impl Telemetry {
     /// Not an upstream family: 1 once every list/watch of the resource has completed its list, 0 while
     /// one is pending or failing (e.g. forbidden by RBAC).
     fn render_synced(&self, out: &mut Vec<u8>) {
-        let g = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.stores.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for source in self.dynamic_stores.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            g.extend(source());
+        }
         if g.is_empty() {
             return;
         }
@@ -380,8 +398,10 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let class = classify(req.uri())
-            .and_then(|(call, plural)| self.layer.labels.get(plural).map(|label| (call, label.clone())));
+        // Resources we do not type statically (custom resources, CRD discovery) are read as generic JSON.
+        let class = classify(req.uri()).map(|(call, plural)| {
+            (call, self.layer.labels.get(plural).cloned().unwrap_or_else(|| UNSTRUCTURED.to_owned()))
+        });
         let fut = self.inner.call(req);
         let telemetry = self.layer.telemetry.clone();
         Box::pin(async move {
@@ -436,6 +456,9 @@ mod tests {
         synced.finish_relist();
         t.track_store("pods", synced);
         t.track_store("secrets", Arc::new(crate::store::Store::new()));
+        let custom = Arc::new(crate::store::Store::new());
+        custom.finish_relist();
+        t.track_dynamic_stores(Arc::new(move || vec![("example.com/v1, Resource=widgets".to_owned(), custom.clone())]));
         let text = String::from_utf8(t.render()).unwrap();
         let samples = exposition::parse_text(&text).unwrap();
         let find = |name: &str, labels: &[(&str, &str)]| {
@@ -448,6 +471,10 @@ mod tests {
         assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(5.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "pods")]), Some(1.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "secrets")]), Some(0.0));
+        assert_eq!(
+            find("kube_state_metrics_resource_synced", &[("resource", "example.com/v1, Resource=widgets")]),
+            Some(1.0)
+        );
         assert_eq!(find("kube_state_metrics_build_info", &[]), Some(1.0));
         assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.025")]), Some(0.0));
         assert_eq!(find("http_request_duration_seconds_bucket", &[("le", "0.05")]), Some(1.0));
