@@ -1,80 +1,16 @@
-//! Label and field selectors, parsed once per request and matched against stored objects.
+//! Label and field selectors, parsed once per request and matched against stored objects. The
+//! grammar lives in the shared `labelselector` crate; this module adds the API server's error type
+//! and the per-kind field tables.
 
 use crate::error::SimError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Req {
-    Eq(String, String),
-    NotEq(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
 /// A parsed label selector; empty matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabelSelector(Vec<Req>);
-
-/// Split on commas that are not inside parentheses.
-fn split_top(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-fn parse_set(rest: &str, whole: &str) -> Result<Vec<String>, SimError> {
-    let rest = rest.trim();
-    let inner = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| SimError::bad_request(format!("unable to parse requirement: {whole}")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
-}
+pub struct LabelSelector(labelselector::Selector);
 
 impl LabelSelector {
     pub fn parse(s: &str) -> Result<Self, SimError> {
-        let mut reqs = Vec::new();
-        for part in split_top(s) {
-            let p = part.trim();
-            if p.is_empty() {
-                continue;
-            }
-            let bad = || SimError::bad_request(format!("unable to parse requirement: {p}"));
-            if let Some(k) = p.strip_prefix('!') {
-                reqs.push(Req::NotExists(k.trim().to_string()));
-            } else if let Some((k, v)) = p.split_once("!=") {
-                reqs.push(Req::NotEq(k.trim().to_string(), v.trim().to_string()));
-            } else if let Some((k, v)) = p.split_once("==") {
-                reqs.push(Req::Eq(k.trim().to_string(), v.trim().to_string()));
-            } else if let Some((k, v)) = p.split_once('=') {
-                reqs.push(Req::Eq(k.trim().to_string(), v.trim().to_string()));
-            } else if let Some(idx) = p.find(" notin ") {
-                let key = p[..idx].trim().to_string();
-                reqs.push(Req::NotIn(key, parse_set(&p[idx + 7..], p)?));
-            } else if let Some(idx) = p.find(" in ") {
-                let key = p[..idx].trim().to_string();
-                reqs.push(Req::In(key, parse_set(&p[idx + 4..], p)?));
-            } else if p.contains(' ') || p.contains('(') {
-                return Err(bad());
-            } else {
-                reqs.push(Req::Exists(p.to_string()));
-            }
-        }
-        Ok(Self(reqs))
+        labelselector::Selector::parse(s).map(Self).map_err(|e| SimError::bad_request(e.to_string()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -83,47 +19,22 @@ impl LabelSelector {
 
     /// `labels` is a list of (key, value) pairs.
     pub fn matches(&self, labels: &[(String, String)]) -> bool {
-        let get = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
-        self.0.iter().all(|r| match r {
-            Req::Eq(k, v) => get(k) == Some(v.as_str()),
-            Req::NotEq(k, v) => get(k) != Some(v.as_str()),
-            Req::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Req::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
-            Req::Exists(k) => get(k).is_some(),
-            Req::NotExists(k) => get(k).is_none(),
-        })
+        self.0.matches(labels)
     }
 }
 
 /// A parsed field selector (`=`, `==`, `!=`); fields not indexed on an object count as "".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldSelector(labelselector::FieldSelector);
 
 impl FieldSelector {
     /// `supported` lists the field paths the resource allows.
     pub fn parse(s: &str, supported: &[&str]) -> Result<Self, SimError> {
-        let mut reqs = Vec::new();
-        for p in s.split(',') {
-            let p = p.trim();
-            if p.is_empty() {
-                continue;
-            }
-            let (k, eq, v) = if let Some((k, v)) = p.split_once("!=") {
-                (k, false, v)
-            } else if let Some((k, v)) = p.split_once("==") {
-                (k, true, v)
-            } else if let Some((k, v)) = p.split_once('=') {
-                (k, true, v)
-            } else {
-                return Err(SimError::bad_request(format!("invalid selector: '{p}'; can't understand '{p}'")));
-            };
-            let k = k.trim();
-            if !supported.contains(&k) {
-                return Err(SimError::bad_request(format!("field label not supported: {k}")));
-            }
-            reqs.push((k.to_string(), eq, v.trim().to_string()));
+        let sel = labelselector::FieldSelector::parse(s).map_err(|e| SimError::bad_request(e.to_string()))?;
+        if let Some(k) = sel.fields().find(|k| !supported.contains(k)) {
+            return Err(SimError::bad_request(format!("field label not supported: {k}")));
         }
-        Ok(Self(reqs))
+        Ok(Self(sel))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -136,7 +47,7 @@ impl FieldSelector {
 
     /// Match with a lookup function, so callers need not build a field list per object.
     pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
-        self.0.iter().all(|(k, eq, v)| (get(k).unwrap_or("") == v) == *eq)
+        self.0.matches_with(get)
     }
 }
 
@@ -226,6 +137,8 @@ mod tests {
         assert!(!m("missing in (x)"));
         assert!(m(""));
         assert!(LabelSelector::parse("app in web").is_err());
+        let e = LabelSelector::parse("x=#").unwrap_err();
+        assert_eq!(e.code, 400);
     }
 
     #[test]
@@ -236,5 +149,9 @@ mod tests {
         assert!(!FieldSelector::parse("spec.nodeName!=n1", sup).unwrap().matches(&f));
         assert!(FieldSelector::parse("status.phase=", sup).unwrap().matches(&f));
         assert!(FieldSelector::parse("spec.bogus=1", sup).is_err());
+        assert!(FieldSelector::parse("spec.nodeName", sup).is_err());
+        let f = FieldSelector::parse("metadata.name=a", sup).unwrap();
+        assert!(f.matches_with(|k| (k == "metadata.name").then_some("a")));
+        assert!(!f.matches_with(|_| None));
     }
 }
