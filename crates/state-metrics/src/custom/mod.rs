@@ -14,7 +14,7 @@
 mod compile;
 mod config;
 mod md5;
-mod path;
+pub mod path;
 pub mod runtime;
 mod value;
 
