@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Cluster, Ksm, eventually, try_get};
+use support::{Cluster, Ksm, eventually, rss_kib, try_get};
 
 /// The namespace the churn works in.
 const NS: &str = "churn";
@@ -198,27 +198,6 @@ async fn assert_same_as_fresh(c: &Cluster, k: &mut Ksm, args: &[&str], within: D
     }
 }
 
-/// The pid of the child started with `--port=<port>` (as in ksm_load.rs: `Ksm` does not expose it).
-fn pid_of_port(port: u16) -> u32 {
-    let want = format!("--port={port}");
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let mut args = cmdline.split(|b| *b == 0);
-        if args.clone().any(|a| a == b"kube-state-metrics") && args.any(|a| a == want.as_bytes()) {
-            return pid;
-        }
-    }
-    panic!("no process with {want}");
-}
-
-/// VmRSS of `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// Memory after the faults is back near its level before them (allocator slack allowed).
 fn assert_memory_back(before: u64, after: u64) {
     let bound = before * 3 / 2 + 20 * 1024;
@@ -246,7 +225,7 @@ async fn watch_cuts_during_churn_leave_the_same_state_as_a_fresh_instance() {
     let args = [LABELS];
     let mut k = Ksm::spawn(&c.kubeconfig, &args);
     k.wait_ready().await;
-    let pid = pid_of_port(k.port);
+    let pid = k.pid();
     warm_up(&c, &k).await;
     let _ = scrape_series(&k).await;
     let rss_before = rss_kib(pid);
@@ -271,7 +250,7 @@ async fn gone_storms_force_relists_without_losing_or_keeping_anything() {
     let args = [RESOURCES, LABELS];
     let mut k = Ksm::spawn(&c.kubeconfig, &args);
     k.wait_ready().await;
-    let pid = pid_of_port(k.port);
+    let pid = k.pid();
     warm_up(&c, &k).await;
     let _ = scrape_series(&k).await;
     let rss_before = rss_kib(pid);
@@ -376,7 +355,7 @@ async fn error_bursts_and_slow_answers_during_churn_recover_fully() {
     let args = [RESOURCES, LABELS];
     let mut k = Ksm::spawn(&c.kubeconfig, &args);
     k.wait_ready().await;
-    let pid = pid_of_port(k.port);
+    let pid = k.pid();
     warm_up(&c, &k).await;
     let _ = scrape_series(&k).await;
     let rss_before = rss_kib(pid);

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Ksm, get, try_get};
+use support::{Cluster, Ksm, get, rejected, rss_kib, send_and_read, try_get};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -27,31 +27,11 @@ fn series_set(body: &str) -> BTreeSet<(String, Vec<(String, String)>)> {
     samples.into_iter().map(|s| (s.name, s.labels)).collect()
 }
 
-/// The pid of the child started with `--port=<port>`: `Ksm` does not expose it, and the port is unique per
-/// test process, so the argument names exactly one process.
-fn pid_of_port(port: u16) -> u32 {
-    let want = format!("--port={port}");
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let mut args = cmdline.split(|b| *b == 0);
-        if args.clone().any(|a| a == b"kube-state-metrics") && args.any(|a| a == want.as_bytes()) {
-            return pid;
-        }
-    }
-    panic!("no process with {want}");
-}
-
 /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM` for the peak).
 fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).expect("field");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// VmRSS of `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS")
 }
 
 /// 50 concurrent scrapes of a `nodes * pods_per_node`-pod cluster served with `args`: every scrape names
@@ -61,7 +41,7 @@ async fn concurrent_scrapes(nodes: usize, pods_per_node: usize, args: &[&str]) {
     let c = synthetic_cluster(nodes, pods_per_node).await;
     let mut k = Ksm::spawn(&c.kubeconfig, args);
     k.wait_ready().await;
-    let pid = pid_of_port(k.port);
+    let pid = k.pid();
 
     let single = k.scrape("/metrics").await;
     let want = series_set(&single);
@@ -196,30 +176,6 @@ async fn slow_readers_and_hang_ups_do_not_block_others() {
     k.assert_running();
 }
 
-/// Writes `bytes` (ignoring a write that fails because the server already closed) and returns what the
-/// server sent before closing, or `None` if it neither answered nor closed within 10 s.
-async fn send_raw(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let _ = s.write_all(bytes).await;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => return if out.is_empty() { None } else { Some(out) },
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// A response that is a 4xx, or a connection closed without an answer.
-fn rejected(what: &str, resp: Option<Vec<u8>>) {
-    let resp = resp.unwrap_or_else(|| panic!("{what}: no answer and connection left open for 10 s"));
-    let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
-    assert!(resp.is_empty() || head.starts_with("HTTP/1.1 4"), "{what}: {head}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_rejected_without_a_crash() {
     let c = synthetic_cluster(2, 5).await;
@@ -256,4 +212,9 @@ async fn malformed_requests_are_rejected_without_a_crash() {
     let r = try_get(&k.url("/metrics"), &[]).await.unwrap();
     assert_eq!(r.status, 200);
     assert!(r.text().contains("kube_pod_info{"), "{}", r.text());
+}
+
+/// Writes `bytes` on a fresh connection to `port` (see [`send_and_read`]).
+async fn send_raw(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
+    send_and_read(TcpStream::connect(("127.0.0.1", port)).await.unwrap(), bytes).await
 }

@@ -9,8 +9,9 @@ mod ms_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ms_support::{SimMetricsServer, peak_rss_kib, rss_kib, tls_connect};
+use ms_support::{SimMetricsServer, tls_connect};
 use serde_json::Value;
+use support::{peak_rss_kib, rejected, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PODS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
@@ -285,26 +286,8 @@ async fn futures_join_all<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> 
 /// connection closed, or `None` if it neither answered nor closed within 10 s. `Some(empty)` also covers a
 /// failed handshake.
 async fn send_raw_tls(port: u16, bytes: &[u8]) -> Option<Vec<u8>> {
-    let Ok(mut s) = tls_connect(port, None).await else { return Some(Vec::new()) };
-    let _ = s.write_all(bytes).await;
-    let _ = s.flush().await;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => return if out.is_empty() { None } else { Some(out) },
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// A 4xx answer, or a connection closed without one.
-fn rejected(what: &str, resp: Option<Vec<u8>>) {
-    let resp = resp.unwrap_or_else(|| panic!("{what}: no answer and connection left open for 10 s"));
-    let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
-    assert!(resp.is_empty() || head.starts_with("HTTP/1.1 4"), "{what}: {head}");
+    let Ok(s) = tls_connect(port, None).await else { return Some(Vec::new()) };
+    support::send_and_read(s, bytes).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -260,19 +260,3 @@ impl Drop for SimMetricsServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// VmRSS of `pid` in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    proc_status_kib(pid, "VmRSS")
-}
-
-/// VmHWM (peak resident size) of `pid` in KiB.
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    proc_status_kib(pid, "VmHWM")
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).expect("field");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}

@@ -106,6 +106,11 @@ pub struct Ksm {
 }
 
 impl Ksm {
+    /// The server's process id (for reading its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the binary with `--kubeconfig`, loopback ports and `args`.
     pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Ksm {
         let port = free_port();
@@ -317,4 +322,48 @@ pub async fn spawn_with_everything(kubeconfig: &Path, resources: &[&str]) -> (Ks
     ksm.wait_ready().await;
     let body = ksm.scrape("/metrics").await;
     (ksm, body)
+}
+
+/// VmRSS (resident size) of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// VmHWM (peak resident size) of `pid` in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).expect("field");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Writes `bytes` on an open connection and returns what the server sent before closing it, or `None` if
+/// it neither answered nor closed within 10 s.
+pub async fn send_and_read<S>(mut s: S, bytes: &[u8]) -> Option<Vec<u8>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = s.write_all(bytes).await;
+    let _ = s.flush().await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return if out.is_empty() { None } else { Some(out) },
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Asserts a raw exchange was refused: a 4xx answer, or a connection closed without one.
+pub fn rejected(what: &str, resp: Option<Vec<u8>>) {
+    let resp = resp.unwrap_or_else(|| panic!("{what}: no answer and connection left open for 10 s"));
+    let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
+    assert!(resp.is_empty() || head.starts_with("HTTP/1.1 4"), "{what}: {head}");
 }
