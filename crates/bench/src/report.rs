@@ -8,6 +8,11 @@ use serde::Serialize;
 pub const UPSTREAM_KSM_METRICS_BYTES: f64 = 94e6;
 pub const UPSTREAM_KSM_METRICS_LINES: u64 = 585_506;
 pub const UPSTREAM_KSM_SCRAPE_SECONDS: f64 = 0.44;
+/// Go's compress/gzip at its default level (what upstream's handler compresses with), measured on this
+/// machine over a 92 MB kubestate body written in 64 KiB pieces: 0.948 s, i.e. ~97 MB/s (BENCHMARKS.md
+/// has the program). Upstream renders and compresses in one goroutine, so its gzip scrape takes about
+/// its plain scrape plus this.
+pub const GO_GZIP_DEFAULT_BYTES_PER_SECOND: f64 = 97e6;
 pub const UPSTREAM_KSM_RSS_MIB: f64 = 385.0;
 pub const UPSTREAM_KSM_FULL_VIEW_SECONDS: f64 = 2.3;
 /// Upstream metrics-server per node.
@@ -152,12 +157,21 @@ pub fn targets(r: &Report) -> Vec<Target> {
             format!("{:.0} MB/s", k.plain_mb_per_second),
             k.plain_mb_per_second >= 800.0,
         ));
-        let goal = UPSTREAM_KSM_SCRAPE_SECONDS / 2.0;
+        let upstream_gzip = UPSTREAM_KSM_SCRAPE_SECONDS + k.metrics_bytes as f64 / GO_GZIP_DEFAULT_BYTES_PER_SECOND;
+        let goal = upstream_gzip / 2.0;
         out.push(t(
             "KSM gzip scrape >= 2x upstream speed",
-            format!("p50 <= {goal:.2} s"),
+            format!("p50 <= {goal:.2} s (upstream ~{upstream_gzip:.2} s)"),
             format!("{:.3} s", k.scrapes.gzip_1.p50),
             k.scrapes.gzip_1.n > 0 && k.scrapes.gzip_1.p50 <= goal,
+        ));
+        // Stricter, kept from the first round: half of upstream's *uncompressed* scrape.
+        let strict = UPSTREAM_KSM_SCRAPE_SECONDS / 2.0;
+        out.push(t(
+            "KSM gzip scrape <= half upstream's plain one",
+            format!("p50 <= {strict:.2} s"),
+            format!("{:.3} s", k.scrapes.gzip_1.p50),
+            k.scrapes.gzip_1.n > 0 && k.scrapes.gzip_1.p50 <= strict,
         ));
         let after = k.ready_seconds - k.sim.initial_lists_seconds;
         out.push(t(
