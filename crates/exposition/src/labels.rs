@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 /// * the first key producing name N keeps N until a second key maps to N; then the first is renamed
 ///   in place to `N_conflict1` and the second gets `N_conflict2`; later ones get the next counter;
 /// * a candidate `N_conflictK` already taken by some other emitted name is skipped (K increments),
-///   for the renamed first holder as for the later keys.
+///   for the renamed first holder as for the later keys;
+/// * a key whose N is already taken by such a rename gets `N_conflictK` (first free K) itself, so no
+///   name is ever emitted twice (the spec is silent here; found by fuzzing).
 pub fn kube_label_names(prefix: &str, keys: &[&str]) -> Vec<String> {
     struct Conflict {
         /// Highest `_conflictK` counter handed out for this base name (1 before any collision).
@@ -43,6 +45,14 @@ pub fn kube_label_names(prefix: &str, keys: &[&str]) -> Vec<String> {
                 }
                 let (k, name) = next_free(&base, c.count + 1, &used);
                 c.count = k;
+                name
+            }
+            // The name is free as far as keys go, but an earlier collision renamed another key to it
+            // (`a-`, `a_`, `a__conflict1`): this key steps aside to its own first free `_conflictK`, since a
+            // repeated label name would make Prometheus reject the whole scrape.
+            None if used.contains(&base) => {
+                let (k, name) = next_free(&base, 1, &used);
+                conflicts.insert(base, Conflict { count: k, initial: names.len() });
                 name
             }
             None => {
@@ -149,6 +159,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_landing_on_an_earlier_conflict_rename_gets_its_own_name() {
+        assert_eq!(
+            kube_label_names("label", &["a-", "a_", "a__conflict1"]),
+            ["label_a__conflict1", "label_a__conflict2", "label_a__conflict1_conflict1"]
+        );
+        // The other order was already safe: the renamed holder skips the taken candidate.
+        assert_eq!(
+            kube_label_names("label", &["a__conflict1", "a-", "a_"]),
+            ["label_a__conflict1", "label_a__conflict2", "label_a__conflict3"]
+        );
+    }
+
+    #[test]
     fn sanitize_name_replaces_per_code_point_without_case_changes() {
         assert_eq!(sanitize_name("nvidia.com/gpu"), "nvidia_com_gpu");
         assert_eq!(sanitize_name("ephemeral-storage"), "ephemeral_storage");
@@ -225,12 +248,13 @@ mod tests {
     }
 
     #[test]
-    fn a_later_plain_name_equal_to_an_earlier_conflict_name_is_not_renamed() {
-        // The rule only guards `_conflictK` candidates; a key that sanitises to a name an earlier
-        // conflict already took keeps it (upstream then emits the label name twice).
+    fn a_later_plain_name_equal_to_an_earlier_conflict_name_steps_aside() {
+        // The spec's rule only guards `_conflictK` candidates, and upstream emits such a name twice,
+        // which makes Prometheus reject the whole scrape ("duplicate label names"). We give the later
+        // key its own `_conflictK` instead.
         assert_eq!(
             kube_label_names("label", &["x-y", "x.y", "x_y", "x_y_conflict3"]),
-            ["label_x_y_conflict1", "label_x_y_conflict2", "label_x_y_conflict3", "label_x_y_conflict3"]
+            ["label_x_y_conflict1", "label_x_y_conflict2", "label_x_y_conflict3", "label_x_y_conflict3_conflict1"]
         );
     }
 }

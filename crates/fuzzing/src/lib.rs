@@ -229,6 +229,8 @@ pub fn label_sanitize(data: &[u8]) {
     for n in &names {
         assert!(is_label_name(n), "kube_label_names({keys:?}) produced {n:?}");
     }
+    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "kube_label_names({keys:?}) repeated a name: {names:?}");
 }
 
 fn same_float(a: f64, b: f64) -> bool {
