@@ -204,6 +204,29 @@ fn bad_label_paths_name_their_level() {
 }
 
 #[test]
+fn label_names_sanitising_cannot_fix_are_refused() {
+    let yaml = "spec:
+  resources:
+    - groupVersionKind: {group: ex.dev, version: v1, kind: W}
+      labelsFromPath: {1name: [metadata, name]}
+      metrics: []
+";
+    assert_eq!(
+        err(yaml),
+        "custom resource state config: spec.resources[0] (ex.dev/v1 W).labelsFromPath.1name: \"1name\" is not a valid label name (sanitised: \"1name\"): it must start with a letter or underscore"
+    );
+    let bad = "is not a valid label name";
+    assert!(err(&with_each("{type: Gauge, gauge: {path: [a], labelsFromPath: {'': [b]}}}")).contains(bad));
+    assert!(err(&with_each("{type: Gauge, gauge: {path: [a], labelFromKey: 7k}}")).contains(bad));
+    assert!(err(&with_each("{type: StateSet, stateSet: {path: [a], labelName: 2x, list: [A]}}")).contains(bad));
+    let e = err(&with_each("{type: Gauge, gauge: {path: [a], labelsFromPath: {'9*': [b]}}}"));
+    assert!(e.starts_with(&format!("{AT}.each.gauge.labelsFromPath.9*: ")), "{e}");
+    // Sanitising alone is enough for these: accepted.
+    let ok = with_each("{type: Gauge, gauge: {path: [a], labelFromKey: my-key, labelsFromPath: {a.b: [c], '*': [d]}}}");
+    assert!(load_and_compile(&ok).is_ok());
+}
+
+#[test]
 fn missing_required_fields() {
     let yaml = "spec:\n  resources:\n    - groupVersionKind: {group: ex.dev, version: v1}\n";
     assert_eq!(err(yaml), "custom resource state config: spec.resources[0].groupVersionKind.kind: is required");

@@ -322,6 +322,12 @@ fn map_copies_with_star_and_prefix() {
     // A copy of something that is not a map adds nothing.
     let r = json!({"metricNamePrefix": "", "labelsFromPath": {"x_*": ["v"]}, "metrics": metrics});
     assert_eq!(run(r, &obj), format!("m{{{L}}} 1\n"));
+    // Keys from the object that would make an invalid label name: a leading digit gets a `_` in front,
+    // a key that sanitises to nothing is dropped (upstream writes both as they come, and Prometheus then
+    // rejects the scrape).
+    let odd = json!({"metadata": {"labels": {"1st": "a", "": "b"}}, "v": 1});
+    let r = json!({"metricNamePrefix": "", "labelsFromPath": {"*": ["metadata", "labels"]}, "metrics": metrics});
+    assert_eq!(run(r, &odd), format!("m{{_1st=\"a\",{L}}} 1\n"));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::ConfigError;
 use super::config::{Config, Each, Metric, Resource};
-use super::path::{LabelPaths, Path, set, set_default, strings};
+use super::path::{LabelPaths, Path, config_label_name, set, set_default, strings};
 use super::value::to_f64;
 use crate::family::{MetricType, Rendered, Samples};
 
@@ -111,6 +111,9 @@ fn compile_metric(
     }
     let mut common_labels = r.common_labels.clone();
     common_labels.extend(m.common_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for k in common_labels.keys() {
+        config_label_name(k).map_err(|e| invalid(format!("{at}.commonLabels.{k}"), e))?;
+    }
     let mut label_map = res_labels.clone();
     label_map.extend(m.labels_from_path.iter().map(|(k, v)| (k.clone(), v.clone())));
     let labels =
@@ -139,6 +142,13 @@ fn compile_each(at: &str, each: &Each) -> Result<(MetricType, EachKind), ConfigE
     let labels = |field: &str, map| {
         LabelPaths::compile(map).map_err(|(label, e)| invalid(format!("{at}.each.{field}.labelsFromPath.{label}"), e))
     };
+    // `labelFromKey` empty means no such label.
+    let key_label = |field: &str, raw: &str| -> Result<String, ConfigError> {
+        if raw.is_empty() {
+            return Ok(String::new());
+        }
+        config_label_name(raw).map_err(|e| invalid(format!("{at}.each.{field}.labelFromKey"), e))
+    };
     match each.kind.to_lowercase().as_str() {
         "gauge" => {
             let Some(g) = &each.gauge else {
@@ -150,7 +160,7 @@ fn compile_each(at: &str, each: &Each) -> Result<(MetricType, EachKind), ConfigE
                 EachKind::Gauge {
                     path: path("gauge.path", &g.path)?,
                     labels: labels("gauge", &g.labels_from_path)?,
-                    label_from_key: g.label_from_key.clone(),
+                    label_from_key: key_label("gauge", &g.label_from_key)?,
                     value_from,
                     nil_is_zero: g.nil_is_zero,
                 },
@@ -168,7 +178,8 @@ fn compile_each(at: &str, each: &Each) -> Result<(MetricType, EachKind), ConfigE
                 EachKind::StateSet {
                     path: path("stateSet.path", &s.path)?,
                     labels: labels("stateSet", &s.labels_from_path)?,
-                    label_name: exposition::sanitize_name(&s.label_name),
+                    label_name: config_label_name(&s.label_name)
+                        .map_err(|e| invalid(format!("{at}.each.stateSet.labelName"), e))?,
                     value_from: path("stateSet.valueFrom", &s.value_from)?,
                     list: s.list.clone(),
                 },
@@ -183,7 +194,7 @@ fn compile_each(at: &str, each: &Each) -> Result<(MetricType, EachKind), ConfigE
                 EachKind::Info {
                     path: path("info.path", &i.path)?,
                     labels: labels("info", &i.labels_from_path)?,
-                    label_from_key: i.label_from_key.clone(),
+                    label_from_key: key_label("info", &i.label_from_key)?,
                 },
             ))
         }
@@ -385,7 +396,7 @@ fn gauge_values(
             Ok(f) => {
                 let mut l = label_src.map(|s| each_labels(labels, s)).unwrap_or_default();
                 if let (Some(key), false) = (key, label_from_key.is_empty()) {
-                    set(&mut l, exposition::sanitize_name(label_from_key), key.to_owned());
+                    set(&mut l, label_from_key.to_owned(), key.to_owned());
                 }
                 values.push(Sample { labels: l, value: f });
             }
@@ -463,10 +474,7 @@ fn info_values(path: &Path, labels: &LabelPaths, label_from_key: &str, obj: &Val
             if !label_from_key.is_empty() {
                 for k in m.keys() {
                     if !k.is_empty() {
-                        values.push(Sample {
-                            labels: vec![(exposition::sanitize_name(label_from_key), k.clone())],
-                            value: 1.0,
-                        });
+                        values.push(Sample { labels: vec![(label_from_key.to_owned(), k.clone())], value: 1.0 });
                     }
                 }
             }

@@ -138,8 +138,31 @@ fn parse_go_bool(s: &str) -> Option<bool> {
 pub struct LabelPaths {
     /// (prefix, suffix, path) for `prefix_*` / `*_suffix` / `*`, sorted by the written key.
     stars: Vec<(String, String, Path)>,
-    /// (label name as written, path), sorted by name.
+    /// (label name, sanitised, path), sorted by the name as written.
     plain: Vec<(String, Path)>,
+}
+
+/// A label name from the config, sanitised; an error when even that is not a valid Prometheus label
+/// name (empty, or starting with a digit), which would make every scrape unparseable.
+pub fn config_label_name(raw: &str) -> Result<String, String> {
+    let name = exposition::sanitize_name(raw);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "{raw:?} is not a valid label name (sanitised: {name:?}): it must start with a letter or underscore"
+        ));
+    }
+    Ok(name)
+}
+
+/// A label name made from object data (a `*` entry's map keys): sanitised, with a `_` in front when it
+/// would start with a digit; `None` when nothing is left.
+fn data_label_name(raw: &str) -> Option<String> {
+    let name = exposition::sanitize_name(raw);
+    match name.chars().next() {
+        None => None,
+        Some(c) if c.is_ascii_digit() => Some(format!("_{name}")),
+        Some(_) => Some(name),
+    }
 }
 
 impl LabelPaths {
@@ -148,11 +171,14 @@ impl LabelPaths {
         for (name, segs) in map {
             let path = Path::compile(&strings(segs)).map_err(|e| (name.clone(), e))?;
             if let Some(prefix) = name.strip_suffix('*') {
+                if !prefix.is_empty() {
+                    config_label_name(prefix).map_err(|e| (name.clone(), e))?;
+                }
                 lp.stars.push((prefix.to_owned(), String::new(), path));
             } else if let Some(suffix) = name.strip_prefix('*') {
                 lp.stars.push((String::new(), suffix.to_owned(), path));
             } else {
-                lp.plain.push((name.clone(), path));
+                lp.plain.push((config_label_name(name).map_err(|e| (name.clone(), e))?, path));
             }
         }
         Ok(lp)
@@ -167,13 +193,15 @@ impl LabelPaths {
                     if val.is_null() {
                         continue;
                     }
-                    set(out, exposition::sanitize_name(&format!("{prefix}{k}{suffix}")), go_print(val));
+                    if let Some(name) = data_label_name(&format!("{prefix}{k}{suffix}")) {
+                        set(out, name, go_print(val));
+                    }
                 }
             }
         }
         for (name, path) in &self.plain {
             if let Some(val) = path.get(v) {
-                set(out, exposition::sanitize_name(name), go_print(val));
+                set(out, name.clone(), go_print(val));
             }
         }
     }
