@@ -80,11 +80,6 @@ pub fn kubelet_text(data: &[u8]) {
             assert!(pod.containers.iter().all(|(_, p)| p.cpu != 0 && p.mem != 0), "incomplete pod kept: {pod:?}");
         }
     }
-    // A single chunk skips the line-length check that a chunk boundary inside a long line applies,
-    // so only bodies shorter than one maximal line are compared.
-    if data.len() >= metrics_server::decode::MAX_LINE {
-        return;
-    }
     let split = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
     let mut d = Decoder::new(&mut interner, request_time);
     let chunked = match d.feed(&data[..split]).and_then(|()| d.feed(&data[split..])) {

@@ -75,6 +75,10 @@ impl<'a> Decoder<'a> {
         while let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
             let (head, rest) = chunk.split_at(pos);
             chunk = &rest[1..];
+            // The limit holds however the body was cut into chunks.
+            if head.len() > MAX_LINE {
+                return self.fail(DecodeError::LineTooLong(self.line_no + 1));
+            }
             let r = if self.carry.is_empty() {
                 self.line(head)
             } else {
@@ -474,6 +478,18 @@ scrape_error 0
         assert!(d.carry.len() <= MAX_LINE);
         // Once failed, the decoder stays failed.
         assert!(d.feed(b"\n").is_err());
+    }
+
+    #[test]
+    fn long_lines_fail_whether_they_arrive_whole_or_in_pieces() {
+        let body = format!("node_cpu_usage_seconds_total{{x=\"{}\"}} 1 5\n", "a".repeat(MAX_LINE));
+        let (mut i1, mut i2) = (Interner::default(), Interner::default());
+        let mut whole = Decoder::new(&mut i1, 0);
+        assert_eq!(whole.feed(body.as_bytes()), Err(DecodeError::LineTooLong(1)));
+        let mut split = Decoder::new(&mut i2, 0);
+        let (a, b) = body.as_bytes().split_at(MAX_LINE / 2);
+        let r = split.feed(a).and_then(|()| split.feed(b));
+        assert_eq!(r, Err(DecodeError::LineTooLong(1)));
     }
 
     #[test]
