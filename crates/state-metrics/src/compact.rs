@@ -81,16 +81,20 @@ impl Compact {
         let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
         // A family can be templated when every line starts with its name and ends with a newline (the
         // renderers always produce that; anything else is kept verbatim rather than assumed).
-        let templated = |i: usize, s: &[u8]| {
-            let n = name(i);
-            !s.is_empty() && s.ends_with(b"\n") && lines(s).all(|l| l.starts_with(n))
-        };
+        let templated: Vec<bool> = families
+            .clone()
+            .enumerate()
+            .map(|(i, s)| {
+                let n = name(i);
+                !s.is_empty() && s.ends_with(b"\n") && lines(s).all(|l| l.starts_with(n))
+            })
+            .collect();
 
         // The prefix: the longest common start of every templated line after its name, stopping short of
         // each line's newline so no remainder is empty.
         let mut prefix: Option<&[u8]> = None;
         for (i, s) in families.clone().enumerate() {
-            if !templated(i, s) {
+            if !templated[i] {
                 continue;
             }
             let n = name(i).len();
@@ -111,7 +115,7 @@ impl Compact {
         let mut payload = Vec::new();
         for (i, s) in families.enumerate() {
             payload.clear();
-            let verbatim = !templated(i, s);
+            let verbatim = !templated[i];
             if verbatim {
                 payload.extend_from_slice(s);
             } else {
