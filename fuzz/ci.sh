@@ -40,13 +40,15 @@ cargo fuzz build "${BUILD_FLAGS[@]}"
 echo "fuzz: built all targets in $(($(date +%s) - start))s"
 
 # Run the built binaries directly: `cargo fuzz run` would re-check (and maybe rebuild) each time.
-bin_dir="target/$(rustc -vV | sed -n 's/^host: //p')/release"
+bin_dir="${CARGO_TARGET_DIR:-target}/$(rustc -vV | sed -n 's/^host: //p')/release"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 failed=()
+ran=0
 for target in $(cargo fuzz list); do
     # Targets whose features were not built are skipped.
     [[ -x "$bin_dir/$target" ]] || continue
+    ran=$((ran + 1))
     mkdir -p "$scratch/$target" "corpus/$target" "artifacts/$target"
     echo "fuzz: $target for ${FUZZ_SECONDS}s"
     if ! "$bin_dir/$target" -artifact_prefix="artifacts/$target/" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
@@ -61,7 +63,11 @@ for target in $(cargo fuzz list); do
         fi
     fi
 done
-echo "fuzz: total $(($(date +%s) - start))s"
+echo "fuzz: $ran targets, total $(($(date +%s) - start))s"
+if ((ran == 0)); then
+    echo "fuzz: no target binaries under $bin_dir" >&2
+    exit 1
+fi
 
 if ((${#failed[@]})); then
     echo "fuzz: crashes in: ${failed[*]}" >&2

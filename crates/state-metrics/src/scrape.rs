@@ -19,8 +19,9 @@ use crate::store::{Snapshot, Store};
 /// Objects whose next bytes a scrape touches at once, one batch ahead of the one it copies.
 const TOUCH_AHEAD: usize = 16;
 
-/// Target size of one body chunk.
-pub const CHUNK: usize = 64 * 1024;
+/// Target size of one body chunk. 256 KiB rather than 64: a quarter of the writes and reader wake-ups; at
+/// 10,000 pods 8 concurrent plain scrapes went from 0.76-0.82 s to 0.43-0.57 s p50.
+pub const CHUNK: usize = 256 * 1024;
 
 /// HELP/TYPE lines of one resource's enabled families, computed once at startup for both formats.
 pub struct Headers {
