@@ -325,12 +325,7 @@ async fn kubelet_answering_invalid_utf8_or_garbage_is_logged_and_others_served()
     })
     .await
     .unwrap();
-    let nodes: Vec<String> = sim
-        .store()
-        .list("v1", "Node", None)
-        .iter()
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
+    let nodes = support::node_names(&sim);
     assert_eq!(nodes.len(), 4);
     let kubelets = sim.kubelets().unwrap();
     kubelets.set_fault(&nodes[1], kubelet_sim::Fault::InvalidUtf8).unwrap();

@@ -70,19 +70,7 @@ async fn setup(sim: &kube_sim::SimHandle, kubelets: &KubeletSim) -> Harness {
     std::fs::write(&kubelet_ca, kubelets.ca_pem()).unwrap();
     let front_ca = TestCa::new("front-proxy-ca").unwrap();
     // The front-proxy settings come from the ConfigMap kube-apiserver publishes, as in a real cluster.
-    sim.store()
-        .create(serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
-            "data": {
-                "requestheader-client-ca-file": front_ca.ca_pem(),
-                "requestheader-allowed-names": "[\"front-proxy-client\"]",
-                "requestheader-username-headers": "[\"X-Remote-User\"]",
-                "requestheader-group-headers": "[\"X-Remote-Group\"]",
-                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]"
-            }
-        }))
-        .unwrap();
+    sim.store().create(ms_support::front_proxy_configmap(front_ca.ca_pem())).unwrap();
     let client = front_ca.issue_client("front-proxy-client", None).unwrap();
     let front = FrontProxyCert { chain: vec![client.cert_der.clone()], key: client.key_der() };
     let other = front_ca.issue_client("someone-else", None).unwrap();

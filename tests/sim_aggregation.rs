@@ -119,12 +119,7 @@ async fn kubectl_top_through_aggregated_metrics_server() {
     })
     .await
     .unwrap();
-    let nodes: Vec<String> = sim
-        .store()
-        .list("v1", "Node", None)
-        .iter()
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
+    let nodes = support::node_names(&sim);
     assert_eq!(nodes.len(), 3);
     // Every node points at its simulated kubelet.
     for n in &nodes {

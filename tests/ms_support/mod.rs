@@ -148,17 +148,7 @@ impl SimMetricsServer {
         let kubelet_ca = dir.join("kubelet-ca.crt");
         std::fs::write(&kubelet_ca, sim.ca_pem().expect("kube-sim with TLS")).unwrap();
         let front_ca = kubelet_sim::pki::TestCa::new("load-front-proxy-ca").unwrap();
-        let cm = serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
-            "data": {
-                "requestheader-client-ca-file": front_ca.ca_pem(),
-                "requestheader-allowed-names": "[\"front-proxy-client\"]",
-                "requestheader-username-headers": "[\"X-Remote-User\"]",
-                "requestheader-group-headers": "[\"X-Remote-Group\"]",
-                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]"
-            }
-        });
+        let cm = front_proxy_configmap(front_ca.ca_pem());
         if sim.store().create(cm.clone()).is_err() {
             sim.store().update(cm).unwrap();
         }
@@ -259,4 +249,20 @@ impl Drop for SimMetricsServer {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The ConfigMap kube-apiserver publishes for aggregated servers: trust `ca_pem` for front-proxy client
+/// certificates named `front-proxy-client`, with the usual X-Remote-* headers.
+pub fn front_proxy_configmap(ca_pem: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+        "data": {
+            "requestheader-client-ca-file": ca_pem,
+            "requestheader-allowed-names": "[\"front-proxy-client\"]",
+            "requestheader-username-headers": "[\"X-Remote-User\"]",
+            "requestheader-group-headers": "[\"X-Remote-Group\"]",
+            "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]"
+        }
+    })
 }

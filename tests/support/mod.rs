@@ -367,3 +367,12 @@ pub fn rejected(what: &str, resp: Option<Vec<u8>>) {
     let head = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned();
     assert!(resp.is_empty() || head.starts_with("HTTP/1.1 4"), "{what}: {head}");
 }
+
+/// Names of the simulator's nodes, in store order.
+pub fn node_names(sim: &kube_sim::SimHandle) -> Vec<String> {
+    sim.store()
+        .list("v1", "Node", None)
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
+        .collect()
+}
