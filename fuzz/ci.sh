@@ -3,6 +3,8 @@
 # against the committed corpus, fail on the first crash (after running them all).
 #
 #   FUZZ_SECONDS      seconds per target (default 20)
+#   FUZZ_SEED         libFuzzer's random seed (default 1, so a CI run repeats the last one's inputs as far
+#                     as time allows, and a failure is a finding to fix, not luck of the draw; 0 = random)
 #   FUZZ_SERVERS=1    also the targets inside the servers (kubelet text, custom-resource config and
 #                     paths). Their dependencies (kube, k8s-openapi, tokio…) take 10+ min to build
 #                     optimised on two cores, so they are built unoptimised (--dev, ~4-6 min cold) and
@@ -56,7 +58,7 @@ for target in $(cargo fuzz list); do
     ran=$((ran + 1))
     mkdir -p "$scratch/$target" "corpus/$target" "artifacts/$target"
     echo "fuzz: $target for ${FUZZ_SECONDS}s"
-    if ! "$bin" -artifact_prefix="artifacts/$target/" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+    if ! "$bin" -seed="${FUZZ_SEED:-1}" -artifact_prefix="artifacts/$target/" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 "$scratch/$target" "corpus/$target" 2>"$scratch/$target.log"; then
         failed+=("$target")
         grep -v '^#[0-9]' "$scratch/$target.log" | head -n 40
