@@ -204,6 +204,17 @@ fn assert_memory_back(before: u64, after: u64) {
     assert!(after <= bound, "VmRSS {after} KiB after the faults, {before} KiB before (bound {bound} KiB)");
 }
 
+/// A ready instance that has seen the churn once, its pid and its baseline RSS.
+async fn start_warm(c: &Cluster, args: &[&str]) -> (Ksm, u32, u64) {
+    let mut k = Ksm::spawn(&c.kubeconfig, args);
+    k.wait_ready().await;
+    let pid = k.pid();
+    warm_up(c, &k).await;
+    let _ = scrape_series(&k).await;
+    let rss_before = rss_kib(pid);
+    (k, pid, rss_before)
+}
+
 /// Everything the churn does, once, before measuring: the pool fills, so the baseline holds a full cluster.
 async fn warm_up(c: &Cluster, k: &Ksm) -> u64 {
     let steps = KINDS.len() as u64 * POOL * 2;
@@ -223,12 +234,7 @@ async fn watch_cuts_during_churn_leave_the_same_state_as_a_fresh_instance() {
     let c = cluster(11).await;
     // Every resource (no --resources): each watcher is cut, not just the churned ones.
     let args = [LABELS];
-    let mut k = Ksm::spawn(&c.kubeconfig, &args);
-    k.wait_ready().await;
-    let pid = k.pid();
-    warm_up(&c, &k).await;
-    let _ = scrape_series(&k).await;
-    let rss_before = rss_kib(pid);
+    let (mut k, pid, rss_before) = start_warm(&c, &args).await;
 
     let faults = c.sim.faults().clone();
     let steps = churn_with_faults(&c, fault_time(1.0), Duration::from_secs(2), async |_| faults.cut_watches()).await;
@@ -248,12 +254,7 @@ async fn watch_cuts_during_churn_leave_the_same_state_as_a_fresh_instance() {
 async fn gone_storms_force_relists_without_losing_or_keeping_anything() {
     let c = cluster(12).await;
     let args = [RESOURCES, LABELS];
-    let mut k = Ksm::spawn(&c.kubeconfig, &args);
-    k.wait_ready().await;
-    let pid = k.pid();
-    warm_up(&c, &k).await;
-    let _ = scrape_series(&k).await;
-    let rss_before = rss_kib(pid);
+    let (mut k, pid, rss_before) = start_warm(&c, &args).await;
 
     let faults = c.sim.faults().clone();
     let lists_before = faults.requests("/api/v1/configmaps").len();
@@ -353,12 +354,7 @@ async fn failing_lists_are_retried_with_backoff_not_in_a_hot_loop() {
 async fn error_bursts_and_slow_answers_during_churn_recover_fully() {
     let c = cluster(15).await;
     let args = [RESOURCES, LABELS];
-    let mut k = Ksm::spawn(&c.kubeconfig, &args);
-    k.wait_ready().await;
-    let pid = k.pid();
-    warm_up(&c, &k).await;
-    let _ = scrape_series(&k).await;
-    let rss_before = rss_kib(pid);
+    let (mut k, pid, rss_before) = start_warm(&c, &args).await;
 
     let faults = c.sim.faults().clone();
     let dur = fault_time(0.5);
