@@ -15,12 +15,52 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"NaN");
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e6 {
-        // Small integers (counts, 0/1 flags aside) are the bulk of every scrape: skip the digit search.
-        let _ = write!(out, "{}", v as i64);
+    } else if v.fract() == 0.0 && v.abs() < MAX_EXACT {
+        // Integers (counts below a million, Unix timestamps above) are nearly every value a scrape
+        // writes: their digits are printed directly, without a search for the shortest form.
+        write_integer(out, v as i64);
     } else {
         go_g(out, v);
     }
+}
+
+/// 2^53: below it every integer is a double and doubles are at most 1 apart, so an integer's shortest
+/// round-tripping digits are its own decimal digits without trailing zeros.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// `n` as Go's `%g` prints the double it came from: plain below 10^6, else `d.ddde+XX`.
+fn write_integer(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    let digits = &buf[at..];
+    if n < 0 {
+        out.push(b'-');
+    }
+    if digits.len() <= 6 {
+        out.extend_from_slice(digits);
+        return;
+    }
+    let exp = digits.len() - 1;
+    let kept = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+    out.push(digits[0]);
+    if kept > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&digits[1..kept]);
+    }
+    out.extend_from_slice(b"e+");
+    if exp < 10 {
+        out.push(b'0');
+    }
+    let _ = write!(out, "{exp}");
 }
 
 /// Go `%g` with shortest precision: exponent form iff the decimal exponent is < -4 or >= 6.
@@ -49,6 +89,29 @@ mod tests {
         let mut b = Vec::new();
         write_float(&mut b, v);
         String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn integers_take_a_shortcut_to_the_same_text() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values: Vec<f64> = vec![1e6, 999_999.0, 1_000_001.0, 1.5e9, 1e15, 9_007_199_254_740_991.0];
+        for _ in 0..20_000 {
+            let bits = next();
+            // Integers of every magnitude below 2^53, and round ones (trailing zeros) too.
+            let n = (bits >> (11 + bits % 53)) as f64;
+            values.extend([n, -n, (n / 1000.0).floor() * 1000.0]);
+        }
+        for v in values.into_iter().filter(|v| v.abs() < MAX_EXACT && *v != 0.0 && v.abs() != 1.0) {
+            let mut slow = Vec::new();
+            go_g(&mut slow, v);
+            assert_eq!(f(v), String::from_utf8(slow).unwrap(), "formatting {v}");
+        }
     }
 
     #[test]

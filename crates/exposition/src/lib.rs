@@ -15,8 +15,14 @@ pub use parse::{Sample, parse_text};
 /// Appends a label value with exactly the three escapes of the text format: `\` `"` and LF.
 pub fn write_label_value(out: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Almost no value needs escaping: one vectorised search, then one copy.
+    let Some(first) = memchr::memchr3(b'\\', b'"', b'\n', bytes) else {
+        out.extend_from_slice(bytes);
+        return;
+    };
+    out.extend_from_slice(&bytes[..first]);
+    let mut start = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let esc: &[u8] = match b {
             b'\\' => b"\\\\",
             b'"' => b"\\\"",
