@@ -47,6 +47,9 @@ struct Inner {
     synced: bool,
     /// Why the list/watch currently fails (e.g. forbidden), for readiness reporting; cleared by success.
     error: Option<String>,
+    /// `live` in key order, built by the first scrape after a change and shared by every scrape until
+    /// the next one: concurrent scrapes hold one copy of the pointers instead of one each.
+    view: Option<Arc<[Compact]>>,
 }
 
 /// The objects of one list/watch (one namespace of a resource, or the whole resource).
@@ -78,6 +81,7 @@ impl Part {
         drop(rendered);
         let mut g = self.lock();
         let inner = &mut *g;
+        inner.view = None;
         inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, c);
     }
 
@@ -86,6 +90,7 @@ impl Part {
         let mut g = self.lock();
         g.synced = true;
         g.error = None;
+        g.view = None;
         if let Some(new) = g.building.take() {
             let old = std::mem::replace(&mut g.live, new);
             let n = g.live.len();
@@ -103,6 +108,7 @@ impl Part {
         let rendered = self.compact(&rendered);
         let mut g = self.lock();
         let inner = &mut *g;
+        inner.view = None;
         // Events between Init and InitDone do not happen with kube-runtime's watcher; should one arrive,
         // it is newer than anything in the relist, so it goes where it will survive the swap.
         inner.building.as_mut().unwrap_or(&mut inner.live).insert(key, rendered);
@@ -114,6 +120,9 @@ impl Part {
             let mut g = self.lock();
             let a = g.live.remove(key);
             let b = g.building.as_mut().and_then(|m| m.remove(key));
+            if a.is_some() {
+                g.view = None;
+            }
             (a, b)
         };
         drop(old);
@@ -127,6 +136,17 @@ impl Part {
     fn reset(&self) {
         let old = std::mem::take(&mut *self.lock());
         drop(old);
+    }
+
+    /// The live objects in key order, shared with other scrapes of the same state.
+    fn view(&self) -> Arc<[Compact]> {
+        let mut g = self.lock();
+        if let Some(v) = &g.view {
+            return v.clone();
+        }
+        let v: Arc<[Compact]> = g.live.values().cloned().collect();
+        g.view = Some(v.clone());
+        v
     }
 }
 
@@ -233,10 +253,10 @@ impl Store {
 
     /// The objects served right now, part by part, each in key order, detached from later changes.
     pub fn snapshot(&self) -> Snapshot {
-        let mut objects = Vec::new();
-        for p in &self.parts {
-            objects.extend(p.lock().live.values().cloned());
-        }
+        let objects = match &*self.parts {
+            [one] => one.view(),
+            parts => parts.iter().flat_map(|p| p.view().to_vec()).collect(),
+        };
         Snapshot { objects, names: self.names.clone() }
     }
 
@@ -254,7 +274,7 @@ impl Store {
 /// The renderings of one resource at one instant.
 #[derive(Clone, Default)]
 pub struct Snapshot {
-    objects: Vec<Compact>,
+    objects: Arc<[Compact]>,
     names: Names,
 }
 
@@ -336,6 +356,40 @@ mod tests {
         assert_eq!(text(&s2, 1), "A1\n");
         // The earlier snapshot is unaffected by later changes.
         assert_eq!(text(&s, 0), "a0\nb0\n");
+    }
+
+    #[test]
+    fn unchanged_stores_share_one_view_and_every_change_renews_it() {
+        let st = Store::new();
+        st.upsert(ObjectKey::new("ns", "a", "1"), r(&["a\n"]));
+        let (s1, s2) = (st.snapshot(), st.snapshot());
+        assert!(Arc::ptr_eq(&s1.objects, &s2.objects));
+        let changes: [(&str, &dyn Fn()); 5] = [
+            ("upsert", &|| st.upsert(ObjectKey::new("ns", "b", "2"), r(&["b\n"]))),
+            ("remove", &|| st.remove(&ObjectKey::new("ns", "b", "2"))),
+            ("insert without relist", &|| st.relist_insert(ObjectKey::new("ns", "c", "3"), r(&["c\n"]))),
+            ("relist", &|| {
+                st.begin_relist();
+                st.relist_insert(ObjectKey::new("ns", "d", "4"), r(&["d\n"]));
+                st.finish_relist();
+            }),
+            ("reset", &|| st.reset()),
+        ];
+        let mut want = ["a\n", "a\nb\n", "a\n", "a\nc\n", "d\n", ""].into_iter();
+        let mut before = st.snapshot();
+        assert_eq!(text(&before, 0), want.next().unwrap());
+        for (what, change) in changes {
+            change();
+            let after = st.snapshot();
+            assert_eq!(text(&after, 0), want.next().unwrap(), "after {what}");
+            assert!(!Arc::ptr_eq(&before.objects, &after.objects) || after.is_empty(), "{what}");
+            before = after;
+        }
+        // Removing what is not there changes nothing and keeps the view.
+        st.upsert(ObjectKey::new("ns", "e", "5"), r(&["e\n"]));
+        let s = st.snapshot();
+        st.remove(&ObjectKey::new("ns", "zz", "9"));
+        assert!(Arc::ptr_eq(&s.objects, &st.snapshot().objects));
     }
 
     #[test]
