@@ -451,7 +451,15 @@ fn metrics(app: &App, req: &Request) -> Response {
     let scrape =
         Scrape::new(&CustomRuntime::merged(&app.writers, app.custom.as_deref()), &filter, format.is_open_metrics());
     let telemetry = app.telemetry.clone();
-    let on_done: Box<dyn FnOnce() + Send + Sync> = Box::new(move || telemetry.observe_scrape(started.elapsed()));
+    static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let on_done: Box<dyn FnOnce() + Send + Sync> = Box::new(move || {
+        telemetry.observe_scrape(started.elapsed());
+        // The last of a burst of scrapes leaves their chunks and snapshots free.
+        if IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) == 1 {
+            crate::trim::after_burst();
+        }
+    });
     let body = ScrapeBody::new(scrape, gzip, Some(on_done));
     let mut r = http::Response::new(http_body_util::BodyExt::boxed(body));
     let ct = http::HeaderValue::from_str(format.content_type())

@@ -15,6 +15,7 @@ pub mod server;
 pub mod shard;
 pub mod store;
 pub mod telemetry;
+pub mod trim;
 pub mod watch;
 pub mod webconfig;
 

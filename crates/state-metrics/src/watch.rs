@@ -255,6 +255,8 @@ pub fn apply_event<R: Resource>(
         Event::InitDone => {
             let n = store.finish_relist();
             tracing::info!(resource = R::NAME, objects = n, "list complete");
+            // The pages and the decoded objects of the list are free now.
+            crate::trim::after_burst();
         }
         Event::Apply(obj) => match obj {
             // A uid never changes, so an object of another shard was never stored either.
