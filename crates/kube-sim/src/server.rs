@@ -676,6 +676,9 @@ struct ContinueToken {
     rv: u64,
     ns: String,
     name: String,
+    /// Items the earlier pages returned.
+    #[serde(default)]
+    seen: usize,
 }
 
 fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>, remaining: usize) -> Response<Body> {
@@ -717,6 +720,7 @@ fn list(
     let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut after = None;
     let mut list_rv = None;
+    let mut seen = 0;
     if let Some(c) = q.get("continue").filter(|c| !c.is_empty()) {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(c)
@@ -729,6 +733,7 @@ fn list(
             ));
         }
         list_rv = Some(tok.rv);
+        seen = tok.seen;
         after = Some((tok.ns, tok.name));
     } else if let Some(rv) = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
         let rv: u64 = rv.parse().map_err(|_| SimError::bad_request(format!("invalid resource version: {rv}")))?;
@@ -744,10 +749,11 @@ fn list(
             ));
         }
     }
-    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref(), labels, fields, limit);
+    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), labels, fields, limit);
     let rv = list_rv.unwrap_or(page.rv);
+    let seen = seen + page.items.len();
     let cont = page.next.map(|(ns, name)| {
-        let tok = serde_json::to_vec(&ContinueToken { rv, ns, name }).unwrap_or_default();
+        let tok = serde_json::to_vec(&ContinueToken { rv, ns, name, seen }).unwrap_or_default();
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tok)
     });
     if wants_table {

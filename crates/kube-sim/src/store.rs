@@ -337,16 +337,18 @@ impl Store {
         (items, g.rv)
     }
 
-    /// One page of a filtered list, starting after `after`.
+    /// One page of a filtered list, starting after `after`'s key (whose number says how many items the
+    /// earlier pages returned).
     pub fn page(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
-        after: Option<&(String, String)>,
+        after: Option<(&(String, String), usize)>,
         labels: &LabelSelector,
         fields: &FieldSelector,
         limit: usize,
     ) -> Page {
+        let (after, seen) = (after.map(|a| a.0), after.map_or(0, |a| a.1));
         let g = self.read();
         let mut page = Page { items: Vec::new(), rv: g.rv, next: None, remaining: 0 };
         let Some(t) = g.tables.get(&rt.key()) else {
@@ -372,13 +374,17 @@ impl Store {
             }
         }
         if page.next.is_some() {
-            if unfiltered {
-                page.remaining = iter.count();
-            } else if iter.next().is_some() {
-                page.remaining = 1;
-            }
-            if page.remaining == 0 {
+            if iter.next().is_none() {
                 page.next = None;
+            } else if unfiltered && ns.is_none() {
+                // Counting what is left page after page made a paginated list quadratic (200 pages of
+                // 500 at 100,000 pods took three times an unpaginated one); the earlier pages' count,
+                // carried in the continue token, gives it at once.
+                page.remaining = t.objs.len().saturating_sub(seen + page.items.len()).max(1);
+            } else if unfiltered {
+                page.remaining = 1 + iter.count();
+            } else {
+                page.remaining = 1;
             }
         }
         page
