@@ -12,6 +12,19 @@ pub use labels::{kube_label_names, sanitize_name, sanitize_snake};
 pub use negotiate::{Format, TEXT_CONTENT_TYPE, accepts_gzip, negotiate};
 pub use parse::{Sample, parse_text};
 
+/// Appends `k="v"` pairs separated by commas (no braces), values escaped.
+pub fn write_label_pairs<K: AsRef<str>, V: AsRef<str>>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (K, V)>) {
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(k.as_ref().as_bytes());
+        out.extend_from_slice(b"=\"");
+        write_label_value(out, v.as_ref());
+        out.push(b'"');
+    }
+}
+
 /// Appends a label value with exactly the three escapes of the text format: `\` `"` and LF.
 pub fn write_label_value(out: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
@@ -50,6 +63,16 @@ pub fn write_help_text(out: &mut Vec<u8>, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_pairs_are_comma_separated_and_escaped() {
+        let mut out = Vec::new();
+        write_label_pairs(&mut out, [("namespace", "ns"), ("pod", "a\"b\\c\nd")]);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"namespace="ns",pod="a\"b\\c\nd""#);
+        let mut none = Vec::new();
+        write_label_pairs(&mut none, std::iter::empty::<(&str, &str)>());
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn label_values_escape_exactly_three_characters() {

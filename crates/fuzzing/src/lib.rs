@@ -272,15 +272,7 @@ pub fn exposition_parse(data: &[u8]) {
         out.extend_from_slice(smp.name.as_bytes());
         if !smp.labels.is_empty() {
             out.push(b'{');
-            for (i, (k, v)) in smp.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(k.as_bytes());
-                out.extend_from_slice(b"=\"");
-                exposition::write_label_value(&mut out, v);
-                out.push(b'"');
-            }
+            exposition::write_label_pairs(&mut out, smp.labels.iter().map(|(k, v)| (k, v)));
             out.push(b'}');
         }
         out.push(b' ');

@@ -138,15 +138,7 @@ pub struct Samples<'a> {
 /// per object instead of once per line (a pod's ~60 lines share them).
 pub fn identity_text(identity: &[(&'static str, String)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(identity.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
-    for (i, (k, v)) in identity.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"=\"");
-        exposition::write_label_value(&mut out, v);
-        out.push(b'"');
-    }
+    exposition::write_label_pairs(&mut out, identity.iter().map(|(k, v)| (k, v)));
     out
 }
 
