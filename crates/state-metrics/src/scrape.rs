@@ -309,7 +309,7 @@ fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::
     let (tx, rx) = tokio::sync::oneshot::channel();
     // The scrape may have been abandoned meanwhile; then nobody wants the result.
     let job: Job = Box::new(move || drop(tx.send(f())));
-    match deflate_pool() {
+    match scrape_pool() {
         Some(pool) => {
             if let Err(std::sync::mpsc::SendError(job)) = pool.send(job) {
                 job();
@@ -323,7 +323,7 @@ fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::
 /// A fixed set of threads, one per core, shared by every scrape for rendering ahead and compressing:
 /// concurrent scrapes queue their work instead of each growing the blocking pool (every thread keeps its own deflate
 /// state and malloc arena, which showed as +28 MiB RSS with 8 gzip scrapers on tokio's blocking pool).
-fn deflate_pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
+fn scrape_pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
     static POOL: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -332,7 +332,7 @@ fn deflate_pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
         let mut started = 0;
         for i in 0..threads {
             let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("gzip-{i}")).spawn(move || {
+            let spawned = std::thread::Builder::new().name(format!("scrape-{i}")).spawn(move || {
                 loop {
                     // The lock is held only while taking a job, never while running one.
                     let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -344,7 +344,7 @@ fn deflate_pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
             });
             match spawned {
                 Ok(_) => started += 1,
-                Err(e) => tracing::warn!(error = %e, "cannot start a gzip thread"),
+                Err(e) => tracing::warn!(error = %e, "cannot start a scrape thread"),
             }
         }
         (started > 0).then_some(tx)
