@@ -7,13 +7,11 @@
 //! keeps the longest prefix all its lines share after their family name, once, and per line only what
 //! follows it; names live once per resource. A scrape glues name + prefix + rest back together.
 //!
-//! `/metrics` is written family by family across all objects, so a scrape visits every object once per
-//! family. What makes that slow is not copying but cache misses on the way to each object's lines (the
-//! first version, with a separate offsets table per object, spent 90% of its time waiting on them). So one
-//! object is a single allocation, `varint(prefix length) prefix block*`, one block per family in order,
-//! each `varint(payload length << 1 | verbatim) payload`; a templated payload is `(varint(len) rest)*`.
-//! A scrape keeps a cursor per object ([`Cursor`]) that steps from one block to the next, so it reads
-//! each object's bytes front to back, next to what the previous family's pass just touched.
+//! An object's text becomes `varint(prefix length) prefix` and one block per family in order, each
+//! `varint(payload length << 1 | verbatim) payload`; a templated payload is `(varint(len) rest)*`. The
+//! bulk of a store keeps those pieces family-major in [`crate::columns::Columns`]; an object changed since
+//! the last list is one [`Compact`] buffer holding them back to back, which a scrape reads block after
+//! block with a [`Cursor`].
 //!
 //! Measured against the other candidate, compressed per-object blocks (see BENCHMARKS.md): those are
 //! smaller still, but an object would have to be inflated once per family (61 times a scrape for a pod).
@@ -24,7 +22,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Compact(Arc<[u8]>);
 
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: usize) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -74,147 +72,198 @@ impl Cursor {
     }
 }
 
-impl Compact {
-    /// Compacts the text of `families` (one slice per enabled family); `names[i]` is family `i`'s metric
-    /// name (missing names are treated as empty, which is correct, only less compact).
-    pub fn new<'a>(families: impl Iterator<Item = &'a [u8]> + Clone, names: &[impl AsRef<[u8]>]) -> Compact {
-        let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
-        // A family can be templated when every line starts with its name and ends with a newline (the
-        // renderers always produce that; anything else is kept verbatim rather than assumed).
-        let templated: Vec<bool> = families
-            .clone()
-            .enumerate()
-            .map(|(i, s)| {
-                let n = name(i);
-                !s.is_empty() && s.ends_with(b"\n") && lines(s).all(|l| l.starts_with(n))
-            })
-            .collect();
-
-        // The prefix: the longest common start of every templated line after its name, stopping short of
-        // each line's newline so no remainder is empty.
-        let mut prefix: Option<&[u8]> = None;
-        for (i, s) in families.clone().enumerate() {
-            if !templated[i] {
-                continue;
-            }
-            let n = name(i).len();
-            for l in lines(s) {
-                let after = &l[n..l.len() - 1];
-                prefix = Some(match prefix {
-                    None => after,
-                    Some(p) => &p[..common_prefix(p, after)],
-                });
-            }
+/// Splits one object's text (one slice per enabled family; `names[i]` is family `i`'s metric name,
+/// missing names count as empty, which is correct, only less compact) into the prefix its templated lines
+/// share after their names and one block per family. `sink` gets `(None, varint(len) prefix)` once, then
+/// `(Some(i), varint(tag) payload)` for every family in order; [`Compact`] keeps them in one buffer,
+/// [`crate::columns::Columns`] spreads them over one buffer per family.
+pub(crate) fn encode<'a>(
+    families: impl Iterator<Item = &'a [u8]> + Clone,
+    names: &[impl AsRef<[u8]>],
+    mut sink: impl FnMut(Option<usize>, &[u8]),
+) {
+    let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
+    // A family can be templated when every line starts with its name and ends with a newline (the
+    // renderers always produce that; anything else is kept verbatim rather than assumed). At most 64
+    // families are remembered here without allocating; the rest are checked again when encoded.
+    let templated_at = |i: usize, s: &[u8]| {
+        let n = name(i);
+        !s.is_empty() && s.ends_with(b"\n") && lines(s).all(|l| l.starts_with(n))
+    };
+    let mut templated = 0u64;
+    // The prefix: the longest common start of every templated line after its name, stopping short of
+    // each line's newline so no remainder is empty.
+    let mut prefix: Option<&[u8]> = None;
+    for (i, s) in families.clone().enumerate() {
+        if !templated_at(i, s) {
+            continue;
         }
-        let prefix = prefix.unwrap_or_default();
+        if i < 64 {
+            templated |= 1 << i;
+        }
+        let n = name(i).len();
+        for l in lines(s) {
+            let after = &l[n..l.len() - 1];
+            prefix = Some(match prefix {
+                None => after,
+                Some(p) => &p[..common_prefix(p, after)],
+            });
+        }
+    }
+    let prefix = prefix.unwrap_or_default();
 
-        let total: usize = families.clone().map(<[u8]>::len).sum();
-        let mut buf = Vec::with_capacity(prefix.len() + total / 2);
-        put_varint(&mut buf, prefix.len());
-        buf.extend_from_slice(prefix);
+    SCRATCH.with_borrow_mut(|block| {
+        block.clear();
+        put_varint(block, prefix.len());
+        block.extend_from_slice(prefix);
+        sink(None, block);
         let mut payload = Vec::new();
         for (i, s) in families.enumerate() {
-            payload.clear();
-            let verbatim = !templated[i];
+            let verbatim = if i < 64 { templated & (1 << i) == 0 } else { !templated_at(i, s) };
+            block.clear();
             if verbatim {
-                payload.extend_from_slice(s);
+                put_varint(block, s.len() << 1 | 1);
+                block.extend_from_slice(s);
             } else {
+                payload.clear();
                 let skip = name(i).len() + prefix.len();
                 for l in lines(s) {
                     put_varint(&mut payload, l.len() - skip);
                     payload.extend_from_slice(&l[skip..]);
                 }
+                put_varint(block, payload.len() << 1);
+                block.extend_from_slice(&payload);
             }
-            put_varint(&mut buf, payload.len() << 1 | usize::from(verbatim));
-            buf.extend_from_slice(&payload);
+            sink(Some(i), block);
         }
+    });
+}
+
+thread_local! {
+    /// The block being encoded: one buffer per thread instead of an allocation per object.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads the block at `*pos` of `buf` (`varint(tag) payload`), advancing `*pos` past it: (payload,
+/// verbatim). `None` at the end of `buf`.
+pub(crate) fn read_block<'a>(buf: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], bool)> {
+    let tag = get_varint(buf, pos)?;
+    let end = (*pos + (tag >> 1)).min(buf.len());
+    let payload = &buf[*pos..end];
+    *pos = end;
+    Some((payload, tag & 1 == 1))
+}
+
+/// Reads the prefix at `*pos` of `buf` (`varint(len) prefix`), advancing `*pos` past it.
+pub(crate) fn read_prefix<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let len = get_varint(buf, pos).unwrap_or(0);
+    let end = (*pos + len).min(buf.len());
+    let p = &buf[*pos..end];
+    *pos = end;
+    p
+}
+
+/// Appends a block's lines: each templated remainder gets the family name and the object's prefix back.
+pub(crate) fn write_lines(name: &[u8], prefix: &[u8], payload: &[u8], verbatim: bool, out: &mut Vec<u8>) {
+    if verbatim {
+        out.extend_from_slice(payload);
+        return;
+    }
+    let mut pos = 0;
+    while let Some(len) = get_varint(payload, &mut pos) {
+        let end = (pos + len).min(payload.len());
+        out.extend_from_slice(name);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&payload[pos..end]);
+        pos = end;
+    }
+}
+
+/// Appends a block (`varint(tag) payload`) to `out`.
+pub(crate) fn put_block(out: &mut Vec<u8>, payload: &[u8], verbatim: bool) {
+    put_varint(out, payload.len() << 1 | usize::from(verbatim));
+    out.extend_from_slice(payload);
+}
+
+/// Bytes of text a block serves.
+pub(crate) fn block_text_len(name: &[u8], prefix: &[u8], payload: &[u8], verbatim: bool) -> usize {
+    if verbatim {
+        return payload.len();
+    }
+    let (mut pos, mut n) = (0, 0);
+    while let Some(len) = get_varint(payload, &mut pos) {
+        pos += len;
+        n += len + name.len() + prefix.len();
+    }
+    n
+}
+
+impl Compact {
+    /// Compacts the text of `families` (see [`encode`]).
+    pub fn new<'a>(families: impl Iterator<Item = &'a [u8]> + Clone, names: &[impl AsRef<[u8]>]) -> Compact {
+        let total: usize = families.clone().map(<[u8]>::len).sum();
+        let mut buf = Vec::with_capacity(total / 2);
+        encode(families, names, |_, block| buf.extend_from_slice(block));
         Compact(buf.into())
+    }
+
+    /// The prefix every templated line of this object carries after its family name.
+    pub(crate) fn prefix_bytes(&self) -> &[u8] {
+        self.prefix().0
+    }
+
+    /// The block after the one `cursor` last returned for object `obj` (the first one on a new cursor).
+    pub(crate) fn next_block(&self, cursor: &mut Cursor, obj: usize) -> Option<(&[u8], bool)> {
+        let at = cursor.0.get_mut(obj)?;
+        let mut pos = match *at {
+            0 => self.prefix().1,
+            p => p as usize,
+        };
+        let block = read_block(&self.0, &mut pos)?;
+        *at = u32::try_from(pos).unwrap_or(u32::MAX);
+        Some(block)
     }
 
     fn prefix(&self) -> (&[u8], usize) {
         let mut pos = 0;
-        let len = get_varint(&self.0, &mut pos).unwrap_or(0);
-        let end = (pos + len).min(self.0.len());
-        (&self.0[pos..end], end)
+        let p = read_prefix(&self.0, &mut pos);
+        (p, pos)
     }
 
     /// Family blocks from `pos` on: (payload, verbatim).
     fn blocks(&self, mut pos: usize) -> impl Iterator<Item = (&[u8], bool)> {
-        std::iter::from_fn(move || {
-            let tag = get_varint(&self.0, &mut pos)?;
-            let end = (pos + (tag >> 1)).min(self.0.len());
-            let payload = &self.0[pos..end];
-            pos = end;
-            Some((payload, tag & 1 == 1))
-        })
-    }
-
-    fn write_block(&self, payload: &[u8], verbatim: bool, name: &[u8], out: &mut Vec<u8>) {
-        if verbatim {
-            out.extend_from_slice(payload);
-            return;
-        }
-        let (prefix, _) = self.prefix();
-        let mut pos = 0;
-        while let Some(len) = get_varint(payload, &mut pos) {
-            let end = (pos + len).min(payload.len());
-            out.extend_from_slice(name);
-            out.extend_from_slice(prefix);
-            out.extend_from_slice(&payload[pos..end]);
-            pos = end;
-        }
+        std::iter::from_fn(move || read_block(&self.0, &mut pos))
     }
 
     /// Appends the next family's lines (the family after the one `cursor` last wrote for object `obj`) to
     /// `out`; `name` is that family's name as given to [`Compact::new`]. Past the last family it writes
     /// nothing.
     pub fn write_next(&self, cursor: &mut Cursor, obj: usize, name: &[u8], out: &mut Vec<u8>) {
-        let Some(at) = cursor.0.get_mut(obj) else { return };
-        let mut pos = match *at {
-            0 => self.prefix().1,
-            p => p as usize,
-        };
-        let Some(tag) = get_varint(&self.0, &mut pos) else { return };
-        let end = (pos + (tag >> 1)).min(self.0.len());
-        self.write_block(&self.0[pos..end], tag & 1 == 1, name, out);
-        *at = u32::try_from(end).unwrap_or(u32::MAX);
-    }
-
-    /// Reads the bytes a coming [`Compact::write_next`] for `obj` will start with (its prefix and the next
-    /// block), folded into one byte. Calling this a few objects ahead overlaps those cache misses with the
-    /// copying of earlier objects instead of waiting on them one at a time: the scrape is bound by memory
-    /// latency (objects sit wherever the allocator put them while the watch streamed in), not by copying.
-    pub fn touch(&self, cursor: &Cursor, obj: usize) -> u8 {
-        let at = cursor.0.get(obj).map_or(0, |&p| p as usize);
-        let b = |i: usize| self.0.get(i).copied().unwrap_or(0);
-        b(0) ^ b(64) ^ b(at)
+        if let Some((payload, verbatim)) = self.next_block(cursor, obj) {
+            write_lines(name, self.prefix().0, payload, verbatim, out);
+        }
     }
 
     /// Appends family `i`'s lines to `out` (walking the blocks before it; tests and tools).
     pub fn write_family(&self, i: usize, name: &[u8], out: &mut Vec<u8>) {
         if let Some((payload, verbatim)) = self.blocks(self.prefix().1).nth(i) {
-            self.write_block(payload, verbatim, name, out);
+            write_lines(name, self.prefix().0, payload, verbatim, out);
         }
     }
 
     /// Bytes of text this object serves, all families together.
     pub fn text_len(&self, names: &[impl AsRef<[u8]>]) -> usize {
         let (prefix, start) = self.prefix();
+        let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
         self.blocks(start)
             .enumerate()
-            .map(|(i, (payload, verbatim))| {
-                if verbatim {
-                    return payload.len();
-                }
-                let extra = names.get(i).map_or(0, |n| n.as_ref().len()) + prefix.len();
-                let (mut pos, mut n) = (0, 0);
-                while let Some(len) = get_varint(payload, &mut pos) {
-                    pos += len;
-                    n += len + extra;
-                }
-                n
-            })
+            .map(|(i, (payload, verbatim))| block_text_len(name(i), prefix, payload, verbatim))
             .sum()
+    }
+
+    /// Whether `other` is this very rendering (not merely equal text).
+    pub fn same(&self, other: &Compact) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// Bytes held (the buffer alone, without allocator overhead).

@@ -1,6 +1,7 @@
 //! kube-state-metrics, rebuilt in Rust.
 
 pub mod authfilter;
+pub mod columns;
 pub mod compact;
 pub mod custom;
 pub mod engine;
