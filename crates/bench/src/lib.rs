@@ -5,6 +5,7 @@
 pub mod client;
 pub mod procfs;
 pub mod report;
+pub mod scaling;
 
 mod ksm;
 mod ms;

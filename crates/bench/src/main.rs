@@ -54,6 +54,10 @@ struct Args {
     /// Skip kube-state-metrics.
     #[arg(long)]
     skip_ksm: bool,
+    /// Instead of running, compare the JSON reports of earlier runs at different pod counts: each
+    /// figure's median per size and how fast it grows with the cluster (exponent 1 = linear).
+    #[arg(long, num_args = 1.., value_name = "REPORT.json")]
+    scaling: Vec<PathBuf>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-results/latest.json")]
     out: PathBuf,
@@ -95,6 +99,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if !args.scaling.is_empty() {
+        return scaling(&args.scaling);
+    }
     let result = async {
         let cfg = config(&args)?;
         let r = kubestate_bench::run(&cfg).await?;
@@ -114,4 +121,20 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn scaling(paths: &[PathBuf]) -> ExitCode {
+    let mut reports = Vec::new();
+    for p in paths {
+        match std::fs::read(p).map_err(anyhow::Error::from).and_then(|b| Ok(serde_json::from_slice(&b)?)) {
+            Ok(v) => reports.push(v),
+            Err(e) => {
+                eprintln!("kubestate-bench: {}: {e:#}", p.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let pairs = kubestate_bench::scaling::compare(&reports);
+    print!("{}", kubestate_bench::scaling::render(&pairs, reports.len()));
+    if pairs.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
