@@ -237,8 +237,9 @@ impl Compact {
 
     /// Appends the next family's lines (the family after the one `cursor` last wrote for object `obj`) to
     /// `out`; `name` is that family's name as given to [`Compact::new`]. Past the last family it writes
-    /// nothing.
-    pub fn write_next(&self, cursor: &mut Cursor, obj: usize, name: &[u8], out: &mut Vec<u8>) {
+    /// nothing. (Scrapes go through [`crate::columns::View`]; this checks the cursor on its own.)
+    #[cfg(test)]
+    fn write_next(&self, cursor: &mut Cursor, obj: usize, name: &[u8], out: &mut Vec<u8>) {
         if let Some((payload, verbatim)) = self.next_block(cursor, obj) {
             write_lines(name, self.prefix().0, payload, verbatim, out);
         }
@@ -251,8 +252,9 @@ impl Compact {
         }
     }
 
-    /// Bytes of text this object serves, all families together.
-    pub fn text_len(&self, names: &[impl AsRef<[u8]>]) -> usize {
+    /// Bytes of text this object serves, all families together (tests; the store counts through views).
+    #[cfg(test)]
+    fn text_len(&self, names: &[impl AsRef<[u8]>]) -> usize {
         let (prefix, start) = self.prefix();
         let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
         self.blocks(start)

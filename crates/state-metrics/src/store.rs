@@ -788,7 +788,7 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let i = (x % 230) as usize;
-                if x % 3 == 0 {
+                if x.is_multiple_of(3) {
                     st.remove(&key(i));
                     live.remove(&i);
                 } else {
@@ -796,11 +796,11 @@ mod tests {
                     st.upsert(key(i), obj(i, version));
                     live.insert(i, version);
                 }
-                if fold_every > 0 && step % fold_every == 0 {
+                if fold_every > 0 && step.is_multiple_of(fold_every) {
                     st.part(0).fold_now();
                 }
                 assert_eq!(st.len(), live.len(), "step {step}");
-                if step % 10 == 0 {
+                if step.is_multiple_of(10) {
                     assert_eq!(scrape(&st.snapshot(), 3, 64), expected(&live), "step {step}, fold {fold_every}");
                 }
             }
