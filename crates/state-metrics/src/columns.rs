@@ -116,6 +116,8 @@ pub struct View {
     steps: Vec<(u32, Step)>,
     changed: Vec<(ObjectKey, Compact)>,
     families: usize,
+    /// Objects served (counted once: scrapes ask for every chunk).
+    len: usize,
 }
 
 /// One object as a walk of a [`View`] yields it.
@@ -147,6 +149,7 @@ impl View {
     ) -> View {
         let mut steps = Vec::new();
         let mut changed = Vec::new();
+        let mut skipped = 0;
         for (key, value) in changes {
             let (at, present) = match base.position(key) {
                 Ok(i) => (i, true),
@@ -159,10 +162,12 @@ impl View {
             }
             if present {
                 steps.push((at, Step::Skip));
+                skipped += 1;
             }
         }
         let families = families.max(base.families());
-        View { base, steps, changed, families }
+        let len = base.len() - skipped + changed.len();
+        View { base, steps, changed, families, len }
     }
 
     pub fn base(&self) -> &Arc<Columns> {
@@ -171,8 +176,7 @@ impl View {
 
     /// Objects served.
     pub fn len(&self) -> usize {
-        let skipped = self.steps.iter().filter(|(_, s)| matches!(s, Step::Skip)).count();
-        self.base.len() - skipped + self.changed.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
