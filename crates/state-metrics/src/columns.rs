@@ -237,7 +237,7 @@ impl View {
         let mut w = self.walk();
         while let Some(item) = self.next(&mut w, None) {
             out.keys.push(item.key.clone());
-            put_prefix(&mut out.prefixes, item.prefix);
+            compact::put_prefix(&mut out.prefixes, item.prefix);
         }
         for f in 0..self.families {
             let mut seg = Vec::with_capacity(self.base.segments.get(f).map_or(0, Vec::len));
@@ -250,9 +250,4 @@ impl View {
         out.shrink();
         out
     }
-}
-
-fn put_prefix(out: &mut Vec<u8>, prefix: &[u8]) {
-    compact::put_varint(out, prefix.len());
-    out.extend_from_slice(prefix);
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Compact(Arc<[u8]>);
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+fn put_varint(out: &mut Vec<u8>, mut v: usize) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -114,8 +114,7 @@ pub(crate) fn encode<'a>(
 
     SCRATCH.with_borrow_mut(|block| {
         block.clear();
-        put_varint(block, prefix.len());
-        block.extend_from_slice(prefix);
+        put_prefix(block, prefix);
         sink(None, block);
         let mut payload = Vec::new();
         for (i, s) in families.enumerate() {
@@ -177,6 +176,12 @@ pub(crate) fn write_lines(name: &[u8], prefix: &[u8], payload: &[u8], verbatim: 
         out.extend_from_slice(&payload[pos..end]);
         pos = end;
     }
+}
+
+/// Appends a prefix (`varint(len) prefix`) to `out`.
+pub(crate) fn put_prefix(out: &mut Vec<u8>, prefix: &[u8]) {
+    put_varint(out, prefix.len());
+    out.extend_from_slice(prefix);
 }
 
 /// Appends a block (`varint(tag) payload`) to `out`.

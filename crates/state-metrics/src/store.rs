@@ -57,6 +57,16 @@ fn fold_due(changes: usize, columns: usize) -> bool {
     changes > FOLD_AT_LEAST.max(columns / 8)
 }
 
+/// Records that `key` is gone: a deletion mark where the columns hold it, otherwise only its change is
+/// dropped (a mark for a key the columns lack would be one more entry to merge for nothing).
+fn forget(columns: &Columns, changes: &mut Changes, key: &ObjectKey) {
+    if columns.contains(key) {
+        changes.insert(key.clone(), None);
+    } else {
+        changes.remove(key);
+    }
+}
+
 /// A set of objects: columns and the changes made since (or that arrived out of order).
 #[derive(Default)]
 struct Set {
@@ -82,11 +92,7 @@ impl Set {
     /// Whether `key` was present before.
     fn remove(&mut self, key: &ObjectKey) -> bool {
         let was = self.present(key);
-        if self.base.contains(key) {
-            self.changes.insert(key.clone(), None);
-        } else {
-            self.changes.remove(key);
-        }
+        forget(&self.base, &mut self.changes, key);
         was
     }
 
@@ -228,11 +234,7 @@ impl Part {
         let mut g = self.lock();
         let inner = &mut *g;
         if let Some((columns, late)) = &mut inner.building {
-            if columns.contains(key) {
-                late.insert(key.clone(), None);
-            } else {
-                late.remove(key);
-            }
+            forget(columns, late, key);
         }
         if inner.live.remove(key) {
             inner.live_len -= 1;
