@@ -58,9 +58,11 @@ fn fold_due(changes: usize, columns: usize) -> bool {
 }
 
 /// Records that `key` is gone: a deletion mark where the columns hold it, otherwise only its change is
-/// dropped (a mark for a key the columns lack would be one more entry to merge for nothing).
-fn forget(columns: &Columns, changes: &mut Changes, key: &ObjectKey) {
-    if columns.contains(key) {
+/// dropped (a mark for a key the columns lack would be one more entry to merge for nothing) — unless
+/// `columns_may_gain_it`: columns being folded from these changes will hold every key changed now, so
+/// only a mark keeps a deleted one from coming back when they are installed.
+fn forget(columns: &Columns, changes: &mut Changes, key: &ObjectKey, columns_may_gain_it: bool) {
+    if columns_may_gain_it || columns.contains(key) {
         changes.insert(key.clone(), None);
     } else {
         changes.remove(key);
@@ -72,6 +74,10 @@ fn forget(columns: &Columns, changes: &mut Changes, key: &ObjectKey) {
 struct Set {
     base: Arc<Columns>,
     changes: Changes,
+    /// New columns are being folded from `base` and a copy of `changes`. Until they are installed every
+    /// delete leaves a mark, so the fold's result plus the changes left then serve exactly what
+    /// `base` plus the changes serve (see [`Set::install`]).
+    folding: bool,
 }
 
 impl Set {
@@ -92,8 +98,26 @@ impl Set {
     /// Whether `key` was present before.
     fn remove(&mut self, key: &ObjectKey) -> bool {
         let was = self.present(key);
-        forget(&self.base, &mut self.changes, key);
+        forget(&self.base, &mut self.changes, key, self.folding);
         was
+    }
+
+    /// Installs `columns`, folded from `base` and the changes `folded` (as they were when the fold began).
+    /// A change that is still the one folded is in the columns now and is dropped; any later change
+    /// stays. Deletes made meanwhile all left marks (see `folding`), so no folded object comes back.
+    fn install(&mut self, columns: Arc<Columns>, folded: Vec<(ObjectKey, Option<Compact>)>) {
+        self.folding = false;
+        self.base = columns;
+        for (k, v) in folded {
+            let same = match (self.changes.get(&k), &v) {
+                (Some(Some(now)), Some(then)) => now.same(then),
+                (Some(None), None) => true,
+                _ => false,
+            };
+            if same {
+                self.changes.remove(&k);
+            }
+        }
     }
 
     fn len(&self) -> usize {
@@ -123,8 +147,6 @@ struct Inner {
     error: Option<String>,
     /// `live` merged, built by the first scrape after a change and shared by every scrape until the next.
     view: Option<Arc<View>>,
-    /// A background fold of `live.changes` into new columns is running.
-    folding: bool,
     /// The most families any object was given with (stores without names learn it from the objects).
     families: usize,
 }
@@ -145,6 +167,7 @@ impl Inner {
 pub struct Part {
     inner: Arc<Mutex<Inner>>,
     names: Names,
+    maintenance: Maintenance,
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -195,7 +218,7 @@ impl Part {
             return g.live_len;
         };
         columns.shrink();
-        let new = Set { base: Arc::new(columns), changes: late };
+        let new = Set { base: Arc::new(columns), changes: late, folding: false };
         let old = std::mem::replace(&mut g.live, new);
         g.live_len = g.live.len();
         g.view = None;
@@ -234,7 +257,7 @@ impl Part {
         let mut g = self.lock();
         let inner = &mut *g;
         if let Some((columns, late)) = &mut inner.building {
-            forget(columns, late, key);
+            forget(columns, late, key, false);
         }
         if inner.live.remove(key) {
             inner.live_len -= 1;
@@ -244,8 +267,11 @@ impl Part {
     }
 
     fn maybe_fold(&self, g: &mut Inner) {
-        maybe_fold(&self.inner, g);
+        if fold_due(g.live.changes.len(), g.live.base.len()) {
+            start_fold(&self.inner, g, &self.maintenance);
+        }
     }
+
     /// Records (or, with `None`, clears) the reason the list/watch is failing.
     pub fn set_error(&self, error: Option<String>) {
         self.lock().error = error;
@@ -266,52 +292,97 @@ impl Part {
     fn fold_now(&self) {
         let mut g = self.lock();
         let view = g.view();
-        g.live = Set { base: Arc::new(view.compact()), changes: Changes::new() };
+        g.live = Set { base: Arc::new(view.compact()), ..Set::default() };
         g.view = None;
+    }
+
+    /// Starts a fold whether or not one is due (tests drive folds with a [`Maintenance::queue`]).
+    #[cfg(test)]
+    fn start_fold(&self) {
+        start_fold(&self.inner, &mut self.lock(), &self.maintenance);
     }
 }
 
-/// Starts folding the live changes of `inner` (locked as `g`) into new columns on a background thread when
-/// they are due. The fold works from a view (no lock held); what changed meanwhile stays a change on the new
-/// columns, and is folded by the next fold, started as soon as this one ends if enough accumulated.
-fn maybe_fold(inner: &Arc<Mutex<Inner>>, g: &mut Inner) {
-    if g.folding || !fold_due(g.live.changes.len(), g.live.base.len()) {
+/// A unit of store maintenance, run off the thread that changed the store.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// Where a store runs its maintenance (folding changes into new columns). Built once by whoever builds
+/// the stores, so the data structure spawns nothing itself and tests decide when a fold runs.
+#[derive(Clone)]
+pub struct Maintenance {
+    run: Arc<dyn Fn(Job) -> bool + Send + Sync>,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance::threads()
+    }
+}
+
+impl Maintenance {
+    /// Each job on a thread of its own, then free memory handed back to the system (a fold leaves the
+    /// old columns free).
+    pub fn threads() -> Self {
+        Maintenance::new(|job| {
+            let run = move || {
+                job();
+                crate::trim::after_burst();
+            };
+            std::thread::Builder::new().name("fold".into()).spawn(run).is_ok()
+        })
+    }
+
+    /// Jobs handed to `run`, which returns false if it could not take one (the store then carries on
+    /// without; it asks again on a later change).
+    pub fn new(run: impl Fn(Job) -> bool + Send + Sync + 'static) -> Self {
+        Maintenance { run: Arc::new(run) }
+    }
+
+    /// Jobs kept in a queue until the caller runs them (tests).
+    #[cfg(test)]
+    fn queue() -> (Self, Arc<Mutex<Vec<Job>>>) {
+        let q: Arc<Mutex<Vec<Job>>> = Arc::default();
+        let q2 = q.clone();
+        let m = Maintenance::new(move |job| {
+            q2.lock().unwrap().push(job);
+            true
+        });
+        (m, q)
+    }
+}
+
+/// Starts folding the live changes of `inner` (locked as `g`) into new columns unless a fold is already
+/// running. The fold works from a view (no lock held); what changes meanwhile stays a change on top of
+/// the new columns, to be folded by the next fold, started as soon as this one ends if enough accumulated.
+fn start_fold(inner: &Arc<Mutex<Inner>>, g: &mut Inner, maintenance: &Maintenance) {
+    if g.live.folding {
         return;
     }
-    g.folding = true;
+    g.live.folding = true;
     let view = g.view();
     let folded: Vec<(ObjectKey, Option<Compact>)> =
         g.live.changes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let inner = inner.clone();
+    let target = inner.clone();
+    let m = maintenance.clone();
     let fold = move || {
         let columns = Arc::new(view.compact());
-        let mut g = lock(&inner);
-        g.folding = false;
-        // A relist or reset meanwhile replaced the set this was built from.
-        if !Arc::ptr_eq(&g.live.base, view.base()) {
+        let mut g = lock(&target);
+        // A relist or reset meanwhile replaced the set this was built from: discard.
+        if !Arc::ptr_eq(&g.live.base, view.base()) || !g.live.folding {
             return;
         }
-        g.live.base = columns;
-        for (k, v) in folded {
-            let same = match (g.live.changes.get(&k), &v) {
-                (Some(Some(now)), Some(then)) => now.same(then),
-                (Some(None), None) => true,
-                _ => false,
-            };
-            if same {
-                g.live.changes.remove(&k);
-            }
-        }
+        g.live.install(columns, folded);
         g.view = None;
-        maybe_fold(&inner, &mut g);
+        if fold_due(g.live.changes.len(), g.live.base.len()) {
+            start_fold(&target, &mut g, &m);
+        }
         drop(g);
         drop(view);
-        crate::trim::after_burst();
     };
-    if std::thread::Builder::new().name("fold".into()).spawn(fold).is_err() {
-        // No thread: changes keep being merged by scrapes, only less efficiently; retried on the
-        // next change.
-        g.folding = false;
+    if !(maintenance.run)(Box::new(fold)) {
+        // Nowhere to run it: changes keep being merged by scrapes, only less efficiently; retried on
+        // the next change.
+        g.live.folding = false;
     }
 }
 
@@ -347,8 +418,15 @@ impl Store {
     /// A store fed by `n` list/watches whose enabled families are named `names` in order, so lines are
     /// held without their names.
     pub fn named(n: usize, names: &[impl AsRef<str>]) -> Self {
+        Self::named_with(n, names, &Maintenance::threads())
+    }
+
+    /// [`Store::named`], running its maintenance on `maintenance`.
+    pub fn named_with(n: usize, names: &[impl AsRef<str>], maintenance: &Maintenance) -> Self {
         let names: Names = names.iter().map(|n| n.as_ref().as_bytes().into()).collect();
-        let parts = (0..n.max(1)).map(|_| Part { inner: Arc::default(), names: names.clone() }).collect();
+        let parts = (0..n.max(1))
+            .map(|_| Part { inner: Arc::default(), names: names.clone(), maintenance: maintenance.clone() })
+            .collect();
         Store { parts, names }
     }
 
@@ -831,16 +909,118 @@ mod tests {
             live.remove(&round);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while st.part(0).lock().folding && std::time::Instant::now() < deadline {
+        while st.part(0).lock().live.folding && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let g = st.part(0).lock();
-        assert!(!g.folding, "the fold finished");
+        assert!(!g.live.folding, "the fold finished");
         assert!(g.live.changes.len() <= FOLD_AT_LEAST, "{} changes left unfolded", g.live.changes.len());
         assert!(g.live.base.len() > 900);
         drop(g);
         assert_eq!(scrape(&st.snapshot(), 3, 1000), expected(&live));
         assert_eq!(st.len(), live.len());
+    }
+
+    /// Runs the queued maintenance jobs, oldest first.
+    fn run_jobs(q: &Mutex<Vec<Job>>) {
+        let jobs: Vec<Job> = std::mem::take(&mut *q.lock().unwrap());
+        jobs.into_iter().for_each(|job| job());
+    }
+
+    #[test]
+    fn a_key_added_after_the_last_fold_and_deleted_while_one_runs_stays_deleted() {
+        let (m, q) = Maintenance::queue();
+        let st = Store::named_with(1, &["ka", "kb", "kc"], &m);
+        let mut live: BTreeMap<usize, usize> = BTreeMap::new();
+        st.begin_relist();
+        for i in 0..100 {
+            st.relist_insert(key(i), obj(i, 0));
+            live.insert(i, 0);
+        }
+        st.finish_relist();
+        // New keys (never in any columns) become changes; a fold starts from them.
+        for i in 100..110 {
+            st.upsert(key(i), obj(i, 1));
+            live.insert(i, 1);
+        }
+        st.part(0).start_fold();
+        // While it runs, some of those new keys are deleted and listed ones change.
+        for i in [101, 104, 109] {
+            st.remove(&key(i));
+            live.remove(&i);
+        }
+        st.upsert(key(3), obj(3, 2));
+        live.insert(3, 2);
+        run_jobs(&q);
+        assert_eq!(scrape(&st.snapshot(), 3, 64), expected(&live));
+        assert_eq!(st.len(), live.len());
+        // And once more folded, nothing changes.
+        st.part(0).start_fold();
+        run_jobs(&q);
+        assert_eq!(scrape(&st.snapshot(), 3, 64), expected(&live));
+        assert_eq!(st.part(0).lock().live.changes.len(), 0, "marks of deleted keys are folded away too");
+    }
+
+    /// A model-based check of the store under every interleaving of changes, folds started and finished
+    /// at arbitrary points, relists and deletes of keys no columns ever held: after every step the store
+    /// serves exactly the model.
+    #[test]
+    fn folds_interleaved_with_changes_and_relists_serve_exactly_the_model() {
+        for seed in 1..=40u64 {
+            let (m, q) = Maintenance::queue();
+            let st = Store::named_with(1, &["ka", "kb", "kc"], &m);
+            let mut live: BTreeMap<usize, usize> = BTreeMap::new();
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut rnd = |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % n) as usize
+            };
+            for step in 0..400 {
+                let version = step + 1;
+                match rnd(100) {
+                    // Updates and new keys, deletes of any key (listed, folded or never folded).
+                    0..=39 => {
+                        let i = rnd(120);
+                        st.upsert(key(i), obj(i, version));
+                        live.insert(i, version);
+                    }
+                    40..=69 => {
+                        let i = rnd(120);
+                        st.remove(&key(i));
+                        live.remove(&i);
+                    }
+                    70..=81 => st.part(0).start_fold(),
+                    82..=93 => run_jobs(&q),
+                    // A relist of what is live now, in key order with some late arrivals; events
+                    // between the relist's objects go where they survive the swap.
+                    _ => {
+                        st.begin_relist();
+                        let keys: Vec<(usize, usize)> = live.iter().map(|(&k, &v)| (k, v)).collect();
+                        let late = rnd(5);
+                        for (n, &(i, v)) in keys.iter().enumerate() {
+                            if n % 7 != late {
+                                st.relist_insert(key(i), obj(i, v));
+                            }
+                        }
+                        for (n, &(i, v)) in keys.iter().enumerate() {
+                            if n % 7 == late {
+                                st.relist_insert(key(i), obj(i, v));
+                            }
+                        }
+                        if rnd(2) == 0 {
+                            run_jobs(&q);
+                        }
+                        st.finish_relist();
+                    }
+                }
+                assert_eq!(st.len(), live.len(), "seed {seed} step {step}");
+                assert_eq!(scrape(&st.snapshot(), 3, 97), expected(&live), "seed {seed} step {step}");
+            }
+            run_jobs(&q);
+            assert_eq!(scrape(&st.snapshot(), 3, 97), expected(&live), "seed {seed} at the end");
+        }
     }
 
     #[test]
