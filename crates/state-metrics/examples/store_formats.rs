@@ -17,8 +17,8 @@ use std::time::Instant;
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
-use state_metrics::scrape::{Headers, ResourceFilter, Scrape, Writer};
-use state_metrics::store::{ObjectKey, Store};
+use state_metrics::scrape::{Headers, ResourceFilter, Scrape, Served};
+use state_metrics::textstore::{Maintenance, ObjectKey, StoreEvent, store};
 
 /// One resource's objects: family names in order of appearance, and per object its lines per family.
 #[derive(Default)]
@@ -137,19 +137,21 @@ fn main() -> anyhow::Result<()> {
 
     // 2. The store's compact form, through the real store and scrape.
     let before = rss_mib();
-    let writers: Vec<Writer> = resources
+    let maintenance = Maintenance::threads();
+    let writers: Vec<Served> = resources
         .iter()
         .zip(&plain)
         .map(|((name, r), (fams, objs))| {
-            let store = std::sync::Arc::new(Store::named(1, fams));
+            let (reader, mut parts) = store(fams, 1, &maintenance);
+            let w = &mut parts[0];
             // As a list arrives: in key order, so the objects land in columns.
-            store.begin_relist();
+            w.apply(StoreEvent::BeginRelist);
             for (key, o) in r.objects.keys().zip(objs) {
-                store.relist_insert(ObjectKey::new("", key, ""), o.clone());
+                w.apply(StoreEvent::Insert(ObjectKey::new("", key, ""), o.clone()));
             }
-            store.finish_relist();
+            w.apply(StoreEvent::EndRelist);
             let headers = Headers::from_parts(fams.iter().map(|f| (f.clone(), Vec::new(), Vec::new())).collect());
-            Writer { name: name.clone(), headers: std::sync::Arc::new(headers), store }
+            Served { name: name.clone(), headers: std::sync::Arc::new(headers), store: reader }
         })
         .collect();
     let held: usize = writers.iter().map(|w| w.store.held_bytes()).sum();

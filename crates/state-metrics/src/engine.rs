@@ -1,42 +1,35 @@
-//! Wires one running instance together: options → API client → one watcher and store per resource →
-//! the main and telemetry HTTP servers.
+//! Runs one instance: the IO around the [`crate::config::Plan`] — the API client, the list/watch tasks,
+//! auto-sharding, the custom-resource runtime and the two HTTP servers — until shutdown.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use kube::runtime::watcher;
 use tokio::sync::watch as signal;
 
 use crate::authfilter::AuthFilter;
-use crate::custom::runtime::CustomRuntime;
-use crate::family::{Ctx, KeyAllow};
-use crate::filter::{FamilyFilter, NamespaceScope};
+use crate::config::{self, ResourcePlan};
+use crate::ingest::{self, KubeTransport, Received, Reporter, WatchSpec};
 use crate::options::Options;
-use crate::registry::{self, ResourceHandle};
-use crate::scrape::{Headers, ResourceFilter, Scrape, ScrapeBody, Writer};
-use crate::server::{self, Request, Response, Timeouts};
-use crate::store::Store;
-use crate::telemetry::{CountingLayer, Telemetry};
-use crate::watch::{Shard, WatchSpec};
+use crate::routes::{self, App};
+use crate::scrape::Served;
+use crate::server::{self, Timeouts};
+use crate::shard::Shard;
+use crate::telemetry::Telemetry;
+use crate::textstore::{self, Maintenance};
 use crate::webconfig::WebConfig;
 
 /// How long each server lets open requests finish at shutdown (upstream: 3 s).
 const DRAIN: Duration = Duration::from_secs(3);
 
-/// Shared state of the main server's handlers.
-struct App {
-    writers: Vec<Writer>,
-    gzip: bool,
-    telemetry: Arc<Telemetry>,
-    client: kube::Client,
-    custom: Option<Arc<CustomRuntime>>,
-}
-
 /// Runs kube-state-metrics until `shutdown` completes. Reads the `--config` file first, then validates
 /// everything before binding ports, so a bad option fails fast.
+///
+/// An API server that cannot be reached does not stop the process (upstream exits): it serves the
+/// main and telemetry ports at once, `/livez` and `/readyz` fail until the server answers and the
+/// first lists complete, and one log line says the server is unreachable (one more when it answers).
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let mut opts = opts;
     opts.apply_config_file()?;
@@ -46,24 +39,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     } else {
         Some(Arc::new(WebConfig::load(std::path::Path::new(&opts.tls_config))?))
     };
-    let names = opts.resource_names()?;
-    let names = if opts.custom_resource_state_only { Vec::new() } else { names };
     let custom = crate::custom::runtime::prepare(&opts)?;
-    opts.validate(&names)?;
-    let family_filter = opts.family_filter()?;
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (labels_allow, annotations_allow) = opts.key_allowlists(&name_refs)?;
-    let available = registry::available();
-    let handles =
-        registry::resolve(&names, &available).map_err(|n| anyhow::anyhow!("resource {n} has no implementation"))?;
+    let plan = config::plan(&opts)?;
 
     let telemetry = Arc::new(Telemetry::new(opts.shard, opts.total_shards));
-    let labels: HashMap<String, String> = handles.iter().map(|h| (h.api_plural(), h.type_label())).collect();
-    let config = kube_config(&opts).await?;
-    let client = kube::client::ClientBuilder::try_from(config)
-        .context("building the API client")?
-        .with_layer(&CountingLayer::new(telemetry.clone(), labels))
-        .build();
+    let kube_cfg = kube_config(&opts).await?;
+    let server_url = kube_cfg.cluster_url.to_string();
+    let client = kube::client::ClientBuilder::try_from(kube_cfg).context("building the API client")?.build();
+    let reporter = Arc::new(Reporter::new(telemetry.clone(), server_url));
+    let transport = Arc::new(KubeTransport { client: client.clone() });
 
     // Auto-sharding needs the StatefulSet before anything is listed, so that no other shard's objects
     // are ever served.
@@ -87,23 +71,13 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         .await
         .with_context(|| format!("listening on {}:{}", opts.telemetry_host, opts.telemetry_port))?;
 
-    let mut wcfg = watcher::Config::default();
-    if opts.use_apiserver_cache {
-        wcfg = wcfg.any_semantic();
-    }
-    let scope = crate::filter::namespace_scope(&opts.namespaces);
-    let fields = crate::filter::field_selector(&opts.namespaces_denylist, &opts.node, opts.track_unscheduled_pods);
-    let mut writers = Vec::new();
+    let maintenance = Maintenance::threads();
+    let mut served = Vec::new();
     let mut specs = Vec::new();
-    for h in &handles {
-        let ctx = Ctx {
-            labels: labels_allow.get(h.name()).cloned().unwrap_or(KeyAllow::Nothing),
-            annotations: annotations_allow.get(h.name()).cloned().unwrap_or(KeyAllow::Nothing),
-        };
-        let p = plan(h.as_ref(), &family_filter, ctx, &scope, &fields, client.clone(), wcfg.clone());
-        telemetry.track_store(h.name(), p.writer.store.clone());
-        writers.push(p.writer);
-        specs.extend(p.specs.into_iter().map(|s| (h.clone(), s)));
+    for r in &plan.resources {
+        let (s, sp) = wire_resource(r, &maintenance, &plan.watch, &transport, &reporter, &telemetry);
+        served.push(s);
+        specs.extend(sp.into_iter().map(|spec| (r.handle.clone(), spec)));
     }
     let specs = Arc::new(specs);
     let mut watches = spawn_watches(&specs, shard);
@@ -121,7 +95,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         drop(shard_tx);
     }
     tracing::info!(
-        resources = %handles.iter().map(|h| h.name()).collect::<Vec<_>>().join(","),
+        resources = %plan.resources.iter().map(|r| r.handle.name()).collect::<Vec<_>>().join(","),
         main = %display_addr(&main_listener),
         telemetry = %display_addr(&tel_listener),
         "kube-state-metrics started"
@@ -129,26 +103,36 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     {
         let c = client.clone();
         aux.spawn(async move {
-            match c.apiserver_version().await {
-                Ok(v) => tracing::info!(version = %v.git_version, "connected to the API server"),
-                Err(e) => tracing::warn!(error = %e, "API server /version failed"),
+            // Failures are the list/watches' to report (once, with the cause).
+            if let Ok(v) = c.apiserver_version().await {
+                tracing::info!(version = %v.git_version, "connected to the API server");
             }
         });
     }
 
     let custom = custom.map(|p| {
-        let (rt, fut) = crate::custom::runtime::start(p, client.clone(), wcfg.clone(), shard_rx.clone());
+        let received = Arc::new(Received::default());
+        telemetry.track_received(crate::telemetry::UNSTRUCTURED, received.clone());
+        telemetry.register_calls(crate::telemetry::UNSTRUCTURED);
+        let env = crate::custom::runtime::Env::new(
+            transport.clone(),
+            reporter.clone(),
+            plan.watch.clone(),
+            maintenance.clone(),
+            received,
+        );
+        let (rt, fut) = crate::custom::runtime::start(p, env, shard_rx.clone());
         let tel = rt.telemetry.clone();
         telemetry.add_extra(Arc::new(move |out: &mut Vec<u8>| tel.render(out)));
-        let served = rt.clone();
+        let listed = rt.clone();
         telemetry
-            .track_dynamic_stores(Arc::new(move || served.writers().into_iter().map(|w| (w.name, w.store)).collect()));
+            .track_dynamic_stores(Arc::new(move || listed.served().into_iter().map(|w| (w.name, w.store)).collect()));
         aux.spawn(fut);
         rt
     });
     // Upstream builds the filter from the same client; API errors at request time answer 503.
     let filter = opts.auth_filter.then(|| Arc::new(AuthFilter::new(client.clone())));
-    let app = Arc::new(App { writers, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client, custom });
+    let app = Arc::new(App { served, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client, custom });
     let tls = web.as_ref().and_then(|w| w.tls.clone());
     let (stop_tx, stop_rx) = signal::channel(false);
     let main_timeouts = Timeouts::new(
@@ -163,7 +147,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         main_listener,
         move |req| {
             let app = main_app.clone();
-            secured(main_web.clone(), main_filter.clone(), req, move |req| main_handler(app, req))
+            routes::secured(main_web.clone(), main_filter.clone(), req, move |req| routes::main_handler(app, req))
         },
         main_timeouts,
         stop_rx.clone(),
@@ -175,7 +159,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         tel_listener,
         move |req| {
             let telemetry = telemetry.clone();
-            secured(web.clone(), filter.clone(), req, move |req| telemetry_handler(telemetry, req))
+            routes::secured(web.clone(), filter.clone(), req, move |req| routes::telemetry_handler(telemetry, req))
         },
         tel_timeouts,
         stop_rx,
@@ -195,12 +179,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
                 }
                 let new = *shard_rx.borrow_and_update();
                 tracing::info!(shard = new.index, total = new.total, "shard assignment changed; relisting everything");
-                // Every old watch must be gone before the stores are emptied, or one could still insert
-                // an object the new assignment gives to another shard.
+                // Every old watch must be gone before the stores are emptied (their writers are freed
+                // when their tasks end), or one could still insert an object the new assignment gives
+                // to another shard.
                 watches.shutdown().await;
-                for w in &app.writers {
-                    w.store.reset();
-                }
+                reset_all(&app.served);
                 app.telemetry.set_sharding(i32::try_from(new.index).unwrap_or(i32::MAX), i32::try_from(new.total).unwrap_or(i32::MAX));
                 watches = spawn_watches(&specs, new);
             }
@@ -219,62 +202,66 @@ fn display_addr(l: &tokio::net::TcpListener) -> String {
     l.local_addr().map(|a| a.to_string()).unwrap_or_default()
 }
 
-/// One resource's writer and the list/watches that feed its store.
-struct Plan {
-    writer: Writer,
-    specs: Vec<WatchSpec>,
-}
-
-/// The store, headers and watch settings of one resource: one list/watch per namespace for namespaced
-/// resources under `--namespaces`, else one cluster-wide; the field selector only on namespaced ones.
-fn plan(
-    h: &dyn ResourceHandle,
-    filter: &FamilyFilter,
-    ctx: Ctx,
-    scope: &NamespaceScope,
-    fields: &str,
-    client: kube::Client,
-    config: watcher::Config,
-) -> Plan {
-    let enabled = registry::enabled_families(h, filter);
-    let (namespaces, config) = if h.namespaced() {
-        let config = if fields.is_empty() { config } else { config.fields(fields) };
-        let ns = match scope {
-            NamespaceScope::All => vec![None],
-            NamespaceScope::Only(list) => list.iter().cloned().map(Some).collect(),
-        };
-        (ns, config)
-    } else {
-        (vec![None], config)
-    };
-    let headers = Headers::for_handle(h, &enabled);
-    let store = Arc::new(Store::named(namespaces.len(), headers.names()));
-    let writer = Writer { name: h.name().to_owned(), headers: Arc::new(headers), store: store.clone() };
-    let enabled: Arc<[usize]> = enabled.into();
-    let ctx = Arc::new(ctx);
-    let specs = namespaces
-        .into_iter()
+/// One resource's store (served) and the list/watches that feed its parts.
+fn wire_resource(
+    r: &ResourcePlan,
+    maintenance: &Maintenance,
+    watch: &ingest::Config,
+    transport: &Arc<KubeTransport>,
+    reporter: &Arc<Reporter>,
+    telemetry: &Telemetry,
+) -> (Served, Vec<WatchSpec>) {
+    let (reader, writers) = textstore::store(r.headers.names(), r.scopes.len(), maintenance);
+    // The writers are claimed again by the watch tasks (and after a reshard, by their successors).
+    drop(writers);
+    telemetry.track_store(r.handle.name(), reader.clone());
+    telemetry.register_calls(&r.handle.type_label());
+    let received = Arc::new(Received::default());
+    telemetry.track_received(r.handle.name(), received.clone());
+    let specs = r
+        .scopes
+        .iter()
         .enumerate()
-        .map(|(part, namespace)| WatchSpec {
-            client: client.clone(),
-            config: config.clone(),
-            namespace,
-            enabled: enabled.clone(),
-            ctx: ctx.clone(),
-            store: store.clone(),
+        .map(|(part, scope)| WatchSpec {
+            transport: transport.clone(),
+            reporter: reporter.clone(),
+            config: watch.clone(),
+            scope: scope.clone(),
+            enabled: r.enabled.clone(),
+            ctx: r.ctx.clone(),
+            store: reader.clone(),
             part,
             shard: Shard::default(),
+            received: received.clone(),
         })
         .collect();
-    Plan { writer, specs }
+    let served = Served { name: r.handle.name().to_owned(), headers: r.headers.clone(), store: reader };
+    (served, specs)
 }
 
-fn spawn_watches(specs: &[(Arc<dyn ResourceHandle>, WatchSpec)], shard: Shard) -> tokio::task::JoinSet<()> {
+fn spawn_watches(
+    specs: &[(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)],
+    shard: Shard,
+) -> tokio::task::JoinSet<()> {
     let mut set = tokio::task::JoinSet::new();
     for (h, spec) in specs {
         set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
     }
     set
+}
+
+/// Empties every store and marks it unsynced (no watch task runs, so every writer is free).
+fn reset_all(served: &[Served]) {
+    for s in served {
+        for part in 0..s.store.part_count() {
+            match s.store.reclaim(part) {
+                Some(mut w) => {
+                    w.apply(textstore::StoreEvent::Reset);
+                }
+                None => tracing::error!(resource = %s.name, part, "a list/watch of this part outlived its shutdown"),
+            }
+        }
+    }
 }
 
 /// Auto-sharding: this pod's controlling StatefulSet (apps/v1, controller=true) gives the shard (pod
@@ -381,161 +368,4 @@ async fn kube_config(opts: &Options) -> anyhow::Result<kube::Config> {
         config.cluster_url = url;
     }
     Ok(config)
-}
-
-/// The web config's basic authentication (every path) and the auth filter (`/metrics` only) in front
-/// of `inner`; the web config's extra headers go on every answer, refusals included.
-async fn secured<F, Fut>(
-    web: Option<Arc<WebConfig>>,
-    filter: Option<Arc<AuthFilter>>,
-    req: Request,
-    inner: F,
-) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    let mut refused = match web.as_deref() {
-        Some(w) => w.refusal(&req).await,
-        None => None,
-    };
-    if refused.is_none()
-        && let Some(f) = &filter
-        && req.uri().path() == "/metrics"
-    {
-        refused = f.refusal(&req).await;
-    }
-    let mut resp = match refused {
-        Some(r) => r,
-        None => inner(req).await,
-    };
-    if let Some(w) = &web {
-        w.decorate(&mut resp);
-    }
-    resp
-}
-
-async fn main_handler(app: Arc<App>, req: Request) -> Response {
-    match req.uri().path() {
-        "/metrics" => metrics(&app, &req),
-        "/healthz" => server::text(http::StatusCode::OK, "OK"),
-        "/livez" => livez(&app.client).await,
-        "/readyz" => readyz(&CustomRuntime::for_readiness(&app.writers, app.custom.as_deref())),
-        _ => index(MAIN_INDEX),
-    }
-}
-
-async fn telemetry_handler(telemetry: Arc<Telemetry>, req: Request) -> Response {
-    match req.uri().path() {
-        "/metrics" => {
-            let mut r = http::Response::new(server::full(telemetry.render()));
-            r.headers_mut()
-                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(exposition::TEXT_CONTENT_TYPE));
-            r
-        }
-        // As upstream: ready as soon as the telemetry registry can be gathered.
-        "/readyz" => server::text(http::StatusCode::OK, "OK"),
-        _ => index(TELEMETRY_INDEX),
-    }
-}
-
-fn header_str(req: &Request, name: http::header::HeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn metrics(app: &App, req: &Request) -> Response {
-    let started = Instant::now();
-    let format = exposition::negotiate(header_str(req, http::header::ACCEPT));
-    let gzip = app.gzip && exposition::accepts_gzip(header_str(req, http::header::ACCEPT_ENCODING));
-    let filter = ResourceFilter::from_query(req.uri().query());
-    let scrape =
-        Scrape::new(&CustomRuntime::merged(&app.writers, app.custom.as_deref()), &filter, format.is_open_metrics());
-    let telemetry = app.telemetry.clone();
-    static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let on_done: Box<dyn FnOnce() + Send + Sync> = Box::new(move || {
-        telemetry.observe_scrape(started.elapsed());
-        // The last of a burst of scrapes leaves their chunks and snapshots free.
-        if IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) == 1 {
-            crate::trim::after_burst();
-        }
-    });
-    let body = ScrapeBody::new(scrape, gzip, Some(on_done));
-    let mut r = http::Response::new(http_body_util::BodyExt::boxed(body));
-    let ct = http::HeaderValue::from_str(format.content_type())
-        .unwrap_or_else(|_| http::HeaderValue::from_static(exposition::TEXT_CONTENT_TYPE));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, ct);
-    if gzip {
-        r.headers_mut().insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
-    }
-    r
-}
-
-async fn livez(client: &kube::Client) -> Response {
-    let req = match http::Request::get("/livez").body(Vec::new()) {
-        Ok(r) => r,
-        Err(_) => return server::text(http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
-    };
-    match client.request_text(req).await {
-        Ok(_) => server::text(http::StatusCode::OK, "OK"),
-        Err(e) => {
-            tracing::debug!(error = %e, "API server /livez failed");
-            server::text(http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-        }
-    }
-}
-
-/// Ready once every list/watch of every enabled resource has completed its list; otherwise the body names
-/// the resources still pending, with the reason when one is failing (e.g. `secrets (forbidden)`).
-fn readyz(writers: &[Writer]) -> Response {
-    let waiting: Vec<String> = writers
-        .iter()
-        .filter(|w| !w.store.synced())
-        .map(|w| {
-            let errors = w.store.errors();
-            if errors.is_empty() { w.name.clone() } else { format!("{} ({})", w.name, errors.join("; ")) }
-        })
-        .collect();
-    if waiting.is_empty() {
-        server::text(http::StatusCode::OK, "OK")
-    } else {
-        server::text(
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            format!("Service Unavailable: initial list pending for {}\n", waiting.join(",")),
-        )
-    }
-}
-
-const MAIN_INDEX: &str = r#"<html>
-<head><title>kube-state-metrics</title></head>
-<body>
-<h1>kube-state-metrics</h1>
-<p>Metrics for Kubernetes' state (kubestate)</p>
-<ul>
-<li><a href="metrics">metrics</a></li>
-<li><a href="healthz">healthz</a></li>
-<li><a href="livez">livez</a></li>
-<li><a href="readyz">readyz</a></li>
-</ul>
-</body>
-</html>
-"#;
-
-const TELEMETRY_INDEX: &str = r#"<html>
-<head><title>kube-state-metrics</title></head>
-<body>
-<h1>kube-state-metrics</h1>
-<p>Self-metrics for kube-state-metrics (kubestate)</p>
-<ul>
-<li><a href="metrics">metrics</a></li>
-<li><a href="readyz">readyz</a></li>
-</ul>
-</body>
-</html>
-"#;
-
-fn index(page: &'static str) -> Response {
-    let mut r = http::Response::new(server::full(page));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html; charset=utf-8"));
-    r
 }

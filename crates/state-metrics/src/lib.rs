@@ -1,23 +1,24 @@
 //! kube-state-metrics, rebuilt in Rust.
 
 pub mod authfilter;
-pub mod columns;
-pub mod compact;
+pub mod config;
 pub mod custom;
 pub mod engine;
 pub mod family;
 pub mod filter;
+pub mod ingest;
+pub mod key;
 pub mod lenient;
 pub mod options;
 pub mod registry;
 pub mod resources;
+pub mod routes;
 pub mod scrape;
 pub mod server;
 pub mod shard;
-pub mod store;
 pub mod telemetry;
+pub mod textstore;
 pub mod trim;
-pub mod watch;
 pub mod webconfig;
 
 use std::ffi::OsString;

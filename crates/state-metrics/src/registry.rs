@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 
 use crate::family::Family;
 use crate::filter::FamilyFilter;
+use crate::ingest::WatchSpec;
 use crate::resources::{self as r, Resource};
-use crate::watch::WatchSpec;
 
 /// Every resource this build implements. Keep it sorted by store name; one line per resource.
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
@@ -74,7 +74,9 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn family_opt_in(&self, i: usize) -> bool;
     /// `# HELP` / `# TYPE` lines of family `i`.
     fn header(&self, i: usize, openmetrics: bool) -> Vec<u8>;
-    /// Watches the resource into `spec.store` until dropped.
+    /// The API path of the resource's collection, in `namespace` or across all.
+    fn collection(&self, namespace: Option<&str>) -> String;
+    /// Lists and watches the resource into `spec.store` until dropped.
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()>;
 }
 
@@ -101,7 +103,7 @@ impl<R: Resource> ResourceHandle for Typed<R> {
             == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
     }
     fn type_label(&self) -> String {
-        format!("*{}.{}", <R::Obj as kube::Resource>::version(&()), <R::Obj as kube::Resource>::kind(&()))
+        crate::ingest::type_label::<R::Obj>()
     }
     fn family_count(&self) -> usize {
         R::families().len()
@@ -117,8 +119,11 @@ impl<R: Resource> ResourceHandle for Typed<R> {
         family::<R>(i).write_header(&mut out, openmetrics);
         out
     }
+    fn collection(&self, namespace: Option<&str>) -> String {
+        crate::ingest::collection_path::<R::Obj>(namespace)
+    }
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
-        Box::pin(crate::watch::run::<R>(spec))
+        Box::pin(crate::ingest::run::<R>(spec))
     }
 }
 

@@ -2,6 +2,26 @@
 //! `jump(fnv1a_64(uid), total)`, so a mixed fleet of upstream and kubestate shards splits objects the
 //! same way.
 
+/// Which objects of the whole a shard keeps (`--shard`/`--total-shards`, or auto-sharding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, total: 1 }
+    }
+}
+
+impl Shard {
+    /// Whether this shard owns the object with `uid`.
+    pub fn owns(self, uid: &str) -> bool {
+        owns(uid, self.index, self.total)
+    }
+}
+
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 

@@ -7,11 +7,8 @@
 //! (for instance forbidden by RBAC), so a least-privilege deployment can alert on what it cannot see.
 //! The main port's `/readyz` names the same resources (with the reason, e.g. `secrets (forbidden)`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use exposition::{write_float, write_label_value};
@@ -40,18 +37,31 @@ pub struct Telemetry {
     /// (shard, total); changes when auto-sharding reconfigures.
     sharding: Mutex<(i32, i32)>,
     /// Stores whose sync state is exported as `kube_state_metrics_resource_synced`.
-    stores: Mutex<Vec<(String, Arc<crate::store::Store>)>>,
+    stores: Mutex<Vec<(String, crate::textstore::Reader)>>,
     /// Sources of stores that come and go (custom resources), asked at every render.
     dynamic_stores: Mutex<Vec<StoreSource>>,
     /// Families owned by other parts (custom resources), appended to every render.
     extra: Mutex<Vec<ExtraRender>>,
+    /// What the list/watch pipelines report, per resource.
+    ingest: Mutex<Ingest>,
+}
+
+/// Counts of the list/watch pipelines, per resource name.
+#[derive(Default)]
+struct Ingest {
+    /// (resource, how) → initial states obtained that way.
+    listed: BTreeMap<(String, &'static str), u64>,
+    streaming_refused: BTreeMap<String, u64>,
+    history_went_back: BTreeMap<String, u64>,
+    /// Bytes received, per resource (shared counters, summed over the resource's parts).
+    received: Vec<(String, Arc<crate::ingest::Received>)>,
 }
 
 /// Writes additional telemetry families in the text format.
 pub type ExtraRender = Arc<dyn Fn(&mut Vec<u8>) + Send + Sync>;
 
 /// The stores, by resource name, that some part serves right now.
-pub type StoreSource = Arc<dyn Fn() -> Vec<(String, Arc<crate::store::Store>)> + Send + Sync>;
+pub type StoreSource = Arc<dyn Fn() -> Vec<(String, crate::textstore::Reader)> + Send + Sync>;
 
 /// The resource label of list/watch calls for objects read as generic JSON (custom resources, CRDs), as
 /// upstream's dynamic informers report them.
@@ -66,6 +76,85 @@ impl Telemetry {
             stores: Mutex::new(Vec::new()),
             dynamic_stores: Mutex::new(Vec::new()),
             extra: Mutex::new(Vec::new()),
+            ingest: Mutex::default(),
+        }
+    }
+
+    fn ingest(&self) -> std::sync::MutexGuard<'_, Ingest> {
+        self.ingest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A complete initial state of `resource` was obtained `how`.
+    pub fn record_listed(&self, resource: &str, how: crate::ingest::machine::Listed) {
+        let how = crate::ingest::report::listed_label(how);
+        *self.ingest().listed.entry((resource.to_owned(), how)).or_insert(0) += 1;
+    }
+
+    /// The API server refused a streaming list of `resource`.
+    pub fn record_streaming_refused(&self, resource: &str) {
+        *self.ingest().streaming_refused.entry(resource.to_owned()).or_insert(0) += 1;
+    }
+
+    /// The resourceVersions of `resource` went below one already seen.
+    pub fn record_history_went_back(&self, resource: &str) {
+        *self.ingest().history_went_back.entry(resource.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Exports the bytes `received` counts for `resource` (several parts may share one name).
+    pub fn track_received(&self, resource: &str, received: Arc<crate::ingest::Received>) {
+        self.ingest().received.push((resource.to_owned(), received));
+    }
+
+    fn render_ingest(&self, out: &mut Vec<u8>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let g = self.ingest();
+        let name = "kube_state_metrics_initial_lists_total";
+        header(
+            out,
+            name,
+            "Complete initial states obtained per resource, by where they came from (streaming list, watch cache, consistent read, list at the last resourceVersion).",
+            "counter",
+        );
+        for ((res, how), n) in &g.listed {
+            sample(out, name, &[("resource", res), ("source", how)], *n as f64);
+        }
+        let name = "kube_state_metrics_streaming_list_refusals_total";
+        header(
+            out,
+            name,
+            "Streaming lists the API server refused, per resource; lists are then read from its watch cache.",
+            "counter",
+        );
+        for (res, n) in &g.streaming_refused {
+            sample(out, name, &[("resource", res)], *n as f64);
+        }
+        let name = "kube_state_metrics_resource_version_regressions_total";
+        header(
+            out,
+            name,
+            "Times the API server's resourceVersions went below ones already seen (etcd restore, another cluster at the same address), each followed by a relist.",
+            "counter",
+        );
+        for (res, n) in &g.history_went_back {
+            sample(out, name, &[("resource", res)], *n as f64);
+        }
+        let name = "kube_state_metrics_received_bytes_total";
+        header(
+            out,
+            name,
+            "Bytes of list and watch responses received from the API server, per resource and kind of request.",
+            "counter",
+        );
+        let mut sums: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for (res, r) in &g.received {
+            for (kind, c) in
+                [("streaming_list", &r.streaming_list), ("list", &r.list), ("watch", &r.watch), ("probe", &r.probe)]
+            {
+                *sums.entry((res.as_str(), kind)).or_insert(0) += c.load(Relaxed);
+            }
+        }
+        for ((res, kind), n) in sums {
+            sample(out, name, &[("resource", res), ("request", kind)], n as f64);
         }
     }
 
@@ -84,13 +173,24 @@ impl Telemetry {
     }
 
     /// Exports whether `store` (resource `name`) has completed its lists.
-    pub fn track_store(&self, name: &str, store: Arc<crate::store::Store>) {
+    pub fn track_store(&self, name: &str, store: crate::textstore::Reader) {
         self.stores.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_owned(), store));
     }
 
     /// Exports the sync state of whatever stores `source` returns at each render.
     pub fn track_dynamic_stores(&self, source: StoreSource) {
         self.dynamic_stores.lock().unwrap_or_else(|e| e.into_inner()).push(source);
+    }
+
+    /// Exports the list and watch counters of `resource` from the start, at zero, so that a resource
+    /// served by streaming lists alone still shows its (empty) list counts.
+    pub fn register_calls(&self, resource: &str) {
+        let mut g = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        for call in [Call::List, Call::Watch] {
+            for ok in [true, false] {
+                g.entry((call, resource.to_owned(), ok)).or_insert(0);
+            }
+        }
     }
 
     pub fn record_call(&self, call: Call, resource: &str, success: bool) {
@@ -137,6 +237,7 @@ impl Telemetry {
         );
         sample(&mut out, "kube_state_metrics_total_shards", &[], total_shards.into());
         self.render_synced(&mut out);
+        self.render_ingest(&mut out);
         self.render_histogram(&mut out);
         render_process(&mut out, &ProcSource::read());
         for f in self.extra.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -336,100 +437,9 @@ pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// Which list/watch call a request to the API server is, if any: `(call, plural)`.
-pub fn classify(uri: &http::Uri) -> Option<(Call, &str)> {
-    let path = uri.path();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    // /api/v1/<plural>, /api/v1/namespaces/<ns>/<plural>, /apis/<g>/<v>/<plural>, /apis/<g>/<v>/namespaces/<ns>/<plural>
-    let rest = match segs.first() {
-        Some(&"api") if segs.len() >= 3 => &segs[2..],
-        Some(&"apis") if segs.len() >= 4 => &segs[3..],
-        _ => return None,
-    };
-    let plural = match rest {
-        [p] => *p,
-        ["namespaces", _, p] => *p,
-        _ => return None,
-    };
-    let watch = uri.query().unwrap_or("").split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
-    Some((if watch { Call::Watch } else { Call::List }, plural))
-}
-
-/// A tower layer on the API client that counts list and watch requests per resource and result.
-#[derive(Clone)]
-pub struct CountingLayer {
-    telemetry: Arc<Telemetry>,
-    /// API plural → telemetry resource label (`*v1.Pod`).
-    labels: Arc<HashMap<String, String>>,
-}
-
-impl CountingLayer {
-    pub fn new(telemetry: Arc<Telemetry>, labels: HashMap<String, String>) -> Self {
-        CountingLayer { telemetry, labels: Arc::new(labels) }
-    }
-}
-
-impl<S> tower::Layer<S> for CountingLayer {
-    type Service = Counting<S>;
-    fn layer(&self, inner: S) -> Counting<S> {
-        Counting { inner, layer: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct Counting<S> {
-    inner: S,
-    layer: CountingLayer,
-}
-
-impl<S, B, RB> tower::Service<http::Request<B>> for Counting<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    RB: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        // Resources we do not type statically (custom resources, CRD discovery) are read as generic JSON.
-        let class = classify(req.uri()).map(|(call, plural)| {
-            (call, self.layer.labels.get(plural).cloned().unwrap_or_else(|| UNSTRUCTURED.to_owned()))
-        });
-        let fut = self.inner.call(req);
-        let telemetry = self.layer.telemetry.clone();
-        Box::pin(async move {
-            let res = fut.await;
-            if let Some((call, label)) = class {
-                let ok = matches!(&res, Ok(r) if r.status().is_success());
-                telemetry.record_call(call, &label, ok);
-            }
-            res
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_list_and_watch_paths() {
-        let u = |s: &str| s.parse::<http::Uri>().unwrap();
-        assert_eq!(classify(&u("/api/v1/pods?limit=500")), Some((Call::List, "pods")));
-        assert_eq!(classify(&u("/api/v1/pods?watch=true&resourceVersion=5")), Some((Call::Watch, "pods")));
-        assert_eq!(classify(&u("/apis/apps/v1/deployments?&watch=true")), Some((Call::Watch, "deployments")));
-        assert_eq!(classify(&u("/apis/apps/v1/namespaces/a/deployments")), Some((Call::List, "deployments")));
-        assert_eq!(classify(&u("/api/v1/namespaces/a/pods/p")), None);
-        assert_eq!(classify(&u("/livez")), None);
-        assert_eq!(classify(&u("/version")), None);
-    }
 
     #[test]
     fn rendered_telemetry_parses_and_counts() {
@@ -452,12 +462,15 @@ mod tests {
         assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(1.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[]), None);
         t.set_sharding(2, 5);
-        let synced = Arc::new(crate::store::Store::new());
-        synced.finish_relist();
-        t.track_store("pods", synced);
-        t.track_store("secrets", Arc::new(crate::store::Store::new()));
-        let custom = Arc::new(crate::store::Store::new());
-        custom.finish_relist();
+        use crate::textstore::{Maintenance, StoreEvent, store};
+        let listed = || {
+            let (reader, mut writers) = store(&[] as &[&str], 1, &Maintenance::threads());
+            writers[0].apply(StoreEvent::EndRelist);
+            reader
+        };
+        t.track_store("pods", listed());
+        t.track_store("secrets", store(&[] as &[&str], 1, &Maintenance::threads()).0);
+        let custom = listed();
         t.track_dynamic_stores(Arc::new(move || vec![("example.com/v1, Resource=widgets".to_owned(), custom.clone())]));
         let text = String::from_utf8(t.render()).unwrap();
         let samples = exposition::parse_text(&text).unwrap();

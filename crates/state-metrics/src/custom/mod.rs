@@ -17,6 +17,7 @@ mod md5;
 pub mod path;
 pub mod runtime;
 mod value;
+mod watch;
 
 pub use compile::{CompiledResource, FamilyInfo, Gvkp, compile, default_plural};
 pub use config::Gauge as GaugeConfig;

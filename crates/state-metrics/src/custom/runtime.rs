@@ -13,21 +13,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
-use kube::Api;
-use kube::core::{ApiResource, DynamicObject};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::DefaultBackoff;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
+use super::watch::{CrdRender, CrdSink, CustomRender};
 use super::{CompiledResource, ConfigError, Gvkp, load_and_compile, md5, resolve_all};
 use crate::family::Rendered;
 use crate::filter::{FamilyFilter, FilterError, NamespaceScope, namespace_denylist_selector, namespace_scope};
+use crate::ingest::machine::Watcher;
+use crate::ingest::{self, KubeTransport, Pipeline, Received, Reporter};
 use crate::options::Options;
-use crate::scrape::{Headers, Writer};
-use crate::store::{ObjectKey, Part, Store};
-use crate::watch::Shard;
+use crate::scrape::{Headers, Served};
+use crate::shard::Shard;
+use crate::telemetry::UNSTRUCTURED;
+use crate::textstore::{self, Maintenance};
 
 /// How often the config file is re-read.
 const POLL: Duration = Duration::from_secs(1);
@@ -65,13 +66,13 @@ pub struct Prepared {
     /// Raw bytes of the file as loaded (to notice changes and hash them).
     initial_bytes: Option<Vec<u8>>,
     filter: Arc<FamilyFilter>,
-    scope: Scope,
+    reach: Reach,
 }
 
 /// `--namespaces` / `--namespaces-denylist` as they apply to namespaced custom resources (cluster-scoped
 /// ones are always listed whole).
 #[derive(Clone, Debug)]
-struct Scope {
+struct Reach {
     namespaces: NamespaceScope,
     /// Field selector excluding the denied namespaces ("" for none).
     fields: String,
@@ -81,7 +82,7 @@ struct Scope {
 /// configured. The inline flag wins over the file flag, as upstream.
 pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
     let filter = Arc::new(FamilyFilter::new(&opts.metric_allowlist, &opts.metric_denylist, &opts.metric_opt_in_list)?);
-    let scope = Scope {
+    let reach = Reach {
         namespaces: namespace_scope(&opts.namespaces),
         fields: namespace_denylist_selector(&opts.namespaces_denylist),
     };
@@ -93,7 +94,7 @@ pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
             initial: Some(resources),
             initial_bytes: None,
             filter,
-            scope,
+            reach,
         }));
     }
     if opts.custom_resource_state_config_file.is_empty() {
@@ -108,7 +109,7 @@ pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
                 initial: Some(resources),
                 initial_bytes: Some(bytes),
                 filter,
-                scope,
+                reach,
             }))
         }
         Err(e)
@@ -118,7 +119,7 @@ pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
                 file = %path.display(),
                 "custom resource state config file not found; continuing without it until it appears"
             );
-            Ok(Some(Prepared { source: Source::File(path), initial: None, initial_bytes: None, filter, scope }))
+            Ok(Some(Prepared { source: Source::File(path), initial: None, initial_bytes: None, filter, reach }))
         }
         Err(source) => Err(StartError::Read { path, source }),
     }
@@ -135,10 +136,10 @@ fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<CompiledResource>, Sta
 /// Self-metrics of the custom resource machinery, rendered into the telemetry `/metrics`.
 #[derive(Default)]
 pub struct CustomTelemetry {
-    add: AtomicU64,
-    update: AtomicU64,
-    delete: AtomicU64,
-    cache: AtomicU64,
+    pub(super) add: AtomicU64,
+    pub(super) update: AtomicU64,
+    pub(super) delete: AtomicU64,
+    pub(super) cache: AtomicU64,
     reload: Mutex<Option<ReloadState>>,
 }
 
@@ -264,12 +265,12 @@ fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], v: f64) {
 
 /// One served custom writer; `previous` keeps answering scrapes until `current` has listed once.
 struct Slot {
-    current: Writer,
-    previous: Option<Writer>,
+    current: Served,
+    previous: Option<Served>,
 }
 
 impl Slot {
-    fn served(&self) -> &Writer {
+    fn served(&self) -> &Served {
         match &self.previous {
             Some(p) if !self.current.store.synced() => p,
             _ => &self.current,
@@ -291,15 +292,15 @@ impl CustomRuntime {
     }
 
     /// The custom writers currently served, in name order.
-    pub fn writers(&self) -> Vec<Writer> {
+    pub fn served(&self) -> Vec<Served> {
         self.lock().values().map(|s| s.served().clone()).collect()
     }
 
     /// The writers of a scrape: `builtin` plus the custom ones, sorted bytewise by name.
-    pub fn merged(builtin: &[Writer], custom: Option<&CustomRuntime>) -> Vec<Writer> {
+    pub fn merged(builtin: &[Served], custom: Option<&CustomRuntime>) -> Vec<Served> {
         let mut all = builtin.to_vec();
         if let Some(c) = custom {
-            all.extend(c.writers());
+            all.extend(c.served());
             all.sort_by(|a, b| a.name.cmp(&b.name));
         }
         all
@@ -308,15 +309,15 @@ impl CustomRuntime {
     /// Like [`CustomRuntime::merged`], plus a never-synced placeholder named `customresourcedefinitions`
     /// while the first CRD list is pending, for `/readyz`. CRDs that do not exist have no writer and so
     /// are never waited for.
-    pub fn for_readiness(builtin: &[Writer], custom: Option<&CustomRuntime>) -> Vec<Writer> {
+    pub fn for_readiness(builtin: &[Served], custom: Option<&CustomRuntime>) -> Vec<Served> {
         let mut all = Self::merged(builtin, custom);
         if let Some(c) = custom
             && !c.crds_synced.load(Ordering::Relaxed)
         {
-            all.push(Writer {
+            all.push(Served {
                 name: CRD_PENDING.to_owned(),
                 headers: Arc::new(Headers::from_parts(Vec::new())),
-                store: Arc::new(Store::new()),
+                store: textstore::store(&[] as &[&str], 1, &Maintenance::threads()).0,
             });
         }
         all
@@ -330,23 +331,22 @@ impl CustomRuntime {
 /// and a change (auto-sharding) rebuilds the custom writers.
 pub fn start(
     prepared: Prepared,
-    client: kube::Client,
-    config: watcher::Config,
+    env: Env,
     shard: watch::Receiver<Shard>,
 ) -> (Arc<CustomRuntime>, impl Future<Output = ()> + Send + 'static) {
     let rt = Arc::new(CustomRuntime::default());
     if let (Source::File(path), Some(bytes)) = (&prepared.source, &prepared.initial_bytes) {
         rt.telemetry.reload_succeeded(path, bytes);
     }
-    let fut = drive(rt.clone(), prepared, client, config, shard);
+    let fut = drive(rt.clone(), prepared, env, shard);
     (rt, fut)
 }
 
 /// What one watch task needs: every configured resource bound to this GVK, with its enabled families.
-struct Bound {
+pub(super) struct Bound {
     gvk: Gvkp,
     parts: Vec<(CompiledResource, Vec<usize>)>,
-    shard: Shard,
+    pub(super) shard: Shard,
     /// From the CRD's `spec.scope`.
     namespaced: bool,
 }
@@ -368,7 +368,7 @@ impl Bound {
 
     /// Every configured resource's rendering of `obj`, one after the other (several config entries may
     /// select the same GVK; their families then share one writer).
-    fn render(&self, obj: &Value) -> Rendered {
+    pub(super) fn render(&self, obj: &Value) -> Rendered {
         let mut out = Rendered::default();
         for (r, enabled) in &self.parts {
             let one = r.render_enabled(obj, enabled);
@@ -417,22 +417,16 @@ struct Running {
     previous: Option<AbortHandle>,
 }
 
-async fn drive(
-    rt: Arc<CustomRuntime>,
-    prepared: Prepared,
-    client: kube::Client,
-    config: watcher::Config,
-    mut shard_rx: watch::Receiver<Shard>,
-) {
-    let Prepared { source, initial, initial_bytes, filter, scope } = prepared;
+async fn drive(rt: Arc<CustomRuntime>, prepared: Prepared, mut env: Env, mut shard_rx: watch::Receiver<Shard>) {
+    let Prepared { source, initial, initial_bytes, filter, reach } = prepared;
+    env.reach = reach;
     let (cfg_tx, mut cfg_rx) = watch::channel(initial.map(Arc::new));
     let (crd_tx, mut crd_rx) = watch::channel(Arc::new(Vec::<Value>::new()));
     let mut background = JoinSet::new();
-    background.spawn(watch_crds(client.clone(), config.clone(), crd_tx, rt.clone()));
+    background.spawn(watch_crds(env.clone(), crd_tx, rt.clone()));
     if let Source::File(path) = source {
         background.spawn(poll_file(path, initial_bytes, cfg_tx.clone(), rt.telemetry.clone()));
     }
-    let env = Env { client, config, scope };
     let mut watches = JoinSet::new();
     let mut running: BTreeMap<String, Running> = BTreeMap::new();
     let mut generation = 0u64;
@@ -464,77 +458,145 @@ async fn drive(
 }
 
 /// What every custom resource watch is started with.
-struct Env {
-    client: kube::Client,
-    config: watcher::Config,
-    scope: Scope,
+#[derive(Clone)]
+pub struct Env {
+    pub transport: Arc<KubeTransport>,
+    pub reporter: Arc<Reporter>,
+    pub config: ingest::Config,
+    pub maintenance: Maintenance,
+    /// Bytes received for custom resources and CRDs (telemetry).
+    pub received: Arc<Received>,
+    reach: Reach,
 }
 
-/// Starts, replaces and stops watches so that exactly `desired` runs, each built from config
-/// `generation`. Writers whose name and generation are unchanged are left alone.
+impl Env {
+    pub fn new(
+        transport: Arc<KubeTransport>,
+        reporter: Arc<Reporter>,
+        config: ingest::Config,
+        maintenance: Maintenance,
+        received: Arc<Received>,
+    ) -> Self {
+        let reach = Reach { namespaces: NamespaceScope::All, fields: String::new() };
+        Env { transport, reporter, config, maintenance, received, reach }
+    }
+
+    /// A list/watch pipeline of `scope` into `sink`.
+    fn pipeline<R: ingest::Render, S: ingest::Sink>(
+        &self,
+        resource: &str,
+        scope: ingest::Scope,
+        render: R,
+        sink: S,
+    ) -> Pipeline<KubeTransport, R, S> {
+        Pipeline {
+            scope,
+            transport: self.transport.clone(),
+            render: Arc::new(render),
+            sink,
+            watcher: Watcher::new(self.config.clone(), Box::new(DefaultBackoff::default())),
+            reporter: self.reporter.clone(),
+            resource: Arc::from(resource),
+            type_label: Arc::from(UNSTRUCTURED),
+            received: self.received.clone(),
+            idle_check: self.config.idle_check,
+        }
+    }
+}
+
+/// The API path of the collection `gvk` names, in `namespace` or across all.
+fn collection(gvk: &Gvkp, namespace: Option<&str>) -> String {
+    let base = if gvk.group.is_empty() {
+        format!("/api/{}", gvk.version)
+    } else {
+        format!("/apis/{}/{}", gvk.group, gvk.version)
+    };
+    match namespace {
+        Some(ns) => format!("{base}/namespaces/{ns}/{}", gvk.plural),
+        None => format!("{base}/{}", gvk.plural),
+    }
+}
+
+/// What the runtime does to one custom writer.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// No longer configured or served: stop its watches and stop serving it.
+    Stop(String),
+    /// New: start it.
+    Start(String),
+    /// Its configuration changed: build it anew beside the old one, which keeps serving until the new
+    /// one has listed, so a reload does not make series blink out.
+    Rebuild(String),
+    /// This instance's shard changed: build it anew and drop the old one at once (its objects belong to
+    /// another shard now, and serving them would count them twice across the fleet).
+    Reshard(String),
+}
+
+/// The changes that turn what runs (name → config generation and shard it was built from) into what is
+/// desired (name → shard) for config `generation`. Writers whose generation and shard are unchanged are
+/// left alone.
+fn changes(
+    running: &BTreeMap<String, (u64, Shard)>,
+    desired: &BTreeMap<String, Shard>,
+    generation: u64,
+) -> Vec<Change> {
+    let mut out: Vec<Change> =
+        running.keys().filter(|n| !desired.contains_key(*n)).map(|n| Change::Stop(n.clone())).collect();
+    for (name, shard) in desired {
+        match running.get(name) {
+            None => out.push(Change::Start(name.clone())),
+            Some((_, was)) if was != shard => out.push(Change::Reshard(name.clone())),
+            Some((g, _)) if *g != generation => out.push(Change::Rebuild(name.clone())),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// Carries out [`changes`]: starts, replaces and stops watches so that exactly `desired` runs.
 fn reconcile(
     rt: &CustomRuntime,
     running: &mut BTreeMap<String, Running>,
     watches: &mut JoinSet<()>,
-    desired: BTreeMap<String, Bound>,
+    mut desired: BTreeMap<String, Bound>,
     generation: u64,
     env: &Env,
 ) {
-    let Env { client, config, scope } = env;
+    let now: BTreeMap<String, (u64, Shard)> =
+        running.iter().map(|(n, r)| (n.clone(), (r.generation, r.shard))).collect();
+    let want: BTreeMap<String, Shard> = desired.iter().map(|(n, b)| (n.clone(), b.shard)).collect();
     let mut slots = rt.lock();
-    running.retain(|name, r| {
-        if desired.contains_key(name) {
-            return true;
-        }
-        r.abort.abort();
-        if let Some(p) = &r.previous {
-            p.abort();
-        }
-        slots.remove(name);
-        tracing::info!(resource = %name, "custom resource no longer served; its watch stopped");
-        false
-    });
-    for (name, bound) in desired {
-        if running.get(&name).is_some_and(|r| r.generation == generation) {
-            continue;
-        }
-        let (namespaces, config) = match &scope.namespaces {
-            _ if !bound.namespaced => (vec![None], config.clone()),
-            NamespaceScope::Only(list) => {
-                (list.iter().cloned().map(Some).collect(), with_fields(config, &scope.fields))
+    for change in changes(&now, &want, generation) {
+        let name = match &change {
+            Change::Stop(name) => {
+                if let Some(r) = running.remove(name) {
+                    r.abort.abort();
+                    if let Some(p) = r.previous {
+                        p.abort();
+                    }
+                }
+                slots.remove(name);
+                tracing::info!(resource = %name, "custom resource no longer served; its watch stopped");
+                continue;
             }
-            NamespaceScope::All => (vec![None], with_fields(config, &scope.fields)),
+            Change::Start(n) | Change::Rebuild(n) | Change::Reshard(n) => n.clone(),
         };
-        let headers = bound.headers();
-        let store = Arc::new(Store::named(namespaces.len(), headers.names()));
-        let writer = Writer { name: name.clone(), headers: Arc::new(headers), store: store.clone() };
+        let Some(bound) = desired.remove(&name) else { continue };
         let gvk = bound.gvk.clone();
         let shard = bound.shard;
-        let bound = Arc::new(bound);
-        // One task per writer (all its namespaces), so that one handle stops it.
-        let parts: Vec<_> = namespaces
-            .into_iter()
-            .enumerate()
-            .map(|(i, ns)| watch_resource(client.clone(), config.clone(), bound.clone(), store.clone(), i, ns))
-            .collect();
-        let abort = watches.spawn(async move {
-            futures::future::join_all(parts).await;
-        });
-        let replaced = running.insert(name.clone(), Running { generation, shard, abort, previous: None });
+        let (served, abort) = spawn_writer(&name, bound, env, watches);
+        let old = running.insert(name.clone(), Running { generation, shard, abort, previous: None });
         let old_slot = slots.remove(&name);
-        // After a shard change the old rendering holds another shard's objects: drop it at once rather
-        // than serve them twice across the fleet.
-        let resharded = replaced.as_ref().is_some_and(|r| r.shard != shard);
-        let previous_writer = old_slot.as_ref().filter(|_| !resharded).map(|s| s.served().clone());
-        match replaced {
-            Some(old) if resharded => {
+        match (change, old) {
+            (Change::Reshard(_), Some(old)) => {
                 old.abort.abort();
                 if let Some(p) = old.previous {
                     p.abort();
                 }
+                slots.insert(name.clone(), Slot { current: served, previous: None });
                 tracing::info!(resource = %name, "shard changed; relisting custom resource");
             }
-            Some(old) => {
+            (Change::Rebuild(_), Some(old)) => {
                 // Keep the watch of whichever writer is being served: it stays current until the new one
                 // has listed. The other one stops now.
                 let serving_current =
@@ -547,19 +609,47 @@ fn reconcile(
                 if let Some(r) = running.get_mut(&name) {
                     r.previous = keep;
                 }
+                let previous = old_slot.as_ref().map(|s| s.served().clone());
+                slots.insert(name.clone(), Slot { current: served, previous });
                 tracing::info!(resource = %name, "custom resource configuration changed; rebuilding its writer");
             }
-            None => {
+            _ => {
+                slots.insert(name.clone(), Slot { current: served, previous: None });
                 tracing::info!(resource = %name, group = %gvk.group, version = %gvk.version, kind = %gvk.kind,
-                "custom resource found; watching it");
+                    "custom resource found; watching it");
             }
         }
-        slots.insert(name, Slot { current: writer, previous: previous_writer });
     }
 }
 
-fn with_fields(config: &watcher::Config, fields: &str) -> watcher::Config {
-    if fields.is_empty() { config.clone() } else { config.clone().fields(fields) }
+/// A new writer for `bound` and the one task that runs its list/watches (one per namespace under
+/// `--namespaces`), so that one handle stops them all.
+fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) -> (Served, AbortHandle) {
+    let namespaces: Vec<Option<String>> = match &env.reach.namespaces {
+        NamespaceScope::Only(list) if bound.namespaced => list.iter().cloned().map(Some).collect(),
+        _ => vec![None],
+    };
+    let fields = if bound.namespaced { env.reach.fields.clone() } else { String::new() };
+    let headers = bound.headers();
+    let (reader, writers) = textstore::store(headers.names(), namespaces.len(), &env.maintenance);
+    let served = Served { name: name.to_owned(), headers: Arc::new(headers), store: reader };
+    let bound = Arc::new(bound);
+    let pipelines: Vec<_> = writers
+        .into_iter()
+        .zip(namespaces)
+        .map(|(writer, ns)| {
+            let scope = ingest::Scope {
+                path: collection(&bound.gvk, ns.as_deref()),
+                field_selector: fields.clone(),
+                ..ingest::Scope::default()
+            };
+            env.pipeline(name, scope, CustomRender { bound: bound.clone() }, writer).run()
+        })
+        .collect();
+    let abort = watches.spawn(async move {
+        futures::future::join_all(pipelines).await;
+    });
+    (served, abort)
 }
 
 /// Once a rebuilt writer has listed, its predecessor stops.
@@ -613,219 +703,31 @@ async fn poll_file(
     }
 }
 
-fn crd_resource() -> ApiResource {
-    ApiResource {
-        group: "apiextensions.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "apiextensions.k8s.io/v1".into(),
-        kind: "CustomResourceDefinition".into(),
-        plural: "customresourcedefinitions".into(),
-    }
-}
-
-/// The CRDs currently known, by name, with the relist-in-progress set beside them.
-#[derive(Default)]
-struct CrdCache {
-    live: BTreeMap<String, Value>,
-    building: Option<BTreeMap<String, Value>>,
-}
-
-impl CrdCache {
-    /// Applies one event; returns whether the live set changed (and so must be republished).
-    fn apply(&mut self, event: Event<DynamicObject>, tel: &CustomTelemetry) -> bool {
-        let count = |c: &AtomicU64| {
-            c.fetch_add(1, Ordering::Relaxed);
-        };
-        let changed = match event {
-            Event::Init => {
-                self.building = Some(BTreeMap::new());
-                false
+/// Lists and watches CustomResourceDefinitions, publishing every change of the set to `tx`.
+async fn watch_crds(env: Env, tx: watch::Sender<Arc<Vec<Value>>>, rt: Arc<CustomRuntime>) {
+    let synced = rt.clone();
+    let sink = CrdSink::new(
+        rt.telemetry.clone(),
+        tx,
+        Box::new(move || {
+            if !synced.crds_synced.swap(true, Ordering::Relaxed) {
+                tracing::info!("CustomResourceDefinition list complete");
             }
-            Event::InitApply(o) => {
-                if let Some((name, v)) = crd_entry(&o) {
-                    self.building.get_or_insert_with(BTreeMap::new).insert(name, v);
-                }
-                false
-            }
-            Event::InitDone => {
-                let new = self.building.take().unwrap_or_default();
-                for (name, v) in &new {
-                    match self.live.get(name) {
-                        None => count(&tel.add),
-                        Some(old) if old != v => count(&tel.update),
-                        Some(_) => {}
-                    }
-                }
-                for name in self.live.keys() {
-                    if !new.contains_key(name) {
-                        count(&tel.delete);
-                    }
-                }
-                self.live = new;
-                true
-            }
-            Event::Apply(o) => match crd_entry(&o) {
-                Some((name, v)) => {
-                    count(if self.live.contains_key(&name) { &tel.update } else { &tel.add });
-                    self.live.insert(name, v);
-                    true
-                }
-                None => false,
-            },
-            Event::Delete(o) => match crd_entry(&o) {
-                Some((name, _)) => {
-                    count(&tel.delete);
-                    self.live.remove(&name).is_some()
-                }
-                None => false,
-            },
-        };
-        tel.cache.store(self.live.len() as u64, Ordering::Relaxed);
-        changed
-    }
-}
-
-fn crd_entry(o: &DynamicObject) -> Option<(String, Value)> {
-    let name = o.metadata.name.clone()?;
-    let v = serde_json::to_value(o).ok()?;
-    Some((name, v))
-}
-
-async fn watch_crds(
-    client: kube::Client,
-    config: watcher::Config,
-    tx: watch::Sender<Arc<Vec<Value>>>,
-    rt: Arc<CustomRuntime>,
-) {
-    let api: Api<DynamicObject> = Api::all_with(client, &crd_resource());
-    let mut stream = std::pin::pin!(watcher::watcher(api, config));
-    let mut cache = CrdCache::default();
-    let mut backoff = Backoff::default();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                backoff.reset();
-                let done = matches!(event, Event::InitDone);
-                if cache.apply(event, &rt.telemetry) {
-                    let _ = tx.send(Arc::new(cache.live.values().cloned().collect()));
-                }
-                if done {
-                    rt.crds_synced.store(true, Ordering::Relaxed);
-                    tracing::info!(crds = cache.live.len(), "CustomResourceDefinition list complete");
-                }
-            }
-            Err(e) => {
-                let delay = backoff.next_delay();
-                tracing::warn!(error = %e, retry_in = ?delay, "CustomResourceDefinition list/watch failed");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-async fn watch_resource(
-    client: kube::Client,
-    config: watcher::Config,
-    bound: Arc<Bound>,
-    store: Arc<Store>,
-    part: usize,
-    namespace: Option<String>,
-) {
-    let store = store.part(part);
-    let g = &bound.gvk;
-    let ar = ApiResource {
-        group: g.group.clone(),
-        version: g.version.clone(),
-        api_version: if g.group.is_empty() { g.version.clone() } else { format!("{}/{}", g.group, g.version) },
-        kind: g.kind.clone(),
-        plural: g.plural.clone(),
+        }),
+    );
+    let scope = ingest::Scope {
+        path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(),
+        ..ingest::Scope::default()
     };
-    let api: Api<DynamicObject> = match &namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &ar),
-        None => Api::all_with(client, &ar),
-    };
-    let mut stream = std::pin::pin!(watcher::watcher(api, config));
-    let mut backoff = Backoff::default();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                backoff.reset();
-                store.set_error(None);
-                if matches!(event, Event::InitDone) {
-                    let n = store.finish_relist();
-                    tracing::info!(resource = %ar.plural, group = %ar.group, objects = n, "list complete");
-                } else {
-                    apply_event(event, store, &bound);
-                }
-            }
-            Err(e) => {
-                let delay = backoff.next_delay();
-                tracing::warn!(resource = %ar.plural, group = %ar.group, error = %e, retry_in = ?delay,
-                    "custom resource list/watch failed");
-                store.set_error(Some(e.to_string()));
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-fn key_of(o: &DynamicObject) -> ObjectKey {
-    let m = &o.metadata;
-    ObjectKey::new(
-        m.namespace.as_deref().unwrap_or(""),
-        m.name.as_deref().unwrap_or(""),
-        m.uid.as_deref().unwrap_or(""),
-    )
-}
-
-/// One watcher event into the store, as the built-in resources do it.
-/// Objects another shard owns are never stored.
-fn apply_event(event: Event<DynamicObject>, store: &Part, bound: &Bound) {
-    let render = |o: &DynamicObject| {
-        if !bound.shard.owns(o.metadata.uid.as_deref().unwrap_or("")) {
-            return None;
-        }
-        serde_json::to_value(o).ok().map(|v| bound.render(&v))
-    };
-    match event {
-        Event::Init => store.begin_relist(),
-        Event::InitApply(o) => {
-            if let Some(r) = render(&o) {
-                store.relist_insert(key_of(&o), r);
-            }
-        }
-        Event::InitDone => {
-            store.finish_relist();
-        }
-        Event::Apply(o) => match render(&o) {
-            Some(r) => store.upsert(key_of(&o), r),
-            None => store.remove(&key_of(&o)),
-        },
-        Event::Delete(o) => store.remove(&key_of(&o)),
-    }
-}
-
-/// 0.8 s doubling to 30 s between failed attempts.
-#[derive(Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let d = Duration::from_millis(800).saturating_mul(1u32 << self.failures.min(6)).min(Duration::from_secs(30));
-        self.failures = self.failures.saturating_add(1);
-        d
-    }
+    env.pipeline(CRD_PENDING, scope, CrdRender, sink).run().await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Sink;
+    use crate::ingest::render::{Decoded, Render};
+    use crate::textstore::StoreEvent;
     use clap::Parser as _;
     use serde_json::json;
 
@@ -853,27 +755,34 @@ spec:
         })
     }
 
-    fn dynobj(v: Value) -> DynamicObject {
-        serde_json::from_value(v).unwrap()
-    }
-
-    fn widget(name: &str, uid: &str, size: i64) -> DynamicObject {
-        dynobj(json!({
+    fn widget(name: &str, uid: &str, size: i64) -> Vec<u8> {
+        serde_json::to_vec(&json!({
             "apiVersion": "example.dev/v1", "kind": "Widget",
-            "metadata": {"name": name, "uid": uid, "namespace": "ns"},
+            "metadata": {"name": name, "uid": uid, "namespace": "ns", "resourceVersion": "7"},
             "spec": {"size": size, "color": "red"}
         }))
+        .unwrap()
     }
 
-    fn body(st: &Store, families: usize) -> String {
-        let s = st.snapshot();
-        let mut out = String::new();
-        for f in 0..families {
-            for i in 0..s.len() {
-                out += &String::from_utf8_lossy(&s.family(i, f));
-            }
+    /// What `bound` renders of one object, all families in order.
+    fn rendered(bound: Bound, raw: &[u8]) -> String {
+        match (CustomRender { bound: Arc::new(bound) }).json(raw) {
+            Decoded::Item(i) => String::from_utf8(i.rendered.unwrap().buf).unwrap(),
+            other => panic!("{other:?}"),
         }
-        out
+    }
+
+    fn served(name: &str) -> Served {
+        Served {
+            name: name.into(),
+            headers: Arc::new(Headers::from_parts(Vec::new())),
+            store: textstore::store(&[] as &[&str], 1, &Maintenance::threads()).0,
+        }
+    }
+
+    /// Marks a store listed (its writer must be free).
+    fn list_done(s: &Served) {
+        s.store.reclaim(0).expect("writer free").apply(StoreEvent::EndRelist);
     }
 
     fn opts(args: &[&str]) -> Options {
@@ -907,39 +816,57 @@ spec:
         assert_eq!(p.len(), 1);
         let b = p.into_values().next().unwrap();
         assert_eq!(b.headers().len(), 4);
-        let st = Store::new();
-        apply_event(Event::Apply(widget("a", "1", 3)), st.part(0), &b);
-        let text = body(&st, 4);
+        let text = rendered(b, &widget("a", "1", 3));
         assert!(text.contains("widget_size{") && text.contains("gadget_size{"), "{text}");
     }
 
     #[test]
-    fn events_drive_the_store() {
+    fn objects_render_through_their_bound_configuration() {
         let cfg = load_and_compile(CONFIG).unwrap();
         let p = plan(&cfg, &[crd("example.dev", "Widget", "widgets", &["v1"])], &FamilyFilter::keep_all());
         let b = p.into_values().next().unwrap();
-        let st = Store::new();
-        apply_event(Event::Init, st.part(0), &b);
-        apply_event(Event::InitApply(widget("a", "1", 3)), st.part(0), &b);
-        assert_eq!(body(&st, 2), "");
-        apply_event(Event::InitDone, st.part(0), &b);
         let lbl =
             r#"customresource_group="example.dev",customresource_kind="Widget",customresource_version="v1",name="a""#;
-        assert_eq!(body(&st, 2), format!("widget_size{{{lbl}}} 3\nwidget_color{{color=\"red\",{lbl}}} 1\n"));
-        apply_event(Event::Apply(widget("a", "1", 5)), st.part(0), &b);
-        assert!(body(&st, 1).ends_with("} 5\n"));
-        apply_event(Event::Delete(widget("a", "1", 5)), st.part(0), &b);
-        assert_eq!(body(&st, 2), "");
+        assert_eq!(
+            rendered(b, &widget("a", "1", 3)),
+            format!("widget_size{{{lbl}}} 3\nwidget_color{{color=\"red\",{lbl}}} 1\n")
+        );
+    }
+
+    #[test]
+    fn changes_start_stop_rebuild_and_reshard_only_what_differs() {
+        let s0 = Shard::default();
+        let s1 = Shard { index: 1, total: 2 };
+        let running: BTreeMap<String, (u64, Shard)> =
+            [("a".into(), (1, s0)), ("b".into(), (1, s0)), ("c".into(), (0, s0)), ("d".into(), (1, s0))].into();
+        let desired: BTreeMap<String, Shard> =
+            [("a".into(), s0), ("c".into(), s0), ("d".into(), s1), ("e".into(), s0)].into();
+        assert_eq!(
+            changes(&running, &desired, 1),
+            [
+                Change::Stop("b".into()),
+                Change::Rebuild("c".into()),
+                Change::Reshard("d".into()),
+                Change::Start("e".into())
+            ]
+        );
+        let same: BTreeMap<String, Shard> = running.iter().map(|(n, (_, s))| (n.clone(), *s)).collect();
+        assert!(changes(&[("a".to_owned(), (1, s0))].into(), &[("a".to_owned(), s0)].into(), 1).is_empty());
+        assert_eq!(changes(&running, &same, 1), [Change::Rebuild("c".into())]);
     }
 
     /// A client whose requests fail fast: the watches started here only back off.
     fn env() -> Env {
         let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
-        Env {
-            client: kube::Client::try_from(config).unwrap(),
-            config: watcher::Config::default(),
-            scope: Scope { namespaces: NamespaceScope::All, fields: String::new() },
-        }
+        let client = kube::Client::try_from(config).unwrap();
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new(0, 1));
+        Env::new(
+            Arc::new(KubeTransport { client }),
+            Arc::new(Reporter::new(telemetry, "http://127.0.0.1:1")),
+            ingest::Config::default(),
+            Maintenance::threads(),
+            Arc::new(Received::default()),
+        )
     }
 
     #[tokio::test]
@@ -959,15 +886,24 @@ spec:
 
         // A new config generation: a new watch, the old one kept (and its writer served) until the new
         // one has listed.
-        let old_store = rt.lock()[v1].current.store.clone();
+        let old_headers = rt.lock()[v1].current.headers.clone();
         reconcile(&rt, &mut running, &mut watches, desired(), 1, &env);
         assert_ne!(running[v1].abort.id(), id);
         assert_eq!(running[v1].previous.as_ref().map(AbortHandle::id), Some(id));
-        assert!(Arc::ptr_eq(&rt.lock()[v1].served().store, &old_store));
-        rt.lock()[v1].current.store.finish_relist();
+        assert!(Arc::ptr_eq(&rt.lock()[v1].served().headers, &old_headers));
+        // The new writer lists (its watch task stopped here so that the test can write its store).
+        running[v1].abort.abort();
+        let current = rt.lock()[v1].current.clone();
+        let mut writer = loop {
+            if let Some(w) = current.store.reclaim(0) {
+                break w;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        writer.apply(StoreEvent::EndRelist);
         promote(&rt, &mut running);
         assert!(running[v1].previous.is_none());
-        assert!(!Arc::ptr_eq(&rt.lock()[v1].served().store, &old_store));
+        assert!(!Arc::ptr_eq(&rt.lock()[v1].served().headers, &old_headers));
 
         // A shard change drops the old rendering at once.
         let mut resharded = desired();
@@ -981,7 +917,7 @@ spec:
         let crds1 = [crd("example.dev", "Widget", "widgets", &["v1"])];
         reconcile(&rt, &mut running, &mut watches, plan(&cfg, &crds1, &FamilyFilter::keep_all()), 2, &env);
         assert_eq!(running.keys().collect::<Vec<_>>(), [v1]);
-        assert_eq!(rt.writers().len(), 1);
+        assert_eq!(rt.served().len(), 1);
         watches.abort_all();
     }
 
@@ -1012,29 +948,44 @@ spec:
         let mut kept = 0;
         for index in 0..3 {
             b.shard = Shard { index, total: 3 };
-            let st = Store::new();
-            for (i, u) in uids.iter().enumerate() {
-                apply_event(Event::Apply(widget(&format!("w{i}"), u, 1)), st.part(0), &b);
-            }
-            let want = uids.iter().filter(|u| crate::shard::owns(u, index, 3)).count();
-            assert_eq!(st.len(), want);
-            kept += st.len();
+            let render = CustomRender { bound: Arc::new(Bound { parts: b.parts.clone(), gvk: b.gvk.clone(), ..b }) };
+            let mine = uids
+                .iter()
+                .enumerate()
+                .filter(|(i, u)| matches!(render.json(&widget(&format!("w{i}"), u, 1)), Decoded::Item(_)))
+                .count();
+            assert_eq!(mine, uids.iter().filter(|u| crate::shard::owns(u, index, 3)).count());
+            kept += mine;
+            b = Arc::into_inner(render.bound).unwrap();
         }
         assert_eq!(kept, uids.len());
     }
 
     #[test]
-    fn crd_cache_counts_events() {
-        let tel = CustomTelemetry::default();
-        let mut c = CrdCache::default();
-        let w = || dynobj(crd("example.dev", "Widget", "widgets", &["v1"]));
-        assert!(!c.apply(Event::Init, &tel));
-        assert!(!c.apply(Event::InitApply(w()), &tel));
-        assert!(c.apply(Event::InitDone, &tel));
-        assert_eq!(c.live.len(), 1);
-        assert!(c.apply(Event::Apply(dynobj(crd("example.dev", "Gadget", "gadgets", &["v1"]))), &tel));
-        assert!(c.apply(Event::Apply(w()), &tel));
-        assert!(c.apply(Event::Delete(w()), &tel));
+    fn crd_sink_publishes_changes_and_counts_events() {
+        let tel = Arc::new(CustomTelemetry::default());
+        let (tx, rx) = watch::channel(Arc::new(Vec::new()));
+        let synced = Arc::new(AtomicBool::new(false));
+        let s2 = synced.clone();
+        let mut sink = CrdSink::new(tel.clone(), tx, Box::new(move || s2.store(true, Ordering::Relaxed)));
+        let item = |v: Value| match CrdRender.json(&serde_json::to_vec(&v).unwrap()) {
+            Decoded::Item(i) => (i.key, i.rendered.unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let w = || item(crd("example.dev", "Widget", "widgets", &["v1"]));
+        sink.apply(StoreEvent::BeginRelist);
+        let (k, r) = w();
+        sink.apply(StoreEvent::Insert(k, r));
+        assert!(rx.borrow().is_empty() && !synced.load(Ordering::Relaxed));
+        assert_eq!(sink.apply(StoreEvent::EndRelist), 1);
+        assert!(synced.load(Ordering::Relaxed));
+        assert_eq!(rx.borrow()[0]["spec"]["names"]["plural"], "widgets");
+        let (k, r) = item(crd("example.dev", "Gadget", "gadgets", &["v1"]));
+        sink.apply(StoreEvent::Upsert(k, r));
+        let (k, r) = w();
+        sink.apply(StoreEvent::Upsert(k.clone(), r));
+        sink.apply(StoreEvent::Remove(k));
+        assert_eq!(rx.borrow().len(), 1);
         let mut out = Vec::new();
         tel.render(&mut out);
         let out = String::from_utf8(out).unwrap();
@@ -1117,25 +1068,15 @@ spec:
 
     #[test]
     fn slot_serves_previous_until_synced() {
-        let mk = |name: &str| Writer {
-            name: name.into(),
-            headers: Arc::new(Headers::from_parts(Vec::new())),
-            store: Arc::new(Store::new()),
-        };
-        let old = mk("old");
-        let slot = Slot { current: mk("new"), previous: Some(old) };
+        let slot = Slot { current: served("new"), previous: Some(served("old")) };
         assert_eq!(slot.served().name, "old");
-        slot.current.store.finish_relist();
+        list_done(&slot.current);
         assert_eq!(slot.served().name, "new");
     }
 
     #[test]
     fn merged_writers_sort_bytewise_and_readiness_waits_for_crd_list() {
-        let mk = |name: &str| Writer {
-            name: name.into(),
-            headers: Arc::new(Headers::from_parts(Vec::new())),
-            store: Arc::new(Store::new()),
-        };
+        let mk = served;
         let rt = CustomRuntime::default();
         rt.lock().insert(
             "example.dev/v1, Resource=widgets".into(),

@@ -1,497 +1,158 @@
-//! Pre-rendered metric text per object, for one resource.
+//! Pre-rendered metric text of one resource, written by its list/watches and read by scrapes.
 //!
-//! The watcher feeds it: an add/update replaces one object's rendering, a delete removes it, and a relist
-//! (Init … InitDone) builds a second set beside the live one and swaps it in whole at the end, so no stale
-//! object survives a reconnect and no scrape ever sees a half-built set. A scrape takes a [`Snapshot`]
-//! (shared, immutable views of the parts) and streams from it without holding any lock.
+//! [`store`] makes one [`Reader`] (shared by every scrape, telemetry and readiness) and one [`Writer`] per
+//! part (one list/watch: a namespace of a resource, or the whole resource). A writer is not cloneable:
+//! only the task that owns it changes its part, by applying the [`StoreEvent`]s its watcher produces. A
+//! relist (`BeginRelist` … `EndRelist`) builds a second set beside the live one and swaps it in whole at
+//! the end, so no stale object survives a reconnect and no scrape ever sees a half-built set. A scrape
+//! takes a [`Snapshot`] (shared, immutable views of the parts) and streams it without holding any lock.
 //!
-//! A list lands in family-major [`Columns`] (see `columns.rs` for why); the objects of one arrive in key
-//! order as the API server pages them, so they are appended as they come. What changes afterwards, and
-//! anything that arrives out of order, is kept per object in [`Compact`] form beside the columns and merged
-//! in by the scrape; once those changes reach an eighth of the columns a background thread folds them
-//! into new columns, so a long-running watch keeps reading memory sequentially.
-//!
-//! The stored form stays private to this module, [`crate::compact`] and [`crate::columns`]: the watcher and
-//! the HTTP side see text.
+//! How the text is held (family-major columns, compact per-object changes, folds) is private to this
+//! module; the watchers and the HTTP side see text.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+mod columns;
+mod compact;
+mod part;
 
-use crate::columns::{Columns, View, Walk};
-use crate::compact::{self, Compact};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use self::columns::{View, Walk};
+pub use self::part::{Job, Maintenance};
+use self::part::{Names, Part};
 use crate::family::Rendered;
+pub use crate::key::ObjectKey;
 
-/// Where an object sorts in the store: by namespace, then name, then uid. Ordering by name keeps
-/// scrapes stable and readable; the uid keeps a deleted-and-recreated object distinct.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectKey(Box<str>);
-
-impl ObjectKey {
-    pub fn new(namespace: &str, name: &str, uid: &str) -> Self {
-        let mut s = String::with_capacity(namespace.len() + name.len() + uid.len() + 2);
-        s.push_str(namespace);
-        s.push('\0');
-        s.push_str(name);
-        s.push('\0');
-        s.push_str(uid);
-        ObjectKey(s.into_boxed_str())
-    }
-
-    /// Bytes of the key's text.
-    pub fn text_len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-/// Family names of a store, by position among the enabled families.
-type Names = Arc<[Box<[u8]>]>;
-
-/// Changes on top of columns: key → the object's rendering now, or `None` if it is gone.
-type Changes = BTreeMap<ObjectKey, Option<Compact>>;
-
-/// Changes kept beside the columns before they are folded in: an eighth of the objects (a scrape then
-/// reads at most one object in nine out of order), and never fewer than this.
-const FOLD_AT_LEAST: usize = 256;
-
-fn fold_due(changes: usize, columns: usize) -> bool {
-    changes > FOLD_AT_LEAST.max(columns / 8)
-}
-
-/// Records that `key` is gone: a deletion mark where the columns hold it, otherwise only its change is
-/// dropped (a mark for a key the columns lack would be one more entry to merge for nothing) — unless
-/// `columns_may_gain_it`: columns being folded from these changes will hold every key changed now, so
-/// only a mark keeps a deleted one from coming back when they are installed.
-fn forget(columns: &Columns, changes: &mut Changes, key: &ObjectKey, columns_may_gain_it: bool) {
-    if columns_may_gain_it || columns.contains(key) {
-        changes.insert(key.clone(), None);
-    } else {
-        changes.remove(key);
-    }
-}
-
-/// A set of objects: columns and the changes made since (or that arrived out of order).
-#[derive(Default)]
-struct Set {
-    base: Arc<Columns>,
-    changes: Changes,
-    /// New columns are being folded from `base` and a copy of `changes`. Until they are installed every
-    /// delete leaves a mark, so the fold's result plus the changes left then serve exactly what
-    /// `base` plus the changes serve (see [`Set::install`]).
-    folding: bool,
-}
-
-impl Set {
-    fn present(&self, key: &ObjectKey) -> bool {
-        match self.changes.get(key) {
-            Some(v) => v.is_some(),
-            None => self.base.contains(key),
-        }
-    }
-
-    /// Whether `key` was present before.
-    fn upsert(&mut self, key: ObjectKey, c: Compact) -> bool {
-        let was = self.present(&key);
-        self.changes.insert(key, Some(c));
-        was
-    }
-
-    /// Whether `key` was present before.
-    fn remove(&mut self, key: &ObjectKey) -> bool {
-        let was = self.present(key);
-        forget(&self.base, &mut self.changes, key, self.folding);
-        was
-    }
-
-    /// Installs `columns`, folded from `base` and the changes `folded` (as they were when the fold began).
-    /// A change that is still the one folded is in the columns now and is dropped; any later change
-    /// stays. Deletes made meanwhile all left marks (see `folding`), so no folded object comes back.
-    fn install(&mut self, columns: Arc<Columns>, folded: Vec<(ObjectKey, Option<Compact>)>) {
-        self.folding = false;
-        self.base = columns;
-        for (k, v) in folded {
-            let same = match (self.changes.get(&k), &v) {
-                (Some(Some(now)), Some(then)) => now.same(then),
-                (Some(None), None) => true,
-                _ => false,
-            };
-            if same {
-                self.changes.remove(&k);
-            }
-        }
-    }
-
-    fn len(&self) -> usize {
-        let mut n = self.base.len();
-        for (k, v) in &self.changes {
-            match (self.base.contains(k), v.is_some()) {
-                (true, false) => n -= 1,
-                (false, true) => n += 1,
-                _ => {}
-            }
-        }
-        n
-    }
-}
-
-#[derive(Default)]
-struct Inner {
-    live: Set,
-    /// Objects served (kept up to date so counting needs no search).
-    live_len: usize,
-    /// The set a relist in progress is building: appended to columns while keys ascend.
-    building: Option<(Columns, Changes)>,
-    /// Set by the first completed list; cleared only by [`Store::reset`] (a later relist keeps serving
-    /// the old set).
-    synced: bool,
-    /// Why the list/watch currently fails (e.g. forbidden), for readiness reporting; cleared by success.
-    error: Option<String>,
-    /// `live` merged, built by the first scrape after a change and shared by every scrape until the next.
-    view: Option<Arc<View>>,
-    /// The most families any object was given with (stores without names learn it from the objects).
-    families: usize,
-}
-
-impl Inner {
-    fn view(&mut self) -> Arc<View> {
-        if let Some(v) = &self.view {
-            return v.clone();
-        }
-        let v = Arc::new(View::new(self.live.base.clone(), self.live.changes.iter(), self.families));
-        self.view = Some(v.clone());
-        v
-    }
-}
-
-/// The objects of one list/watch (one namespace of a resource, or the whole resource).
-#[derive(Default)]
-pub struct Part {
-    inner: Arc<Mutex<Inner>>,
-    names: Names,
-    maintenance: Maintenance,
-}
-
-fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    // A panic while holding the lock leaves a consistent state (every mutation is a single call), so the
-    // poison flag carries no information worth failing scrapes for.
-    inner.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Part {
-    fn compact(&self, r: &Rendered) -> Compact {
-        Compact::new(families(r), &self.names)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        lock(&self.inner)
-    }
-
-    /// A relist starts: collect the new set beside the live one. An unfinished earlier relist is dropped.
-    pub fn begin_relist(&self) {
-        let old = self.lock().building.replace(Default::default());
-        drop(old);
-    }
-
-    /// An object of the relist in progress. Without one in progress it is an ordinary update.
-    pub fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
-        let mut g = self.lock();
-        let inner = &mut *g;
-        inner.families = inner.families.max(rendered.ends.len());
-        let Some((columns, late)) = &mut inner.building else {
-            drop(g);
-            return self.upsert(key, rendered);
-        };
-        if columns.last_key().is_none_or(|k| *k < key) && !late.contains_key(&key) {
-            // Encoding under the lock is fine: only this part's own watch and scrapes' short snapshots
-            // take it, and a list is not scraped from until it is complete.
-            columns.push(key, families(&rendered), &self.names);
-        } else {
-            late.insert(key, Some(self.compact(&rendered)));
-        }
-    }
-
-    /// The relist is complete: its set replaces the live one. Returns the number of objects now live.
-    pub fn finish_relist(&self) -> usize {
-        let mut g = self.lock();
-        g.synced = true;
-        g.error = None;
-        let Some((mut columns, late)) = g.building.take() else {
-            return g.live_len;
-        };
-        columns.shrink();
-        let new = Set { base: Arc::new(columns), changes: late, folding: false };
-        let old = std::mem::replace(&mut g.live, new);
-        g.live_len = g.live.len();
-        g.view = None;
-        let n = g.live_len;
-        self.maybe_fold(&mut g);
-        drop(g);
-        // Freeing the old set can take a while for a big resource; do it outside the lock.
-        drop(old);
-        n
-    }
-
+/// A change to one part, as a watcher sees it.
+#[derive(Debug)]
+pub enum StoreEvent {
+    /// A full list starts: what follows up to `EndRelist` replaces the part's objects.
+    BeginRelist,
+    /// An object of the list in progress (an ordinary change if none is in progress).
+    Insert(ObjectKey, Rendered),
+    /// The list is complete: its objects are now served, and the part counts as synced.
+    EndRelist,
     /// An object was added or changed.
-    pub fn upsert(&self, key: ObjectKey, rendered: Rendered) {
-        let c = self.compact(&rendered);
-        let mut g = self.lock();
-        let inner = &mut *g;
-        inner.families = inner.families.max(rendered.ends.len());
-        inner.view = None;
-        // Events between Init and InitDone do not happen with kube-runtime's watcher; should one arrive,
-        // it is newer than anything in the relist, so it goes where it will survive the swap.
-        match &mut inner.building {
-            Some((_, late)) => {
-                late.insert(key, Some(c));
-            }
-            None => {
-                if !inner.live.upsert(key, c) {
-                    inner.live_len += 1;
-                }
-                self.maybe_fold(inner);
-            }
-        }
-    }
-
-    /// An object was deleted (or became unrenderable).
-    pub fn remove(&self, key: &ObjectKey) {
-        let mut g = self.lock();
-        let inner = &mut *g;
-        if let Some((columns, late)) = &mut inner.building {
-            forget(columns, late, key, false);
-        }
-        if inner.live.remove(key) {
-            inner.live_len -= 1;
-            inner.view = None;
-            self.maybe_fold(inner);
-        }
-    }
-
-    fn maybe_fold(&self, g: &mut Inner) {
-        if fold_due(g.live.changes.len(), g.live.base.len()) {
-            start_fold(&self.inner, g, &self.maintenance);
-        }
-    }
-
-    /// Records (or, with `None`, clears) the reason the list/watch is failing.
-    pub fn set_error(&self, error: Option<String>) {
-        self.lock().error = error;
-    }
-
-    fn reset(&self) {
-        let old = std::mem::take(&mut *self.lock());
-        drop(old);
-    }
-
-    /// The live objects, shared with other scrapes of the same state.
-    fn view(&self) -> Arc<View> {
-        self.lock().view()
-    }
-
-    /// Folds the live changes into new columns now, on this thread (tests).
-    #[cfg(test)]
-    fn fold_now(&self) {
-        let mut g = self.lock();
-        let view = g.view();
-        g.live = Set { base: Arc::new(view.compact()), ..Set::default() };
-        g.view = None;
-    }
-
-    /// Starts a fold whether or not one is due (tests drive folds with a [`Maintenance::queue`]).
-    #[cfg(test)]
-    fn start_fold(&self) {
-        start_fold(&self.inner, &mut self.lock(), &self.maintenance);
-    }
+    Upsert(ObjectKey, Rendered),
+    /// An object was deleted, or can no longer be rendered.
+    Remove(ObjectKey),
+    /// Why the list/watch is failing now (`None`: it works again), for readiness reporting.
+    Failing(Option<String>),
+    /// Drop every object and count as not synced (e.g. before relisting under a new shard assignment, so
+    /// that nothing another shard owns is served meanwhile).
+    Reset,
 }
 
-/// A unit of store maintenance, run off the thread that changed the store.
-pub type Job = Box<dyn FnOnce() + Send>;
-
-/// Where a store runs its maintenance (folding changes into new columns). Built once by whoever builds
-/// the stores, so the data structure spawns nothing itself and tests decide when a fold runs.
-#[derive(Clone)]
-pub struct Maintenance {
-    run: Arc<dyn Fn(Job) -> bool + Send + Sync>,
-}
-
-impl Default for Maintenance {
-    fn default() -> Self {
-        Maintenance::threads()
-    }
-}
-
-impl Maintenance {
-    /// Each job on a thread of its own, then free memory handed back to the system (a fold leaves the
-    /// old columns free).
-    pub fn threads() -> Self {
-        Maintenance::new(|job| {
-            let run = move || {
-                job();
-                crate::trim::after_burst();
-            };
-            std::thread::Builder::new().name("fold".into()).spawn(run).is_ok()
-        })
-    }
-
-    /// Jobs handed to `run`, which returns false if it could not take one (the store then carries on
-    /// without; it asks again on a later change).
-    pub fn new(run: impl Fn(Job) -> bool + Send + Sync + 'static) -> Self {
-        Maintenance { run: Arc::new(run) }
-    }
-
-    /// Jobs kept in a queue until the caller runs them (tests).
-    #[cfg(test)]
-    fn queue() -> (Self, Arc<Mutex<Vec<Job>>>) {
-        let q: Arc<Mutex<Vec<Job>>> = Arc::default();
-        let q2 = q.clone();
-        let m = Maintenance::new(move |job| {
-            q2.lock().unwrap().push(job);
-            true
-        });
-        (m, q)
-    }
-}
-
-/// Starts folding the live changes of `inner` (locked as `g`) into new columns unless a fold is already
-/// running. The fold works from a view (no lock held); what changes meanwhile stays a change on top of
-/// the new columns, to be folded by the next fold, started as soon as this one ends if enough accumulated.
-fn start_fold(inner: &Arc<Mutex<Inner>>, g: &mut Inner, maintenance: &Maintenance) {
-    if g.live.folding {
-        return;
-    }
-    g.live.folding = true;
-    let view = g.view();
-    let folded: Vec<(ObjectKey, Option<Compact>)> =
-        g.live.changes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let target = inner.clone();
-    let m = maintenance.clone();
-    let fold = move || {
-        let columns = Arc::new(view.compact());
-        let mut g = lock(&target);
-        // A relist or reset meanwhile replaced the set this was built from: discard.
-        if !Arc::ptr_eq(&g.live.base, view.base()) || !g.live.folding {
-            return;
-        }
-        g.live.install(columns, folded);
-        g.view = None;
-        if fold_due(g.live.changes.len(), g.live.base.len()) {
-            start_fold(&target, &mut g, &m);
-        }
-        drop(g);
-        drop(view);
-    };
-    if !(maintenance.run)(Box::new(fold)) {
-        // Nowhere to run it: changes keep being merged by scrapes, only less efficiently; retried on
-        // the next change.
-        g.live.folding = false;
-    }
-}
-
-fn families(r: &Rendered) -> impl Iterator<Item = &[u8]> + Clone {
-    (0..r.ends.len()).map(|i| r.family(i))
-}
-
-/// The rendered objects of one resource: one [`Part`] per list/watch (per namespace with
-/// `--namespaces`), served in part order, as upstream serves one store per namespace in flag order.
-pub struct Store {
+struct Shared {
     parts: Box<[Part]>,
     names: Names,
 }
 
-impl Default for Store {
-    fn default() -> Self {
-        Store::with_parts(1)
+/// A store of `parts` parts (at least one) whose enabled families are named `names` in order (lines
+/// are then held without their names; with no names every line keeps its name), running its maintenance
+/// on `maintenance`.
+pub fn store(names: &[impl AsRef<str>], parts: usize, maintenance: &Maintenance) -> (Reader, Vec<Writer>) {
+    let names: Names = names.iter().map(|n| n.as_ref().as_bytes().into()).collect();
+    let parts = (0..parts.max(1)).map(|_| Part::new(names.clone(), maintenance.clone())).collect();
+    let shared = Arc::new(Shared { parts, names });
+    let writers = (0..shared.parts.len()).filter_map(|i| Writer::claim(&shared, i)).collect();
+    (Reader { shared }, writers)
+}
+
+/// The only handle that changes one part.
+pub struct Writer {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Writer {
+    fn claim(shared: &Arc<Shared>, index: usize) -> Option<Writer> {
+        let part = shared.parts.get(index)?;
+        let free = part.written.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        free.then(|| Writer { shared: shared.clone(), index })
+    }
+
+    fn part(&self) -> &Part {
+        &self.shared.parts[self.index]
+    }
+
+    /// Which part of the store this writes.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Applies one change. Returns the number of objects live after an `EndRelist` (else 0).
+    pub fn apply(&mut self, event: StoreEvent) -> usize {
+        let part = self.part();
+        match event {
+            StoreEvent::BeginRelist => part.begin_relist(),
+            StoreEvent::Insert(key, r) => part.relist_insert(key, r),
+            StoreEvent::EndRelist => return part.finish_relist(),
+            StoreEvent::Upsert(key, r) => part.upsert(key, r),
+            StoreEvent::Remove(key) => part.remove(&key),
+            StoreEvent::Failing(e) => part.set_error(e),
+            StoreEvent::Reset => part.reset(),
+        }
+        0
+    }
+
+    /// Objects this part serves.
+    pub fn len(&self) -> usize {
+        self.part().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
-impl Store {
-    /// A store fed by one list/watch.
-    pub fn new() -> Self {
-        Self::default()
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.part().written.store(false, Ordering::Release);
     }
+}
 
-    /// A store fed by `n` list/watches (at least one), without family names: it holds each object's
-    /// lines less their shared prefix, but every line keeps its name (tests and placeholders).
-    pub fn with_parts(n: usize) -> Self {
-        Self::named(n, &[] as &[&str])
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("part", &self.index).finish()
     }
+}
 
-    /// A store fed by `n` list/watches whose enabled families are named `names` in order, so lines are
-    /// held without their names.
-    pub fn named(n: usize, names: &[impl AsRef<str>]) -> Self {
-        Self::named_with(n, names, &Maintenance::threads())
-    }
+/// Read access to a whole store, for scrapes, readiness and telemetry.
+#[derive(Clone)]
+pub struct Reader {
+    shared: Arc<Shared>,
+}
 
-    /// [`Store::named`], running its maintenance on `maintenance`.
-    pub fn named_with(n: usize, names: &[impl AsRef<str>], maintenance: &Maintenance) -> Self {
-        let names: Names = names.iter().map(|n| n.as_ref().as_bytes().into()).collect();
-        let parts = (0..n.max(1))
-            .map(|_| Part { inner: Arc::default(), names: names.clone(), maintenance: maintenance.clone() })
-            .collect();
-        Store { parts, names }
-    }
-
-    /// Part `i`; out-of-range indexes give the last part.
-    pub fn part(&self, i: usize) -> &Part {
-        &self.parts[i.min(self.parts.len() - 1)]
+impl Reader {
+    /// A new writer for part `index` once the last one is gone (its task ended); `None` while one exists.
+    pub fn reclaim(&self, index: usize) -> Option<Writer> {
+        Writer::claim(&self.shared, index)
     }
 
     pub fn part_count(&self) -> usize {
-        self.parts.len()
-    }
-
-    /// [`Part::begin_relist`] of the first part (single-watch stores).
-    pub fn begin_relist(&self) {
-        self.part(0).begin_relist()
-    }
-
-    pub fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
-        self.part(0).relist_insert(key, rendered)
-    }
-
-    pub fn finish_relist(&self) -> usize {
-        self.part(0).finish_relist()
-    }
-
-    pub fn upsert(&self, key: ObjectKey, rendered: Rendered) {
-        self.part(0).upsert(key, rendered)
-    }
-
-    /// Removes `key` from every part.
-    pub fn remove(&self, key: &ObjectKey) {
-        for p in &self.parts {
-            p.remove(key);
-        }
+        self.shared.parts.len()
     }
 
     /// Whether every part has completed a first full list.
     pub fn synced(&self) -> bool {
-        self.parts.iter().all(|p| p.lock().synced)
+        self.shared.parts.iter().all(Part::synced)
     }
 
     /// The distinct errors of parts that are failing right now.
     pub fn errors(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for p in &self.parts {
-            if let Some(e) = p.lock().error.clone()
-                && !out.contains(&e)
-            {
+        for e in self.shared.parts.iter().filter_map(Part::error) {
+            if !out.contains(&e) {
                 out.push(e);
             }
         }
         out
     }
 
-    /// Drops everything and marks the store unsynced, e.g. before relisting under a new shard filter,
-    /// so that nothing another shard owns is served meanwhile.
-    pub fn reset(&self) {
-        for p in &self.parts {
-            p.reset();
-        }
-    }
-
     /// Number of objects currently served.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(|p| p.lock().live_len).sum()
+        self.shared.parts.iter().map(Part::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -500,7 +161,7 @@ impl Store {
 
     /// The objects served right now, part by part, each in key order, detached from later changes.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { views: self.parts.iter().map(Part::view).collect(), names: self.names.clone() }
+        Snapshot { views: self.shared.parts.iter().map(Part::view).collect(), names: self.shared.names.clone() }
     }
 
     /// Bytes of text the objects served right now render to.
@@ -521,15 +182,7 @@ impl Store {
 
     /// Bytes the store holds for them (buffers alone, for benchmarks).
     pub fn held_bytes(&self) -> usize {
-        self.parts
-            .iter()
-            .map(|p| {
-                let g = p.lock();
-                let changes: usize =
-                    g.live.changes.iter().map(|(k, v)| k.text_len() + v.as_ref().map_or(0, Compact::held_bytes)).sum();
-                g.live.base.held_bytes() + changes
-            })
-            .sum()
+        self.shared.parts.iter().map(Part::held_bytes).sum()
     }
 }
 
@@ -540,11 +193,20 @@ pub struct Snapshot {
     names: Names,
 }
 
-/// Where a scrape stands in a [`Snapshot`]: the part being written and a walk per part.
+/// A scrape's way through a [`Snapshot`]: family after family, each across every part, in order. It can
+/// neither skip a family nor go back to one (changed objects are read block after block).
 #[derive(Default)]
 pub struct Pass {
+    family: usize,
     part: usize,
     walks: Vec<Walk>,
+}
+
+impl Pass {
+    /// The family this pass writes next (position among the enabled families).
+    pub fn family(&self) -> usize {
+        self.family
+    }
 }
 
 impl Snapshot {
@@ -567,13 +229,14 @@ impl Snapshot {
 
     /// A pass for writing this snapshot family by family with [`Snapshot::write_until`].
     pub fn pass(&self) -> Pass {
-        Pass { part: 0, walks: self.views.iter().map(|v| v.walk()).collect() }
+        Pass { family: 0, part: 0, walks: self.views.iter().map(|v| v.walk()).collect() }
     }
 
-    /// Appends the lines of family `family` of every object, part by part, until `out` holds at least
-    /// `target` bytes. Returns true once the family is complete; the pass is then ready for the next one.
-    /// Families must come in order, 0, 1, …, each to completion.
-    pub fn write_until(&self, pass: &mut Pass, family: usize, out: &mut Vec<u8>, target: usize) -> bool {
+    /// Appends the lines of the pass's current family of every object, part by part, until `out` holds at
+    /// least `target` bytes. Returns true once that family is complete; the pass has then moved on to
+    /// the next family.
+    pub fn write_until(&self, pass: &mut Pass, out: &mut Vec<u8>, target: usize) -> bool {
+        let family = pass.family;
         let name = self.name(family);
         while let (Some(view), Some(walk)) = (self.views.get(pass.part), pass.walks.get_mut(pass.part)) {
             loop {
@@ -587,6 +250,7 @@ impl Snapshot {
             pass.part += 1;
         }
         pass.part = 0;
+        pass.family += 1;
         true
     }
 
@@ -621,7 +285,70 @@ impl Snapshot {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::part::FOLD_AT_LEAST;
     use super::*;
+
+    /// A store with its writers, driven the way a watcher drives it (single-part helpers use part 0).
+    struct St {
+        reader: Reader,
+        writers: Mutex<Vec<Writer>>,
+    }
+
+    impl St {
+        fn apply(&self, part: usize, ev: StoreEvent) -> usize {
+            self.writers.lock().unwrap()[part].apply(ev)
+        }
+        fn begin_relist(&self) {
+            self.apply(0, StoreEvent::BeginRelist);
+        }
+        fn relist_insert(&self, k: ObjectKey, r: Rendered) {
+            self.apply(0, StoreEvent::Insert(k, r));
+        }
+        fn finish_relist(&self) -> usize {
+            self.apply(0, StoreEvent::EndRelist)
+        }
+        fn upsert(&self, k: ObjectKey, r: Rendered) {
+            self.apply(0, StoreEvent::Upsert(k, r));
+        }
+        fn remove(&self, k: &ObjectKey) {
+            for p in 0..self.reader.part_count() {
+                self.apply(p, StoreEvent::Remove(k.clone()));
+            }
+        }
+        fn reset(&self) {
+            for p in 0..self.reader.part_count() {
+                self.apply(p, StoreEvent::Reset);
+            }
+        }
+        /// The part itself (tests look at how it holds its objects).
+        fn part(&self, i: usize) -> &Part {
+            &self.reader.shared.parts[i]
+        }
+        fn snapshot(&self) -> Snapshot {
+            self.reader.snapshot()
+        }
+        fn synced(&self) -> bool {
+            self.reader.synced()
+        }
+        fn len(&self) -> usize {
+            self.reader.len()
+        }
+        fn rendered_bytes(&self) -> usize {
+            self.reader.rendered_bytes()
+        }
+    }
+
+    fn make(names: &[&str], parts: usize, m: &Maintenance) -> St {
+        let (reader, writers) = store(names, parts, m);
+        St { reader, writers: Mutex::new(writers) }
+    }
+
+    fn unnamed(parts: usize) -> St {
+        make(&[], parts, &Maintenance::threads())
+    }
 
     fn r(fams: &[&str]) -> Rendered {
         let mut out = Rendered::default();
@@ -641,9 +368,10 @@ mod tests {
         let mut pass = s.pass();
         (0..families)
             .map(|f| {
+                assert_eq!(pass.family(), f);
                 let mut out = Vec::new();
                 let mut target = chunk;
-                while !s.write_until(&mut pass, f, &mut out, target) {
+                while !s.write_until(&mut pass, &mut out, target) {
                     target = out.len() + chunk;
                 }
                 String::from_utf8(out).unwrap()
@@ -659,7 +387,7 @@ mod tests {
 
     #[test]
     fn upsert_and_remove() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.upsert(ObjectKey::new("ns", "b", "2"), r(&["b0\n", "b1\n"]));
         st.upsert(ObjectKey::new("ns", "a", "1"), r(&["a0\n", ""]));
         let s = st.snapshot();
@@ -676,7 +404,7 @@ mod tests {
 
     #[test]
     fn unchanged_stores_share_one_view_and_every_change_renews_it() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.upsert(ObjectKey::new("ns", "a", "1"), r(&["a\n"]));
         let (s1, s2) = (st.snapshot(), st.snapshot());
         assert!(shared(&s1, &s2));
@@ -710,7 +438,7 @@ mod tests {
 
     #[test]
     fn relist_swaps_whole_set_at_the_end() {
-        let st = Store::new();
+        let st = unnamed(1);
         assert!(!st.synced());
         st.begin_relist();
         st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
@@ -733,7 +461,7 @@ mod tests {
 
     #[test]
     fn restarted_relist_drops_partial_set() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.begin_relist();
         st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
         st.begin_relist();
@@ -744,7 +472,7 @@ mod tests {
 
     #[test]
     fn remove_during_relist_reaches_both_sets() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.upsert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
         st.begin_relist();
         st.relist_insert(ObjectKey::new("", "a", "1"), r(&["a\n"]));
@@ -756,20 +484,20 @@ mod tests {
 
     #[test]
     fn parts_are_served_in_part_order_and_reset_clears_everything() {
-        let st = Store::with_parts(2);
-        assert_eq!(st.part_count(), 2);
-        st.part(1).begin_relist();
-        st.part(1).relist_insert(ObjectKey::new("b", "x", "1"), r(&["bx\n"]));
-        st.part(1).finish_relist();
+        let st = unnamed(2);
+        assert_eq!(st.reader.part_count(), 2);
+        st.apply(1, StoreEvent::BeginRelist);
+        st.apply(1, StoreEvent::Insert(ObjectKey::new("b", "x", "1"), r(&["bx\n"])));
+        st.apply(1, StoreEvent::EndRelist);
         // One part listed, the other not: not synced yet, but what is listed is served.
         assert!(!st.synced());
-        st.part(0).set_error(Some("forbidden".into()));
-        assert_eq!(st.errors(), vec!["forbidden".to_owned()]);
-        st.part(0).begin_relist();
-        st.part(0).relist_insert(ObjectKey::new("z", "y", "2"), r(&["zy\n"]));
-        st.part(0).finish_relist();
+        st.apply(0, StoreEvent::Failing(Some("forbidden".into())));
+        assert_eq!(st.reader.errors(), vec!["forbidden".to_owned()]);
+        st.apply(0, StoreEvent::BeginRelist);
+        st.apply(0, StoreEvent::Insert(ObjectKey::new("z", "y", "2"), r(&["zy\n"])));
+        st.apply(0, StoreEvent::EndRelist);
         assert!(st.synced());
-        assert!(st.errors().is_empty());
+        assert!(st.reader.errors().is_empty());
         // Part 0 (the first namespace given) comes first even though "z" sorts after "b".
         assert_eq!(text(&st.snapshot(), 0), "zy\nbx\n");
         assert_eq!(st.len(), 2);
@@ -777,12 +505,12 @@ mod tests {
         assert_eq!(text(&st.snapshot(), 0), "zy\n");
         st.reset();
         assert!(!st.synced());
-        assert!(st.is_empty());
+        assert!(st.reader.is_empty());
     }
 
     #[test]
     fn keys_order_by_namespace_then_name() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.upsert(ObjectKey::new("a-b", "x", "1"), r(&["ab\n"]));
         st.upsert(ObjectKey::new("a", "z", "2"), r(&["az\n"]));
         st.upsert(ObjectKey::new("a", "y", "3"), r(&["ay\n"]));
@@ -803,8 +531,8 @@ mod tests {
         r(&[&a, "", &c])
     }
 
-    fn named(n: usize) -> Store {
-        Store::named(n, &["ka", "kb", "kc"])
+    fn named(n: usize) -> St {
+        make(&["ka", "kb", "kc"], n, &Maintenance::threads())
     }
 
     /// What a store holding objects `live` (index → generation) must serve, family by family.
@@ -930,7 +658,7 @@ mod tests {
     #[test]
     fn a_key_added_after_the_last_fold_and_deleted_while_one_runs_stays_deleted() {
         let (m, q) = Maintenance::queue();
-        let st = Store::named_with(1, &["ka", "kb", "kc"], &m);
+        let st = make(&["ka", "kb", "kc"], 1, &m);
         let mut live: BTreeMap<usize, usize> = BTreeMap::new();
         st.begin_relist();
         for i in 0..100 {
@@ -968,7 +696,7 @@ mod tests {
     fn folds_interleaved_with_changes_and_relists_serve_exactly_the_model() {
         for seed in 1..=40u64 {
             let (m, q) = Maintenance::queue();
-            let st = Store::named_with(1, &["ka", "kb", "kc"], &m);
+            let st = make(&["ka", "kb", "kc"], 1, &m);
             let mut live: BTreeMap<usize, usize> = BTreeMap::new();
             let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             let mut rnd = |n: u64| {
@@ -1025,7 +753,7 @@ mod tests {
 
     #[test]
     fn stores_without_names_learn_their_families_from_the_objects() {
-        let st = Store::new();
+        let st = unnamed(1);
         st.begin_relist();
         st.relist_insert(key(1), r(&["a1\n"]));
         st.relist_insert(key(2), r(&["a2\n", "b2\n"]));

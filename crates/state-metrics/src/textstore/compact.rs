@@ -9,7 +9,7 @@
 //!
 //! An object's text becomes `varint(prefix length) prefix` and one block per family in order, each
 //! `varint(payload length << 1 | verbatim) payload`; a templated payload is `(varint(len) rest)*`. The
-//! bulk of a store keeps those pieces family-major in [`crate::columns::Columns`]; an object changed since
+//! bulk of a store keeps those pieces family-major in [`super::columns::Columns`]; an object changed since
 //! the last list is one [`Compact`] buffer holding them back to back, which a scrape reads block after
 //! block with a [`Cursor`].
 //!
@@ -76,7 +76,7 @@ impl Cursor {
 /// missing names count as empty, which is correct, only less compact) into the prefix its templated lines
 /// share after their names and one block per family. `sink` gets `(None, varint(len) prefix)` once, then
 /// `(Some(i), varint(tag) payload)` for every family in order; [`Compact`] keeps them in one buffer,
-/// [`crate::columns::Columns`] spreads them over one buffer per family.
+/// [`super::columns::Columns`] spreads them over one buffer per family.
 pub(crate) fn encode<'a>(
     families: impl Iterator<Item = &'a [u8]> + Clone,
     names: &[impl AsRef<[u8]>],
@@ -236,13 +236,14 @@ impl Compact {
     }
 
     /// Family blocks from `pos` on: (payload, verbatim).
+    #[cfg(test)]
     fn blocks(&self, mut pos: usize) -> impl Iterator<Item = (&[u8], bool)> {
         std::iter::from_fn(move || read_block(&self.0, &mut pos))
     }
 
     /// Appends the next family's lines (the family after the one `cursor` last wrote for object `obj`) to
     /// `out`; `name` is that family's name as given to [`Compact::new`]. Past the last family it writes
-    /// nothing. (Scrapes go through [`crate::columns::View`]; this checks the cursor on its own.)
+    /// nothing. (Scrapes go through [`super::columns::View`]; this checks the cursor on its own.)
     #[cfg(test)]
     fn write_next(&self, cursor: &mut Cursor, obj: usize, name: &[u8], out: &mut Vec<u8>) {
         if let Some((payload, verbatim)) = self.next_block(cursor, obj) {
@@ -250,8 +251,9 @@ impl Compact {
         }
     }
 
-    /// Appends family `i`'s lines to `out` (walking the blocks before it; tests and tools).
-    pub fn write_family(&self, i: usize, name: &[u8], out: &mut Vec<u8>) {
+    /// Appends family `i`'s lines to `out` (walking the blocks before it; tests).
+    #[cfg(test)]
+    fn write_family(&self, i: usize, name: &[u8], out: &mut Vec<u8>) {
         if let Some((payload, verbatim)) = self.blocks(self.prefix().1).nth(i) {
             write_lines(name, self.prefix().0, payload, verbatim, out);
         }

@@ -13,11 +13,11 @@
 
 use std::sync::Arc;
 
-use crate::compact::{self, Compact, Cursor};
-use crate::store::ObjectKey;
+use super::compact::{self, Compact, Cursor};
+use crate::key::ObjectKey;
 
 /// Objects in key order, one buffer per family (`varint(tag) payload` per object, as in
-/// [`crate::compact`]) and one of prefixes (`varint(len) prefix` per object).
+/// [`super::compact`]) and one of prefixes (`varint(len) prefix` per object).
 #[derive(Debug, Default)]
 pub struct Columns {
     keys: Vec<ObjectKey>,
@@ -28,10 +28,6 @@ pub struct Columns {
 impl Columns {
     pub fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// The greatest key held: a new object can be appended only after it.

@@ -1,0 +1,402 @@
+//! The IO around one [`Watcher`]: it makes the requests the watcher asks for, reads their bodies as they
+//! arrive, decodes objects with the collection's [`Render`], and feeds the results back, applying the
+//! watcher's store changes to the collection's [`Sink`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+use super::json::{BookmarkObject, Fed, LineSplitter, ListMeta, ListSplitter, Piece, WatchLine};
+use super::machine::{Flow, Input, Output, Request, Watcher};
+use super::render::{Decoded, Render, key_of_json};
+use super::report::Reporter;
+use super::wire::{Failure, Scope, Status};
+use crate::textstore::StoreEvent;
+
+/// The longest watch line (one event) or error body taken in: far above etcd's 1.5 MiB object limit.
+const MAX_LINE: usize = 64 << 20;
+/// The most of an error body read to find its Status.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// An answer with a success status; its body arrives chunk by chunk.
+pub struct Response {
+    pub body: BoxStream<'static, Result<Bytes, Failure>>,
+}
+
+/// Sends GET requests to the API server. Implementations turn an error status into
+/// [`Failure::Status`] (with the Status from the body when there is one) and a connection problem into
+/// [`Failure::Unreachable`].
+pub trait Transport: Send + Sync + 'static {
+    fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>>;
+}
+
+/// Where a watcher's store changes go: a text store part, or another consumer of objects.
+pub trait Sink: Send {
+    /// Applies one change; returns the number of objects after an `EndRelist`.
+    fn apply(&mut self, event: StoreEvent) -> usize;
+}
+
+impl Sink for crate::textstore::Writer {
+    fn apply(&mut self, event: StoreEvent) -> usize {
+        crate::textstore::Writer::apply(self, event)
+    }
+}
+
+/// Bytes received, by kind of request; shared with telemetry.
+#[derive(Default, Debug)]
+pub struct Received {
+    pub streaming_list: AtomicU64,
+    pub list: AtomicU64,
+    pub watch: AtomicU64,
+    pub probe: AtomicU64,
+}
+
+impl Received {
+    fn counter(&self, kind: &str) -> &AtomicU64 {
+        match kind {
+            "streaming_list" => &self.streaming_list,
+            "list" => &self.list,
+            "watch" => &self.watch,
+            _ => &self.probe,
+        }
+    }
+}
+
+/// One collection's list/watch: what to ask, how to decode, where results go.
+pub struct Pipeline<T: Transport, R: Render, S: Sink> {
+    pub scope: Scope,
+    pub transport: Arc<T>,
+    pub render: Arc<R>,
+    pub sink: S,
+    pub watcher: Watcher,
+    pub reporter: Arc<Reporter>,
+    /// The resource's name in logs and telemetry (e.g. `pods`).
+    pub resource: Arc<str>,
+    /// The resource's telemetry label (e.g. `*v1.Pod`).
+    pub type_label: Arc<str>,
+    pub received: Arc<Received>,
+    pub idle_check: Duration,
+}
+
+impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
+    /// Lists and watches until the future is dropped.
+    pub async fn run(mut self) {
+        let mut out = Vec::new();
+        loop {
+            let req = self.watcher.request(Instant::now());
+            match req {
+                Request::Wait(d) => {
+                    tokio::time::sleep(d).await;
+                    self.feed(Input::Waited, &mut out);
+                }
+                Request::StreamingList { ref resource_version } => {
+                    let mut params = vec![
+                        ("watch", "1"),
+                        ("sendInitialEvents", "true"),
+                        ("resourceVersionMatch", "NotOlderThan"),
+                        ("allowWatchBookmarks", "true"),
+                    ];
+                    if !resource_version.is_empty() {
+                        params.push(("resourceVersion", resource_version));
+                    }
+                    let timeout = watch_timeout();
+                    params.push(("timeoutSeconds", &timeout));
+                    let uri = self.scope.uri(&params);
+                    self.watch(uri, "streaming_list", &mut out).await;
+                }
+                Request::Watch { ref resource_version } => {
+                    let timeout = watch_timeout();
+                    let params = [
+                        ("watch", "1"),
+                        ("allowWatchBookmarks", "true"),
+                        ("resourceVersion", resource_version.as_str()),
+                        ("timeoutSeconds", timeout.as_str()),
+                    ];
+                    let uri = self.scope.uri(&params);
+                    self.watch(uri, "watch", &mut out).await;
+                }
+                Request::List { ref resource_version, limit, ref continue_token } => {
+                    let limit = limit.map(|l| l.to_string());
+                    let mut params = Vec::new();
+                    if let Some(l) = &limit {
+                        params.push(("limit", l.as_str()));
+                    }
+                    match continue_token {
+                        Some(c) => params.push(("continue", c.as_str())),
+                        None if !resource_version.is_empty() => {
+                            params.push(("resourceVersion", resource_version.as_str()));
+                        }
+                        None => {}
+                    }
+                    let uri = self.scope.uri(&params);
+                    self.list(uri, &mut out).await;
+                }
+            }
+        }
+    }
+
+    /// Feeds one input and carries out what follows from it.
+    fn feed(&mut self, input: Input, out: &mut Vec<Output>) -> Flow {
+        let flow = self.watcher.on(input, Instant::now(), out);
+        for o in out.drain(..) {
+            match o {
+                Output::Store(ev) => {
+                    let end = matches!(ev, StoreEvent::EndRelist);
+                    self.sink.apply(ev);
+                    if end {
+                        // The pages and decoded objects of the list are free now.
+                        crate::trim::after_burst();
+                    }
+                }
+                Output::Note(n) => self.reporter.note(&self.resource, &self.scope, n),
+            }
+        }
+        flow
+    }
+
+    fn count(&self, kind: &str, ok: bool) {
+        self.reporter.request(&self.type_label, kind, ok);
+    }
+
+    async fn watch(&mut self, uri: String, kind: &'static str, out: &mut Vec<Output>) {
+        let resp = match self.transport.get(uri).await {
+            Ok(r) => {
+                self.count(kind, true);
+                r
+            }
+            Err(f) => {
+                self.count(kind, false);
+                self.feed(Input::Failed(f), out);
+                return;
+            }
+        };
+        let mut body = resp.body;
+        let mut lines = LineSplitter::default();
+        let received = self.received.clone();
+        loop {
+            let next = tokio::time::timeout(self.idle_check, body.next()).await;
+            let chunk = match next {
+                Err(_) => {
+                    if self.watcher.watching() {
+                        let rv = self.probe().await;
+                        if self.feed(Input::Probed(rv), out) == Flow::Stop {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) => {
+                    if let Some(rest) = lines.rest().map(<[u8]>::to_vec)
+                        && self.event(&rest, out) == Flow::Stop
+                    {
+                        return;
+                    }
+                    self.feed(Input::Ended, out);
+                    return;
+                }
+                Ok(Some(Err(f))) => {
+                    self.feed(Input::Failed(f), out);
+                    return;
+                }
+                Ok(Some(Ok(c))) => c,
+            };
+            received.counter(kind).fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let r = lines.feed(&chunk, |line| match self.event(line, out) {
+                Flow::Continue => Ok(()),
+                Flow::Stop => Err(()),
+            });
+            if r.is_err() {
+                return;
+            }
+            if lines.pending() > MAX_LINE {
+                self.feed(Input::Failed(Failure::Undecodable(format!("a watch event over {MAX_LINE} bytes"))), out);
+                return;
+            }
+        }
+    }
+
+    /// One watch event's line.
+    fn event(&mut self, line: &[u8], out: &mut Vec<Output>) -> Flow {
+        let ev: WatchLine = match serde_json::from_slice(line) {
+            Ok(e) => e,
+            Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("watch event: {e}"))), out),
+        };
+        let raw = ev.object.get().as_bytes();
+        let input = match ev.kind.as_ref() {
+            "ADDED" | "MODIFIED" => match self.render.json(raw) {
+                Decoded::Item(item) if ev.kind == "ADDED" => Input::Object(item),
+                Decoded::Item(item) => Input::Modified(item),
+                Decoded::Foreign { resource_version } => {
+                    Input::Bookmark { resource_version, initial_events_end: false }
+                }
+                Decoded::Garbage(e) => {
+                    self.garbage(&e);
+                    return Flow::Continue;
+                }
+            },
+            "DELETED" => match key_of_json(raw) {
+                Ok((key, resource_version)) => Input::Deleted { key, resource_version },
+                Err(e) => {
+                    self.garbage(&e);
+                    return Flow::Continue;
+                }
+            },
+            "BOOKMARK" => {
+                let b: BookmarkObject = serde_json::from_slice(raw).unwrap_or_default();
+                let initial_events_end = b.initial_events_end();
+                Input::Bookmark { resource_version: b.metadata.resource_version, initial_events_end }
+            }
+            "ERROR" => Input::ErrorEvent(Status::from_json(raw).unwrap_or_else(|| Status::bare(500, raw))),
+            other => {
+                tracing::debug!(resource = %self.resource, event = other, "ignoring a watch event of unknown type");
+                return Flow::Continue;
+            }
+        };
+        self.feed(input, out)
+    }
+
+    fn garbage(&self, error: &str) {
+        tracing::warn!(resource = %self.resource, error, "skipping an object whose metadata does not decode");
+    }
+
+    async fn list(&mut self, uri: String, out: &mut Vec<Output>) {
+        let resp = match self.transport.get(uri).await {
+            Ok(r) => {
+                self.count("list", true);
+                r
+            }
+            Err(f) => {
+                self.count("list", false);
+                self.feed(Input::Failed(f), out);
+                return;
+            }
+        };
+        let mut body = resp.body;
+        let mut split = ListSplitter::new();
+        let mut meta = ListMeta::default();
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(f) => {
+                    self.feed(Input::Failed(f), out);
+                    return;
+                }
+            };
+            self.received.list.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let r = split.feed(&chunk, |piece| {
+                match piece {
+                    Piece::Metadata(m) => meta = serde_json::from_slice(m).unwrap_or_default(),
+                    Piece::Item(raw) => match self.render.json(raw) {
+                        Decoded::Item(item) => {
+                            self.feed(Input::Object(item), out);
+                        }
+                        Decoded::Foreign { .. } => {}
+                        Decoded::Garbage(e) => self.garbage(&e),
+                    },
+                }
+                Ok::<(), ()>(())
+            });
+            if let Err(Fed::Split(e)) = r {
+                self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
+                return;
+            }
+        }
+        if let Err(e) = split.finish() {
+            self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
+            return;
+        }
+        self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
+    }
+
+    /// The server's current resourceVersion for this collection, from a list of one object (a consistent
+    /// read of a single item: cheap for the API server and etcd). `None` if it could not be had.
+    async fn probe(&mut self) -> Option<String> {
+        let uri = self.scope.uri(&[("limit", "1")]);
+        let resp = self.transport.get(uri).await;
+        self.count("list", resp.is_ok());
+        let mut body = resp.ok()?.body;
+        let mut split = ListSplitter::new();
+        let mut rv = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.ok()?;
+            self.received.probe.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            split
+                .feed(&chunk, |p| {
+                    if let Piece::Metadata(m) = p {
+                        rv = serde_json::from_slice::<ListMeta>(m).ok().map(|m| m.resource_version);
+                    }
+                    Ok::<(), ()>(())
+                })
+                .ok()?;
+        }
+        rv.filter(|r| !r.is_empty())
+    }
+}
+
+/// client-go's watch timeout: random in [5, 10) minutes, so watches of many clients do not end together.
+fn watch_timeout() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    (300 + u64::from(nanos) % 300).to_string()
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of an error answer and makes a Failure of it.
+pub async fn error_failure(code: u16, mut body: BoxStream<'static, Result<Bytes, Failure>>) -> Failure {
+    let mut text = Vec::new();
+    while let Some(Ok(c)) = body.next().await {
+        text.extend_from_slice(&c[..c.len().min(MAX_ERROR_BODY - text.len().min(MAX_ERROR_BODY))]);
+        if text.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let status = Status::from_json(&text).filter(|s| s.code != 0).unwrap_or_else(|| Status::bare(code, &text));
+    Failure::Status(Status { code, ..status })
+}
+
+/// The transport of a running instance: kube's client (authentication, TLS, timeouts, and the counting
+/// of requests by the caller).
+pub struct KubeTransport {
+    pub client: kube::Client,
+}
+
+impl Transport for KubeTransport {
+    fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let req = http::Request::get(uri)
+                .header(http::header::ACCEPT, "application/json")
+                .body(kube::client::Body::empty())
+                .map_err(|e| Failure::Undecodable(e.to_string()))?;
+            let resp = client.send(req).await.map_err(|e| Failure::Unreachable(error_chain(&e)))?;
+            let status = resp.status();
+            let body: BoxStream<'static, Result<Bytes, Failure>> = http_body_util::BodyStream::new(resp.into_body())
+                .filter_map(|f| async move {
+                    match f {
+                        Ok(frame) => frame.into_data().ok().map(Ok),
+                        Err(e) => Some(Err(Failure::Unreachable(error_chain(&e)))),
+                    }
+                })
+                .boxed();
+            if status.is_success() { Ok(Response { body }) } else { Err(error_failure(status.as_u16(), body).await) }
+        })
+    }
+}
+
+/// An error and its causes on one line ("client error (Connect): tcp connect error: Connection refused").
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,234 @@
+//! From an object's bytes to what the store keeps: its key, resourceVersion and rendered text.
+//!
+//! [`Render`] is the only thing built-in and custom resources do differently in the pipeline: a typed
+//! resource decodes into its Kubernetes struct and runs its family table; a custom resource decodes into
+//! generic JSON and runs its configuration.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::machine::Item;
+use crate::family::{Ctx, Rendered, render};
+use crate::key::ObjectKey;
+use crate::lenient::Lenient;
+use crate::resources::Resource;
+use crate::shard::Shard;
+
+/// What became of one object.
+#[derive(Debug)]
+pub enum Decoded {
+    Item(Item),
+    /// Another shard's object (its resourceVersion still counts as progress).
+    Foreign {
+        resource_version: String,
+    },
+    /// Not even its metadata could be read; skipped with a log line.
+    Garbage(String),
+}
+
+/// Turns objects of one collection into store items.
+pub trait Render: Send + Sync + 'static {
+    /// Decodes and renders one object from its JSON text.
+    fn json(&self, raw: &[u8]) -> Decoded;
+}
+
+/// The metadata every object has, read without decoding the rest.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    metadata: MetaFields<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct MetaFields<'a> {
+    #[serde(borrow)]
+    namespace: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    uid: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    resource_version: std::borrow::Cow<'a, str>,
+}
+
+/// The key and resourceVersion of an object (enough for a DELETED event).
+pub fn key_of_json(raw: &[u8]) -> Result<(ObjectKey, String), String> {
+    let m: Metadata = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let m = m.metadata;
+    Ok((ObjectKey::new(&m.namespace, &m.name, &m.uid), m.resource_version.into_owned()))
+}
+
+fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectKey {
+    ObjectKey::new(
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or(""),
+        meta.uid.as_deref().unwrap_or(""),
+    )
+}
+
+/// A built-in resource: decoded into its typed struct, rendered by its family table.
+pub struct Typed<R: Resource> {
+    pub enabled: Arc<[usize]>,
+    pub ctx: Arc<Ctx>,
+    /// Objects outside this shard are dropped (client-side sharding).
+    pub shard: Shard,
+    pub _resource: PhantomData<fn() -> R>,
+}
+
+impl<R: Resource> Typed<R> {
+    pub fn new(enabled: Arc<[usize]>, ctx: Arc<Ctx>, shard: Shard) -> Self {
+        Typed { enabled, ctx, shard, _resource: PhantomData }
+    }
+}
+
+impl<R: Resource> Render for Typed<R> {
+    fn json(&self, raw: &[u8]) -> Decoded {
+        if raw.trim_ascii_start().first() != Some(&b'{') {
+            return Decoded::Garbage("not a JSON object".into());
+        }
+        let obj: Lenient<R::Obj> = match serde_json::from_slice(raw) {
+            Ok(o) => o,
+            Err(e) => return Decoded::Garbage(e.to_string()),
+        };
+        let (meta, rendered) = match &obj {
+            Lenient::Ok(o) => {
+                let meta = k8s_openapi::Metadata::metadata(o);
+                if !self.shard.owns(meta.uid.as_deref().unwrap_or("")) {
+                    return Decoded::Foreign { resource_version: meta.resource_version.clone().unwrap_or_default() };
+                }
+                (meta, render_guarded::<R>(o, &self.enabled, &self.ctx))
+            }
+            Lenient::Malformed(m) => {
+                if !self.shard.owns(m.meta.uid.as_deref().unwrap_or("")) {
+                    return Decoded::Foreign { resource_version: m.meta.resource_version.clone().unwrap_or_default() };
+                }
+                log_malformed(R::NAME, &m.meta, &m.error);
+                (&m.meta, None)
+            }
+        };
+        Decoded::Item(Item {
+            key: key_of(meta),
+            resource_version: meta.resource_version.clone().unwrap_or_default(),
+            rendered,
+        })
+    }
+}
+
+/// Renders one object. A generator that panics on some unexpected shape must not end the resource's
+/// watch (that would freeze all its series): the object is logged and treated as unrenderable.
+pub fn render_guarded<R: Resource>(o: &R::Obj, enabled: &[usize], ctx: &Ctx) -> Option<Rendered> {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        render(o, &R::identity(o), R::families(), enabled, ctx)
+    }));
+    if r.is_err() {
+        let meta = k8s_openapi::Metadata::metadata(o);
+        log_malformed(R::NAME, meta, "a metric generator panicked on this object");
+    }
+    r.ok()
+}
+
+fn log_malformed(resource: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, error: &str) {
+    tracing::warn!(
+        resource,
+        namespace = meta.namespace.as_deref().unwrap_or(""),
+        name = meta.name.as_deref().unwrap_or(""),
+        error,
+        "skipping object that does not decode"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::{Family, MetricType, Samples, Stability};
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    struct Cms;
+    fn count(c: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
+        assert!(c.metadata.name.as_deref() != Some("boom"), "generator bug");
+        s.push(&[], c.data.as_ref().map_or(0, |d| d.len()) as f64);
+    }
+    static FAMS: &[Family<ConfigMap>] = &[Family {
+        name: "t_keys",
+        help: "h",
+        kind: MetricType::Gauge,
+        stability: Stability::Alpha,
+        deprecated_since: None,
+        opt_in: false,
+        generate: count,
+    }];
+    impl Resource for Cms {
+        type Obj = ConfigMap;
+        const NAME: &'static str = "configmaps";
+        fn identity(c: &ConfigMap) -> Vec<(&'static str, String)> {
+            vec![("configmap", c.metadata.name.clone().unwrap_or_default())]
+        }
+        fn families() -> &'static [Family<ConfigMap>] {
+            FAMS
+        }
+    }
+
+    fn typed(shard: Shard) -> Typed<Cms> {
+        Typed::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
+    }
+
+    fn text(d: Decoded) -> String {
+        match d {
+            Decoded::Item(Item { rendered: Some(r), .. }) => String::from_utf8(r.buf).unwrap(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn objects_render_and_odd_ones_lose_only_themselves() {
+        let t = typed(Shard::default());
+        let ok = br#"{"metadata":{"name":"a","namespace":"n","uid":"u1","resourceVersion":"5"},"data":{"k":"v"}}"#;
+        match t.json(ok) {
+            Decoded::Item(i) => {
+                assert_eq!((i.key, i.resource_version.as_str()), (ObjectKey::new("n", "a", "u1"), "5"));
+                assert_eq!(String::from_utf8(i.rendered.unwrap().buf).unwrap(), "t_keys{configmap=\"a\"} 1\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A field of the wrong shape: the object is known (so its old series can go) but not rendered.
+        let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6"},"data":7}"#;
+        assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
+        // A generator that panics on this object.
+        let boom = br#"{"metadata":{"name":"boom","uid":"u3","resourceVersion":"7"}}"#;
+        assert!(matches!(t.json(boom), Decoded::Item(Item { rendered: None, .. })));
+        assert!(matches!(t.json(b"[1,2]"), Decoded::Garbage(_)));
+        assert_eq!(text(t.json(br#"{"metadata":{"name":"c","uid":"u4"}}"#)), "t_keys{configmap=\"c\"} 0\n");
+    }
+
+    #[test]
+    fn other_shards_objects_are_foreign() {
+        let uids: Vec<String> = (0..40).map(|i| format!("uid-{i}")).collect();
+        let mut owners = vec![0; uids.len()];
+        for index in 0..3 {
+            let t = typed(Shard { index, total: 3 });
+            for (i, u) in uids.iter().enumerate() {
+                let raw = format!(r#"{{"metadata":{{"name":"{u}","uid":"{u}","resourceVersion":"9"}}}}"#);
+                match t.json(raw.as_bytes()) {
+                    Decoded::Item(_) => owners[i] += 1,
+                    Decoded::Foreign { resource_version } => assert_eq!(resource_version, "9"),
+                    Decoded::Garbage(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert!(owners.iter().all(|&n| n == 1), "each object in exactly one shard: {owners:?}");
+    }
+
+    #[test]
+    fn keys_of_deleted_objects_come_from_metadata_alone() {
+        let (k, rv) = key_of_json(
+            br#"{"kind":"Pod","metadata":{"uid":"u","name":"p","namespace":"n","resourceVersion":"12"},"spec":7}"#,
+        )
+        .unwrap();
+        assert_eq!((k, rv.as_str()), (ObjectKey::new("n", "p", "u"), "12"));
+        assert!(key_of_json(b"nope").is_err());
+    }
+}
