@@ -179,39 +179,10 @@ pub fn error_response(e: &SimError) -> Response<Body> {
     r
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(x) => {
-                        out.push(x);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// Decode a query string as Go's `url.ParseQuery` does (`+` is a space); a repeated key keeps its
+/// last value.
 pub fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// Serve one request, accounted in the request log.
@@ -1107,4 +1078,23 @@ pub async fn serve(st: Arc<State>, listener: tokio::net::TcpListener, tls: Optio
             });
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_as_go_does() {
+        let q = parse_query(Some(
+            "shardSelector=shardRange%28object.metadata.uid%2C%20%270x0%27%29&labelSelector=a+in+(x,y)&watch&bad=%zz%4",
+        ));
+        assert_eq!(q["shardSelector"], "shardRange(object.metadata.uid, '0x0')");
+        assert_eq!(q["labelSelector"], "a in (x,y)");
+        assert_eq!(q["watch"], "");
+        assert_eq!(q["bad"], "%zz%4");
+        assert_eq!(parse_query(Some("a=1&a=2"))["a"], "2");
+        assert!(parse_query(None).is_empty() && parse_query(Some("&&")).is_empty());
+        assert_eq!(parse_query(Some("n%C3%A9=%E2%98%95"))["né"], "☕");
+    }
 }
