@@ -59,6 +59,11 @@ struct Args {
     /// nonResourceURLs); without it every authenticated user may do anything.
     #[arg(long)]
     authz_file: Option<PathBuf>,
+    /// Refuse streaming lists (`sendInitialEvents=true`) as a kube-apiserver on etcd 3.4 does:
+    /// 200, then one ERROR event with a 500 Status. The admin route
+    /// POST /faults/streaming-lists?enabled=true|false switches it while running.
+    #[arg(long)]
+    refuse_streaming_lists: bool,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -78,6 +83,11 @@ struct Args {
     ///   POST /faults/stop                 close the API port and drop its connections
     ///   POST /faults/start                listen again on the same address
     ///   POST /faults/clear                no errors, no latency, listening
+    ///   POST /faults/streaming-lists?enabled=false
+    ///                                     refuse streaming lists (true serves them)
+    ///   GET  /requests?prefix=P&verb=V    every request: method, path, query, verb,
+    ///                                     status, content type, bytes sent; totals
+    ///   POST /requests/reset              forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
 }
@@ -129,6 +139,8 @@ async fn run(a: Args) -> anyhow::Result<()> {
         hooks: Vec::new(),
         kubelets: !a.no_kubelets,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
+        streaming_lists: !a.refuse_streaming_lists,
+        ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
     if let Some(addr) = a.admin_address {
@@ -200,10 +212,19 @@ mod tests {
         assert!(a.plain_http && (a.churn - 2.5).abs() < f64::EPSILON);
         assert_eq!(Args::try_parse_from(["sim"]).unwrap().token, crate::DEFAULT_TOKEN);
         let d = Args::try_parse_from(["sim"]).unwrap();
-        assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none());
+        assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none() && !d.refuse_streaming_lists);
+        assert!(Args::try_parse_from(["sim", "--refuse-streaming-lists"]).unwrap().refuse_streaming_lists);
         let adm = Args::try_parse_from(["sim", "--admin-address", "127.0.0.1:7000"]).unwrap();
         let help = <Args as clap::CommandFactory>::command().render_long_help().to_string();
-        for route in ["GET  /faults ", "/faults/fail?n=3&code=429", "/faults/stop", "/faults/start", "/faults/expire"] {
+        for route in [
+            "GET  /faults ",
+            "/faults/fail?n=3&code=429",
+            "/faults/stop",
+            "/faults/start",
+            "/faults/expire",
+            "/faults/streaming-lists?enabled=false",
+            "GET  /requests",
+        ] {
             assert!(help.contains(route), "{route} missing from --help:\n{help}");
         }
         assert_eq!(adm.admin_address, Some(SocketAddr::from(([127, 0, 0, 1], 7000))));

@@ -21,11 +21,13 @@
 //! | `POST /faults/stop` | stop accepting connections and drop the open ones (clients see "connection refused") |
 //! | `POST /faults/start` | listen again, on the same address |
 //! | `POST /faults/clear` | drop pending errors and latency, listen again |
+//! | `POST /faults/streaming-lists?enabled=false` | refuse streaming lists as a kube-apiserver on etcd < 3.4.31 does (`enabled=true` serves them again) |
+//! | `GET /requests?prefix=/api/v1/pods&verb=list` | per-request accounting (see [`crate::accounting`]): every request with its method, path, query, verb, status, content type and bytes sent, plus totals |
+//! | `POST /requests/reset` | forget the requests seen so far |
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -36,11 +38,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounting::RequestLog;
 use crate::server::Body;
 use crate::store::Store;
-
-/// Requests remembered for [`Faults::requests`]; older ones are forgotten first.
-const REQUEST_LOG: usize = 50_000;
 
 /// How long stop/start wait for the accept loop to follow.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,7 +90,10 @@ pub struct Faults {
     /// Whether the API port should listen, and whether it does.
     want_listening: watch::Sender<bool>,
     listening: watch::Sender<bool>,
-    requests: Mutex<VecDeque<(Instant, String)>>,
+    /// Every request served (see [`crate::accounting`]).
+    pub(crate) log: RequestLog,
+    /// Whether streaming lists are served (false: refused as on etcd < 3.4.31).
+    streaming_lists: AtomicBool,
     cuts: AtomicU64,
     expiries: AtomicU64,
     injected: AtomicU64,
@@ -111,7 +114,8 @@ impl Faults {
             latency_us: AtomicU64::new(0),
             want_listening: watch::Sender::new(true),
             listening: watch::Sender::new(false),
-            requests: Mutex::new(VecDeque::new()),
+            log: RequestLog::default(),
+            streaming_lists: AtomicBool::new(true),
             cuts: AtomicU64::new(0),
             expiries: AtomicU64::new(0),
             injected: AtomicU64::new(0),
@@ -240,23 +244,25 @@ impl Faults {
         if !self.is_listening() { self.start_listening().await } else { Ok(()) }
     }
 
-    pub(crate) fn record(&self, path: &str) {
-        let mut g = lock(&self.requests);
-        if g.len() >= REQUEST_LOG {
-            g.pop_front();
-        }
-        g.push_back((Instant::now(), path.to_string()));
-    }
-
     /// When requests whose path starts with `prefix` arrived (oldest first; the last 50,000 requests
     /// of any path are remembered).
     pub fn requests(&self, prefix: &str) -> Vec<Instant> {
-        lock(&self.requests).iter().filter(|(_, p)| p.starts_with(prefix)).map(|(t, _)| *t).collect()
+        self.log.arrivals(prefix)
     }
 
     /// Forget the requests seen so far.
     pub fn clear_requests(&self) {
-        lock(&self.requests).clear();
+        self.log.reset();
+    }
+
+    /// Serve streaming lists (`sendInitialEvents=true`), or refuse them as a kube-apiserver v1.36 on
+    /// etcd older than 3.4.31 does: 200, one ERROR event with a 500 Status, end of stream.
+    pub fn set_streaming_lists(&self, served: bool) {
+        self.streaming_lists.store(served, Ordering::Relaxed);
+    }
+
+    pub fn streaming_lists(&self) -> bool {
+        self.streaming_lists.load(Ordering::Relaxed)
     }
 
     /// The current state, as `GET /faults` shows it.
@@ -269,7 +275,8 @@ impl Faults {
             "watchCuts": self.cuts.load(Ordering::Relaxed),
             "expiries": self.expiries.load(Ordering::Relaxed),
             "injectedErrors": self.injected.load(Ordering::Relaxed),
-            "requests": lock(&self.requests).len(),
+            "requests": self.log.len(),
+            "streamingLists": self.streaming_lists(),
         })
     }
 
@@ -390,6 +397,15 @@ pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Op
         ("/faults/stop", true) => faults.stop_listening().await.map(|()| faults.state_json()),
         ("/faults/start", true) => faults.start_listening().await.map(|()| faults.state_json()),
         ("/faults/clear", true) => faults.clear().await.map(|()| faults.state_json()),
+        ("/faults/streaming-lists", true) => param(&q, "enabled", true).map(|on| {
+            faults.set_streaming_lists(on);
+            faults.state_json()
+        }),
+        ("/requests", false) if *method == Method::GET => Ok(requests_json(faults, &q)),
+        ("/requests/reset", true) => {
+            faults.clear_requests();
+            Ok(requests_json(faults, &q))
+        }
         (
             "/faults"
             | "/faults/requests"
@@ -399,7 +415,10 @@ pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Op
             | "/faults/expire"
             | "/faults/stop"
             | "/faults/start"
-            | "/faults/clear",
+            | "/faults/clear"
+            | "/faults/streaming-lists"
+            | "/requests"
+            | "/requests/reset",
             _,
         ) => return (StatusCode::METHOD_NOT_ALLOWED, json!({"error": format!("{method} not allowed on {path}")})),
         _ => return (StatusCode::NOT_FOUND, json!({"error": format!("no route {path}; see GET /faults")})),
@@ -409,6 +428,19 @@ pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Op
         Err(e @ FaultError::Param { .. }) => (StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"error": e.to_string()})),
     }
+}
+
+/// The request log, filtered by `prefix` (path), `verb` and `method`, with totals.
+fn requests_json(faults: &Faults, q: &std::collections::HashMap<String, String>) -> Value {
+    let prefix = q.get("prefix").map_or("/", String::as_str);
+    let keep = |r: &crate::accounting::RequestRecord| {
+        r.path.starts_with(prefix)
+            && q.get("verb").is_none_or(|v| *v == r.verb)
+            && q.get("method").is_none_or(|m| m.eq_ignore_ascii_case(&r.method))
+    };
+    let records: Vec<_> = faults.log.records().into_iter().filter(keep).collect();
+    let bytes: u64 = records.iter().map(|r| r.bytes).sum();
+    json!({"count": records.len(), "bytes": bytes, "requests": records})
 }
 
 fn param<T: std::str::FromStr>(
@@ -500,14 +532,16 @@ mod tests {
 
     #[test]
     fn request_log_filters_by_prefix_and_is_bounded() {
+        use crate::accounting::REQUEST_LOG;
         let f = faults();
-        f.record("/api/v1/pods");
-        f.record("/apis/apps/v1/deployments");
-        f.record("/api/v1/pods");
+        let record = |p: &str| drop(f.log.begin("GET", p, None));
+        record("/api/v1/pods");
+        record("/apis/apps/v1/deployments");
+        record("/api/v1/pods");
         assert_eq!(f.requests("/api/v1/pods").len(), 2);
         assert_eq!(f.requests("/").len(), 3);
         for _ in 0..REQUEST_LOG {
-            f.record("/x");
+            record("/x");
         }
         assert_eq!(f.requests("/").len(), REQUEST_LOG);
         assert!(f.requests("/api").is_empty());

@@ -1,6 +1,7 @@
 //! An in-memory Kubernetes API server: list/watch/CRUD/patch over HTTP(S) for kube-rs, kubectl and
 //! the kubestate servers, with fixtures, a synthetic cluster generator, churn and fault injection.
 
+pub mod accounting;
 pub mod aggregation;
 pub mod authz;
 mod client;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+pub use accounting::RequestRecord;
 pub use authz::{AuthzRule, AuthzRules};
 pub use error::SimError;
 pub use faults::{ErrorFault, FaultError, Faults};
@@ -62,6 +64,12 @@ pub struct SimConfig {
     /// Authorization rules for API requests and SubjectAccessReviews; `None` allows every
     /// authenticated user.
     pub authz: Option<AuthzRules>,
+    /// Serve streaming lists (`sendInitialEvents=true`), as a v1.36 server on etcd 3.5.13+/3.6
+    /// does; `false` refuses them as one on etcd 3.4 does (see [`Faults::set_streaming_lists`]).
+    pub streaming_lists: bool,
+    /// How long a read at a resourceVersion the store has not reached waits before it answers
+    /// 504 `ResourceVersionTooLarge` (the watch cache waits 3 s).
+    pub rv_wait: Duration,
 }
 
 impl Default for SimConfig {
@@ -81,8 +89,44 @@ impl Default for SimConfig {
             hooks: Vec::new(),
             kubelets: true,
             authz: None,
+            streaming_lists: true,
+            rv_wait: Duration::from_secs(3),
         }
     }
+}
+
+/// Another cluster for [`SimHandle::restart_as`]: what it holds and where its resourceVersions start.
+#[derive(Clone)]
+pub struct Cluster {
+    pub fixtures: Vec<PathBuf>,
+    pub synthetic: Option<SyntheticConfig>,
+    pub seed: u64,
+    /// Objects created after the fixtures and the synthetic cluster, metadata kept as given.
+    pub objects: Vec<serde_json::Value>,
+    /// The resourceVersion the new cluster counts from. The default, 100, is below anything a
+    /// simulator started the usual way has handed out (it starts at 1000), as after an etcd restore.
+    pub first_rv: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Self { fixtures: Vec::new(), synthetic: None, seed: 1, objects: Vec::new(), first_rv: 100 }
+    }
+}
+
+/// Fill a fresh store: the namespaces a new server has, fixtures, then the synthetic cluster.
+fn populate(store: &Store, fixtures: &[PathBuf], synthetic: Option<&SyntheticConfig>, seed: u64) -> anyhow::Result<()> {
+    fixtures::ensure_namespace(store, "default")?;
+    fixtures::ensure_namespace(store, "kube-system")?;
+    if !fixtures.is_empty() {
+        let n = fixtures::load(store, fixtures)?;
+        tracing::info!(objects = n, "fixtures loaded");
+    }
+    if let Some(syn) = synthetic {
+        let n = synth::generate(store, syn, seed)?;
+        tracing::info!(objects = n, "synthetic cluster generated");
+    }
+    Ok(())
 }
 
 /// A running simulator.
@@ -93,6 +137,7 @@ pub struct SimHandle {
     front_proxy: tls::FrontProxy,
     fleet: Option<Arc<kubelets::Fleet>>,
     state: Arc<server::State>,
+    event_window: usize,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -112,16 +157,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
             groups: vec!["system:masters".into(), "system:authenticated".into()],
         },
     );
-    fixtures::ensure_namespace(&store, "default")?;
-    fixtures::ensure_namespace(&store, "kube-system")?;
-    if !cfg.fixtures.is_empty() {
-        let n = fixtures::load(&store, &cfg.fixtures)?;
-        tracing::info!(objects = n, "fixtures loaded");
-    }
-    if let Some(syn) = &cfg.synthetic {
-        let n = synth::generate(&store, syn, cfg.seed)?;
-        tracing::info!(objects = n, "synthetic cluster generated");
-    }
+    populate(&store, &cfg.fixtures, cfg.synthetic.as_ref(), cfg.seed)?;
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -149,6 +185,8 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     };
     let mut state = server::State::new(store.clone(), users, cfg.bookmark_interval, cfg.hooks.clone());
     state.authz = cfg.authz.clone();
+    state.rv_wait = cfg.rv_wait;
+    state.faults.set_streaming_lists(cfg.streaming_lists);
     state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
     let state = Arc::new(state);
     *state.server_address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -167,7 +205,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
         tasks.push(tokio::spawn(synth::churn(store.clone(), cfg.churn_per_sec, cfg.seed, state.shutdown.clone())));
     }
     tracing::info!(%addr, tls = cfg.tls, "kube-sim listening");
-    Ok(SimHandle { addr, token: cfg.token, tls, front_proxy, fleet, state, tasks })
+    Ok(SimHandle { addr, token: cfg.token, tls, front_proxy, fleet, state, event_window: cfg.event_window, tasks })
 }
 
 impl SimHandle {
@@ -248,6 +286,50 @@ impl SimHandle {
     /// The next `times` requests whose path starts with `path_prefix` fail with HTTP `code`.
     pub fn inject_error(&self, path_prefix: &str, code: u16, times: usize) {
         self.state.faults.fail_next(times, code, None, path_prefix);
+    }
+
+    /// Every API request served so far (the last 50,000), oldest first: method, path, raw query,
+    /// Kubernetes verb, response status and content type, body bytes sent (growing while a watch is
+    /// open). The admin port serves the same as `GET /requests`. See [`accounting`].
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.faults.log.records()
+    }
+
+    /// Forget the requests seen so far, e.g. between the phases of a test.
+    pub fn reset_requests(&self) {
+        self.state.faults.log.reset();
+    }
+
+    /// Serve streaming lists (`sendInitialEvents=true`) or refuse them as a kube-apiserver v1.36
+    /// on etcd 3.4 does: 200, then one ERROR event (code 500, reason InternalError), end of stream.
+    /// Applies to watches opened from now on.
+    pub fn set_streaming_lists(&self, served: bool) {
+        self.state.faults.set_streaming_lists(served);
+    }
+
+    /// Restart as a different cluster on the same address with the same certificates, tokens and
+    /// settings: the API port closes (every connection and watch drops), the store is replaced by
+    /// `cluster` (its resourceVersions start at `cluster.first_rv`, typically below the ones handed
+    /// out so far, as after an etcd restore), and the port listens again. The request log and
+    /// faults carry over. Returns once the new cluster is served.
+    pub async fn restart_as(&self, cluster: Cluster) -> anyhow::Result<()> {
+        let fresh = Store::starting_at(self.event_window, cluster.first_rv);
+        populate(&fresh, &cluster.fixtures, cluster.synthetic.as_ref(), cluster.seed)?;
+        for o in cluster.objects {
+            fresh.create(o).map_err(|e| anyhow::anyhow!("creating a restart object: {e}"))?;
+        }
+        let store = &self.state.store;
+        if store.get("v1", "ConfigMap", Some("kube-system"), "extension-apiserver-authentication").is_some() {
+            let cm = aggregation::auth_configmap(self.ca_pem().as_deref(), &self.front_proxy);
+            aggregation::publish(&fresh, &cm);
+        }
+        self.state.faults.stop_listening().await?;
+        store.replace_contents(fresh);
+        if let (Some(f), Some(rt)) = (&self.fleet, store.resource_for("v1", "Node")) {
+            f.sync(store, &store.snapshot(&rt, None).0);
+        }
+        self.state.faults.start_listening().await?;
+        Ok(())
     }
     pub async fn shutdown(self) {
         self.state.shutdown.cancel();

@@ -65,6 +65,9 @@ pub struct State {
     pub faults: Arc<Faults>,
     /// Authorization rules; `None` allows every authenticated user.
     pub authz: Option<crate::authz::AuthzRules>,
+    /// How long a read at a resourceVersion the store has not reached waits for it (the watch cache
+    /// waits 3 s) before it answers 504.
+    pub rv_wait: Duration,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
 }
 
@@ -84,6 +87,7 @@ impl State {
             server_address: Mutex::new(String::new()),
             shutdown: CancellationToken::new(),
             authz: None,
+            rv_wait: Duration::from_secs(3),
             aggregator: None,
         }
     }
@@ -154,57 +158,44 @@ fn json_response(code: StatusCode, bytes: Bytes) -> Response<Body> {
     r
 }
 
+/// A JSON document as the real server sends it: followed by a newline (Go's JSON encoder adds one).
+fn json_doc(code: StatusCode, doc: &[u8]) -> Response<Body> {
+    let mut b = BytesMut::with_capacity(doc.len() + 1);
+    b.put_slice(doc);
+    b.put_u8(b'\n');
+    json_response(code, b.freeze())
+}
+
 fn value_response(code: StatusCode, v: &Value) -> Response<Body> {
-    json_response(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+    json_doc(code, &serde_json::to_vec(v).unwrap_or_default())
 }
 
 pub fn error_response(e: &SimError) -> Response<Body> {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    value_response(code, &e.to_status())
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(x) => {
-                        out.push(x);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
+    let mut r = json_doc(code, &e.status_bytes());
+    if let Some(s) = e.retry_after() {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    r
 }
 
+/// Decode a query string as Go's `url.ParseQuery` does (`+` is a space); a repeated key keeps its
+/// last value.
 pub fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// Serve one request.
+/// Serve one request, accounted in the request log.
 pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query());
+    pending.finish(serve_request(st, req).await)
+}
+
+async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query());
     let raw_query = parts.uri.query().map(str::to_string);
-    st.faults.record(&path);
     let latency = st.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -515,10 +506,10 @@ async fn resource_route(
             let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
-            if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                return Ok(watch(st, &t, labels, fields, q, wants_table));
+            if flag(q, "watch") {
+                return Ok(with_verb(watch(st, &t, labels, fields, q, wants_table), "watch"));
             }
-            list(st, &t, &labels, &fields, q, wants_table)
+            list(st, &t, &labels, &fields, q, wants_table).await.map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
@@ -532,7 +523,7 @@ async fn resource_route(
                     deleted.push(d);
                 }
             }
-            Ok(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0))
+            Ok(with_verb(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0), "deletecollection"))
         }
         (_, None) => Err(SimError::method_not_allowed(
             "the server does not allow this method on the requested resource".to_string(),
@@ -545,14 +536,14 @@ async fn resource_route(
             if wants_table {
                 return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &[o.value()], o.rv, None)));
             }
-            Ok(json_response(StatusCode::OK, o.bytes.clone()))
+            Ok(with_verb(json_doc(StatusCode::OK, &o.bytes), "get"))
         }
         (&Method::PUT, Some(name)) => {
             let mut v = parse_body(&req.body)?;
             fill_identity(&t, &mut v, name)?;
             let kind = if t.sub.is_some() { UpdateKind::Status } else { UpdateKind::Main };
             let o = st.store.update_in(&t.rt, v, kind)?;
-            Ok(json_response(StatusCode::OK, o.bytes.clone()))
+            Ok(json_doc(StatusCode::OK, &o.bytes))
         }
         (&Method::PATCH, Some(name)) => patch_object(st, &t, name, req),
         (&Method::DELETE, Some(name)) => {
@@ -571,10 +562,20 @@ async fn resource_route(
                 (pre["uid"].as_str().unwrap_or_default(), pre["resourceVersion"].as_str().unwrap_or_default())
             });
             let o = st.store.delete_in(&t.rt, t.ns.as_deref().unwrap_or_default(), name, pre)?;
-            Ok(json_response(StatusCode::OK, o.bytes.clone()))
+            Ok(json_doc(StatusCode::OK, &o.bytes))
         }
         _ => Err(SimError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> bool {
+    q.get(name).is_some_and(|v| v == "true" || v == "1")
+}
+
+/// Tell the request log which verb a resource request was (GET serves both get and list).
+fn with_verb(mut r: Response<Body>, verb: &'static str) -> Response<Body> {
+    r.extensions_mut().insert(crate::accounting::Verb(verb));
+    r
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, SimError> {
@@ -645,7 +646,7 @@ fn create(st: &Arc<State>, t: &Target, body: &[u8]) -> Result<Response<Body>, Si
         }
     }
     let o = st.store.create_in(&t.rt, v, CreateMode::Api)?;
-    Ok(json_response(StatusCode::CREATED, o.bytes.clone()))
+    Ok(json_doc(StatusCode::CREATED, &o.bytes))
 }
 
 fn patch_object(st: &Arc<State>, t: &Target, name: &str, req: &HookRequest) -> Result<Response<Body>, SimError> {
@@ -665,10 +666,10 @@ fn patch_object(st: &Arc<State>, t: &Target, name: &str, req: &HookRequest) -> R
         let mut v = p;
         fill_identity(t, &mut v, name)?;
         let o = st.store.create_in(&t.rt, v, CreateMode::Api)?;
-        return Ok(json_response(StatusCode::CREATED, o.bytes.clone()));
+        return Ok(json_doc(StatusCode::CREATED, &o.bytes));
     }
     let o = st.store.modify_in(&t.rt, &ns, name, kind, |cur| patch::apply(cur, pt, &p))?;
-    Ok(json_response(StatusCode::OK, o.bytes.clone()))
+    Ok(json_doc(StatusCode::OK, &o.bytes))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -705,11 +706,24 @@ fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>,
         }
         b.put_slice(&o.bytes);
     }
-    b.put_slice(b"]}");
+    b.put_slice(b"]}\n");
     json_response(StatusCode::OK, b.freeze())
 }
 
-fn list(
+/// Wait up to `wait` for the store to reach `rv`, as the watch cache does before it serves a read at a
+/// resourceVersion it has not seen yet; false if it did not.
+async fn wait_for_rv(store: &Store, rv: u64, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while store.current_rv() < rv {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+async fn list(
     st: &Arc<State>,
     t: &Target,
     labels: &LabelSelector,
@@ -717,7 +731,7 @@ fn list(
     q: &HashMap<String, String>,
     wants_table: bool,
 ) -> Result<Response<Body>, SimError> {
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut after = None;
     let mut list_rv = None;
     let mut seen = 0;
@@ -735,18 +749,18 @@ fn list(
         list_rv = Some(tok.rv);
         seen = tok.seen;
         after = Some((tok.ns, tok.name));
-    } else if let Some(rv) = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+    } else if q.get("resourceVersion").is_some_and(|r| r == "0") {
+        // Any version will do: the watch cache answers from what it holds, in one response
+        // whatever the limit (client-go's reflector relies on it for its first list).
+        limit = 0;
+    } else if let Some(rv) = q.get("resourceVersion").filter(|r| !r.is_empty()) {
         let rv: u64 = rv.parse().map_err(|_| SimError::bad_request(format!("invalid resource version: {rv}")))?;
         let exact = q.get("resourceVersionMatch").is_some_and(|m| m == "Exact");
         if rv < st.store.compacted_rv() && (exact || limit > 0) {
             return Err(SimError::expired(format!("too old resource version: {rv} ({})", st.store.compacted_rv())));
         }
-        if rv > st.store.current_rv() {
-            return Err(SimError::new(
-                504,
-                "Timeout",
-                format!("Too large resource version: {rv}, current: {}", st.store.current_rv()),
-            ));
+        if !wait_for_rv(&st.store, rv, st.rv_wait).await {
+            return Err(SimError::rv_too_large(rv, st.store.current_rv()));
         }
     }
     let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), labels, fields, limit);
@@ -798,6 +812,26 @@ struct WatchCtx {
     tx: mpsc::Sender<Bytes>,
 }
 
+/// What a kube-apiserver v1.36 on etcd older than 3.4.31 sends for a streaming list: the storage
+/// cannot request watch progress, so the watch cache refuses (captured byte for byte).
+pub(crate) const STREAMING_REFUSED: &[u8] = b"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled\",\"reason\":\"InternalError\",\"code\":500}}\n";
+
+/// Fields the real server writes in a bookmark besides `metadata`: its bookmark objects are empty
+/// objects of the watched type, and Go serializes the non-`omitempty` parts of those (captured for
+/// these kinds; other kinds' bookmarks carry `metadata` only, as ConfigMap's do).
+fn bookmark_tail(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => r#","spec":{"containers":null},"status":{}"#,
+        "Node" => {
+            r#","spec":{},"status":{"daemonEndpoints":{"kubeletEndpoint":{"Port":0}},"nodeInfo":{"machineID":"","systemUUID":"","bootID":"","kernelVersion":"","osImage":"","containerRuntimeVersion":"","kubeletVersion":"","kubeProxyVersion":"","operatingSystem":"","architecture":""}}"#
+        }
+        "Deployment" => {
+            r#","spec":{"replicas":0,"selector":null,"template":{"metadata":{},"spec":{"containers":null}},"strategy":{}},"status":{}"#
+        }
+        _ => "",
+    }
+}
+
 impl WatchCtx {
     /// Send one event; plain JSON events go out as three frames around the shared object bytes.
     async fn send_obj(&self, etype: &'static str, o: &Obj) -> bool {
@@ -816,17 +850,31 @@ impl WatchCtx {
     }
 
     async fn send_bookmark(&self, rv: u64, initial_end: bool) -> bool {
-        let mut meta = json!({"resourceVersion": rv.to_string()});
-        if initial_end {
-            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-        }
-        let obj = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta});
-        self.tx.send(event_line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default())).await.is_ok()
+        let annotations = if initial_end { r#","annotations":{"k8s.io/initial-events-end":"true"}"# } else { "" };
+        let obj = format!(
+            r#"{{"kind":"{}","apiVersion":"{}","metadata":{{"resourceVersion":"{rv}"{annotations}}}{}}}"#,
+            self.rt.kind,
+            self.rt.api_version(),
+            bookmark_tail(&self.rt.kind)
+        );
+        self.tx.send(event_line("BOOKMARK", obj.as_bytes())).await.is_ok()
     }
 
     async fn send_error(&self, e: &SimError) {
-        let _ = self.tx.send(event_line("ERROR", &serde_json::to_vec(&e.to_status()).unwrap_or_default())).await;
+        let _ = self.tx.send(event_line("ERROR", &e.status_bytes())).await;
     }
+}
+
+/// What a watch request asked for.
+struct WatchParams {
+    bookmarks: bool,
+    /// A streaming list: the current state as ADDED events, then the initial-events-end bookmark.
+    initial: bool,
+    /// The `resourceVersion` parameter; empty when absent.
+    rv: String,
+    /// How long a streaming list at a resourceVersion not reached yet waits for it.
+    rv_wait: Duration,
+    bookmark_interval: Duration,
 }
 
 fn watch(
@@ -837,26 +885,33 @@ fn watch(
     q: &HashMap<String, String>,
     wants_table: bool,
 ) -> Response<Body> {
+    let initial = flag(q, "sendInitialEvents");
+    if initial && !st.faults.streaming_lists() {
+        return json_response(StatusCode::OK, Bytes::from_static(STREAMING_REFUSED));
+    }
     let (tx, mut rx) = mpsc::channel::<Bytes>(768);
     let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields };
     let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, tx };
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| v == "true" || v == "1");
-    let initial = q.get("sendInitialEvents").is_some_and(|v| v == "true" || v == "1");
+    let params = WatchParams {
+        bookmarks: flag(q, "allowWatchBookmarks"),
+        initial,
+        rv: q.get("resourceVersion").cloned().unwrap_or_default(),
+        rv_wait: st.rv_wait,
+        bookmark_interval: st.bookmark_interval,
+    };
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|s| s.parse::<u64>().ok())
         .filter(|s| *s > 0)
         .map_or(Duration::from_secs(1800), Duration::from_secs);
-    let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let store = st.store.clone();
     let cut = st.faults.cut_token();
     let shutdown = st.shutdown.clone();
-    let interval = st.bookmark_interval;
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         tokio::select! {
-            _ = run_watch(store, ctx, filter, bookmarks, initial, rv_param, interval) => {}
+            _ = run_watch(store, ctx, filter, params) => {}
             _ = &mut deadline => {}
             _ = cut.cancelled() => {}
             _ = shutdown.cancelled() => {}
@@ -869,44 +924,66 @@ fn watch(
     r
 }
 
-async fn run_watch(
-    store: Arc<Store>,
-    ctx: WatchCtx,
-    filter: Filter,
-    bookmarks: bool,
-    initial: bool,
-    rv_param: String,
-    interval: Duration,
-) {
-    let mut last_rv;
+async fn run_watch(store: Arc<Store>, ctx: WatchCtx, filter: Filter, p: WatchParams) {
+    let requested = if p.rv.is_empty() || p.rv == "0" {
+        None
+    } else {
+        match p.rv.parse::<u64>() {
+            Ok(rv) => Some(rv),
+            Err(_) => {
+                ctx.send_error(&SimError::bad_request(format!("invalid resource version: {}", p.rv))).await;
+                return;
+            }
+        }
+    };
+    // `since`: events at or below it are not sent. `seen`: the newest store version this watch knows
+    // of; bookmarks carry it, and none is sent while it is below `since` (a watch from a version the
+    // server has not reached stays silent, as on a real server).
+    let since;
+    let mut seen;
+    let mut last_sent;
     let mut rx: broadcast::Receiver<Arc<Event>>;
-    if initial || rv_param.is_empty() || rv_param == "0" {
+    if p.initial || requested.is_none() {
+        if p.initial
+            && let Some(want) = requested
+            && !wait_for_rv(&store, want, p.rv_wait).await
+        {
+            ctx.send_error(&SimError::rv_too_large(want, store.current_rv())).await;
+            return;
+        }
         let (items, rv, r) = store.watch_with_snapshot(&ctx.rt, filter.ns.as_deref());
         rx = r;
-        last_rv = rv;
+        since = rv;
+        seen = rv;
+        last_sent = rv;
         for o in items.iter().filter(|o| filter.matches(o)) {
             if !ctx.send_obj("ADDED", o).await {
                 return;
             }
         }
-        if initial && bookmarks && !ctx.send_bookmark(rv, true).await {
-            return;
+        if p.initial && p.bookmarks {
+            // The end bookmark carries the version asked for; the state sent may be newer, which a
+            // plain bookmark at the current version tells right after.
+            let end = requested.unwrap_or(rv);
+            if !ctx.send_bookmark(end, true).await || (end < rv && !ctx.send_bookmark(rv, false).await) {
+                return;
+            }
         }
     } else {
-        let Ok(since) = rv_param.parse::<u64>() else {
-            ctx.send_error(&SimError::bad_request(format!("invalid resource version: {rv_param}"))).await;
-            return;
-        };
-        match store.watch_from(&ctx.rt, since) {
+        let from = requested.unwrap_or_default();
+        match store.watch_from(&ctx.rt, from) {
             Err(e) => {
                 ctx.send_error(&e).await;
                 return;
             }
             Ok((backlog, r)) => {
                 rx = r;
-                last_rv = since;
+                since = from;
+                seen = store.current_rv();
+                last_sent = from;
                 for ev in backlog {
-                    last_rv = last_rv.max(ev.rv);
+                    seen = seen.max(ev.rv);
+                    last_sent = last_sent.max(ev.rv);
                     if let Some((ty, o)) = filter.view(&ev)
                         && !ctx.send_obj(ty, o).await
                     {
@@ -916,17 +993,18 @@ async fn run_watch(
             }
         }
     }
-    let mut tick = tokio::time::interval(interval);
+    let mut tick = tokio::time::interval(p.bookmark_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => {
-                    if ev.rv <= last_rv {
+                    seen = seen.max(ev.rv);
+                    if ev.rv <= last_sent {
                         continue;
                     }
-                    last_rv = ev.rv;
+                    last_sent = ev.rv;
                     if ev.res != ctx.rt.key() {
                         continue;
                     }
@@ -943,7 +1021,7 @@ async fn run_watch(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                if bookmarks && !ctx.send_bookmark(last_rv, false).await {
+                if p.bookmarks && seen >= since && !ctx.send_bookmark(seen, false).await {
                     return;
                 }
             }
@@ -1000,4 +1078,23 @@ pub async fn serve(st: Arc<State>, listener: tokio::net::TcpListener, tls: Optio
             });
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_as_go_does() {
+        let q = parse_query(Some(
+            "shardSelector=shardRange%28object.metadata.uid%2C%20%270x0%27%29&labelSelector=a+in+(x,y)&watch&bad=%zz%4",
+        ));
+        assert_eq!(q["shardSelector"], "shardRange(object.metadata.uid, '0x0')");
+        assert_eq!(q["labelSelector"], "a in (x,y)");
+        assert_eq!(q["watch"], "");
+        assert_eq!(q["bad"], "%zz%4");
+        assert_eq!(parse_query(Some("a=1&a=2"))["a"], "2");
+        assert!(parse_query(None).is_empty() && parse_query(Some("&&")).is_empty());
+        assert_eq!(parse_query(Some("n%C3%A9=%E2%98%95"))["né"], "☕");
+    }
 }

@@ -14,7 +14,7 @@ use crate::resources::{self, ResKey, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector, extract_fields};
 
 /// First resourceVersion handed out; arbitrary, but clearly not zero.
-const FIRST_RV: u64 = 1000;
+pub const FIRST_RV: u64 = 1000;
 
 /// One stored version of an object.
 #[derive(Debug)]
@@ -185,19 +185,31 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
 impl Store {
     /// An empty store serving the built-in types, keeping `window` events for watch resumption.
     pub fn new(window: usize) -> Self {
+        Self::starting_at(window, FIRST_RV)
+    }
+
+    /// An empty store whose resourceVersions continue from `rv` (a restored or different cluster).
+    pub fn starting_at(window: usize, rv: u64) -> Self {
         let (tx, _) = broadcast::channel(65536);
         let mut inner = Inner {
-            rv: FIRST_RV,
+            rv,
             tables: HashMap::new(),
             by_kind: HashMap::new(),
             events: VecDeque::new(),
-            compacted: FIRST_RV,
+            compacted: rv,
             window: window.max(1),
         };
         for rt in resources::builtin() {
             inner.register(rt);
         }
         Self { inner: RwLock::new(inner), tx }
+    }
+
+    /// Take over everything `other` holds (objects, types, history, resourceVersion), as if another
+    /// cluster now answered: no events are sent, and watchers must be cut by the caller.
+    pub fn replace_contents(&self, other: Store) {
+        let other = other.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        *self.write() = other;
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {

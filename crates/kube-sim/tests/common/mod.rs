@@ -66,6 +66,14 @@ impl Http {
         (status, ctype, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    /// A GET whose body is read whole (a watch must end on its own): status, headers, body bytes.
+    pub async fn raw(&self, path: &str) -> (u16, http::HeaderMap, Bytes) {
+        let resp = self.client.request(self.build("GET", path, "", "", None)).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.into_body().collect().await.unwrap().to_bytes())
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let (s, _, v) = self.req("GET", path, "", "").await;
         (s, v)
