@@ -151,12 +151,14 @@ fn failed_job_history_limit(c: &CronJob, _: &Ctx, s: &mut Samples<'_>) {
     }
 }
 
-/// Cron schedules as kube-state-metrics v2.20 evaluates them (its Go cron library's `ParseStandard`
-/// plus `Next`), reimplemented so the edge cases match: five fields or an `@descriptor`, optional
-/// `TZ=`/`CRON_TZ=` prefix, strict ranges (a step must be smaller than its range), day-of-month and
-/// day-of-week combined with OR unless either is a plain `*`, a five-year search horizon, and the same
-/// wall-clock arithmetic around DST changes. Everything here is pure: "now" only enters through the
-/// reference time, the local zone is a parameter.
+/// Cron schedules as kube-state-metrics v2.20 evaluates them (a Go cron library's `ParseStandard` plus
+/// `Next`), reimplemented so the edge cases match: five fields or an `@descriptor`, optional
+/// `TZ=`/`CRON_TZ=` prefix, strict ranges (a step must be smaller than its range), a five-year search
+/// horizon, and the same wall-clock arithmetic around DST changes. One deliberate difference: a
+/// restricted day-of-month and a restricted day-of-week combine with OR (unless either is a plain
+/// `*`), as in the CronJob controller that actually starts the jobs; upstream v2.20's library ANDs
+/// them and so predicts runs that never happen (docs/compatibility.md). Everything here is pure: "now"
+/// only enters through the reference time, the local zone is a parameter.
 pub mod schedule {
     use jiff::Timestamp;
     use jiff::tz::TimeZone;
