@@ -107,6 +107,11 @@ fn schedule_outcome(c: &CronJob) -> Result<i64, schedule::NextError> {
     let tz = c.spec.time_zone.as_deref();
     let last = c.status.as_ref().and_then(|st| st.last_schedule_time.as_ref()).map(|t| t.0);
     let created = c.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    // After a time beyond year 9999 (kept as a marker by decoding) there is no next fire time we could
+    // name; upstream computes one in year 10000. No sample rather than a wrong one.
+    if [last, created].iter().flatten().any(crate::lenient::is_far_future) {
+        return Err(schedule::NextError::NoReferenceTime);
+    }
     schedule::next_schedule_time(sched, tz, last, created, &LOCAL_ZONE)
 }
 

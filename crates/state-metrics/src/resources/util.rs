@@ -8,9 +8,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::family::{KeyAllow, Samples};
 
-/// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`.
+/// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`, also for the times beyond
+/// year 9999 that decoding keeps as markers ([`crate::lenient::go_unix_seconds`]).
 pub fn unix_seconds(t: &Time) -> f64 {
-    t.0.as_second() as f64
+    crate::lenient::go_unix_seconds(&t.0) as f64
 }
 
 /// `kube_<res>_created`: creationTimestamp in unix seconds; nothing when unset.
