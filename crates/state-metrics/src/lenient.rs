@@ -565,6 +565,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_with_an_invalid_creation_timestamp_does_not_fail_the_list() {
+        // Upstream's whole pod LIST fails on this one pod (and keeps failing); we skip the pod alone.
+        use k8s_openapi::api::core::v1::Pod;
+        let list = r#"{"items":[{"metadata":{"name":"bad","uid":"u1","creationTimestamp":"yesterday"}},
+            {"metadata":{"name":"good","uid":"u2","creationTimestamp":"2024-01-01T00:00:00Z"}}]}"#;
+        let parsed: ObjectList<Lenient<Pod>> = serde_json::from_str(list).unwrap();
+        assert!(matches!(&parsed.items[0], Lenient::Malformed(m) if m.meta.name.as_deref() == Some("bad")));
+        assert!(matches!(&parsed.items[1], Lenient::Ok(p) if p.metadata.name.as_deref() == Some("good")));
+    }
+
+    #[test]
     fn nulls_read_as_go_zero_values() {
         use k8s_openapi::api::core::v1::{Node, Pod};
         use k8s_openapi::api::policy::v1::PodDisruptionBudget;

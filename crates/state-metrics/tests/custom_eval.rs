@@ -363,6 +363,16 @@ fn map_copies_with_star_and_prefix() {
 }
 
 #[test]
+fn star_copy_keys_that_sanitise_alike_keep_the_last_in_key_order() {
+    // `a.b`, `a-b` and `a_b` all become `a_b`. Upstream walks a Go map, so which value it keeps changes
+    // from scrape to scrape; here keys are walked in byte order and the last one wins, every time.
+    let obj = json!({"metadata": {"labels": {"a_b": "underscore", "a.b": "dot", "a-b": "dash"}}, "v": 1});
+    let metrics = json!([{"name": "m", "help": "h", "each": {"type": "Gauge", "gauge": {"path": ["v"]}}}]);
+    let r = json!({"metricNamePrefix": "", "labelsFromPath": {"*": ["metadata", "labels"]}, "metrics": metrics});
+    assert_eq!(run(r, &obj), format!("m{{a_b=\"underscore\",{L}}} 1\n"));
+}
+
+#[test]
 fn families_carry_name_help_and_type_in_order() {
     use state_metrics::family::MetricType;
     let cfg = json!({"spec": {"resources": [{
