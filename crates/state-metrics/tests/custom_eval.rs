@@ -79,6 +79,38 @@ fn value_conversion_percentages_and_floats() {
 }
 
 #[test]
+fn value_conversion_percentages_are_integers_only() {
+    // apimachinery's IsValidPercent (`[0-9]+%`) gates the percentage branch upstream; everything else
+    // reaches the float parse, which refuses the `%`: no sample.
+    assert_eq!(value_of(json!("150%")).as_deref(), Some("1.5"));
+    assert_eq!(value_of(json!("007%")).as_deref(), Some("0.07"));
+    for odd in ["150.5%", "-5%", "+5%", "%", "5%%", " 5%", "1e2%"] {
+        assert_eq!(value_of(json!(odd)), None, "{odd}");
+    }
+    assert_eq!(
+        to_f64(Some(&json!("150.5%")), false),
+        Err("strconv.ParseFloat: parsing \"150.5%\": invalid syntax".to_owned())
+    );
+}
+
+#[test]
+fn label_of_an_integer_beyond_int64_prints_as_the_float_it_decodes_to() {
+    // Kubernetes decodes an integer that does not fit an int64 as a float64; `%v` then prints it in
+    // exponent form. Integers within the int64 range keep all their digits.
+    let obj: Value = serde_json::from_str(
+        r#"{"spec": {"big": 12345678901234567890, "max": 9223372036854775807, "neg": -9223372036854775809}}"#,
+    )
+    .unwrap();
+    let each = json!({"type": "Info", "info": {"labelsFromPath": {"big": ["spec", "big"], "max": ["spec", "max"], "neg": ["spec", "neg"]}}});
+    assert_eq!(
+        one(each, obj),
+        format!(
+            "m{{big=\"1.2345678901234567e+19\",{L},max=\"9223372036854775807\",neg=\"-9.223372036854776e+18\"}} 1\n"
+        )
+    );
+}
+
+#[test]
 fn value_conversion_errors_skip_the_sample() {
     assert_eq!(value_of(json!("Running")), None);
     assert_eq!(value_of(json!("x%")), None);
@@ -328,6 +360,16 @@ fn map_copies_with_star_and_prefix() {
     let odd = json!({"metadata": {"labels": {"1st": "a", "": "b"}}, "v": 1});
     let r = json!({"metricNamePrefix": "", "labelsFromPath": {"*": ["metadata", "labels"]}, "metrics": metrics});
     assert_eq!(run(r, &odd), format!("m{{_1st=\"a\",{L}}} 1\n"));
+}
+
+#[test]
+fn star_copy_keys_that_sanitise_alike_keep_the_last_in_key_order() {
+    // `a.b`, `a-b` and `a_b` all become `a_b`. Upstream walks a Go map, so which value it keeps changes
+    // from scrape to scrape; here keys are walked in byte order and the last one wins, every time.
+    let obj = json!({"metadata": {"labels": {"a_b": "underscore", "a.b": "dot", "a-b": "dash"}}, "v": 1});
+    let metrics = json!([{"name": "m", "help": "h", "each": {"type": "Gauge", "gauge": {"path": ["v"]}}}]);
+    let r = json!({"metricNamePrefix": "", "labelsFromPath": {"*": ["metadata", "labels"]}, "metrics": metrics});
+    assert_eq!(run(r, &obj), format!("m{{a_b=\"underscore\",{L}}} 1\n"));
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //!
 //! Gauge values: booleans 1/0; numbers as they are; strings `true`/`yes` → 1 and
 //! `false`/`no`/`unknown` → 0 (any case), RFC 3339 timestamps → Unix seconds, Kubernetes
-//! quantities (`250m`, `1G`, `1Gi`), `NN%` → NN/100, then plain float text; anything else skips the
+//! quantities (`250m`, `1G`, `1Gi`), integer percentages `NN%` → NN/100 (`1.5%` is refused, as
+//! upstream), then plain float text; anything else skips the
 //! sample and logs at the configured `errorLogV`. A nil value is 0 with `nilIsZero`, else skipped.
 
 mod compile;

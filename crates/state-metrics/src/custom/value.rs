@@ -35,11 +35,13 @@ fn string_to_f64(s: &str) -> Result<f64, String> {
     if let Ok(q) = quantity::Quantity::parse(s) {
         return Ok(q.as_approximate_f64());
     }
-    if let Some(num) = s.strip_suffix('%') {
-        return num
+    // Only what apimachinery's IsValidPercent accepts, `[0-9]+%`: a sign or a fraction (`150.5%`)
+    // falls through to the float parse below, which refuses it.
+    if let Some(digits) = s.strip_suffix('%').filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+        return digits
             .parse::<f64>()
             .map(|f| f / 100.0)
-            .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"));
+            .map_err(|_| format!("strconv.ParseFloat: parsing {digits:?}: invalid syntax"));
     }
     parse_go_float(s).ok_or_else(|| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
 }
@@ -51,7 +53,9 @@ fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// Go `fmt.Sprint` of an unstructured value (label values are rendered with `%v`). Kubernetes decodes
-/// integral JSON numbers as int64, so those print without exponent.
+/// integral JSON numbers that fit an int64 as int64, so those print without exponent; any other number
+/// (a fraction, or an integer beyond the int64 range) is a float64 and prints like one
+/// (`12345678901234567890` → `1.2345678901234567e+19`).
 pub fn go_print(v: &Value) -> String {
     let mut out = String::new();
     print_into(v, &mut out);
@@ -65,8 +69,6 @@ fn print_into(v: &Value, out: &mut String) {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 out.push_str(&i.to_string());
-            } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
             } else {
                 let mut buf = Vec::new();
                 exposition::write_float(&mut buf, n.as_f64().unwrap_or(f64::NAN));

@@ -107,6 +107,11 @@ fn schedule_outcome(c: &CronJob) -> Result<i64, schedule::NextError> {
     let tz = c.spec.time_zone.as_deref();
     let last = c.status.as_ref().and_then(|st| st.last_schedule_time.as_ref()).map(|t| t.0);
     let created = c.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    // After a time beyond year 9999 (kept as a marker by decoding) there is no next fire time we could
+    // name; upstream computes one in year 10000. No sample rather than a wrong one.
+    if [last, created].iter().flatten().any(crate::lenient::is_far_future) {
+        return Err(schedule::NextError::NoReferenceTime);
+    }
     schedule::next_schedule_time(sched, tz, last, created, &LOCAL_ZONE)
 }
 
@@ -151,12 +156,14 @@ fn failed_job_history_limit(c: &CronJob, _: &Ctx, s: &mut Samples<'_>) {
     }
 }
 
-/// Cron schedules as kube-state-metrics v2.20 evaluates them (its Go cron library's `ParseStandard`
-/// plus `Next`), reimplemented so the edge cases match: five fields or an `@descriptor`, optional
-/// `TZ=`/`CRON_TZ=` prefix, strict ranges (a step must be smaller than its range), day-of-month and
-/// day-of-week combined with OR unless either is a plain `*`, a five-year search horizon, and the same
-/// wall-clock arithmetic around DST changes. Everything here is pure: "now" only enters through the
-/// reference time, the local zone is a parameter.
+/// Cron schedules as kube-state-metrics v2.20 evaluates them (a Go cron library's `ParseStandard` plus
+/// `Next`), reimplemented so the edge cases match: five fields or an `@descriptor`, optional
+/// `TZ=`/`CRON_TZ=` prefix, strict ranges (a step must be smaller than its range), a five-year search
+/// horizon, and the same wall-clock arithmetic around DST changes. One deliberate difference: a
+/// restricted day-of-month and a restricted day-of-week combine with OR (unless either is a plain
+/// `*`), as in the CronJob controller that actually starts the jobs; upstream v2.20's library ANDs
+/// them and so predicts runs that never happen (docs/compatibility.md). Everything here is pure: "now"
+/// only enters through the reference time, the local zone is a parameter.
 pub mod schedule {
     use jiff::Timestamp;
     use jiff::tz::TimeZone;

@@ -85,7 +85,7 @@ struct MetricValues<'a> {
 /// One sample per set field. Upstream iterates a Go map here (random order); this fixed order is
 /// value, utilization, average.
 fn push_metric_values(m: &MetricValues<'_>, s: &mut Samples<'_>) {
-    let quantity = |q: Option<&Quantity>| q.and_then(quantity_float);
+    let quantity = |q: Option<&Quantity>| q.and_then(util::quantity_cores);
     let values = [
         ("value", quantity(m.value)),
         ("utilization", m.average_utilization.map(f64::from)),
@@ -96,14 +96,6 @@ fn push_metric_values(m: &MetricValues<'_>, s: &mut Samples<'_>) {
             s.push(&[("metric_name", m.name), ("metric_target_type", target_type), ("container", m.container)], v);
         }
     }
-}
-
-/// Milli precision like CPU, except that values too large for a milli count in an i64 fall back to the
-/// integer value instead of overflowing.
-fn quantity_float(q: &Quantity) -> Option<f64> {
-    let parsed = quantity::Quantity::parse(&q.0).ok()?;
-    let value = parsed.value();
-    if value > i64::MAX / 1000 { Some(value as f64) } else { Some(parsed.milli_value() as f64 / 1000.0) }
 }
 
 /// The target of a spec entry; `None` for unknown types and for entries whose source struct is missing.
@@ -157,7 +149,7 @@ fn spec_target_metric(o: &HorizontalPodAutoscaler, _: &Ctx, s: &mut Samples<'_>)
 }
 
 fn tolerance(rules: Option<&HPAScalingRules>, s: &mut Samples<'_>) {
-    if let Some(v) = rules.and_then(|r| r.tolerance.as_ref()).and_then(quantity_float) {
+    if let Some(v) = rules.and_then(|r| r.tolerance.as_ref()).and_then(util::quantity_cores) {
         s.push(&[], v);
     }
 }
@@ -216,7 +208,7 @@ mod tests {
 
     #[test]
     fn quantities_keep_milli_precision_and_do_not_overflow() {
-        let q = |s: &str| quantity_float(&Quantity(s.to_owned()));
+        let q = |s: &str| util::quantity_cores(&Quantity(s.to_owned()));
         assert_eq!(q("250m"), Some(0.25));
         assert_eq!(q("1k"), Some(1000.0));
         // 1e16 thousandths do not fit in an i64, so the plain value is used.

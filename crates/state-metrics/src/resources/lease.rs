@@ -46,6 +46,6 @@ fn owner(o: &Lease, _: &Ctx, s: &mut Samples<'_>) {
 fn renew_time(o: &Lease, _: &Ctx, s: &mut Samples<'_>) {
     if let Some(t) = o.spec.as_ref().and_then(|sp| sp.renew_time.as_ref()) {
         let namespace = o.metadata.namespace.as_deref().unwrap_or_default();
-        s.push(&[("namespace", namespace)], t.0.as_second() as f64);
+        s.push(&[("namespace", namespace)], crate::lenient::go_unix_seconds(&t.0) as f64);
     }
 }

@@ -43,12 +43,13 @@ const CONSTRAINTS: [(&str, Constraint); 5] = [
     ("maxLimitRequestRatio", |l| l.max_limit_request_ratio.as_ref()),
 ];
 
-/// Resource names are written as they are (not sanitised); every value is `MilliValue()/1000`.
+/// Resource names are written as they are (not sanitised); every value is `MilliValue()/1000`, which
+/// saturates beyond the milli range: upstream's limit ranges do not fall back to the plain value.
 fn limitrange(o: &LimitRange, _: &Ctx, s: &mut Samples<'_>) {
     for item in o.spec.iter().flat_map(|sp| &sp.limits) {
         for (constraint, get) in CONSTRAINTS {
             for (resource, q) in get(item).into_iter().flatten() {
-                if let Some(v) = util::quantity_cores(q) {
+                if let Some(v) = util::quantity_milli(q) {
                     s.push(&[("resource", resource), ("type", &item.type_), ("constraint", constraint)], v);
                 }
             }

@@ -137,7 +137,8 @@ fn status_addresses(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
 }
 
 /// One `resource`/`unit` sample per known resource of a capacity/allocatable list; unknown native
-/// resources are skipped. Every value goes through `MilliValue()/1000`, so bytes can be fractional.
+/// resources are skipped. Every value goes through [`util::quantity_cores`] (milli precision, so bytes
+/// can be fractional; the plain value beyond the milli range).
 fn resource_list(list: Option<&BTreeMap<String, Quantity>>, s: &mut Samples<'_>) {
     for (name, q) in list.into_iter().flatten() {
         let Some(unit) = resource_unit(name) else {

@@ -37,7 +37,7 @@ fn created(o: &ResourceQuota, _: &Ctx, s: &mut Samples<'_>) {
 
 /// All `hard` entries, then all `used` ones, from the status (what the quota controller enforces).
 /// Resource names are not sanitised (`requests.nvidia.com/gpu` stays as is); values are
-/// `MilliValue()/1000`; within a map upstream's order is random, here it is by resource.
+/// [`util::quantity_cores`]; within a map upstream's order is random, here it is by resource.
 fn resourcequota(o: &ResourceQuota, _: &Ctx, s: &mut Samples<'_>) {
     let status = o.status.as_ref();
     let lists = [("hard", status.and_then(|st| st.hard.as_ref())), ("used", status.and_then(|st| st.used.as_ref()))];

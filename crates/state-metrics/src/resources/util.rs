@@ -8,9 +8,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::family::{KeyAllow, Samples};
 
-/// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`.
+/// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`, also for the times beyond
+/// year 9999 that decoding keeps as markers ([`crate::lenient::go_unix_seconds`]).
 pub fn unix_seconds(t: &Time) -> f64 {
-    t.0.as_second() as f64
+    crate::lenient::go_unix_seconds(&t.0) as f64
 }
 
 /// `kube_<res>_created`: creationTimestamp in unix seconds; nothing when unset.
@@ -68,30 +69,45 @@ pub fn annotations_family(meta: &ObjectMeta, allow: &KeyAllow, s: &mut Samples<'
     s.push_owned(&kube_map_labels("annotation", meta.annotations.as_ref(), allow), 1.0);
 }
 
-/// The three 0/1 values of a condition status, in upstream's order true, false, unknown.
-/// Upstream compares case-insensitively; any other status counts as unknown.
+/// The three 0/1 values of a condition status, in upstream's order true, false, unknown. Upstream
+/// compares with the exact constants `True`, `False` and `Unknown`: any other spelling (`true`, `""`,
+/// `yes`) sets none of the three.
 pub fn condition_values(status: &str) -> [(&'static str, f64); 3] {
-    let v = |b: bool| if b { 1.0 } else { 0.0 };
-    let t = status.eq_ignore_ascii_case("true");
-    let f = status.eq_ignore_ascii_case("false");
-    [("true", v(t)), ("false", v(f)), ("unknown", v(!t && !f))]
+    [
+        ("true", bool_f64(status == "True")),
+        ("false", bool_f64(status == "False")),
+        ("unknown", bool_f64(status == "Unknown")),
+    ]
 }
 
-/// A quantity as kube-state-metrics reports it: CPU-like in cores (`MilliValue()/1000`), everything
+/// A quantity as kube-state-metrics reports it: CPU-like in cores ([`quantity_cores`]), everything
 /// else as an integer count (`Value()`, rounded up). `None` when the quantity does not parse.
 pub fn quantity_value(resource_name: &str, q: &Quantity) -> Option<f64> {
-    let parsed = quantity::Quantity::parse(&q.0).ok()?;
-    if resource_name == "cpu" { Some(parsed.milli_value() as f64 / 1000.0) } else { Some(parsed.value() as f64) }
+    if resource_name == "cpu" { quantity_cores(q) } else { quantity_count(q) }
 }
 
-/// Quantity in cores (`MilliValue()/1000`).
+/// `Value()` above which upstream stops using `MilliValue()`: the largest count whose thousandths
+/// still fit an int64 (apimachinery's `MaxMilliValue`).
+const MAX_MILLI_VALUE: i64 = i64::MAX / 1000;
+
+/// Quantity in cores with milli precision, as upstream's `convertValueToFloat64`: `MilliValue()/1000`,
+/// or the plain `Value()` once the thousandths would overflow (`1e16` → 1e+16, not a saturated
+/// 9.223372036854776e+15).
 pub fn quantity_cores(q: &Quantity) -> Option<f64> {
-    quantity_value("cpu", q)
+    let parsed = quantity::Quantity::parse(&q.0).ok()?;
+    let value = parsed.value();
+    if value > MAX_MILLI_VALUE { Some(value as f64) } else { Some(parsed.milli_value() as f64 / 1000.0) }
+}
+
+/// `MilliValue()/1000` without the fallback, saturating at the int64 limits: what upstream still
+/// uses for limit ranges.
+pub fn quantity_milli(q: &Quantity) -> Option<f64> {
+    Some(quantity::Quantity::parse(&q.0).ok()?.milli_value() as f64 / 1000.0)
 }
 
 /// Quantity as an integer count such as bytes (`Value()`).
 pub fn quantity_count(q: &Quantity) -> Option<f64> {
-    quantity_value("", q)
+    Some(quantity::Quantity::parse(&q.0).ok()?.value() as f64)
 }
 
 /// 1.0 for true, 0.0 for false.

@@ -1,5 +1,7 @@
 //! Golden tests: every `tests/fixtures/<resource>/<case>.yaml` holds one object; `<case>.prom` holds the exact
 //! text kube-state-metrics must print for it alone (HELP/TYPE of every non-opt-in family, then samples).
+//! A `<case>.json` object is decoded the way a LIST response is (through `Lenient`, which must accept it):
+//! for objects whose decoding is the point (far-future times, nulls).
 //! An optional `<case>.ctx` sets allowlists, one `key=value` per line:
 //!   labels=*            annotations=app,team*      opt_in=kube_pod_nodeselectors
 //! `UPDATE_GOLDEN=1` rewrites the .prom files from the current output: only for bulk edits that are then
@@ -10,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use state_metrics::family::{Ctx, KeyAllow};
+use state_metrics::lenient::Lenient;
 use state_metrics::resources::{Resource, render_text_with};
 
 pub fn fixtures_dir(resource: &str) -> PathBuf {
@@ -64,22 +67,39 @@ pub fn render_yaml<R: Resource>(yaml: &str, ctx: &Ctx, opt_in: &[String]) -> Str
     render_text_with::<R>(&obj, ctx, &enabled)
 }
 
+/// Renders one JSON object of resource `R` decoded as the watcher decodes API responses.
+pub fn render_json<R: Resource>(json: &str, ctx: &Ctx, opt_in: &[String]) -> String {
+    let obj = match serde_json::from_str::<Lenient<R::Obj>>(json) {
+        Ok(Lenient::Ok(obj)) => obj,
+        Ok(Lenient::Malformed(m)) => panic!("fixture does not decode: {}", m.error),
+        Err(e) => panic!("fixture is not JSON: {e}"),
+    };
+    let families = R::families();
+    let enabled: Vec<usize> =
+        (0..families.len()).filter(|&i| !families[i].opt_in || opt_in.iter().any(|o| o == families[i].name)).collect();
+    render_text_with::<R>(&obj, ctx, &enabled)
+}
+
 /// Checks every case under `tests/fixtures/<R::NAME>/`; fails listing each case whose output differs.
 pub fn check_resource<R: Resource>() {
     let dir = fixtures_dir(R::NAME);
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "json"))
         .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no golden cases in {}", dir.display());
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for case in &cases {
-        let yaml = std::fs::read_to_string(case).expect("read fixture");
+        let text = std::fs::read_to_string(case).expect("read fixture");
         let (ctx, opt_in) = load_ctx(&case.with_extension("ctx"));
-        let got = render_yaml::<R>(&yaml, &ctx, &opt_in);
+        let got = if case.extension().is_some_and(|x| x == "json") {
+            render_json::<R>(&text, &ctx, &opt_in)
+        } else {
+            render_yaml::<R>(&text, &ctx, &opt_in)
+        };
         let want_path = case.with_extension("prom");
         if update {
             std::fs::write(&want_path, &got).expect("write golden");

@@ -165,3 +165,82 @@ fn odd_but_valid_syntax() {
     // The zone name ends at the first space, so a trailing space in spec.timeZone is harmless.
     assert_eq!(next_utc("0 */6 * * *", Some("Asia/Shanghai "), LAST), 1_520_762_400);
 }
+
+/// The Kubernetes CronJob controller's idea of a five-field schedule in UTC, written as plainly as
+/// possible: walk day by day and fire at the first listed hour:minute after the reference time on a
+/// day whose month matches and where day-of-month AND day-of-week match if either field is `*`, and
+/// either one matches otherwise (the rule of the cron library the controller parses `spec.schedule`
+/// with, and of Vixie cron). The sets are given directly, so the model shares nothing with the parser
+/// under test.
+struct ControllerModel {
+    /// `(hour, minute)` fire times within a day, ascending.
+    times: &'static [(i8, i8)],
+    /// `None` is `*`.
+    days_of_month: Option<std::ops::RangeInclusive<i8>>,
+    months: Option<&'static [i8]>,
+    /// `None` is `*`; 0 is Sunday.
+    days_of_week: Option<&'static [i8]>,
+}
+
+impl ControllerModel {
+    fn next_after(&self, after: i64) -> i64 {
+        let mut date = ts(after).to_zoned(TimeZone::UTC).date();
+        loop {
+            let dom = self.days_of_month.as_ref().is_none_or(|r| r.contains(&date.day()));
+            let dow = self.days_of_week.is_none_or(|w| w.contains(&date.weekday().to_sunday_zero_offset()));
+            let day = if self.days_of_month.is_none() || self.days_of_week.is_none() { dom && dow } else { dom || dow };
+            if day && self.months.is_none_or(|m| m.contains(&date.month())) {
+                for &(h, m) in self.times {
+                    let t = date.at(h, m, 0, 0).to_zoned(TimeZone::UTC).unwrap().timestamp().as_second();
+                    if t > after {
+                        return t;
+                    }
+                }
+            }
+            date = date.tomorrow().unwrap();
+        }
+    }
+}
+
+/// `kube_cronjob_next_schedule_time` must say when the controller will start the job. Upstream
+/// v2.20's cron library ANDs a restricted day-of-month with a restricted day-of-week (`0 9 1-7 * MON`
+/// = "the first Monday"), which predicts runs on days the controller skips and skips days it runs:
+/// we follow the controller (docs/compatibility.md).
+#[test]
+fn restricted_day_of_month_and_week_follow_the_cronjob_controller() {
+    let cases: [(&str, ControllerModel); 3] = [
+        (
+            "0 9 1-7 * MON",
+            ControllerModel { times: &[(9, 0)], days_of_month: Some(1..=7), months: None, days_of_week: Some(&[1]) },
+        ),
+        (
+            "0 0 13 * 5",
+            ControllerModel { times: &[(0, 0)], days_of_month: Some(13..=13), months: None, days_of_week: Some(&[5]) },
+        ),
+        (
+            "0 12 29 2 MON",
+            ControllerModel {
+                times: &[(12, 0)],
+                days_of_month: Some(29..=29),
+                months: Some(&[2]),
+                days_of_week: Some(&[1]),
+            },
+        ),
+    ];
+    // Every 31 hours 7 minutes over three years from 2026-01-01 (including 2028-02-29): every weekday,
+    // day of the month and hour of the day is hit, on both sides of each fire time.
+    let start = 1_767_225_600;
+    for (schedule, model) in &cases {
+        for i in 0..850 {
+            let after = start + i * (31 * 3600 + 7 * 60);
+            assert_eq!(next_utc(schedule, Some("UTC"), after), model.next_after(after), "{schedule} after {after}");
+        }
+    }
+    // The cases named in the compatibility document, by hand.
+    let after = 1_793_491_200; // Sunday 2026-11-01T00:00Z
+    assert_eq!(next_utc("0 9 1-7 * MON", None, after), 1_793_523_600); // Sunday the 1st, 09:00
+    assert_eq!(next_utc("0 0 13 * 5", None, after), 1_793_923_200); // Friday the 6th, not Friday the 13th
+    // Every Monday in February runs; upstream's AND would wait for a Monday the 29th (2044), beyond
+    // its five-year horizon, and print Go's zero time.
+    assert_eq!(next_utc("0 12 29 2 MON", None, after), 1_801_483_200); // Monday 2027-02-01, 12:00
+}
