@@ -456,3 +456,26 @@ async fn deploy_manifests_match_the_binary() {
     let c = Cluster::start(&objects).await;
     assert!(c.sim.store().get("apps/v1", "Deployment", Some("kube-system"), "kube-state-metrics").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_state_is_one_request_per_resource() {
+    let cfg = kube_sim::SimConfig {
+        kubelets: false,
+        synthetic: Some(kube_sim::SyntheticConfig { nodes: 3, pods_per_node: 40, namespaces: 2, ..Default::default() }),
+        ..Default::default()
+    };
+    let c = Cluster::start_with(cfg, &[]).await;
+    let mut k = Ksm::spawn(&c.kubeconfig, &[]);
+    k.wait_ready().await;
+    let records = c.sim.requests();
+    let collections: std::collections::BTreeSet<&str> =
+        records.iter().filter(|r| r.verb == "list" || r.verb == "watch").map(|r| r.path.as_str()).collect();
+    // Every default resource (CRD discovery aside): one streaming list, then nothing but that stream.
+    assert!(collections.len() >= 28, "{collections:?}");
+    for path in collections {
+        let mine: Vec<_> = records.iter().filter(|r| r.path == path).collect();
+        assert_eq!(mine.len(), 1, "{path}: {mine:?}");
+        assert!(mine[0].is_streaming_list(), "{path}: {mine:?}");
+        assert_eq!(mine[0].param("resourceVersion"), None, "{path}: {mine:?}");
+    }
+}

@@ -300,9 +300,16 @@ async fn api_server_down_at_start_serves_nothing_then_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(answered > 0, "the HTTP server never answered while the API server was down");
+    // One line says so, with the server's URL and the cause; no line per retry, no debug dumps.
+    let log = k.log();
+    assert_eq!(log.matches("cannot reach the API server").count(), 1, "{log}");
+    assert!(log.contains("server=https://127.0.0.1:") && log.contains("Connection refused"), "{log}");
+    assert!(!log.contains("kube_client") && !log.contains("Status {"), "{log}");
     faults.start_listening().await.unwrap();
     // Backoff while the API server was away is at most a few seconds at this point.
     k.wait_ready().await;
+    let log = k.log();
+    assert_eq!(log.matches("the API server answers again").count(), 1, "{log}");
     churn_step(&c, 0);
     assert_same_as_fresh(&c, &mut k, &args, Duration::from_secs(30)).await;
 
@@ -457,4 +464,103 @@ fn comparison_reports_stale_missing_and_changed_series_order_aside() {
     assert!(d.starts_with("3 differences"), "{d}");
     assert!(d.contains("stale:   old{} 1") && d.contains("missing: new{} 1") && d.contains("(fresh: 3)"), "{d}");
     assert!(parse("m 1\nm 2\n").is_err(), "duplicate series must not pass");
+}
+
+/// The telemetry counter `name` summed over every series of `resource`.
+async fn telemetry_sum(k: &Ksm, name: &str, resource: &str) -> f64 {
+    let t = try_get(&k.telemetry_url("/metrics"), &[]).await.map(|r| r.text()).unwrap_or_default();
+    exposition::parse_text(&t)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.name == name && s.label("resource") == Some(resource))
+        .map(|s| s.value)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_with_lower_resource_versions_at_the_same_address_is_listed_afresh() {
+    let c = cluster(15).await;
+    let args = [RESOURCES, LABELS];
+    let (mut k, _, _) = start_warm(&c, &args).await;
+    // An etcd restore, or another cluster behind the same address and certificates: the port closes,
+    // and what answers next has other objects and resourceVersions below every one seen so far.
+    let other = kube_sim::Cluster {
+        synthetic: Some(kube_sim::SyntheticConfig { nodes: 2, pods_per_node: 4, namespaces: 1, ..Default::default() }),
+        seed: 99,
+        objects: vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})],
+        ..kube_sim::Cluster::default()
+    };
+    c.sim.restart_as(other).await.unwrap();
+    churn_step(&c, 0);
+    // Well within the two minutes the issue allows: the reconnecting watches check the server first.
+    assert_same_as_fresh(&c, &mut k, &args, Duration::from_secs(60)).await;
+    assert!(telemetry_sum(&k, "kube_state_metrics_resource_version_regressions_total", "configmaps").await >= 1.0);
+    assert!(k.log().contains("resourceVersions went back"), "{}", k.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_streaming_lists_fall_back_to_one_cached_list_and_are_not_retried_on_relist() {
+    let c = cluster(16).await;
+    c.sim.set_streaming_lists(false);
+    let args = [RESOURCES, LABELS];
+    let (mut k, _, _) = start_warm(&c, &args).await;
+    let cms = |recs: &[kube_sim::RequestRecord]| -> Vec<kube_sim::RequestRecord> {
+        recs.iter().filter(|r| r.path == "/api/v1/configmaps").cloned().collect()
+    };
+    let first = cms(&c.sim.requests());
+    // One refused streaming list, then one list from the watch cache, then watches.
+    let lists: Vec<_> = first.iter().filter(|r| r.verb == "list").collect();
+    assert_eq!(first.iter().filter(|r| r.is_streaming_list()).count(), 1, "{first:?}");
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert_eq!(lists[0].param("resourceVersion").as_deref(), Some("0"));
+    // A relist (history expired while the watch was cut) does not try the refused stream again.
+    c.sim.reset_requests();
+    c.sim.expire_events();
+    c.sim.cut_watches();
+    for s in 0..20 {
+        churn_step(&c, 1000 + s);
+    }
+    eventually(Duration::from_secs(10), || async {
+        let again = cms(&c.sim.requests());
+        if again.iter().any(|r| r.verb == "list") { Ok(()) } else { Err(format!("no relist yet: {again:?}")) }
+    })
+    .await;
+    // (Taken before the fresh instance below makes its own first attempt.)
+    let again = cms(&c.sim.requests());
+    assert!(!again.iter().any(|r| r.is_streaming_list()), "a refused streaming list was tried again: {again:?}");
+    assert_same_as_fresh(&c, &mut k, &args, Duration::from_secs(30)).await;
+    assert!(telemetry_sum(&k, "kube_state_metrics_streaming_list_refusals_total", "configmaps").await >= 1.0);
+    assert_eq!(k.log().matches("does not serve streaming lists").count(), 1, "{}", k.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_cut_in_the_middle_of_their_initial_events_lose_nothing() {
+    // Enough objects that a streaming list takes a while to send.
+    let cfg = kube_sim::SimConfig {
+        kubelets: false,
+        seed: 17,
+        synthetic: Some(kube_sim::SyntheticConfig {
+            nodes: 20,
+            pods_per_node: 100,
+            namespaces: 4,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let c =
+        Cluster::start_with(cfg, &[json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})]).await;
+    let args = [RESOURCES, LABELS];
+    let mut k = Ksm::spawn(&c.kubeconfig, &args);
+    // Cut every open stream every 20 ms while the instance starts: many initial states are cut short.
+    let faults = c.sim.faults().clone();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        faults.cut_watches();
+        churn_step(&c, start.elapsed().as_millis() as u64);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cut_short = c.sim.requests().iter().filter(|r| r.is_streaming_list() && r.done).count();
+    assert!(cut_short >= 2, "only {cut_short} streaming lists ended during the start");
+    k.wait_ready().await;
+    assert_same_as_fresh(&c, &mut k, &args, Duration::from_secs(30)).await;
 }

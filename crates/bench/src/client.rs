@@ -112,6 +112,13 @@ impl Plain {
         Ok(r)
     }
 
+    /// A POST without a body that must answer 2xx.
+    pub async fn post_ok(&self, path: &str) -> anyhow::Result<Resp> {
+        let r = self.request(http::Method::POST, path, &[], None).await?;
+        anyhow::ensure!((200..300).contains(&r.status), "POST {path}: status {}", r.status);
+        Ok(r)
+    }
+
     /// A JSON write that must answer 2xx.
     pub async fn send_json(
         &self,

@@ -33,6 +33,8 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
         })
         .unwrap_or_default();
     drop(pod_list);
+    // What kube-state-metrics asks for is counted from its start: forget the bench's own lists.
+    sim.reset_requests().await?;
 
     let port = free_port()?;
     let args = vec![
@@ -45,7 +47,9 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
         "--enable-gzip-encoding".into(),
     ];
     tracing::info!("starting kube-state-metrics");
-    let mut ksm = Proc::spawn("kube-state-metrics", &cfg.kubestate, &args, &dir.0)?;
+    let sim_cpu_before = procfs::cpu_seconds(sim.proc.pid());
+    let bin = cfg.ksm_binary.as_ref().unwrap_or(&cfg.kubestate);
+    let mut ksm = Proc::spawn("kube-state-metrics", bin, &args, &dir.0)?;
     let http = Plain::new(format!("http://127.0.0.1:{port}"), None);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -60,9 +64,14 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
     }
     let ready_seconds = ksm.started.elapsed().as_secs_f64();
     let pid = ksm.pid();
+    // CPU seconds rather than wall time: they hold when the machine is busy with other work.
+    let ready_cpu_seconds = procfs::cpu_seconds(pid);
+    let sim_start_cpu_seconds = procfs::cpu_seconds(sim.proc.pid()) - sim_cpu_before;
     tracing::info!(ready_seconds, "kube-state-metrics ready");
+    let start = sim.start_cost().await?;
 
     let first = http.get_ok("/metrics", &[]).await?;
+    let full_view_pods = first.body.split(|b| *b == b'\n').filter(|l| l.starts_with(b"kube_pod_info{")).count();
     let metrics_bytes = first.body.len();
     let metrics_lines = first.body.iter().filter(|b| **b == b'\n').count();
     drop(first);
@@ -133,6 +142,10 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
 
     Ok(KsmReport {
         ready_seconds,
+        full_view_pods,
+        ready_cpu_seconds,
+        sim_start_cpu_seconds,
+        start,
         peak_rss_kib: mem.hwm_kib,
         steady_rss_kib: mem.rss_kib,
         metrics_bytes,

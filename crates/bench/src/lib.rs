@@ -21,6 +21,8 @@ pub use report::{Report, Target};
 pub struct Config {
     /// The `kubestate` binary (kube-sim, kube-state-metrics and metrics-server).
     pub kubestate: PathBuf,
+    /// Another binary for kube-state-metrics alone (an older build, against the same simulator).
+    pub ksm_binary: Option<PathBuf>,
     /// Pods in the kube-state-metrics cluster (deployments, replicasets, services... follow from it).
     pub pods: usize,
     pub pods_per_node: usize,
@@ -47,6 +49,7 @@ impl Config {
     pub fn full(kubestate: PathBuf) -> Self {
         Config {
             kubestate,
+            ksm_binary: None,
             pods: 10_000,
             pods_per_node: 100,
             namespaces: 20,

@@ -15,6 +15,10 @@ struct Args {
     /// The kubestate binary (default: next to this executable).
     #[arg(long)]
     kubestate: Option<PathBuf>,
+    /// Run kube-state-metrics from this binary instead (e.g. an older build), against the simulator of
+    /// `--kubestate`.
+    #[arg(long)]
+    ksm_binary: Option<PathBuf>,
     /// Small and short, for CI (1,000 pods, metrics-server at 50 nodes).
     #[arg(long)]
     smoke: bool,
@@ -87,6 +91,7 @@ fn config(a: &Args) -> anyhow::Result<Config> {
         c.ms_nodes = n.iter().copied().filter(|n| *n > 0).collect();
     }
     c.skip_ksm = a.skip_ksm;
+    c.ksm_binary = a.ksm_binary.clone();
     Ok(c)
 }
 

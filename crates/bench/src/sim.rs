@@ -106,6 +106,8 @@ pub struct Sim {
     pub proc: Proc,
     pub api: Plain,
     pub kubeconfig: PathBuf,
+    /// The simulator's admin routes (request accounting), where it has them.
+    pub admin: Option<Plain>,
 }
 
 impl Sim {
@@ -137,6 +139,13 @@ impl Sim {
             // simulator's RSS and CPU stay its own.
             args.push("--no-kubelets".into());
         }
+        let admin = if supports_flag(bin, "--admin-address") {
+            let p = free_port()?;
+            args.push(format!("--admin-address=127.0.0.1:{p}"));
+            Some(Plain::new(format!("http://127.0.0.1:{p}"), None))
+        } else {
+            None
+        };
         let mut proc = Proc::spawn("kube-sim", bin, &args, dir)?;
         let api = Plain::new(format!("http://127.0.0.1:{port}"), Some(TOKEN.into()));
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -151,7 +160,24 @@ impl Sim {
             anyhow::ensure!(Instant::now() < deadline, "kube-sim did not come up within 10 minutes");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(Sim { proc, api, kubeconfig })
+        Ok(Sim { proc, api, kubeconfig, admin })
+    }
+
+    /// Forgets the requests seen so far (the bench's own lists), where the simulator keeps count.
+    pub async fn reset_requests(&self) -> anyhow::Result<()> {
+        if let Some(a) = &self.admin {
+            a.post_ok("/requests/reset").await?;
+        }
+        Ok(())
+    }
+
+    /// What clients asked for since the last reset, by kind of request; `None` without accounting.
+    pub async fn start_cost(&self) -> anyhow::Result<Option<crate::report::StartCost>> {
+        let Some(a) = &self.admin else { return Ok(None) };
+        let r = a.get_ok("/requests", &[]).await?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).context("decoding /requests")?;
+        let records = v["requests"].as_array().cloned().unwrap_or_default();
+        Ok(Some(crate::report::StartCost::of(&records)))
     }
 
     /// Times the initial lists, one after the other (an upper bound on what parallel informers wait).

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod key;
 pub mod lenient;
 pub mod options;
+pub mod proj;
 pub mod registry;
 pub mod resources;
 pub mod routes;
@@ -67,10 +68,13 @@ fn init_tracing(v: u8) {
         2..=4 => "debug",
         _ => "trace",
     };
-    // kube-runtime's watcher warns on every retry of a forbidden list; the watch loop reports such a
-    // failure once itself, so that target is kept to errors unless RUST_LOG says otherwise.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},kube_runtime::watcher=error")));
+    // kube's client logs every failed request at ERROR without saying which (a line a second while the
+    // API server is down); the list/watch pipelines report failures themselves, once per change of
+    // state, with the server's URL and the cause. kube-runtime's watcher (auto-sharding's StatefulSet
+    // watch) warns on every retry.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{level},kube_client::client::builder=off,kube_runtime::watcher=error"))
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

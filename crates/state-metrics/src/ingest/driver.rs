@@ -94,6 +94,10 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     tokio::time::sleep(d).await;
                     self.feed(Input::Waited, &mut out);
                 }
+                Request::Probe => {
+                    let rv = self.probe().await;
+                    self.feed(Input::Probed(rv), &mut out);
+                }
                 Request::StreamingList { ref resource_version } => {
                     let mut params = vec![
                         ("watch", "1"),
@@ -371,7 +375,7 @@ impl Transport for KubeTransport {
                 .header(http::header::ACCEPT, "application/json")
                 .body(kube::client::Body::empty())
                 .map_err(|e| Failure::Undecodable(e.to_string()))?;
-            let resp = client.send(req).await.map_err(|e| Failure::Unreachable(error_chain(&e)))?;
+            let resp = client.send(req).await.map_err(|e| Failure::Unreachable(describe(&e)))?;
             let status = resp.status();
             let body: BoxStream<'static, Result<Bytes, Failure>> = http_body_util::BodyStream::new(resp.into_body())
                 .filter_map(|f| async move {
@@ -383,6 +387,14 @@ impl Transport for KubeTransport {
                 .boxed();
             if status.is_success() { Ok(Response { body }) } else { Err(error_failure(status.as_u16(), body).await) }
         })
+    }
+}
+
+/// A client error for a log line: kube's wrapper of transport errors says nothing the causes do not.
+fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Service(inner) => error_chain(inner.as_ref()),
+        other => error_chain(other),
     }
 }
 
@@ -399,4 +411,125 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::family::Ctx;
+    use crate::ingest::machine::Config;
+    use crate::ingest::render::Typed;
+    use crate::resources::configmap::ConfigMaps;
+    use crate::telemetry::Telemetry;
+
+    /// Answers each request with the next canned response; a response of `None` is a body that never
+    /// ends (a quiet watch). Records the URIs asked.
+    #[derive(Default)]
+    struct Canned {
+        answers: Mutex<VecDeque<Option<&'static str>>>,
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl Transport for Canned {
+        fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>> {
+            self.asked.lock().unwrap().push(uri);
+            let next = self.answers.lock().unwrap().pop_front();
+            Box::pin(async move {
+                let body: BoxStream<'static, Result<Bytes, Failure>> = match next {
+                    Some(Some(text)) => futures::stream::iter([Ok(Bytes::from_static(text.as_bytes()))]).boxed(),
+                    Some(None) => futures::stream::pending().boxed(),
+                    None => return Err(Failure::Unreachable("no more answers".into())),
+                };
+                Ok(Response { body })
+            })
+        }
+    }
+
+    #[derive(Default, Clone)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+
+    impl Sink for Log {
+        fn apply(&mut self, event: StoreEvent) -> usize {
+            let line = match event {
+                StoreEvent::BeginRelist => "begin".to_owned(),
+                StoreEvent::Insert(k, _) => format!("insert {}", k.name()),
+                StoreEvent::EndRelist => "end".to_owned(),
+                StoreEvent::Upsert(k, _) => format!("upsert {}", k.name()),
+                StoreEvent::Remove(k) => format!("remove {}", k.name()),
+                StoreEvent::Failing(e) => format!("failing {e:?}"),
+                StoreEvent::Reset => "reset".to_owned(),
+            };
+            self.0.lock().unwrap().push(line);
+            0
+        }
+    }
+
+    fn cm(name: &str, rv: u32) -> String {
+        format!(
+            r#"{{"type":"ADDED","object":{{"metadata":{{"name":"{name}","namespace":"n","uid":"{name}","resourceVersion":"{rv}"}}}}}}"#
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_watch_is_checked_and_a_server_that_went_back_is_listed_again() {
+        // Stream at 500, then silence; the check finds the server at 40; the new stream is read.
+        let first: &'static str = Box::leak(
+            format!(
+                "{}\n{}\n{}\n",
+                cm("a", 400),
+                cm("b", 450),
+                r#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"500","annotations":{"k8s.io/initial-events-end":"true"}}}}"#
+            )
+            .into_boxed_str(),
+        );
+        let second: &'static str = Box::leak(
+            format!(
+                "{}\n{}\n",
+                cm("c", 30),
+                r#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"40","annotations":{"k8s.io/initial-events-end":"true"}}}}"#
+            )
+            .into_boxed_str(),
+        );
+        let transport = Arc::new(Canned::default());
+        // A stream that stays open after its initial events: the first answer's text, then nothing.
+        transport.answers.lock().unwrap().extend([
+            Some(first),
+            None,
+            Some(r#"{"metadata":{"resourceVersion":"40"},"items":[]}"#),
+            Some(second),
+            None,
+        ]);
+        let log = Log::default();
+        let telemetry = Arc::new(Telemetry::new(0, 1));
+        let pipeline = Pipeline {
+            scope: Scope { path: "/api/v1/configmaps".into(), ..Scope::default() },
+            transport: transport.clone(),
+            render: Arc::new(Typed::<ConfigMaps>::new(
+                Arc::from(vec![0]),
+                Arc::new(Ctx::default()),
+                Default::default(),
+            )),
+            sink: log.clone(),
+            watcher: Watcher::new(Config::default(), Box::new(kube::runtime::watcher::DefaultBackoff::default())),
+            reporter: Arc::new(Reporter::new(telemetry, "https://test")),
+            resource: Arc::from("configmaps"),
+            type_label: Arc::from("*v1.ConfigMap"),
+            received: Arc::new(Received::default()),
+            idle_check: Duration::from_secs(90),
+        };
+        let task = tokio::spawn(pipeline.run());
+        // The first stream ends (its text is all there is): the watch resumes at 500 and stays quiet
+        // until the check after 90 s.
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        task.abort();
+        let asked = transport.asked.lock().unwrap().clone();
+        assert!(asked[0].contains("sendInitialEvents=true"), "{asked:?}");
+        assert!(asked[1].contains("watch=1") && asked[1].contains("resourceVersion=500"), "{asked:?}");
+        assert_eq!(asked[2], "/api/v1/configmaps?limit=1", "{asked:?}");
+        assert!(asked[3].contains("sendInitialEvents=true") && !asked[3].contains("resourceVersion="), "{asked:?}");
+        assert_eq!(log.0.lock().unwrap().clone(), ["begin", "insert a", "insert b", "end", "begin", "insert c", "end"],);
+    }
 }

@@ -28,7 +28,7 @@ pub struct Config {
     /// `limit` of lists that are paginated (client-go's pager: 500).
     pub page_size: u32,
     /// A watch that has delivered nothing (no event, no bookmark) for this long is checked against the
-    /// server's current resourceVersion.
+    /// server's current resourceVersion (as is every watch resumed after the connection broke).
     pub idle_check: Duration,
     /// How long a refusal of streaming lists is remembered before one is tried again (the server may
     /// have been upgraded meanwhile).
@@ -57,6 +57,9 @@ pub enum Request {
     List { resource_version: String, limit: Option<u32>, continue_token: Option<String> },
     /// `watch=1&allowWatchBookmarks=true&resourceVersion=…`.
     Watch { resource_version: String },
+    /// Ask the server's current resourceVersion (a list of one object) and report it as
+    /// [`Input::Probed`].
+    Probe,
     /// Wait, then report [`Input::Waited`].
     Wait(Duration),
 }
@@ -68,6 +71,7 @@ impl Request {
             Request::StreamingList { .. } => Some("streaming_list"),
             Request::List { .. } => Some("list"),
             Request::Watch { .. } => Some("watch"),
+            Request::Probe => Some("probe"),
             Request::Wait(_) => None,
         }
     }
@@ -171,8 +175,9 @@ enum State {
     Streaming { asked: String, began: bool, received: usize },
     /// A list is being read page by page.
     Listing { asked: String, continue_token: Option<String>, began: bool, received: usize },
-    /// Watching from `last_sync`.
-    Watching { started: Option<Instant>, events: usize },
+    /// Watching from `last_sync`; with `verify`, after checking first that the server has not gone
+    /// back behind it (the connection broke: the server may have been restored or replaced).
+    Watching { started: Option<Instant>, events: usize, verify: bool },
     /// Waiting, then `then`.
     Backoff { delay: Duration, then: Box<State> },
 }
@@ -237,7 +242,8 @@ impl Watcher {
                 let limit = (asked.is_empty() || asked == "0").then_some(self.config.page_size);
                 Request::List { resource_version: asked.clone(), limit, continue_token: continue_token.clone() }
             }
-            State::Watching { started, events } => {
+            State::Watching { verify: true, .. } => Request::Probe,
+            State::Watching { started, events, .. } => {
                 *started = Some(now);
                 *events = 0;
                 Request::Watch { resource_version: self.last_sync.clone() }
@@ -338,7 +344,7 @@ impl Watcher {
             State::Listing { asked, continue_token, began, received } => {
                 self.on_listing(asked, continue_token, began, received, input, out)
             }
-            State::Watching { started, events } => self.on_watching(started, events, input, now, out),
+            State::Watching { started, events, verify } => self.on_watching(started, events, verify, input, now, out),
         };
         self.state = state;
         flow
@@ -378,7 +384,7 @@ impl Watcher {
                 begin(&mut began, out);
                 self.complete(resource_version, received, Listed::Streamed, out);
                 // The same response goes on as an ordinary watch.
-                (State::Watching { started: Some(now), events: 0 }, Flow::Continue)
+                (State::Watching { started: Some(now), events: 0, verify: false }, Flow::Continue)
             }
             // Before the initial state is complete a plain bookmark says nothing we can use.
             Input::Bookmark { .. } | Input::Probed(_) | Input::ListEnd { .. } | Input::Waited => {
@@ -469,7 +475,7 @@ impl Watcher {
                     _ => Listed::NotOlderThan,
                 };
                 self.complete(resource_version, received, how, out);
-                (State::Watching { started: None, events: 0 }, Flow::Stop)
+                (State::Watching { started: None, events: 0, verify: false }, Flow::Stop)
             }
             Input::Failed(Failure::Status(s)) if s.is_expired() || s.is_too_large_resource_version() => {
                 // client-go's list: a version (or continue token) the server no longer has, or does not
@@ -499,11 +505,12 @@ impl Watcher {
         &mut self,
         started: Option<Instant>,
         mut events: usize,
+        verify: bool,
         input: Input,
         now: Instant,
         out: &mut Vec<Output>,
     ) -> (State, Flow) {
-        let watching = |events| State::Watching { started, events };
+        let watching = |events| State::Watching { started, events, verify: false };
         match input {
             Input::Object(item) | Input::Modified(item) => {
                 if self.went_back(&item.resource_version, out) {
@@ -539,9 +546,15 @@ impl Watcher {
                 if self.went_back(&rv, out) {
                     return (self.history_went_back(), Flow::Stop);
                 }
-                (watching(events), Flow::Continue)
+                (watching(events), if verify { Flow::Stop } else { Flow::Continue })
             }
-            Input::Probed(None) | Input::ListEnd { .. } | Input::Waited => (watching(events), Flow::Continue),
+            // Could not ask: still unreachable, most likely; wait and ask again before watching.
+            Input::Probed(None) if verify => {
+                (self.backoff_then(State::Watching { started, events, verify: true }), Flow::Stop)
+            }
+            Input::Probed(None) | Input::ListEnd { .. } | Input::Waited => {
+                (State::Watching { started, events, verify }, Flow::Continue)
+            }
             Input::ErrorEvent(status) => {
                 if status.is_expired() {
                     // client-go: an expired watch relists at the last version (a list at a version returns
@@ -562,10 +575,11 @@ impl Watcher {
                     return (State::Start, Flow::Stop);
                 }
                 let retriable = failure.watch_retriable();
+                let broke = matches!(failure, Failure::Unreachable(_));
                 self.fail(failure, out);
                 // client-go: a refused connection or a 429 retries the watch after a backoff; anything
-                // else starts over with a list.
-                let then = if retriable { watching(0) } else { State::Start };
+                // else starts over with a list. After a broken connection, the server is checked first.
+                let then = if retriable { State::Watching { started, events: 0, verify: broke } } else { State::Start };
                 (self.backoff_then(then), Flow::Stop)
             }
             Input::Ended => {
@@ -582,9 +596,11 @@ impl Watcher {
     }
 
     fn history_went_back(&mut self) -> State {
-        // Nothing we hold can be trusted to continue from: list the newest state, as if fresh.
+        // Nothing we hold can be trusted to continue from: list the newest state, as if fresh; that
+        // list is the new baseline.
         self.rv_unavailable = true;
         self.last_sync.clear();
+        self.highest = None;
         State::Start
     }
 }
@@ -808,18 +824,34 @@ mod tests {
         assert_eq!(r.req(), streaming());
         r.feed(Input::Object(item("c", "20")));
         r.feed(Input::Bookmark { resource_version: "31".into(), initial_events_end: true });
+        assert_eq!(r.take(), ["begin", "insert c", "end", "note Listed { objects: 1, how: Streamed }"]);
+        r.feed(Input::Modified(item("c", "32")));
+        assert_eq!(r.take(), ["upsert c"]);
+    }
+
+    #[test]
+    fn a_relist_below_what_was_seen_is_noted_once() {
+        let mut r = Run::new(Config::default());
+        r.stream(&["a"], "100");
+        r.take();
+        // The watch expires; the relist comes back lower (the server was restored meanwhile).
+        r.feed(Input::ErrorEvent(status(410, "Expired", "too old")));
+        r.req();
+        r.feed(Input::Object(item("a", "5")));
+        r.feed(Input::Bookmark { resource_version: "60".into(), initial_events_end: true });
         assert_eq!(
             r.take(),
             [
-                "begin".to_owned(),
-                "insert c".into(),
-                format!("note {:?}", Note::HistoryWentBack { seen: 120, now: 31 }),
+                "note Relisting(\"the watch's resourceVersion expired\")".to_owned(),
+                "begin".into(),
+                "insert a".into(),
+                format!("note {:?}", Note::HistoryWentBack { seen: 100, now: 60 }),
                 "end".into(),
                 "note Listed { objects: 1, how: Streamed }".into()
             ]
         );
-        r.feed(Input::Modified(item("c", "32")));
-        assert_eq!(r.take(), ["upsert c"]);
+        r.feed(Input::Modified(item("a", "61")));
+        assert_eq!(r.take(), ["upsert a"]);
     }
 
     #[test]
@@ -833,6 +865,20 @@ mod tests {
         // Another cluster now answers, at 40: a watch from 500 would stay silent for ever.
         assert_eq!(r.feed(Input::Probed(Some("40".into()))), Flow::Stop);
         assert_eq!(r.take(), [format!("note {:?}", Note::HistoryWentBack { seen: 900, now: 40 })]);
+        assert_eq!(r.req(), streaming());
+    }
+
+    #[test]
+    fn a_server_restored_to_an_older_state_is_noticed_when_the_watch_reconnects() {
+        let mut r = Run::new(Config::default());
+        r.stream(&["a"], "500");
+        r.take();
+        r.feed(Input::Failed(Failure::Unreachable("connection reset by peer".into())));
+        r.req();
+        r.feed(Input::Waited);
+        assert_eq!(r.req(), Request::Probe);
+        assert_eq!(r.feed(Input::Probed(Some("120".into()))), Flow::Stop);
+        assert!(r.take().contains(&format!("note {:?}", Note::HistoryWentBack { seen: 500, now: 120 })));
         assert_eq!(r.req(), streaming());
     }
 
@@ -883,9 +929,16 @@ mod tests {
         r.feed(Input::Failed(Failure::Unreachable("connection refused".into())));
         assert_eq!(r.req(), Request::Wait(Duration::from_secs(1)));
         r.feed(Input::Waited);
+        // The connection broke: first make sure the server is not behind what was seen.
+        assert_eq!(r.req(), Request::Probe);
+        r.feed(Input::Probed(None));
+        assert_eq!(r.req(), Request::Wait(Duration::from_secs(2)));
+        r.feed(Input::Waited);
+        assert_eq!(r.req(), Request::Probe);
+        r.feed(Input::Probed(Some("55".into())));
         assert_eq!(r.req(), Request::Watch { resource_version: "50".into() });
         r.feed(Input::Failed(Failure::Status(status(500, "InternalError", "boom"))));
-        assert_eq!(r.req(), Request::Wait(Duration::from_secs(2)));
+        assert_eq!(r.req(), Request::Wait(Duration::from_secs(3)));
         r.feed(Input::Waited);
         assert_eq!(r.req(), Request::StreamingList { resource_version: "50".into() });
         // A watch that ends at once with nothing waits before the next one.

@@ -1,0 +1,252 @@
+//! Projections: the parts of Kubernetes objects the families read, decodable from JSON and from protobuf.
+//!
+//! A projection mirrors the shape of the Kubernetes type (field names, `Option`s and `Vec`s as the API
+//! defines them) but declares only the fields some family reads; everything else is skipped by both
+//! decoders without being built. [`message!`] declares one: each field with its protobuf field number
+//! (from the Kubernetes `generated.proto`) and its JSON name (the camelCase of its Rust name unless
+//! renamed), so both encodings of the same object decode to the same value — the golden tests run every
+//! fixture through both.
+//!
+//! Decoding is lenient the way Go's decoders are: a JSON `null` is the field's zero value, unknown
+//! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
+
+pub mod meta;
+pub mod time;
+
+use std::collections::BTreeMap;
+
+use kwire::{Field, Reader, Value, WireError};
+use serde::{Deserialize, Deserializer};
+
+pub use meta::{Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
+pub use time::Time;
+
+/// A protobuf message a projection can be decoded from.
+pub trait Message: Default {
+    /// Takes one field of the encoding (unknown ones are ignored).
+    fn merge(&mut self, field: Field<'_>) -> Result<(), WireError>;
+
+    /// Decodes a whole message.
+    fn decode(buf: &[u8]) -> Result<Self, WireError> {
+        let mut m = Self::default();
+        let mut r = Reader::new(buf);
+        while let Some(f) = r.next()? {
+            m.merge(f)?;
+        }
+        Ok(m)
+    }
+}
+
+/// A top-level object: one with metadata.
+pub trait Object: Message + for<'de> Deserialize<'de> + Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn meta(&self) -> &ObjectMeta;
+}
+
+/// How a field of a projection takes its protobuf value.
+pub trait PbField {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError>;
+}
+
+fn bytes<'a>(v: &Value<'a>) -> Option<&'a [u8]> {
+    match v {
+        Value::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn varint(v: &Value<'_>) -> Option<u64> {
+    match v {
+        Value::Varint(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn string(v: &Value<'_>) -> Result<Option<String>, WireError> {
+    bytes(v).map(|b| std::str::from_utf8(b).map(str::to_owned).map_err(|_| WireError::NotUtf8)).transpose()
+}
+
+impl PbField for String {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(s) = string(&v)? {
+            *self = s;
+        }
+        Ok(())
+    }
+}
+
+impl PbField for Option<String> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(s) = string(&v)? {
+            *self = Some(s);
+        }
+        Ok(())
+    }
+}
+
+impl PbField for Vec<String> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(s) = string(&v)? {
+            self.push(s);
+        }
+        Ok(())
+    }
+}
+
+impl PbField for Option<Vec<String>> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        self.get_or_insert_with(Vec::new).merge_value(v)
+    }
+}
+
+macro_rules! scalar {
+    ($t:ty, $conv:expr) => {
+        impl PbField for $t {
+            fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+                if let Some(n) = varint(&v) {
+                    *self = $conv(n);
+                }
+                Ok(())
+            }
+        }
+        impl PbField for Option<$t> {
+            fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+                if let Some(n) = varint(&v) {
+                    *self = Some($conv(n));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+// int32 and int64 travel as two's complement varints (Go writes negative int32s sign-extended to 64 bits).
+scalar!(i32, |n: u64| n as i64 as i32);
+scalar!(i64, |n: u64| n as i64);
+scalar!(bool, |n: u64| n != 0);
+
+impl PbField for Option<f64> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Value::Fixed64(n) = v {
+            *self = Some(f64::from_bits(n));
+        }
+        Ok(())
+    }
+}
+
+impl<T: Message> PbField for Option<T> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(b) = bytes(&v) {
+            *self = Some(T::decode(b)?);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Message> PbField for Vec<T> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(b) = bytes(&v) {
+            self.push(T::decode(b)?);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Message> PbField for Option<Vec<T>> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        self.get_or_insert_with(Vec::new).merge_value(v)
+    }
+}
+
+/// A value of a protobuf map (`map<string, V>` travels as repeated entries `{1: key, 2: value}`).
+pub trait MapValue: Sized + Default {
+    fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError>;
+}
+
+impl MapValue for String {
+    fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError> {
+        string(&v)
+    }
+}
+
+impl<T: Message> MapValue for T {
+    fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError> {
+        bytes(&v).map(T::decode).transpose()
+    }
+}
+
+impl<V: MapValue> PbField for BTreeMap<String, V> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        let Some(entry) = bytes(&v) else { return Ok(()) };
+        let (mut key, mut value) = (String::new(), V::default());
+        let mut r = Reader::new(entry);
+        while let Some(f) = r.next()? {
+            match f.number {
+                1 => key.merge_value(f.value)?,
+                2 => {
+                    if let Some(v) = V::from_value(f.value)? {
+                        value = v;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.insert(key, value);
+        Ok(())
+    }
+}
+
+impl<V: MapValue> PbField for Option<BTreeMap<String, V>> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        self.get_or_insert_with(BTreeMap::new).merge_value(v)
+    }
+}
+
+/// JSON: a `null` is the zero value of the field's type, as Go's decoder leaves a field it is given
+/// `null` for.
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Declares a projection: a struct with both decoders. Each field is `number => name: Type` (JSON name:
+/// `name` in camelCase; rename with `#[serde(rename = "…")]`).
+#[macro_export]
+macro_rules! message {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident {
+            $( $(#[$fm:meta])* $num:literal => $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
+        pub struct $name {
+            $(
+                $(#[$fm])*
+                #[serde(deserialize_with = "crate::proj::nullable")]
+                pub $field: $ty,
+            )*
+        }
+
+        impl $crate::proj::Message for $name {
+            fn merge(&mut self, f: kwire::Field<'_>) -> Result<(), kwire::WireError> {
+                match f.number {
+                    $( $num => $crate::proj::PbField::merge_value(&mut self.$field, f.value), )*
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+/// Makes a projection with a `metadata` field a top-level [`Object`].
+#[macro_export]
+macro_rules! object {
+    ($($name:ident),* $(,)?) => {
+        $(impl $crate::proj::Object for $name {
+            fn meta(&self) -> &$crate::proj::ObjectMeta {
+                &self.metadata
+            }
+        })*
+    };
+}
