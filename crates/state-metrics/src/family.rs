@@ -93,6 +93,36 @@ pub struct Family<T> {
 }
 
 impl<T> Family<T> {
+    /// A gauge row: not deprecated, not opt-in.
+    pub const fn gauge(
+        name: &'static str,
+        help: &'static str,
+        stability: Stability,
+        generate: fn(&T, &Ctx, &mut Samples<'_>),
+    ) -> Self {
+        Family { name, help, kind: MetricType::Gauge, stability, deprecated_since: None, opt_in: false, generate }
+    }
+
+    /// A counter row.
+    pub const fn counter(
+        name: &'static str,
+        help: &'static str,
+        stability: Stability,
+        generate: fn(&T, &Ctx, &mut Samples<'_>),
+    ) -> Self {
+        Family { kind: MetricType::Counter, ..Self::gauge(name, help, stability, generate) }
+    }
+
+    /// Off unless `--metric-opt-in-list` names it.
+    pub const fn opt_in(self) -> Self {
+        Family { opt_in: true, ..self }
+    }
+
+    /// Deprecated since upstream version `since` (its HELP text says so).
+    pub const fn deprecated(self, since: &'static str) -> Self {
+        Family { deprecated_since: Some(since), ..self }
+    }
+
     /// The exact text after `# HELP <name> `.
     pub fn full_help(&self) -> String {
         let mut help = String::new();

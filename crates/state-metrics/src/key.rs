@@ -16,6 +16,16 @@ impl ObjectKey {
         ObjectKey(s.into_boxed_str())
     }
 
+    /// The object's namespace ("" for cluster-scoped objects).
+    pub fn namespace(&self) -> &str {
+        self.0.split('\0').next().unwrap_or("")
+    }
+
+    /// The object's uid.
+    pub fn uid(&self) -> &str {
+        self.0.split('\0').nth(2).unwrap_or("")
+    }
+
     /// The object's name.
     pub fn name(&self) -> &str {
         self.0.split('\0').nth(1).unwrap_or("")

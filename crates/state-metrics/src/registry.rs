@@ -10,50 +10,50 @@ use futures::future::BoxFuture;
 use crate::family::Family;
 use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
-use crate::resources::{self as r, Resource};
+use crate::resources::{self as r, LegacyResource, Resource};
 
 /// Every resource this build implements. Keep it sorted by store name; one line per resource.
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
     vec![
-        handle::<r::certificatesigningrequest::CertificateSigningRequests>(),
-        handle::<r::clusterrolebinding::ClusterRoleBindings>(),
-        handle::<r::clusterrole::ClusterRoles>(),
+        legacy::<r::certificatesigningrequest::CertificateSigningRequests>(),
+        legacy::<r::clusterrolebinding::ClusterRoleBindings>(),
+        legacy::<r::clusterrole::ClusterRoles>(),
         handle::<r::configmap::ConfigMaps>(),
-        handle::<r::cronjob::CronJobs>(),
-        handle::<r::daemonset::DaemonSets>(),
-        handle::<r::deployment::Deployments>(),
-        handle::<r::endpoint::EndpointsResource>(),
-        handle::<r::endpointslice::EndpointSlices>(),
-        handle::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
-        handle::<r::ingressclass::IngressClasses>(),
-        handle::<r::ingress::Ingresses>(),
-        handle::<r::job::Jobs>(),
-        handle::<r::lease::Leases>(),
-        handle::<r::limitrange::LimitRanges>(),
-        handle::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
-        handle::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
-        handle::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
-        handle::<r::namespace::Namespaces>(),
-        handle::<r::networkpolicy::NetworkPolicies>(),
-        handle::<r::node::Nodes>(),
-        handle::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
-        handle::<r::persistentvolume::PersistentVolumes>(),
-        handle::<r::poddisruptionbudget::PodDisruptionBudgets>(),
-        handle::<r::pod::Pods>(),
-        handle::<r::replicaset::ReplicaSets>(),
-        handle::<r::replicationcontroller::ReplicationControllers>(),
-        handle::<r::resourcequota::ResourceQuotas>(),
-        handle::<r::rolebinding::RoleBindings>(),
-        handle::<r::role::Roles>(),
-        handle::<r::secret::Secrets>(),
-        handle::<r::serviceaccount::ServiceAccounts>(),
-        handle::<r::service::Services>(),
-        handle::<r::statefulset::StatefulSets>(),
-        handle::<r::storageclass::StorageClasses>(),
-        handle::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
-        handle::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
-        handle::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
-        handle::<r::volumeattachment::VolumeAttachments>(),
+        legacy::<r::cronjob::CronJobs>(),
+        legacy::<r::daemonset::DaemonSets>(),
+        legacy::<r::deployment::Deployments>(),
+        legacy::<r::endpoint::EndpointsResource>(),
+        legacy::<r::endpointslice::EndpointSlices>(),
+        legacy::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
+        legacy::<r::ingressclass::IngressClasses>(),
+        legacy::<r::ingress::Ingresses>(),
+        legacy::<r::job::Jobs>(),
+        legacy::<r::lease::Leases>(),
+        legacy::<r::limitrange::LimitRanges>(),
+        legacy::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
+        legacy::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
+        legacy::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
+        legacy::<r::namespace::Namespaces>(),
+        legacy::<r::networkpolicy::NetworkPolicies>(),
+        legacy::<r::node::Nodes>(),
+        legacy::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
+        legacy::<r::persistentvolume::PersistentVolumes>(),
+        legacy::<r::poddisruptionbudget::PodDisruptionBudgets>(),
+        legacy::<r::pod::Pods>(),
+        legacy::<r::replicaset::ReplicaSets>(),
+        legacy::<r::replicationcontroller::ReplicationControllers>(),
+        legacy::<r::resourcequota::ResourceQuotas>(),
+        legacy::<r::rolebinding::RoleBindings>(),
+        legacy::<r::role::Roles>(),
+        legacy::<r::secret::Secrets>(),
+        legacy::<r::serviceaccount::ServiceAccounts>(),
+        legacy::<r::service::Services>(),
+        legacy::<r::statefulset::StatefulSets>(),
+        legacy::<r::storageclass::StorageClasses>(),
+        legacy::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
+        legacy::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
+        legacy::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
+        legacy::<r::volumeattachment::VolumeAttachments>(),
     ]
 }
 
@@ -87,11 +87,54 @@ pub fn handle<R: Resource>() -> Arc<dyn ResourceHandle> {
     Arc::new(Typed::<R>(PhantomData))
 }
 
-fn family<R: Resource>(i: usize) -> &'static Family<R::Obj> {
+impl<R: Resource> ResourceHandle for Typed<R> {
+    fn name(&self) -> &'static str {
+        R::NAME
+    }
+    fn api_plural(&self) -> String {
+        <R::Api as kube::Resource>::plural(&()).into_owned()
+    }
+    fn namespaced(&self) -> bool {
+        std::any::TypeId::of::<<R::Api as kube::Resource>::Scope>()
+            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
+    }
+    fn type_label(&self) -> String {
+        crate::ingest::type_label::<R::Api>()
+    }
+    fn family_count(&self) -> usize {
+        R::families().len()
+    }
+    fn family_name(&self, i: usize) -> &'static str {
+        R::families()[i].name
+    }
+    fn family_opt_in(&self, i: usize) -> bool {
+        R::families()[i].opt_in
+    }
+    fn header(&self, i: usize, openmetrics: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        R::families()[i].write_header(&mut out, openmetrics);
+        out
+    }
+    fn collection(&self, namespace: Option<&str>) -> String {
+        crate::ingest::collection_path::<R::Api>(namespace)
+    }
+    fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
+        Box::pin(crate::ingest::run::<R>(spec))
+    }
+}
+
+struct Legacy<R>(PhantomData<fn() -> R>);
+
+/// The handle of a resource not yet converted to a projection.
+pub fn legacy<R: LegacyResource>() -> Arc<dyn ResourceHandle> {
+    Arc::new(Legacy::<R>(PhantomData))
+}
+
+fn family<R: LegacyResource>(i: usize) -> &'static Family<R::Obj> {
     &R::families()[i]
 }
 
-impl<R: Resource> ResourceHandle for Typed<R> {
+impl<R: LegacyResource> ResourceHandle for Legacy<R> {
     fn name(&self) -> &'static str {
         R::NAME
     }
@@ -123,7 +166,7 @@ impl<R: Resource> ResourceHandle for Typed<R> {
         crate::ingest::collection_path::<R::Obj>(namespace)
     }
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
-        Box::pin(crate::ingest::run::<R>(spec))
+        Box::pin(crate::ingest::run_legacy::<R>(spec))
     }
 }
 

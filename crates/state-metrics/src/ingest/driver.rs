@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::json::{BookmarkObject, Fed, LineSplitter, ListMeta, ListSplitter, Piece, WatchLine};
+use super::pb::{self, PbListSplitter};
 use super::machine::{Flow, Input, Output, Request, Watcher};
 use super::render::{Decoded, Render, key_of_json};
 use super::report::Reporter;
@@ -25,14 +26,26 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// An answer with a success status; its body arrives chunk by chunk.
 pub struct Response {
+    /// Whether the body is protobuf (the server chooses among the types the request accepts).
+    pub protobuf: bool,
     pub body: BoxStream<'static, Result<Bytes, Failure>>,
 }
+
+/// What a request accepts: protobuf for built-in kinds (preferred, JSON as fallback, as client-go asks
+/// for them), JSON for custom resources.
+pub const ACCEPT_PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
+pub const ACCEPT_JSON: &str = "application/json";
 
 /// Sends GET requests to the API server. Implementations turn an error status into
 /// [`Failure::Status`] (with the Status from the body when there is one) and a connection problem into
 /// [`Failure::Unreachable`].
 pub trait Transport: Send + Sync + 'static {
-    fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>>;
+    fn get(&self, uri: String, accept: &'static str) -> BoxFuture<'static, Result<Response, Failure>>;
+}
+
+/// Whether a Content-Type is Kubernetes protobuf (with or without `;stream=watch`).
+pub fn is_protobuf(content_type: &str) -> bool {
+    content_type.trim_start().starts_with(kwire::MEDIA_TYPE)
 }
 
 /// Where a watcher's store changes go: a text store part, or another consumer of objects.
@@ -167,8 +180,12 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         self.reporter.request(&self.type_label, kind, ok);
     }
 
+    fn accept(&self) -> &'static str {
+        if self.render.wants_protobuf() { ACCEPT_PROTOBUF } else { ACCEPT_JSON }
+    }
+
     async fn watch(&mut self, uri: String, kind: &'static str, out: &mut Vec<Output>) {
-        let resp = match self.transport.get(uri).await {
+        let resp = match self.transport.get(uri, self.accept()).await {
             Ok(r) => {
                 self.count(kind, true);
                 r
@@ -179,8 +196,10 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                 return;
             }
         };
+        let protobuf = resp.protobuf;
         let mut body = resp.body;
         let mut lines = LineSplitter::default();
+        let mut frames = kwire::FrameSplitter::default();
         let received = self.received.clone();
         loop {
             let next = tokio::time::timeout(self.idle_check, body.next()).await;
@@ -210,14 +229,21 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                 Ok(Some(Ok(c))) => c,
             };
             received.counter(kind).fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let r = lines.feed(&chunk, |line| match self.event(line, out) {
-                Flow::Continue => Ok(()),
-                Flow::Stop => Err(()),
-            });
+            let r = if protobuf {
+                frames.feed(&chunk, |frame| match self.pb_event(frame, out) {
+                    Flow::Continue => Ok(()),
+                    Flow::Stop => Err(()),
+                })
+            } else {
+                lines.feed(&chunk, |line| match self.event(line, out) {
+                    Flow::Continue => Ok(()),
+                    Flow::Stop => Err(()),
+                })
+            };
             if r.is_err() {
                 return;
             }
-            if lines.pending() > MAX_LINE {
+            if lines.pending().max(frames.pending()) > MAX_LINE {
                 self.feed(Input::Failed(Failure::Undecodable(format!("a watch event over {MAX_LINE} bytes"))), out);
                 return;
             }
@@ -264,12 +290,51 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         self.feed(input, out)
     }
 
+    /// One watch event's frame (protobuf).
+    fn pb_event(&mut self, frame: &[u8], out: &mut Vec<Output>) -> Flow {
+        let opened = kwire::watch_event(frame).and_then(|ev| Ok((ev.kind, kwire::open(ev.object)?.raw)));
+        let (kind, raw) = match opened {
+            Ok(x) => x,
+            Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("watch event: {e}"))), out),
+        };
+        let input = match kind {
+            "ADDED" | "MODIFIED" => match self.render.protobuf(raw) {
+                Decoded::Item(item) if kind == "ADDED" => Input::Object(item),
+                Decoded::Item(item) => Input::Modified(item),
+                Decoded::Foreign { resource_version } => {
+                    Input::Bookmark { resource_version, initial_events_end: false }
+                }
+                Decoded::Garbage(e) => {
+                    self.garbage(&e);
+                    return Flow::Continue;
+                }
+            },
+            "DELETED" => match pb::key_of_pb(raw) {
+                Ok((key, resource_version)) => Input::Deleted { key, resource_version },
+                Err(e) => {
+                    self.garbage(&e.to_string());
+                    return Flow::Continue;
+                }
+            },
+            "BOOKMARK" => match pb::bookmark(raw) {
+                Ok((resource_version, initial_events_end)) => Input::Bookmark { resource_version, initial_events_end },
+                Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("bookmark: {e}"))), out),
+            },
+            "ERROR" => Input::ErrorEvent(pb::status(raw).unwrap_or_else(|_| Status::bare(500, b"undecodable Status"))),
+            other => {
+                tracing::debug!(resource = %self.resource, event = other, "ignoring a watch event of unknown type");
+                return Flow::Continue;
+            }
+        };
+        self.feed(input, out)
+    }
+
     fn garbage(&self, error: &str) {
         tracing::warn!(resource = %self.resource, error, "skipping an object whose metadata does not decode");
     }
 
     async fn list(&mut self, uri: String, out: &mut Vec<Output>) {
-        let resp = match self.transport.get(uri).await {
+        let resp = match self.transport.get(uri, self.accept()).await {
             Ok(r) => {
                 self.count("list", true);
                 r
@@ -280,6 +345,9 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                 return;
             }
         };
+        if resp.protobuf {
+            return self.pb_list(resp.body, out).await;
+        }
         let mut body = resp.body;
         let mut split = ListSplitter::new();
         let mut meta = ListMeta::default();
@@ -317,11 +385,46 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
     }
 
+    async fn pb_list(&mut self, mut body: BoxStream<'static, Result<Bytes, Failure>>, out: &mut Vec<Output>) {
+        let mut split = PbListSplitter::default();
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(f) => {
+                    self.feed(Input::Failed(f), out);
+                    return;
+                }
+            };
+            self.received.list.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let r = split.feed(&chunk, |raw| {
+                match self.render.protobuf(raw) {
+                    Decoded::Item(item) => {
+                        self.feed(Input::Object(item), out);
+                    }
+                    Decoded::Foreign { .. } => {}
+                    Decoded::Garbage(e) => self.garbage(&e),
+                }
+                Ok::<(), ()>(())
+            });
+            if let Err(pb::Fed::Wire(e)) = r {
+                self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
+                return;
+            }
+        }
+        if let Err(e) = split.finish() {
+            self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
+            return;
+        }
+        let meta = std::mem::take(&mut split.meta);
+        self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
+    }
+
     /// The server's current resourceVersion for this collection, from a list of one object (a consistent
     /// read of a single item: cheap for the API server and etcd). `None` if it could not be had.
     async fn probe(&mut self) -> Option<String> {
         let uri = self.scope.uri(&[("limit", "1")]);
-        let resp = self.transport.get(uri).await;
+        // JSON: the answer is a few hundred bytes either way.
+        let resp = self.transport.get(uri, ACCEPT_JSON).await;
         self.count("list", resp.is_ok());
         let mut body = resp.ok()?.body;
         let mut split = ListSplitter::new();
@@ -349,7 +452,11 @@ fn watch_timeout() -> String {
 }
 
 /// Reads at most [`MAX_ERROR_BODY`] bytes of an error answer and makes a Failure of it.
-pub async fn error_failure(code: u16, mut body: BoxStream<'static, Result<Bytes, Failure>>) -> Failure {
+pub async fn error_failure(
+    code: u16,
+    protobuf: bool,
+    mut body: BoxStream<'static, Result<Bytes, Failure>>,
+) -> Failure {
     let mut text = Vec::new();
     while let Some(Ok(c)) = body.next().await {
         text.extend_from_slice(&c[..c.len().min(MAX_ERROR_BODY - text.len().min(MAX_ERROR_BODY))]);
@@ -357,7 +464,12 @@ pub async fn error_failure(code: u16, mut body: BoxStream<'static, Result<Bytes,
             break;
         }
     }
-    let status = Status::from_json(&text).filter(|s| s.code != 0).unwrap_or_else(|| Status::bare(code, &text));
+    let decoded = if protobuf {
+        kwire::open(&text).ok().and_then(|e| pb::status(e.raw).ok())
+    } else {
+        Status::from_json(&text)
+    };
+    let status = decoded.filter(|s| s.code != 0).unwrap_or_else(|| Status::bare(code, &text));
     Failure::Status(Status { code, ..status })
 }
 
@@ -368,15 +480,20 @@ pub struct KubeTransport {
 }
 
 impl Transport for KubeTransport {
-    fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>> {
+    fn get(&self, uri: String, accept: &'static str) -> BoxFuture<'static, Result<Response, Failure>> {
         let client = self.client.clone();
         Box::pin(async move {
             let req = http::Request::get(uri)
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, accept)
                 .body(kube::client::Body::empty())
                 .map_err(|e| Failure::Undecodable(e.to_string()))?;
             let resp = client.send(req).await.map_err(|e| Failure::Unreachable(describe(&e)))?;
             let status = resp.status();
+            let protobuf = resp
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(is_protobuf);
             let body: BoxStream<'static, Result<Bytes, Failure>> = http_body_util::BodyStream::new(resp.into_body())
                 .filter_map(|f| async move {
                     match f {
@@ -385,7 +502,11 @@ impl Transport for KubeTransport {
                     }
                 })
                 .boxed();
-            if status.is_success() { Ok(Response { body }) } else { Err(error_failure(status.as_u16(), body).await) }
+            if status.is_success() {
+                Ok(Response { protobuf, body })
+            } else {
+                Err(error_failure(status.as_u16(), protobuf, body).await)
+            }
         })
     }
 }
@@ -434,7 +555,7 @@ mod tests {
     }
 
     impl Transport for Canned {
-        fn get(&self, uri: String) -> BoxFuture<'static, Result<Response, Failure>> {
+        fn get(&self, uri: String, _accept: &'static str) -> BoxFuture<'static, Result<Response, Failure>> {
             self.asked.lock().unwrap().push(uri);
             let next = self.answers.lock().unwrap().pop_front();
             Box::pin(async move {
@@ -443,7 +564,7 @@ mod tests {
                     Some(None) => futures::stream::pending().boxed(),
                     None => return Err(Failure::Unreachable("no more answers".into())),
                 };
-                Ok(Response { body })
+                Ok(Response { protobuf: false, body })
             })
         }
     }

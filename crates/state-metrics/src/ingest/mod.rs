@@ -12,6 +12,7 @@
 pub mod driver;
 pub mod json;
 pub mod machine;
+pub mod pb;
 pub mod render;
 pub mod report;
 pub mod wire;
@@ -23,11 +24,11 @@ use kube::runtime::watcher::DefaultBackoff;
 pub use self::driver::{KubeTransport, Pipeline, Received, Sink, Transport};
 pub use self::machine::Config;
 use self::machine::Watcher;
-pub use self::render::{Render, Typed};
+pub use self::render::{LegacyTyped, Render, Typed};
 pub use self::report::Reporter;
 pub use self::wire::Scope;
 use crate::family::Ctx;
-use crate::resources::Resource;
+use crate::resources::{LegacyResource, Resource};
 use crate::shard::Shard;
 use crate::textstore::Reader;
 
@@ -56,24 +57,31 @@ pub fn collection_path<K: kube::Resource<DynamicType = ()>>(namespace: Option<&s
 
 /// Runs the list/watch of built-in resource `R` described by `spec` until the future is dropped.
 pub async fn run<R: Resource>(spec: WatchSpec) {
+    let render = Typed::<R>::new(spec.enabled.clone(), spec.ctx.clone(), spec.shard);
+    run_with(spec, render, R::NAME, type_label::<R::Api>()).await
+}
+
+/// [`run`] for a resource not yet converted to a projection.
+pub async fn run_legacy<R: LegacyResource>(spec: WatchSpec) {
+    let render = LegacyTyped::<R>::new(spec.enabled.clone(), spec.ctx.clone(), spec.shard);
+    run_with(spec, render, R::NAME, type_label::<R::Obj>()).await
+}
+
+async fn run_with<T: Render>(spec: WatchSpec, render: T, name: &'static str, type_label: String) {
     let Some(writer) = spec.store.reclaim(spec.part) else {
-        tracing::error!(
-            resource = R::NAME,
-            part = spec.part,
-            "a list/watch of this part is still running; not starting another"
-        );
+        tracing::error!(resource = name, part = spec.part, "a list/watch of this part is still running; not starting another");
         return;
     };
     let idle_check = spec.config.idle_check;
     let pipeline = Pipeline {
         scope: spec.scope,
         transport: spec.transport,
-        render: Arc::new(Typed::<R>::new(spec.enabled, spec.ctx, spec.shard)),
+        render: Arc::new(render),
         sink: writer,
         watcher: Watcher::new(spec.config, Box::new(DefaultBackoff::default())),
         reporter: spec.reporter,
-        resource: Arc::from(R::NAME),
-        type_label: Arc::from(type_label::<R::Obj>()),
+        resource: Arc::from(name),
+        type_label: Arc::from(type_label),
         received: spec.received,
         idle_check,
     };

@@ -13,7 +13,8 @@ use super::machine::Item;
 use crate::family::{Ctx, Rendered, render};
 use crate::key::ObjectKey;
 use crate::lenient::Lenient;
-use crate::resources::Resource;
+use crate::proj::Object;
+use crate::resources::{LegacyResource, Resource};
 use crate::shard::Shard;
 
 /// What became of one object.
@@ -32,6 +33,16 @@ pub enum Decoded {
 pub trait Render: Send + Sync + 'static {
     /// Decodes and renders one object from its JSON text.
     fn json(&self, raw: &[u8]) -> Decoded;
+
+    /// Whether to ask the API server for protobuf (built-in kinds with a projection).
+    fn wants_protobuf(&self) -> bool {
+        false
+    }
+
+    /// Decodes and renders one object from its protobuf encoding (out of its envelope).
+    fn protobuf(&self, _raw: &[u8]) -> Decoded {
+        Decoded::Garbage("this collection is not read as protobuf".into())
+    }
 }
 
 /// The metadata every object has, read without decoding the rest.
@@ -70,7 +81,8 @@ fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> 
     )
 }
 
-/// A built-in resource: decoded into its typed struct, rendered by its family table.
+/// A built-in resource: decoded into its projection (from protobuf or JSON), rendered by its family
+/// table.
 pub struct Typed<R: Resource> {
     pub enabled: Arc<[usize]>,
     pub ctx: Arc<Ctx>,
@@ -83,9 +95,94 @@ impl<R: Resource> Typed<R> {
     pub fn new(enabled: Arc<[usize]>, ctx: Arc<Ctx>, shard: Shard) -> Self {
         Typed { enabled, ctx, shard, _resource: PhantomData }
     }
+
+    fn item(&self, o: R::Obj) -> Decoded {
+        let meta = o.meta();
+        if !self.shard.owns(meta.uid.as_deref().unwrap_or("")) {
+            return Decoded::Foreign { resource_version: meta.resource_version.clone().unwrap_or_default() };
+        }
+        let key = ObjectKey::new(
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_deref().unwrap_or(""),
+            meta.uid.as_deref().unwrap_or(""),
+        );
+        let resource_version = meta.resource_version.clone().unwrap_or_default();
+        let rendered = guarded(R::NAME, &key, || {
+            render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx)
+        });
+        Decoded::Item(Item { key, resource_version, rendered })
+    }
 }
 
 impl<R: Resource> Render for Typed<R> {
+    fn json(&self, raw: &[u8]) -> Decoded {
+        if raw.trim_ascii_start().first() != Some(&b'{') {
+            return Decoded::Garbage("not a JSON object".into());
+        }
+        match serde_json::from_slice::<R::Obj>(raw) {
+            Ok(o) => self.item(o),
+            // Keep what identifies it, so its old series go; log why it is skipped.
+            Err(e) => match key_of_json(raw) {
+                Ok((key, resource_version)) => {
+                    if !self.shard.owns(key.uid()) {
+                        return Decoded::Foreign { resource_version };
+                    }
+                    log_skipped(R::NAME, &key, &e.to_string());
+                    Decoded::Item(Item { key, resource_version, rendered: None })
+                }
+                Err(_) => Decoded::Garbage(e.to_string()),
+            },
+        }
+    }
+
+    fn wants_protobuf(&self) -> bool {
+        true
+    }
+
+    fn protobuf(&self, raw: &[u8]) -> Decoded {
+        match <R::Obj as crate::proj::Message>::decode(raw) {
+            Ok(o) => self.item(o),
+            Err(e) => Decoded::Garbage(e.to_string()),
+        }
+    }
+}
+
+/// Renders one object. A generator that panics on some unexpected shape must not end the resource's
+/// watch (that would freeze all its series): the object is logged and treated as unrenderable.
+fn guarded(resource: &str, key: &ObjectKey, render: impl FnOnce() -> Rendered) -> Option<Rendered> {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(render));
+    if r.is_err() {
+        log_skipped(resource, key, "a metric generator panicked on this object");
+    }
+    r.ok()
+}
+
+fn log_skipped(resource: &str, key: &ObjectKey, error: &str) {
+    tracing::warn!(
+        resource,
+        namespace = key.namespace(),
+        name = key.name(),
+        error,
+        "skipping object that does not decode"
+    );
+}
+
+/// A resource not yet converted to a projection: decoded into its k8s-openapi struct (JSON only).
+pub struct LegacyTyped<R: LegacyResource> {
+    pub enabled: Arc<[usize]>,
+    pub ctx: Arc<Ctx>,
+    /// Objects outside this shard are dropped (client-side sharding).
+    pub shard: Shard,
+    pub _resource: PhantomData<fn() -> R>,
+}
+
+impl<R: LegacyResource> LegacyTyped<R> {
+    pub fn new(enabled: Arc<[usize]>, ctx: Arc<Ctx>, shard: Shard) -> Self {
+        LegacyTyped { enabled, ctx, shard, _resource: PhantomData }
+    }
+}
+
+impl<R: LegacyResource> Render for LegacyTyped<R> {
     fn json(&self, raw: &[u8]) -> Decoded {
         if raw.trim_ascii_start().first() != Some(&b'{') {
             return Decoded::Garbage("not a JSON object".into());
@@ -120,7 +217,7 @@ impl<R: Resource> Render for Typed<R> {
 
 /// Renders one object. A generator that panics on some unexpected shape must not end the resource's
 /// watch (that would freeze all its series): the object is logged and treated as unrenderable.
-pub fn render_guarded<R: Resource>(o: &R::Obj, enabled: &[usize], ctx: &Ctx) -> Option<Rendered> {
+pub fn render_guarded<R: LegacyResource>(o: &R::Obj, enabled: &[usize], ctx: &Ctx) -> Option<Rendered> {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         render(o, &R::identity(o), R::families(), enabled, ctx)
     }));
@@ -161,7 +258,7 @@ mod tests {
         opt_in: false,
         generate: count,
     }];
-    impl Resource for Cms {
+    impl LegacyResource for Cms {
         type Obj = ConfigMap;
         const NAME: &'static str = "configmaps";
         fn identity(c: &ConfigMap) -> Vec<(&'static str, String)> {
@@ -172,8 +269,8 @@ mod tests {
         }
     }
 
-    fn typed(shard: Shard) -> Typed<Cms> {
-        Typed::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
+    fn typed(shard: Shard) -> LegacyTyped<Cms> {
+        LegacyTyped::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
     }
 
     fn text(d: Decoded) -> String {
@@ -220,6 +317,36 @@ mod tests {
             }
         }
         assert!(owners.iter().all(|&n| n == 1), "each object in exactly one shard: {owners:?}");
+    }
+
+    #[test]
+    fn projections_render_the_same_from_json_and_protobuf() {
+        use crate::resources::configmap::ConfigMaps;
+        let t = Typed::<ConfigMaps>::new(Arc::from(vec![2, 3]), Arc::new(Ctx::default()), Shard::default());
+        let json = br#"{"metadata":{"name":"a","namespace":"n","uid":"u1","resourceVersion":"5","creationTimestamp":"2024-01-01T00:00:00Z"},"data":{"k":"v"}}"#;
+        let mut ts = kwire::Writer::new();
+        ts.int64(1, 1_704_067_200);
+        ts.varint(2, 0);
+        let mut meta = kwire::Writer::new();
+        meta.string(1, "a");
+        meta.string(3, "n");
+        meta.string(5, "u1");
+        meta.string(6, "5");
+        meta.message(8, ts.as_bytes());
+        let mut cm = kwire::Writer::new();
+        cm.message(1, meta.as_bytes());
+        let text = |d: Decoded| match d {
+            Decoded::Item(i) => (i.key, i.resource_version, String::from_utf8(i.rendered.unwrap().buf).unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let (j, p) = (text(t.json(json)), text(t.protobuf(cm.as_bytes())));
+        assert_eq!(j, p);
+        assert_eq!(j.2, "kube_configmap_info{namespace=\"n\",configmap=\"a\"} 1\nkube_configmap_created{namespace=\"n\",configmap=\"a\"} 1.7040672e+09\n");
+        assert!(t.wants_protobuf());
+        // A field of the wrong shape: known by its metadata, not rendered.
+        let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6","creationTimestamp":"not a time"}}"#;
+        assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
+        assert!(matches!(t.protobuf(&[0x0a, 0x05]), Decoded::Garbage(_)));
     }
 
     #[test]

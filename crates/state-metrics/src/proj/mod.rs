@@ -133,6 +133,16 @@ impl PbField for Option<f64> {
     }
 }
 
+/// A singular embedded message the projection always has (e.g. `metadata`).
+impl<T: Message> PbField for T {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Some(b) = bytes(&v) {
+            *self = T::decode(b)?;
+        }
+        Ok(())
+    }
+}
+
 impl<T: Message> PbField for Option<T> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(b) = bytes(&v) {

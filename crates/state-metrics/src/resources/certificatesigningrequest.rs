@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 
-use super::{Resource, util};
+use super::{LegacyResource as Resource, util};
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
 
 pub struct CertificateSigningRequests;

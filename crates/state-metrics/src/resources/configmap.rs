@@ -1,22 +1,27 @@
 //! `configmaps`: kube_configmap_* families.
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use super::common::{annotations, created, labels, one, resource_version};
+use super::{Identity, Resource};
+use crate::family::Family;
+use crate::family::Stability::{Alpha, Stable};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
 
-use super::{Resource, util};
-use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+message! {
+    /// `core/v1 ConfigMap`: the families read its metadata only.
+    pub struct ConfigMap {
+        1 => metadata: ObjectMeta,
+    }
+}
+object!(ConfigMap);
 
 pub struct ConfigMaps;
 
 impl Resource for ConfigMaps {
     type Obj = ConfigMap;
+    type Api = k8s_openapi::api::core::v1::ConfigMap;
     const NAME: &'static str = "configmaps";
-
-    fn identity(c: &ConfigMap) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", c.metadata.namespace.clone().unwrap_or_default()),
-            ("configmap", c.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<ConfigMap> = Identity::namespaced("configmap");
 
     fn families() -> &'static [Family<ConfigMap>] {
         FAMILIES
@@ -25,29 +30,9 @@ impl Resource for ConfigMaps {
 
 #[rustfmt::skip]
 static FAMILIES: &[Family<ConfigMap>] = &[
-    Family { name: "kube_configmap_annotations", help: "Kubernetes annotations converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: annotations },
-    Family { name: "kube_configmap_labels", help: "Kubernetes labels converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: labels },
-    Family { name: "kube_configmap_info", help: "Information about configmap.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: info },
-    Family { name: "kube_configmap_created", help: "Unix creation timestamp", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: created },
-    Family { name: "kube_configmap_metadata_resource_version", help: "Resource version representing a specific version of the configmap.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: metadata_resource_version },
+    Family::gauge("kube_configmap_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_configmap_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_configmap_info", "Information about configmap.", Stable, one),
+    Family::gauge("kube_configmap_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_configmap_metadata_resource_version", "Resource version representing a specific version of the configmap.", Alpha, resource_version),
 ];
-
-fn annotations(c: &ConfigMap, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&c.metadata, &ctx.annotations, s)
-}
-
-fn labels(c: &ConfigMap, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&c.metadata, &ctx.labels, s)
-}
-
-fn info(_: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
-    s.push(&[], 1.0)
-}
-
-fn created(c: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&c.metadata, s)
-}
-
-fn metadata_resource_version(c: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
-    util::resource_version(&c.metadata, s)
-}

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::CronJob;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::{Ctx, Family, Samples, Stability};
 

@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::{Ctx, Family, Samples, Stability};
 

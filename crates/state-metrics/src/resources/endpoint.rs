@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::{EndpointPort, Endpoints};
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, MetricType, Samples};

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};

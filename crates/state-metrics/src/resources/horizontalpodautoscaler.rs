@@ -3,7 +3,7 @@
 use k8s_openapi::api::autoscaling::v2::{HPAScalingRules, HorizontalPodAutoscaler, MetricSpec, MetricStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{Resource, util};
+use super::{LegacyResource as Resource, util};
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
 
 pub struct HorizontalPodAutoscalers;

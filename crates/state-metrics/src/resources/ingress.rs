@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::networking::v1::Ingress;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::coordination::v1::Lease;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
 
 pub struct Leases;

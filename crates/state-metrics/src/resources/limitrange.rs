@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{Resource, util};
+use super::{LegacyResource as Resource, util};
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
 
 pub struct LimitRanges;

@@ -1,9 +1,14 @@
-//! One file per Kubernetes resource, each a table of families checked against
-//! ../shared/spec/ksm-metrics.tsv. `util` holds what several resources share.
+//! One file per Kubernetes resource: its projection (the fields its families read, decodable from JSON
+//! and protobuf) and its table of families, one row per row of the spec table (spec/families.tsv).
+//! `common` holds what every resource shares (metadata families, times, quantities, conditions).
+//!
+//! Resources not yet converted to projections implement [`LegacyResource`] over their k8s-openapi type
+//! (JSON only) with the helpers of `util`.
 
 pub mod certificatesigningrequest;
 pub mod clusterrole;
 pub mod clusterrolebinding;
+pub mod common;
 pub mod configmap;
 pub mod cronjob;
 pub mod daemonset;
@@ -43,10 +48,86 @@ pub mod validatingwebhookconfiguration;
 pub mod volumeattachment;
 
 use crate::family::{Ctx, Family};
+use crate::proj::Object;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-/// A Kubernetes resource kube-state-metrics knows: its store name, identity labels and families.
+/// A Kubernetes resource kube-state-metrics knows: its store name, projection, identity labels and
+/// families.
 pub trait Resource: 'static {
+    /// What the families read of an object.
+    type Obj: Object;
+    /// The Kubernetes type, for its API path, group, version and kind (never decoded).
+    type Api: kube::Resource<DynamicType = ()>;
+    /// The name used by `--resources` and `?resources=` (plural, lowercase).
+    const NAME: &'static str;
+    /// The labels every sample of this resource starts with.
+    const IDENTITY: Identity<Self::Obj>;
+    /// The families in exposition order (the order of the spec table).
+    fn families() -> &'static [Family<Self::Obj>];
+}
+
+/// The identity labels of a resource's samples: the namespace (for namespaced resources), the object's
+/// name under the resource's label, its uid where upstream adds it, and any further labels.
+pub struct Identity<T> {
+    namespaced: bool,
+    name: &'static str,
+    uid: bool,
+    more: Option<fn(&T) -> Vec<(&'static str, String)>>,
+}
+
+impl<T: Object> Identity<T> {
+    /// `namespace="…",<name>="…"`.
+    pub const fn namespaced(name: &'static str) -> Self {
+        Identity { namespaced: true, name, uid: false, more: None }
+    }
+
+    /// `<name>="…"`.
+    pub const fn cluster(name: &'static str) -> Self {
+        Identity { namespaced: false, name, uid: false, more: None }
+    }
+
+    /// … then `uid="…"`.
+    pub const fn with_uid(self) -> Self {
+        Identity { uid: true, ..self }
+    }
+
+    /// … then the labels `more` gives.
+    pub const fn with(self, more: fn(&T) -> Vec<(&'static str, String)>) -> Self {
+        Identity { more: Some(more), ..self }
+    }
+
+    pub fn labels(&self, o: &T) -> Vec<(&'static str, String)> {
+        let m = o.meta();
+        let mut out = Vec::with_capacity(4);
+        if self.namespaced {
+            out.push(("namespace", m.namespace.clone().unwrap_or_default()));
+        }
+        out.push((self.name, m.name.clone().unwrap_or_default()));
+        if self.uid {
+            out.push(("uid", m.uid.clone().unwrap_or_default()));
+        }
+        if let Some(f) = self.more {
+            out.extend(f(o));
+        }
+        out
+    }
+}
+
+/// Renders one object as a whole scrape would show it if it were the only object, with the families
+/// `enabled` (indexes into the table): HELP/TYPE of each, then its samples. Used by golden tests.
+pub fn render_text<R: Resource>(obj: &R::Obj, ctx: &Ctx, enabled: &[usize]) -> String {
+    let families = R::families();
+    let rendered = crate::family::render(obj, &R::IDENTITY.labels(obj), families, enabled, ctx);
+    let mut out = Vec::new();
+    for (pos, &i) in enabled.iter().enumerate() {
+        families[i].write_header(&mut out, false);
+        out.extend_from_slice(rendered.family(pos));
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A resource not yet converted to a projection: families over its k8s-openapi type, JSON only.
+pub trait LegacyResource: 'static {
     type Obj: kube::Resource<DynamicType = ()>
         + k8s_openapi::Metadata<Ty = ObjectMeta>
         + serde::de::DeserializeOwned
@@ -65,14 +146,14 @@ pub trait Resource: 'static {
 
 /// Renders one object as a whole scrape would show it if it were the only object: HELP/TYPE for every
 /// non-opt-in family followed by its samples. Used by golden tests.
-pub fn render_text<R: Resource>(obj: &R::Obj, ctx: &Ctx) -> String {
+pub fn render_legacy_text<R: LegacyResource>(obj: &R::Obj, ctx: &Ctx) -> String {
     let families = R::families();
     let enabled: Vec<usize> = (0..families.len()).filter(|&i| !families[i].opt_in).collect();
-    render_text_with::<R>(obj, ctx, &enabled)
+    render_legacy_text_with::<R>(obj, ctx, &enabled)
 }
 
-/// Like [`render_text`] with an explicit list of enabled family indexes.
-pub fn render_text_with<R: Resource>(obj: &R::Obj, ctx: &Ctx, enabled: &[usize]) -> String {
+/// Like [`render_legacy_text`] with an explicit list of enabled family indexes.
+pub fn render_legacy_text_with<R: LegacyResource>(obj: &R::Obj, ctx: &Ctx, enabled: &[usize]) -> String {
     let families = R::families();
     let ident = R::identity(obj);
     let rendered = crate::family::render(obj, &ident, families, enabled, ctx);

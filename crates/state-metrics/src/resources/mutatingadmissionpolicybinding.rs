@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicyBinding;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::{Resource, util};
+use super::{LegacyResource as Resource, util};
 use crate::family::{Ctx, Family, KeyAllow, MetricType, Samples, Stability};
 
 /// Marker type for the `pods` resource.

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::{Ctx, Family, Samples, Stability};
 

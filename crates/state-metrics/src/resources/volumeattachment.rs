@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 
-use super::Resource;
+use super::LegacyResource as Resource;
 use super::util::{self, gauge};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, KeyAllow, Samples};
