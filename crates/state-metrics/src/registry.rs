@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::family::Family;
+use crate::family::{Ctx, Family, MetricType, Rendered, Stability};
 use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
 use crate::resources::{self as r, LegacyResource, Resource};
@@ -74,10 +74,51 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn family_opt_in(&self, i: usize) -> bool;
     /// `# HELP` / `# TYPE` lines of family `i`.
     fn header(&self, i: usize, openmetrics: bool) -> Vec<u8>;
+    /// Everything the table says of family `i` (tests check it against the spec table).
+    fn family_info(&self, i: usize) -> FamilyInfo;
+    /// Whether the resource is read as protobuf (it has a projection).
+    fn reads_protobuf(&self) -> bool;
+    /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
+    /// the watcher's decoding and rendering, for golden tests and tools.
+    fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
     /// The API path of the resource's collection, in `namespace` or across all.
     fn collection(&self, namespace: Option<&str>) -> String;
     /// Lists and watches the resource into `spec.store` until dropped.
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()>;
+}
+
+/// How an object handed to [`ResourceHandle::render`] is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+    /// The object's own protobuf encoding (out of its `k8s\0` envelope).
+    Protobuf,
+}
+
+/// A row of a family table, type-erased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyInfo {
+    pub name: &'static str,
+    /// The exact text after `# HELP <name> `.
+    pub full_help: String,
+    pub kind: MetricType,
+    pub stability: Stability,
+    pub deprecated_since: Option<&'static str>,
+    pub opt_in: bool,
+}
+
+impl FamilyInfo {
+    fn of<T>(f: &Family<T>) -> Self {
+        FamilyInfo {
+            name: f.name,
+            full_help: f.full_help(),
+            kind: f.kind,
+            stability: f.stability,
+            deprecated_since: f.deprecated_since,
+            opt_in: f.opt_in,
+        }
+    }
 }
 
 struct Typed<R>(PhantomData<fn() -> R>);
@@ -114,6 +155,22 @@ impl<R: Resource> ResourceHandle for Typed<R> {
         let mut out = Vec::new();
         R::families()[i].write_header(&mut out, openmetrics);
         out
+    }
+    fn family_info(&self, i: usize) -> FamilyInfo {
+        FamilyInfo::of(&R::families()[i])
+    }
+    fn reads_protobuf(&self) -> bool {
+        true
+    }
+    fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
+        let obj: R::Obj = match format {
+            Format::Json => serde_json::from_slice(raw).map_err(|e| e.to_string())?,
+            Format::Yaml => {
+                serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+            }
+            Format::Protobuf => <R::Obj as crate::proj::Message>::decode(raw).map_err(|e| e.to_string())?,
+        };
+        Ok(crate::family::render(&obj, &R::IDENTITY.labels(&obj), R::families(), enabled, ctx))
     }
     fn collection(&self, namespace: Option<&str>) -> String {
         crate::ingest::collection_path::<R::Api>(namespace)
@@ -161,6 +218,26 @@ impl<R: LegacyResource> ResourceHandle for Legacy<R> {
         let mut out = Vec::new();
         family::<R>(i).write_header(&mut out, openmetrics);
         out
+    }
+    fn family_info(&self, i: usize) -> FamilyInfo {
+        FamilyInfo::of(&R::families()[i])
+    }
+    fn reads_protobuf(&self) -> bool {
+        false
+    }
+    fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
+        let obj: R::Obj = match format {
+            Format::Json => match serde_json::from_slice::<crate::lenient::Lenient<R::Obj>>(raw) {
+                Ok(crate::lenient::Lenient::Ok(o)) => o,
+                Ok(crate::lenient::Lenient::Malformed(m)) => return Err(m.error),
+                Err(e) => return Err(e.to_string()),
+            },
+            Format::Yaml => {
+                serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+            }
+            Format::Protobuf => return Err(format!("{} is not read as protobuf yet", R::NAME)),
+        };
+        Ok(crate::family::render(&obj, &R::identity(&obj), R::families(), enabled, ctx))
     }
     fn collection(&self, namespace: Option<&str>) -> String {
         crate::ingest::collection_path::<R::Obj>(namespace)
