@@ -300,3 +300,53 @@ async fn auth_filter_guards_both_metrics_endpoints() {
     assert_eq!(get(&k.url("/metrics"), &[("authorization", "Bearer broken-token")]).await.status, 503);
     assert_eq!(reviews.token_reviews.load(Ordering::SeqCst), before + 1);
 }
+
+/// 1,000 unauthenticated clients, each with its own 200 KiB bearer token: the decision cache keeps a
+/// fixed-size digest per token, so the server's memory does not grow by the tokens' size (keyed by
+/// the raw token it grew by ≈ 220 MiB).
+#[tokio::test]
+async fn auth_filter_memory_does_not_grow_with_distinct_large_tokens() {
+    let reviews = Arc::new(Reviews { token_reviews: AtomicUsize::new(0) });
+    let cfg = kube_sim::SimConfig { hooks: vec![reviews.clone()], ..kube_sim::SimConfig::default() };
+    let cluster = Cluster::start_with(cfg, &[cm("one")]).await;
+    let mut k = Ksm::spawn(&cluster.kubeconfig, &["--auth-filter", "--resources=configmaps"]);
+    k.wait_ready().await;
+    let url = Arc::new(k.url("/metrics"));
+    let padding = Arc::new("x".repeat(200 * 1024));
+    let flood = |from: usize, to: usize| {
+        let (url, padding) = (url.clone(), padding.clone());
+        async move {
+            let next = Arc::new(AtomicUsize::new(from));
+            let mut clients = tokio::task::JoinSet::new();
+            for _ in 0..8 {
+                let (url, padding, next) = (url.clone(), padding.clone(), next.clone());
+                clients.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= to {
+                            return;
+                        }
+                        let h = format!("Bearer t{i:06}{padding}");
+                        assert_eq!(get(&url, &[("authorization", h.as_str())]).await.status, 401);
+                    }
+                });
+            }
+            while let Some(r) = clients.join_next().await {
+                r.unwrap();
+            }
+        }
+    };
+    // A first round brings the request path's own buffers to their working size.
+    flood(0, 50).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = support::rss_kib(k.pid());
+    flood(50, 1050).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = support::rss_kib(k.pid());
+    k.assert_running();
+    // Every token was really reviewed (none answered from a cache by mistake).
+    assert_eq!(reviews.token_reviews.load(Ordering::SeqCst), 1050);
+    let grown_mib = after.saturating_sub(before) / 1024;
+    eprintln!("RSS {before} → {after} KiB after 1,000 distinct 200 KiB tokens");
+    assert!(grown_mib < 40, "RSS grew by {grown_mib} MiB ({before} → {after} KiB) for 1,000 distinct tokens");
+}

@@ -3,6 +3,7 @@
 pub mod authfilter;
 pub mod columns;
 pub mod compact;
+pub mod credcache;
 pub mod custom;
 pub mod engine;
 pub mod family;
