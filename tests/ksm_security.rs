@@ -350,3 +350,102 @@ async fn auth_filter_memory_does_not_grow_with_distinct_large_tokens() {
     eprintln!("RSS {before} → {after} KiB after 1,000 distinct 200 KiB tokens");
     assert!(grown_mib < 40, "RSS grew by {grown_mib} MiB ({before} → {after} KiB) for 1,000 distinct tokens");
 }
+
+/// Opens `n` connections to `port` that never send a byte; returns how long each stayed open (or 30 s
+/// if the server kept it that long).
+async fn silent_connections(port: u16, n: usize, tls: Option<tokio_rustls::TlsConnector>) -> Vec<Duration> {
+    use tokio::io::AsyncReadExt;
+    let mut conns = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let tls = tls.clone();
+        conns.spawn(async move {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+            let opened = Instant::now();
+            let mut buf = [0u8; 256];
+            let wait = async {
+                match tls {
+                    // Finish the handshake, then stay silent.
+                    Some(c) => {
+                        let name = ServerName::try_from("127.0.0.1").unwrap();
+                        let mut s = c.connect(name, tcp).await.expect("handshake");
+                        while let Ok(n) = s.read(&mut buf).await
+                            && n > 0
+                        {}
+                    }
+                    None => {
+                        let mut s = tcp;
+                        while let Ok(n) = s.read(&mut buf).await
+                            && n > 0
+                        {}
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(30), wait).await;
+            opened.elapsed()
+        });
+    }
+    let mut held = Vec::new();
+    while let Some(r) = conns.join_next().await {
+        held.push(r.unwrap());
+    }
+    held.sort();
+    held
+}
+
+fn assert_closed_within(what: &str, held: &[Duration], min: Duration, max: Duration) {
+    let (first, last) = (held[0], held[held.len() - 1]);
+    assert!(first >= min, "{what}: a silent connection was closed after {first:?}, before the {min:?} timeout");
+    assert!(last <= max, "{what}: a silent connection was held {last:?} (bound {max:?})");
+}
+
+/// Connections that never send a byte are closed at the header timeout on both ports (upstream: 5 s by
+/// default on the main port, a fixed 5 s on telemetry), not held for the idle timeout or forever.
+#[tokio::test]
+async fn silent_connections_are_closed_at_the_header_timeout() {
+    let cluster = Cluster::start(&[cm("one")]).await;
+    let mut k = Ksm::spawn(&cluster.kubeconfig, &["--resources=configmaps"]);
+    k.wait_ready().await;
+    let (main, tel) =
+        tokio::join!(silent_connections(k.port, 200, None), silent_connections(k.telemetry_port, 200, None));
+    let five = Duration::from_secs(5);
+    assert_closed_within("main", &main, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    assert_closed_within("telemetry", &tel, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    // The server still answers afterwards.
+    assert_eq!(get(&k.url("/metrics"), &[]).await.status, 200);
+}
+
+/// Over TLS, a client that completes the handshake and then sends nothing is closed at the header
+/// timeout too (`--server-read-header-timeout` on the main port, 5 s on telemetry).
+#[tokio::test]
+async fn silent_tls_connections_are_closed_at_the_header_timeout() {
+    let cluster = Cluster::start(&[cm("one")]).await;
+    let dir = TempDir::new("ksm-silent-tls");
+    let server = write_server_pki(&dir);
+    let web = dir.path().join("web.yaml");
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n").unwrap();
+    let mut k = Ksm::spawn(
+        &cluster.kubeconfig,
+        &[&format!("--tls-config={}", web.display()), "--resources=configmaps", "--server-read-header-timeout=2s"],
+    );
+    wait_ready_tls(&mut k, &server.ca_pem, None, &[]).await;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(server.ca_pem.as_bytes()).unwrap()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let c = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let (main, tel) = tokio::join!(
+        silent_connections(k.port, 50, Some(c.clone())),
+        silent_connections(k.telemetry_port, 50, Some(c))
+    );
+    let two = Duration::from_secs(2);
+    assert_closed_within("main/TLS", &main, two - Duration::from_millis(100), two + Duration::from_secs(3));
+    let five = Duration::from_secs(5);
+    assert_closed_within("telemetry/TLS", &tel, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    // Raw TCP that never starts the handshake is bounded the same way.
+    let raw = silent_connections(k.port, 20, None).await;
+    assert_closed_within("main/no handshake", &raw, two - Duration::from_millis(100), two + Duration::from_secs(3));
+}
