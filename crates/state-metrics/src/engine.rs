@@ -154,7 +154,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         DRAIN,
         tls.clone(),
     ));
-    let tel_timeouts = Timeouts { read_header: Some(Duration::from_secs(5)), ..Timeouts::default() };
+    let tel_timeouts = Timeouts::telemetry();
     let tel = tokio::spawn(server::serve_with(
         tel_listener,
         move |req| {

@@ -2,6 +2,7 @@
 
 pub mod authfilter;
 pub mod config;
+pub mod credcache;
 pub mod custom;
 pub mod engine;
 pub mod family;
