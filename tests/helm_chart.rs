@@ -12,15 +12,10 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `.ci/run` installs helm; elsewhere its absence skips.
+mod tools;
+
 fn helm() -> Option<PathBuf> {
-    let found =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("helm")).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "helm is required in CI (.ci/run installs it)");
-        eprintln!("notice: helm not installed; skipping");
-    }
-    found
+    tools::tool("helm")
 }
 
 fn render(helm: &PathBuf, values: Option<&str>) -> Vec<Value> {
