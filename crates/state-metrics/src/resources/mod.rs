@@ -1,5 +1,5 @@
 //! One file per Kubernetes resource, each a table of families checked against
-//! ../shared/spec/ksm-metrics.tsv. `util` holds what several resources share.
+//! spec/families.tsv. `util` holds what several resources share.
 
 pub mod certificatesigningrequest;
 pub mod clusterrole;

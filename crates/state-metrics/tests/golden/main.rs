@@ -1,5 +1,5 @@
 //! Golden tests of every built-in resource, in one test binary: each resource's table against
-//! ../shared/spec/ksm-metrics.tsv, its fixtures against their exact expected text, and the label order of
+//! spec/families.tsv, its fixtures against their exact expected text, and the label order of
 //! every golden sample against the spec.
 
 #[path = "../common/mod.rs"]
