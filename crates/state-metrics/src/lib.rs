@@ -48,7 +48,10 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
     // API server is down); the list/watch pipelines report failures themselves, once per change of
     // state, with the server's URL and the cause. kube-runtime's watcher (auto-sharding's StatefulSet
     // watch) warns on every retry.
-    logging::init(opts.logging_format, &format!("{level},kube_client::client::builder=off,kube_runtime::watcher=error"));
+    logging::init(
+        opts.logging_format,
+        &format!("{level},kube_client::client::builder=off,kube_runtime::watcher=error"),
+    );
     logging::warn_ignored_flags(ignored);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

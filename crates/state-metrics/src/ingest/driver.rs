@@ -111,7 +111,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     let timeout = watch_timeout();
                     params.push(("timeoutSeconds", &timeout));
                     let uri = self.scope.uri(&params);
-                    self.watch(uri, "streaming_list", &mut out).await;
+                    self.watch(uri, "streaming_list", &timeout, &mut out).await;
                 }
                 Request::Watch { ref resource_version } => {
                     let timeout = watch_timeout();
@@ -122,7 +122,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                         ("timeoutSeconds", timeout.as_str()),
                     ];
                     let uri = self.scope.uri(&params);
-                    self.watch(uri, "watch", &mut out).await;
+                    self.watch(uri, "watch", &timeout, &mut out).await;
                 }
                 Request::List { ref resource_version, limit, ref continue_token } => {
                     let limit = limit.map(|l| l.to_string());
@@ -167,7 +167,9 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         self.reporter.request(&self.type_label, kind, ok);
     }
 
-    async fn watch(&mut self, uri: String, kind: &'static str, out: &mut Vec<Output>) {
+    async fn watch(&mut self, uri: String, kind: &'static str, timeout: &str, out: &mut Vec<Output>) {
+        let started = Instant::now();
+        let asked = Duration::from_secs(timeout.parse().unwrap_or(0));
         let resp = match self.transport.get(uri).await {
             Ok(r) => {
                 self.count(kind, true);
@@ -200,7 +202,9 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     {
                         return;
                     }
-                    self.feed(Input::Ended, out);
+                    // Well before its timeout: the server closed it.
+                    let early = started.elapsed() + Duration::from_secs(5) < asked;
+                    self.feed(if early { Input::EndedEarly } else { Input::Ended }, out);
                     return;
                 }
                 Ok(Some(Err(f))) => {
@@ -497,6 +501,8 @@ mod tests {
         // A stream that stays open after its initial events: the first answer's text, then nothing.
         transport.answers.lock().unwrap().extend([
             Some(first),
+            // The stream ended early: the server is checked (it is ahead: fine) before watching again.
+            Some(r#"{"metadata":{"resourceVersion":"600"},"items":[]}"#),
             None,
             Some(r#"{"metadata":{"resourceVersion":"40"},"items":[]}"#),
             Some(second),
@@ -521,15 +527,16 @@ mod tests {
             idle_check: Duration::from_secs(90),
         };
         let task = tokio::spawn(pipeline.run());
-        // The first stream ends (its text is all there is): the watch resumes at 500 and stays quiet
-        // until the check after 90 s.
+        // The first stream ends early (its text is all there is); the watch resumes at 500 and stays
+        // quiet until the check after 90 s.
         tokio::time::sleep(Duration::from_secs(200)).await;
         task.abort();
         let asked = transport.asked.lock().unwrap().clone();
         assert!(asked[0].contains("sendInitialEvents=true"), "{asked:?}");
-        assert!(asked[1].contains("watch=1") && asked[1].contains("resourceVersion=500"), "{asked:?}");
-        assert_eq!(asked[2], "/api/v1/configmaps?limit=1", "{asked:?}");
-        assert!(asked[3].contains("sendInitialEvents=true") && !asked[3].contains("resourceVersion="), "{asked:?}");
+        assert_eq!(asked[1], "/api/v1/configmaps?limit=1", "{asked:?}");
+        assert!(asked[2].contains("watch=1") && asked[2].contains("resourceVersion=500"), "{asked:?}");
+        assert_eq!(asked[3], "/api/v1/configmaps?limit=1", "{asked:?}");
+        assert!(asked[4].contains("sendInitialEvents=true") && !asked[4].contains("resourceVersion="), "{asked:?}");
         assert_eq!(log.0.lock().unwrap().clone(), ["begin", "insert a", "insert b", "end", "begin", "insert c", "end"],);
     }
 }
