@@ -7,15 +7,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// promtool comes from Debian's `prometheus` package, which CI installs; elsewhere its absence skips.
+mod tools;
+
+/// promtool comes from Debian's `prometheus` package, which CI installs.
 fn promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("promtool")).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "promtool is required in CI (.ci/run installs prometheus)");
-        eprintln!("notice: promtool not installed; skipping");
-    }
-    found
+    tools::tool("promtool")
 }
 
 fn run(promtool: &Path, args: &[&str]) {

@@ -1,4 +1,4 @@
-//! Every family of ../shared/spec/ksm-metrics.tsv, end to end: kube-sim holds one of every golden fixture
+//! Every family of spec/families.tsv, end to end: kube-sim holds one of every golden fixture
 //! object of every resource, the real binary runs with every resource, every opt-in family and every
 //! label/annotation allowlisted, and the scrape must carry HELP/TYPE for all 336 families and samples for each
 //! family that some golden fixture of its resource produces.

@@ -1,6 +1,7 @@
 //! End to end: the real `kubestate kube-state-metrics` binary against kube-sim over real HTTP.
 
 mod support;
+mod tools;
 
 use std::io::Read;
 use std::time::Duration;
@@ -369,10 +370,7 @@ async fn config_file_overrides_flags() {
 /// `promtool check metrics` on a full scrape of a synthetic cluster with every default resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_a_full_scrape() {
-    let Ok(promtool) = which("promtool") else {
-        println!("NOTICE: promtool not found; skipping (CI installs the Debian package `prometheus`)");
-        return;
-    };
+    let Some(promtool) = tools::tool("promtool") else { return };
     let cfg = kube_sim::SimConfig { synthetic: Some(kube_sim::SyntheticConfig::default()), ..Default::default() };
     let c = Cluster::start_with(cfg, &[]).await;
     let mut k = Ksm::spawn(&c.kubeconfig, &[]);
@@ -395,11 +393,6 @@ async fn promtool_accepts_a_full_scrape() {
     let out = child.wait_with_output().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "promtool check metrics failed:\n{report}");
-}
-
-fn which(bin: &str) -> Result<std::path::PathBuf, ()> {
-    let path = std::env::var_os("PATH").ok_or(())?;
-    std::env::split_paths(&path).map(|d| d.join(bin)).find(|p| p.is_file()).ok_or(())
 }
 
 /// The manifests in deploy/kube-state-metrics/ agree with the binary: RBAC covers every resource it can

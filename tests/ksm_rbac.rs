@@ -15,7 +15,8 @@ async fn forbidden_resource_is_reported_once_and_the_rest_is_served() {
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "type": "Opaque"}),
     ])
     .await;
-    // Four forbidden lists: with the backoff (0.8 s doubling, ±25 %) access comes back after 4-7 s.
+    // Four forbidden lists: with client-go's backoff (0.8 s doubling, up to twice that with jitter) access
+    // comes back after 12-24 s.
     c.sim.inject_error("/api/v1/secrets", 403, 4);
     let mut k = Ksm::spawn(&c.kubeconfig, &["--resources=configmaps,secrets"]);
 
@@ -37,7 +38,7 @@ async fn forbidden_resource_is_reported_once_and_the_rest_is_served() {
     );
 
     // Access granted again (the injected faults are used up): secrets appear without a restart.
-    eventually(Duration::from_secs(20), || async {
+    eventually(Duration::from_secs(40), || async {
         let body = try_get(&k.url("/metrics"), &[]).await?.text();
         if lines_with(&body, "kube_secret_info{").len() == 1 { Ok(()) } else { Err("no secret yet".into()) }
     })

@@ -32,14 +32,8 @@ struct HttpsResp {
     body: String,
 }
 
-/// One GET over TLS trusting `ca_pem`, presenting `client` (cert PEM, key PEM) when given.
-async fn https_get(
-    port: u16,
-    path: &str,
-    ca_pem: &str,
-    client: Option<(&str, &str)>,
-    headers: &[(&str, &str)],
-) -> Result<HttpsResp, String> {
+/// A TLS client trusting `ca_pem`, presenting `client` (cert PEM, key PEM) when given.
+fn tls_client(ca_pem: &str, client: Option<(&str, &str)>) -> Result<tokio_rustls::TlsConnector, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -58,13 +52,22 @@ async fn https_get(
             .map_err(|e| e.to_string())?,
         None => b.with_no_client_auth(),
     };
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+}
+
+/// One GET over TLS trusting `ca_pem`, presenting `client` (cert PEM, key PEM) when given.
+async fn https_get(
+    port: u16,
+    path: &str,
+    ca_pem: &str,
+    client: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+) -> Result<HttpsResp, String> {
+    let cfg = tls_client(ca_pem, client)?;
     let fut = async {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("connect: {e}"))?;
         let name = ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
+        let tls = cfg.connect(name, tcp).await.map_err(|e| format!("handshake: {e}"))?;
         let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
             .await
             .map_err(|e| format!("http: {e}"))?;
@@ -260,13 +263,19 @@ impl kube_sim::RouteHook for Reviews {
     }
 }
 
-#[tokio::test]
-async fn auth_filter_guards_both_metrics_endpoints() {
+/// kube-sim answering reviews as [`Reviews`] does, and a ready kube-state-metrics with `--auth-filter`.
+async fn with_auth_filter() -> (Arc<Reviews>, Cluster, Ksm) {
     let reviews = Arc::new(Reviews { token_reviews: AtomicUsize::new(0) });
     let cfg = kube_sim::SimConfig { hooks: vec![reviews.clone()], ..kube_sim::SimConfig::default() };
     let cluster = Cluster::start_with(cfg, &[cm("one")]).await;
     let mut k = Ksm::spawn(&cluster.kubeconfig, &["--auth-filter", "--resources=configmaps"]);
     k.wait_ready().await;
+    (reviews, cluster, k)
+}
+
+#[tokio::test]
+async fn auth_filter_guards_both_metrics_endpoints() {
+    let (reviews, _cluster, k) = with_auth_filter().await;
 
     let bearer = |t: &str| format!("Bearer {t}");
     for url in [k.url("/metrics"), k.telemetry_url("/metrics")] {
@@ -299,4 +308,141 @@ async fn auth_filter_guards_both_metrics_endpoints() {
     assert_eq!(reviews.token_reviews.load(Ordering::SeqCst), before);
     assert_eq!(get(&k.url("/metrics"), &[("authorization", "Bearer broken-token")]).await.status, 503);
     assert_eq!(reviews.token_reviews.load(Ordering::SeqCst), before + 1);
+}
+
+/// 1,000 unauthenticated clients, each with its own 200 KiB bearer token: the decision cache keeps a
+/// fixed-size digest per token, so the server's memory does not grow by the tokens' size (keyed by
+/// the raw token it grew by 211 MiB).
+#[tokio::test]
+async fn auth_filter_memory_does_not_grow_with_distinct_large_tokens() {
+    let (reviews, _cluster, mut k) = with_auth_filter().await;
+    let url = Arc::new(k.url("/metrics"));
+    let padding = Arc::new("x".repeat(200 * 1024));
+    let flood = |from: usize, to: usize| {
+        let (url, padding) = (url.clone(), padding.clone());
+        async move {
+            let next = Arc::new(AtomicUsize::new(from));
+            let mut clients = tokio::task::JoinSet::new();
+            for _ in 0..8 {
+                let (url, padding, next) = (url.clone(), padding.clone(), next.clone());
+                clients.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= to {
+                            return;
+                        }
+                        let h = format!("Bearer t{i:06}{padding}");
+                        assert_eq!(get(&url, &[("authorization", h.as_str())]).await.status, 401);
+                    }
+                });
+            }
+            while let Some(r) = clients.join_next().await {
+                r.unwrap();
+            }
+        }
+    };
+    // A first round brings the request path's own buffers to their working size.
+    flood(0, 50).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = support::rss_kib(k.pid());
+    flood(50, 1050).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = support::rss_kib(k.pid());
+    k.assert_running();
+    // Every token was really reviewed (none answered from a cache by mistake).
+    assert_eq!(reviews.token_reviews.load(Ordering::SeqCst), 1050);
+    let grown_mib = after.saturating_sub(before) / 1024;
+    eprintln!("RSS {before} → {after} KiB after 1,000 distinct 200 KiB tokens");
+    assert!(grown_mib < 40, "RSS grew by {grown_mib} MiB ({before} → {after} KiB) for 1,000 distinct tokens");
+}
+
+/// Opens `n` connections to `port` that never send a byte; returns how long each stayed open (or 30 s
+/// if the server kept it that long).
+async fn silent_connections(port: u16, n: usize, tls: Option<tokio_rustls::TlsConnector>) -> Vec<Duration> {
+    use tokio::io::AsyncReadExt;
+    let mut conns = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let tls = tls.clone();
+        conns.spawn(async move {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+            let opened = Instant::now();
+            let mut buf = [0u8; 256];
+            let wait = async {
+                match tls {
+                    // Finish the handshake, then stay silent.
+                    Some(c) => {
+                        let name = ServerName::try_from("127.0.0.1").unwrap();
+                        let mut s = c.connect(name, tcp).await.expect("handshake");
+                        while let Ok(n) = s.read(&mut buf).await
+                            && n > 0
+                        {}
+                    }
+                    None => {
+                        let mut s = tcp;
+                        while let Ok(n) = s.read(&mut buf).await
+                            && n > 0
+                        {}
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(30), wait).await;
+            opened.elapsed()
+        });
+    }
+    let mut held = Vec::new();
+    while let Some(r) = conns.join_next().await {
+        held.push(r.unwrap());
+    }
+    held.sort();
+    held
+}
+
+fn assert_closed_within(what: &str, held: &[Duration], min: Duration, max: Duration) {
+    let (first, last) = (held[0], held[held.len() - 1]);
+    assert!(first >= min, "{what}: a silent connection was closed after {first:?}, before the {min:?} timeout");
+    assert!(last <= max, "{what}: a silent connection was held {last:?} (bound {max:?})");
+}
+
+/// Connections that never send a byte are closed at the header timeout on both ports (upstream: 5 s by
+/// default on the main port, a fixed 5 s on telemetry), not held for the idle timeout or forever.
+#[tokio::test]
+async fn silent_connections_are_closed_at_the_header_timeout() {
+    let cluster = Cluster::start(&[cm("one")]).await;
+    let mut k = Ksm::spawn(&cluster.kubeconfig, &["--resources=configmaps"]);
+    k.wait_ready().await;
+    let (main, tel) =
+        tokio::join!(silent_connections(k.port, 200, None), silent_connections(k.telemetry_port, 200, None));
+    let five = Duration::from_secs(5);
+    assert_closed_within("main", &main, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    assert_closed_within("telemetry", &tel, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    // The server still answers afterwards.
+    assert_eq!(get(&k.url("/metrics"), &[]).await.status, 200);
+}
+
+/// Over TLS, a client that completes the handshake and then sends nothing is closed at the header
+/// timeout too (`--server-read-header-timeout` on the main port, 5 s on telemetry).
+#[tokio::test]
+async fn silent_tls_connections_are_closed_at_the_header_timeout() {
+    let cluster = Cluster::start(&[cm("one")]).await;
+    let dir = TempDir::new("ksm-silent-tls");
+    let server = write_server_pki(&dir);
+    let web = dir.path().join("web.yaml");
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n").unwrap();
+    let mut k = Ksm::spawn(
+        &cluster.kubeconfig,
+        &[&format!("--tls-config={}", web.display()), "--resources=configmaps", "--server-read-header-timeout=2s"],
+    );
+    wait_ready_tls(&mut k, &server.ca_pem, None, &[]).await;
+    let c = tls_client(&server.ca_pem, None).unwrap();
+    let (main, tel) = tokio::join!(
+        silent_connections(k.port, 50, Some(c.clone())),
+        silent_connections(k.telemetry_port, 50, Some(c))
+    );
+    let two = Duration::from_secs(2);
+    assert_closed_within("main/TLS", &main, two - Duration::from_millis(100), two + Duration::from_secs(3));
+    let five = Duration::from_secs(5);
+    assert_closed_within("telemetry/TLS", &tel, five - Duration::from_millis(100), five + Duration::from_secs(3));
+    // Raw TCP that never starts the handshake is bounded the same way.
+    let raw = silent_connections(k.port, 20, None).await;
+    assert_closed_within("main/no handshake", &raw, two - Duration::from_millis(100), two + Duration::from_secs(3));
 }

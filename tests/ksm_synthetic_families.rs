@@ -1,4 +1,4 @@
-//! Every family of ../shared/spec/ksm-metrics.tsv against kube-sim's synthetic cluster rather than the
+//! Every family of spec/families.tsv against kube-sim's synthetic cluster rather than the
 //! golden fixtures: the real binary with every resource, every opt-in family and every label/annotation
 //! allowlisted must announce all 336 families, and nearly all of them must carry samples from the
 //! generated objects. The families left without a sample are printed, so the gap is on record.

@@ -292,16 +292,19 @@ pub fn label_of<'a>(line: &'a str, label: &str) -> Option<&'a str> {
     Some(&line[start..start + len])
 }
 
-/// (resource, family) rows of ../shared/spec/ksm-metrics.tsv.
+/// (resource, family) rows of the project's spec table, spec/families.tsv.
 pub fn spec_families() -> Vec<(String, String)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/ksm-metrics.tsv");
-    let text = std::fs::read_to_string(path).expect("spec tsv beside the repo");
-    text.lines()
-        .skip(1)
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec/families.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("spec column {n}"));
+    let (c_res, c_name) = (col("resource"), col("family"));
+    lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_owned(), f[1].to_owned())
+            (f[c_res].to_owned(), f[c_name].to_owned())
         })
         .collect()
 }

@@ -7,18 +7,18 @@
 //! failing → 503 "auth filter unavailable" (never cached, so a recovered API server helps at once).
 //! Decisions are cached for a short time so that each scrape does not cost two API calls.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 
+use crate::credcache::{Cache, Hasher};
 use crate::server::Response;
 
 /// How long a decision is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
-/// At most this many (token, verb, path) decisions are kept.
+/// At most this many (token, verb, path) decisions are kept, each as a 32-byte digest: a few tens of
+/// KiB whatever tokens clients send.
 pub const CACHE_MAX: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,45 +28,6 @@ pub enum Decision {
     /// Known user, not allowed.
     Denied,
     Allowed,
-}
-
-/// A small time-bounded cache of decisions.
-pub struct DecisionCache {
-    ttl: Duration,
-    max: usize,
-    entries: Mutex<HashMap<String, (Instant, Decision)>>,
-}
-
-impl DecisionCache {
-    pub fn new(ttl: Duration, max: usize) -> Self {
-        DecisionCache { ttl, max, entries: Mutex::new(HashMap::new()) }
-    }
-
-    pub fn get(&self, key: &str, now: Instant) -> Option<Decision> {
-        let g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        g.get(key).filter(|(at, _)| now.saturating_duration_since(*at) < self.ttl).map(|(_, d)| *d)
-    }
-
-    pub fn put(&self, key: String, d: Decision, now: Instant) {
-        let mut g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if g.len() >= self.max && !g.contains_key(&key) {
-            let ttl = self.ttl;
-            g.retain(|_, (at, _)| now.saturating_duration_since(*at) < ttl);
-            // Still full of fresh entries (many distinct tokens): start over rather than grow.
-            if g.len() >= self.max {
-                g.clear();
-            }
-        }
-        g.insert(key, (now, d));
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The bearer token of an `Authorization` header value, if it is one.
@@ -92,12 +53,13 @@ pub enum AuthFilterError {
 
 pub struct AuthFilter {
     client: kube::Client,
-    cache: DecisionCache,
+    hasher: Hasher,
+    cache: Cache<Decision>,
 }
 
 impl AuthFilter {
     pub fn new(client: kube::Client) -> Self {
-        AuthFilter { client, cache: DecisionCache::new(CACHE_TTL, CACHE_MAX) }
+        AuthFilter { client, hasher: Hasher::new(), cache: Cache::new(Some(CACHE_TTL), CACHE_MAX) }
     }
 
     /// `None` lets the request through; otherwise the response to send instead.
@@ -126,7 +88,7 @@ impl AuthFilter {
 
     /// The (possibly cached) decision for `token` doing `verb` on `path`.
     pub async fn decide(&self, token: &str, verb: &str, path: &str) -> Result<Decision, AuthFilterError> {
-        let key = format!("{verb} {path} {token}");
+        let key = self.hasher.key(&[verb.as_bytes(), path.as_bytes(), token.as_bytes()]);
         if let Some(d) = self.cache.get(&key, Instant::now()) {
             return Ok(d);
         }
@@ -195,27 +157,5 @@ mod tests {
         assert_eq!(verb(&http::Method::GET), "get");
         assert_eq!(verb(&http::Method::HEAD), "get");
         assert_eq!(verb(&http::Method::POST), "post");
-    }
-
-    #[test]
-    fn cache_expires_and_stays_bounded() {
-        let c = DecisionCache::new(Duration::from_secs(10), 3);
-        let t0 = Instant::now();
-        c.put("a".into(), Decision::Allowed, t0);
-        assert_eq!(c.get("a", t0 + Duration::from_secs(9)), Some(Decision::Allowed));
-        assert_eq!(c.get("a", t0 + Duration::from_secs(10)), None);
-        c.put("b".into(), Decision::Denied, t0);
-        c.put("c".into(), Decision::Unauthenticated, t0);
-        // Full: the expired-by-then entries are dropped to make room.
-        let later = t0 + Duration::from_secs(11);
-        c.put("d".into(), Decision::Allowed, later);
-        assert_eq!(c.len(), 1);
-        assert_eq!(c.get("d", later), Some(Decision::Allowed));
-        // Full of fresh entries: it restarts instead of growing.
-        c.put("e".into(), Decision::Allowed, later);
-        c.put("f".into(), Decision::Allowed, later);
-        c.put("g".into(), Decision::Denied, later);
-        assert!(c.len() <= 3);
-        assert_eq!(c.get("g", later), Some(Decision::Denied));
     }
 }

@@ -165,9 +165,8 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
         let obj: R::Obj = match format {
             Format::Json => serde_json::from_slice(raw).map_err(|e| e.to_string())?,
-            Format::Yaml => {
-                serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
-            }
+            Format::Yaml => serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?,
             Format::Protobuf => <R::Obj as crate::proj::Message>::decode(raw).map_err(|e| e.to_string())?,
         };
         Ok(crate::family::render(&obj, &R::IDENTITY.labels(&obj), R::families(), enabled, ctx))
@@ -232,9 +231,8 @@ impl<R: LegacyResource> ResourceHandle for Legacy<R> {
                 Ok(crate::lenient::Lenient::Malformed(m)) => return Err(m.error),
                 Err(e) => return Err(e.to_string()),
             },
-            Format::Yaml => {
-                serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
-            }
+            Format::Yaml => serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?,
             Format::Protobuf => return Err(format!("{} is not read as protobuf yet", R::NAME)),
         };
         Ok(crate::family::render(&obj, &R::identity(&obj), R::families(), enabled, ctx))

@@ -1,6 +1,8 @@
 //! A small HTTP/1.1 server (hyper) with Go `net/http`-style timeouts:
-//! * read-header: from the first byte of a request until its headers are complete (also bounded by the
-//!   read timeout, since requests here carry no body);
+//! * read-header: from the accept (or the end of the TLS handshake) until the first request's headers
+//!   are complete, and from the first byte of each later request until its headers are; also bounded
+//!   by the read timeout, since requests here carry no body. A connection that never sends a byte is
+//!   thus closed at this timeout, as Go's is, rather than held for the idle timeout;
 //! * write: from the end of the request headers until the response body is finished — a scrape that
 //!   takes longer is cut mid-stream, as upstream's is;
 //! * idle: how long a keep-alive connection may wait for its next request.
@@ -68,6 +70,18 @@ impl Timeouts {
         }
     }
 
+    /// The telemetry port's. Upstream sets only its 5 s header timeout there, so one request would let a
+    /// client hold the connection forever, idle or never reading its answer; the idle and write bounds
+    /// are those of the main port's defaults (a telemetry answer takes milliseconds).
+    pub fn telemetry() -> Self {
+        Timeouts {
+            read: None,
+            read_header: Some(Duration::from_secs(5)),
+            write: Some(Duration::from_secs(60)),
+            idle: Some(Duration::from_secs(300)),
+        }
+    }
+
     /// Go falls back to the read timeout when no idle timeout is set.
     fn idle(&self) -> Option<Duration> {
         self.idle.or(self.read)
@@ -88,9 +102,9 @@ pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
 
 #[derive(Clone, Copy, Debug)]
 enum Phase {
-    /// Waiting for a request since the instant given.
+    /// Waiting for another request on a kept-alive connection since the instant given.
     Idle(Instant),
-    /// A request's first bytes arrived at the instant given.
+    /// Reading a request since the instant given: its first bytes, or the start of a new connection.
     Header(Instant),
     /// Serving a request; the response must be done by the deadline (if any).
     Busy(Option<Instant>),
@@ -292,7 +306,8 @@ async fn serve_conn<S, H, F>(
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    let state = Arc::new(ConnState { phase: Mutex::new(Phase::Idle(Instant::now())), changed: Notify::new() });
+    // Go starts a new connection's header timer at once: a client that sends nothing gets no idle grace.
+    let state = Arc::new(ConnState { phase: Mutex::new(Phase::Header(Instant::now())), changed: Notify::new() });
     let io = TokioIo::new(Watched { io: stream, state: state.clone() });
     let svc_state = state.clone();
     let write = timeouts.write;
@@ -416,6 +431,47 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await.unwrap().unwrap_or(0);
         assert_eq!(n, 0, "connection should be closed without a response");
+    }
+
+    #[tokio::test]
+    async fn silent_new_connection_is_closed_at_header_timeout() {
+        let t = Timeouts {
+            read_header: Some(Duration::from_millis(200)),
+            idle: Some(Duration::from_secs(60)),
+            ..Timeouts::default()
+        };
+        let (addr, _stop) = start(t, false).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await.expect("still open").unwrap_or(0);
+        assert_eq!(n, 0);
+    }
+
+    /// SECURITY.md states the header bounds: 400 KiB of headers pass; hyper refuses a request once its
+    /// buffer holds 408 KiB, checked between reads, so 820 KiB are always refused; 100 headers (Host
+    /// and 99 more) pass, 101 do not.
+    #[tokio::test]
+    async fn request_headers_are_bounded() {
+        let (addr, _stop) = start(Timeouts::telemetry(), false).await;
+        let big = |size: usize| format!("Authorization: Bearer {}\r\n", "t".repeat(size));
+        let many = |n: usize| (0..n).map(|i| format!("X-{i}: a\r\n")).collect::<String>();
+        for (extra, status) in
+            [(big(400 * 1024), "200"), (big(820 * 1024), "431"), (many(99), "200"), (many(100), "431")]
+        {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET /a HTTP/1.1\r\nHost: x\r\n{extra}\r\n").as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.read_buf(&mut out)).await.unwrap();
+            let head = String::from_utf8_lossy(&out);
+            assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{}: {head}", extra.len());
+        }
+    }
+
+    #[test]
+    fn telemetry_port_bounds_every_wait() {
+        let t = Timeouts::telemetry();
+        assert_eq!(t.header(), Some(Duration::from_secs(5)));
+        assert!(t.idle().is_some() && t.write.is_some());
     }
 
     #[tokio::test]

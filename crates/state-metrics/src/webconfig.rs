@@ -10,13 +10,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
+use crate::credcache::{Cache, Hasher};
 use crate::server::{Request, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -120,15 +123,126 @@ impl ClientAuth {
 pub struct WebConfig {
     /// `None`: plain HTTP (no `tls_server_config`, or one without a certificate, as exporter-toolkit).
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    basic_auth: HashMap<String, String>,
+    basic_auth: BasicAuth,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// Successful bcrypt checks (user, password) → hash they matched; bcrypt is deliberately slow, and
-    /// Prometheus scrapes with the same credentials every interval.
-    verified: Mutex<HashMap<(String, String), String>>,
 }
 
-/// Bound of the verified-credentials cache; a flood of distinct passwords cannot grow it further.
-const VERIFIED_MAX: usize = 256;
+/// bcrypt checks that may run at once (exporter-toolkit runs one at a time too). bcrypt is slow by
+/// design, so a flood of wrong passwords must not take every core from the scrapes.
+pub const BCRYPT_CONCURRENCY: usize = 1;
+/// Credentials that passed are remembered (a digest of them, never the password) so that a scraper's
+/// requests cost no bcrypt after its first; at most this many, the oldest giving way. They never
+/// expire: the hashes are read once at startup.
+pub const VERIFIED_MAX: usize = 256;
+/// Credentials that failed are remembered this long, so that a client repeating them costs no bcrypt.
+pub const FAILED_TTL: Duration = Duration::from_secs(60);
+/// At most this many failed credentials are remembered, the oldest giving way.
+pub const FAILED_MAX: usize = 1024;
+
+/// A bcrypt hash (of a random password nobody knows) checked for unknown users, so that an unknown
+/// user costs the same bcrypt run as a known one with a wrong password; its cost is replaced by the
+/// configured users' highest.
+const UNKNOWN_USER_HASH: &str = "$2b$10$bP.YpnIxSizTqX8J.qGAfusXilgzFqQ9IJgQtXQWF5SsMddi/kNju";
+
+/// `basic_auth_users` and what keeps checking them cheap for scrapers and bounded for everyone else.
+struct BasicAuth {
+    users: HashMap<String, String>,
+    unknown_user_hash: String,
+    hasher: Hasher,
+    verified: Cache<()>,
+    failed: Cache<()>,
+    bcrypt: Arc<tokio::sync::Semaphore>,
+    runs: Arc<BcryptRuns>,
+}
+
+/// Counts of bcrypt runs: all so far, running now, and the most ever running at once.
+#[derive(Default)]
+struct BcryptRuns {
+    total: AtomicUsize,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl BcryptRuns {
+    fn verify(&self, pass: &[u8], hash: &str) -> bool {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let ok = bcrypt::verify(pass, hash).unwrap_or(false);
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        ok
+    }
+}
+
+/// The cost of a bcrypt hash (`$2b$10$` + 53 characters of salt and digest), if it is one.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let b = hash.as_bytes();
+    let versioned = b.len() == 60 && b[0] == b'$' && b[1] == b'2' && b"abxy".contains(&b[2]) && b[3] == b'$';
+    if !versioned || b[6] != b'$' {
+        return None;
+    }
+    let cost: u32 = hash.get(4..6)?.parse().ok()?;
+    (4..=31).contains(&cost).then_some(cost)
+}
+
+impl BasicAuth {
+    fn new(users: HashMap<String, String>) -> Self {
+        let cost = users.values().filter_map(|h| bcrypt_cost(h)).max().unwrap_or(10);
+        BasicAuth {
+            unknown_user_hash: format!("$2b${cost:02}{}", &UNKNOWN_USER_HASH[6..]),
+            users,
+            hasher: Hasher::new(),
+            verified: Cache::new(None, VERIFIED_MAX),
+            failed: Cache::new(Some(FAILED_TTL), FAILED_MAX),
+            bcrypt: Arc::new(tokio::sync::Semaphore::new(BCRYPT_CONCURRENCY)),
+            runs: Arc::default(),
+        }
+    }
+
+    fn cached(&self, key: &crate::credcache::Key) -> Option<bool> {
+        let now = Instant::now();
+        if self.verified.get(key, now).is_some() {
+            Some(true)
+        } else if self.failed.get(key, now).is_some() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    async fn check(&self, user: &str, pass: &str) -> bool {
+        let (hash, known) = match self.users.get(user) {
+            Some(h) => (h.as_str(), true),
+            None => (self.unknown_user_hash.as_str(), false),
+        };
+        let key = self.hasher.key(&[user.as_bytes(), pass.as_bytes()]);
+        if let Some(ok) = self.cached(&key) {
+            return ok;
+        }
+        let Ok(permit) = self.bcrypt.clone().acquire_owned().await else {
+            return false;
+        };
+        // Another request may have settled the same credentials while this one waited.
+        if let Some(ok) = self.cached(&key) {
+            return ok;
+        }
+        // bcrypt reads at most 72 bytes of a password; a huge one need not be copied.
+        let pass = pass.as_bytes()[..pass.len().min(72)].to_vec();
+        let (hash, runs) = (hash.to_owned(), self.runs.clone());
+        // Off the request-serving threads; the permit goes with the check, so a client that hangs up
+        // does not free a slot while its bcrypt still runs.
+        let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            runs.verify(&pass, &hash)
+        })
+        .await
+        .unwrap_or(false);
+        let ok = known && matched;
+        let cache = if ok { &self.verified } else { &self.failed };
+        cache.put(key, (), Instant::now());
+        ok
+    }
+}
 
 impl WebConfig {
     /// Reads and validates `path`; every error names the file and the field at fault.
@@ -179,54 +293,29 @@ impl WebConfig {
         for (user, hash) in raw.basic_auth_users.unwrap_or_default() {
             let field = format!("basic_auth_users.{user}");
             // Catch a plain-text password early instead of refusing every request later.
-            if !(hash.starts_with("$2a$")
-                || hash.starts_with("$2b$")
-                || hash.starts_with("$2y$")
-                || hash.starts_with("$2x$"))
-            {
-                return Err((field, "not a bcrypt hash ($2a$/$2b$/$2y$...)".into()));
+            if bcrypt_cost(&hash).is_none() {
+                return Err((field, "not a bcrypt hash ($2a$/$2b$/$2y$, cost 04 to 31, 60 characters)".into()));
             }
             basic_auth.insert(user, hash);
         }
-        Ok(WebConfig { tls, basic_auth, headers, verified: Mutex::new(HashMap::new()) })
+        Ok(WebConfig { tls, basic_auth: BasicAuth::new(basic_auth), headers })
     }
 
     /// `None` lets the request go on: always without `basic_auth_users`, else only with valid
     /// credentials. The refusal is a 401 asking for basic authentication.
     pub async fn refusal(&self, req: &Request) -> Option<Response> {
-        if self.basic_auth.is_empty() {
+        if self.basic_auth.users.is_empty() {
             return None;
         }
         let creds = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
         match creds {
-            Some((user, pass)) if self.check_password(&user, &pass).await => None,
+            Some((user, pass)) if self.basic_auth.check(&user, &pass).await => None,
             _ => {
                 let mut r = crate::server::text(http::StatusCode::UNAUTHORIZED, "Unauthorized\n");
                 r.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Basic"));
                 Some(r)
             }
         }
-    }
-
-    async fn check_password(&self, user: &str, pass: &str) -> bool {
-        let Some(hash) = self.basic_auth.get(user) else {
-            return false;
-        };
-        let key = (user.to_owned(), pass.to_owned());
-        if self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&key).is_some_and(|h| h == hash) {
-            return true;
-        }
-        // bcrypt costs milliseconds to seconds by design; keep it off the request-serving threads.
-        let (p, h) = (pass.to_owned(), hash.clone());
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(p, &h).unwrap_or(false)).await.unwrap_or(false);
-        if ok {
-            let mut g = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            if g.len() >= VERIFIED_MAX {
-                g.clear();
-            }
-            g.insert(key, hash.clone());
-        }
-        ok
     }
 
     /// Adds the configured headers to a response.
@@ -524,7 +613,7 @@ mod tests {
     fn empty_file_is_plain_http_without_auth() {
         let w = WebConfig::parse("", Path::new("/")).unwrap();
         assert!(w.tls.is_none());
-        assert!(w.basic_auth.is_empty());
+        assert!(w.basic_auth.users.is_empty());
         let w = WebConfig::parse("tls_server_config: {}\n", Path::new("/")).unwrap();
         assert!(w.tls.is_none());
     }
@@ -578,17 +667,113 @@ mod tests {
         assert_eq!(field_of(t, &d.0), "tls_server_config.key_file");
     }
 
-    #[tokio::test]
-    async fn basic_auth_checks_bcrypt_and_caches() {
-        let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let w = WebConfig::parse(&format!("basic_auth_users:\n  alice: '{hash}'\n"), Path::new("/")).unwrap();
-        assert!(w.check_password("alice", "s3cret").await);
-        assert!(!w.check_password("alice", "wrong").await);
-        assert!(!w.check_password("bob", "s3cret").await);
-        assert_eq!(w.verified.lock().unwrap().len(), 1);
-        assert!(w.check_password("alice", "s3cret").await);
+    fn basic(users: &[(&str, &str)]) -> WebConfig {
+        let mut text = "basic_auth_users:\n".to_owned();
+        for (u, h) in users {
+            text.push_str(&format!("  {u}: '{h}'\n"));
+        }
+        WebConfig::parse(&text, Path::new("/")).unwrap()
+    }
+
+    fn runs(w: &WebConfig) -> usize {
+        w.basic_auth.runs.total.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn malformed_hashes_are_refused_at_load() {
+        let d = Path::new("/");
+        let good = bcrypt::hash("pw", 4).unwrap();
+        assert!(WebConfig::parse(&format!("basic_auth_users:\n  a: '{good}'\n"), d).is_ok());
+        for bad in [&good[..59], &good.replacen("$04$", "$03$", 1), &good.replacen("$04$", "$32$", 1), "$2c$04$x"] {
+            assert_eq!(field_of(&format!("basic_auth_users:\n  a: '{bad}'\n"), d), "basic_auth_users.a", "{bad}");
+        }
         assert_eq!(parse_basic("Basic YWxpY2U6czNjcmV0"), Some(("alice".into(), "s3cret".into())));
         assert_eq!(parse_basic("Bearer x"), None);
+    }
+
+    #[tokio::test]
+    async fn unknown_users_cost_a_bcrypt_run_like_known_ones() {
+        let hash = bcrypt::hash("s3cret", 5).unwrap();
+        let w = basic(&[("alice", &hash)]);
+        // The stand-in hash has the configured cost, so that both runs take as long.
+        assert_eq!(bcrypt_cost(&w.basic_auth.unknown_user_hash), Some(5));
+        assert!(!w.basic_auth.check("alice", "wrong").await);
+        assert_eq!(runs(&w), 1);
+        assert!(!w.basic_auth.check("mallory", "wrong").await);
+        assert_eq!(runs(&w), 2, "an unknown user must cost a bcrypt run");
+        // Even with a known user's password.
+        assert!(!w.basic_auth.check("bob", "s3cret").await);
+        assert_eq!(runs(&w), 3);
+        assert!(w.basic_auth.check("alice", "s3cret").await);
+        assert_eq!(runs(&w), 4);
+        // The highest cost among several users.
+        let w = basic(&[("a", &hash), ("b", &bcrypt::hash("x", 6).unwrap())]);
+        assert_eq!(bcrypt_cost(&w.basic_auth.unknown_user_hash), Some(6));
+    }
+
+    #[tokio::test]
+    async fn successes_and_failures_are_remembered() {
+        let w = basic(&[("alice", &bcrypt::hash("s3cret", 4).unwrap())]);
+        for _ in 0..3 {
+            assert!(w.basic_auth.check("alice", "s3cret").await);
+            assert!(!w.basic_auth.check("alice", "wrong").await);
+            assert!(!w.basic_auth.check("bob", "s3cret").await);
+        }
+        assert_eq!(runs(&w), 3);
+        // A password sharing the right one's first bytes is a different credential.
+        assert!(!w.basic_auth.check("alice", "s3cret2").await);
+        assert_eq!(runs(&w), 4);
+        // Caches hold digests: a flood of huge distinct passwords leaves them at their bound.
+        let big = "x".repeat(64 * 1024);
+        for i in 0..(FAILED_MAX + 50) {
+            let key = w.basic_auth.hasher.key(&[b"alice", format!("{i}{big}").as_bytes()]);
+            w.basic_auth.failed.put(key, (), Instant::now());
+        }
+        assert_eq!(w.basic_auth.failed.len(), FAILED_MAX);
+        assert!(w.basic_auth.failed.held_bytes() < 256 * 1024);
+    }
+
+    /// A client that hangs up while its check runs, then a flood of distinct wrong passwords: never
+    /// more than [`BCRYPT_CONCURRENCY`] bcrypt runs at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn bcrypt_runs_are_bounded() {
+        let w = Arc::new(basic(&[("alice", &bcrypt::hash("s3cret", 8).unwrap())]));
+        let gone = {
+            let w = w.clone();
+            tokio::spawn(async move { w.basic_auth.check("alice", "hung up").await })
+        };
+        while w.basic_auth.runs.running.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        gone.abort();
+        let mut flood = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let w = w.clone();
+            let user = if i % 2 == 0 { "alice" } else { "eve" };
+            flood.spawn(async move { w.basic_auth.check(user, &format!("pw{i}")).await });
+        }
+        while let Some(r) = flood.join_next().await {
+            assert!(!r.unwrap());
+        }
+        assert_eq!(runs(&w), 13);
+        let peak = w.basic_auth.runs.peak.load(Ordering::SeqCst);
+        assert_eq!(peak, BCRYPT_CONCURRENCY, "{peak} bcrypt runs at once");
+    }
+
+    /// A scraper whose credentials passed once is answered at once even while every bcrypt slot is
+    /// taken by a flood.
+    #[tokio::test]
+    async fn remembered_scraper_does_not_queue_behind_a_flood() {
+        let w = basic(&[("prom", &bcrypt::hash("pw", 4).unwrap())]);
+        assert!(w.basic_auth.check("prom", "pw").await);
+        let busy = w.basic_auth.bcrypt.clone().acquire_many_owned(BCRYPT_CONCURRENCY as u32).await.unwrap();
+        let fast = tokio::time::timeout(Duration::from_secs(10), w.basic_auth.check("prom", "pw")).await;
+        assert_eq!(fast.ok(), Some(true));
+        // A check that needs bcrypt waits for a slot.
+        let slow = tokio::time::timeout(Duration::from_millis(300), w.basic_auth.check("prom", "other")).await;
+        assert!(slow.is_err(), "bcrypt ran without a slot");
+        drop(busy);
+        assert!(!w.basic_auth.check("prom", "other").await);
     }
 
     /// Serves `w` (TLS, basic auth, headers) on a loopback port; answers "hello" when let through.

@@ -201,8 +201,8 @@ impl CustomTelemetry {
                 ),
             ];
             for (name, help, v) in fams {
-                header(out, name, help, "gauge");
-                sample(out, name, &labels, v);
+                exposition::write_header(out, name, help, "gauge");
+                exposition::write_sample(out, name, &labels, v);
             }
         }
         for (name, help, kind, v) in [
@@ -231,36 +231,10 @@ impl CustomTelemetry {
                 &self.cache,
             ),
         ] {
-            header(out, name, help, kind);
-            sample(out, name, &[], v.load(Ordering::Relaxed) as f64);
+            exposition::write_header(out, name, help, kind);
+            exposition::write_sample(out, name, &[], v.load(Ordering::Relaxed) as f64);
         }
     }
-}
-
-fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
-    out.extend_from_slice(format!("# HELP {name} ").as_bytes());
-    exposition::write_help_text(out, help);
-    out.extend_from_slice(format!("\n# TYPE {name} {kind}\n").as_bytes());
-}
-
-fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], v: f64) {
-    out.extend_from_slice(name.as_bytes());
-    if !labels.is_empty() {
-        out.push(b'{');
-        for (i, (k, val)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"=\"");
-            exposition::write_label_value(out, val);
-            out.push(b'"');
-        }
-        out.push(b'}');
-    }
-    out.push(b' ');
-    exposition::write_float(out, v);
-    out.push(b'\n');
 }
 
 /// One served custom writer; `previous` keeps answering scrapes until `current` has listed once.

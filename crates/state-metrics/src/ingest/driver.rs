@@ -12,8 +12,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::json::{BookmarkObject, Fed, LineSplitter, ListMeta, ListSplitter, Piece, WatchLine};
-use super::pb::{self, PbListSplitter};
 use super::machine::{Flow, Input, Output, Request, Watcher};
+use super::pb::{self, PbListSplitter};
 use super::render::{Decoded, Render, key_of_json};
 use super::report::Reporter;
 use super::wire::{Failure, Scope, Status};
@@ -124,7 +124,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     let timeout = watch_timeout();
                     params.push(("timeoutSeconds", &timeout));
                     let uri = self.scope.uri(&params);
-                    self.watch(uri, "streaming_list", &mut out).await;
+                    self.watch(uri, "streaming_list", &timeout, &mut out).await;
                 }
                 Request::Watch { ref resource_version } => {
                     let timeout = watch_timeout();
@@ -135,7 +135,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                         ("timeoutSeconds", timeout.as_str()),
                     ];
                     let uri = self.scope.uri(&params);
-                    self.watch(uri, "watch", &mut out).await;
+                    self.watch(uri, "watch", &timeout, &mut out).await;
                 }
                 Request::List { ref resource_version, limit, ref continue_token } => {
                     let limit = limit.map(|l| l.to_string());
@@ -184,7 +184,9 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         if self.render.wants_protobuf() { ACCEPT_PROTOBUF } else { ACCEPT_JSON }
     }
 
-    async fn watch(&mut self, uri: String, kind: &'static str, out: &mut Vec<Output>) {
+    async fn watch(&mut self, uri: String, kind: &'static str, timeout: &str, out: &mut Vec<Output>) {
+        let started = Instant::now();
+        let asked = Duration::from_secs(timeout.parse().unwrap_or(0));
         let resp = match self.transport.get(uri, self.accept()).await {
             Ok(r) => {
                 self.count(kind, true);
@@ -219,7 +221,9 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     {
                         return;
                     }
-                    self.feed(Input::Ended, out);
+                    // Well before its timeout: the server closed it.
+                    let early = started.elapsed() + Duration::from_secs(5) < asked;
+                    self.feed(if early { Input::EndedEarly } else { Input::Ended }, out);
                     return;
                 }
                 Ok(Some(Err(f))) => {
@@ -452,11 +456,7 @@ fn watch_timeout() -> String {
 }
 
 /// Reads at most [`MAX_ERROR_BODY`] bytes of an error answer and makes a Failure of it.
-pub async fn error_failure(
-    code: u16,
-    protobuf: bool,
-    mut body: BoxStream<'static, Result<Bytes, Failure>>,
-) -> Failure {
+pub async fn error_failure(code: u16, protobuf: bool, mut body: BoxStream<'static, Result<Bytes, Failure>>) -> Failure {
     let mut text = Vec::new();
     while let Some(Ok(c)) = body.next().await {
         text.extend_from_slice(&c[..c.len().min(MAX_ERROR_BODY - text.len().min(MAX_ERROR_BODY))]);
@@ -464,11 +464,8 @@ pub async fn error_failure(
             break;
         }
     }
-    let decoded = if protobuf {
-        kwire::open(&text).ok().and_then(|e| pb::status(e.raw).ok())
-    } else {
-        Status::from_json(&text)
-    };
+    let decoded =
+        if protobuf { kwire::open(&text).ok().and_then(|e| pb::status(e.raw).ok()) } else { Status::from_json(&text) };
     let status = decoded.filter(|s| s.code != 0).unwrap_or_else(|| Status::bare(code, &text));
     Failure::Status(Status { code, ..status })
 }
@@ -489,11 +486,8 @@ impl Transport for KubeTransport {
                 .map_err(|e| Failure::Undecodable(e.to_string()))?;
             let resp = client.send(req).await.map_err(|e| Failure::Unreachable(describe(&e)))?;
             let status = resp.status();
-            let protobuf = resp
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(is_protobuf);
+            let protobuf =
+                resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_protobuf);
             let body: BoxStream<'static, Result<Bytes, Failure>> = http_body_util::BodyStream::new(resp.into_body())
                 .filter_map(|f| async move {
                     match f {
@@ -618,6 +612,8 @@ mod tests {
         // A stream that stays open after its initial events: the first answer's text, then nothing.
         transport.answers.lock().unwrap().extend([
             Some(first),
+            // The stream ended early: the server is checked (it is ahead: fine) before watching again.
+            Some(r#"{"metadata":{"resourceVersion":"600"},"items":[]}"#),
             None,
             Some(r#"{"metadata":{"resourceVersion":"40"},"items":[]}"#),
             Some(second),
@@ -642,15 +638,16 @@ mod tests {
             idle_check: Duration::from_secs(90),
         };
         let task = tokio::spawn(pipeline.run());
-        // The first stream ends (its text is all there is): the watch resumes at 500 and stays quiet
-        // until the check after 90 s.
+        // The first stream ends early (its text is all there is); the watch resumes at 500 and stays
+        // quiet until the check after 90 s.
         tokio::time::sleep(Duration::from_secs(200)).await;
         task.abort();
         let asked = transport.asked.lock().unwrap().clone();
         assert!(asked[0].contains("sendInitialEvents=true"), "{asked:?}");
-        assert!(asked[1].contains("watch=1") && asked[1].contains("resourceVersion=500"), "{asked:?}");
-        assert_eq!(asked[2], "/api/v1/configmaps?limit=1", "{asked:?}");
-        assert!(asked[3].contains("sendInitialEvents=true") && !asked[3].contains("resourceVersion="), "{asked:?}");
+        assert_eq!(asked[1], "/api/v1/configmaps?limit=1", "{asked:?}");
+        assert!(asked[2].contains("watch=1") && asked[2].contains("resourceVersion=500"), "{asked:?}");
+        assert_eq!(asked[3], "/api/v1/configmaps?limit=1", "{asked:?}");
+        assert!(asked[4].contains("sendInitialEvents=true") && !asked[4].contains("resourceVersion="), "{asked:?}");
         assert_eq!(log.0.lock().unwrap().clone(), ["begin", "insert a", "insert b", "end", "begin", "insert c", "end"],);
     }
 }

@@ -110,6 +110,9 @@ pub enum Input {
     ErrorEvent(Status),
     /// The response ended cleanly.
     Ended,
+    /// A watch ended cleanly well before the timeout it asked for: the server closed it (it may be
+    /// restarting, and what answers next may be a restored or another server).
+    EndedEarly,
     /// The request failed, or its response broke off.
     Failed(Failure),
     /// A watch delivered nothing for [`Config::idle_check`]: the driver asks the server's current
@@ -418,7 +421,7 @@ impl Watcher {
                     (self.backoff_then(State::Start), Flow::Stop)
                 }
             },
-            Input::Ended => {
+            Input::Ended | Input::EndedEarly => {
                 // Closed at once with nothing: as a failure, not in a tight loop.
                 let next = if received == 0 { self.backoff_then(State::Start) } else { State::Start };
                 (next, Flow::Stop)
@@ -489,7 +492,7 @@ impl Watcher {
                 self.fail(failure, out);
                 (self.backoff_then(State::Start), Flow::Stop)
             }
-            Input::Ended => {
+            Input::Ended | Input::EndedEarly => {
                 self.fail(Failure::Undecodable("the list ended before its end".into()), out);
                 (self.backoff_then(State::Start), Flow::Stop)
             }
@@ -582,15 +585,14 @@ impl Watcher {
                 let then = if retriable { State::Watching { started, events: 0, verify: broke } } else { State::Start };
                 (self.backoff_then(then), Flow::Stop)
             }
-            Input::Ended => {
-                // A watch that ends at its timeout resumes where it left off. One that ends at once with
-                // nothing (client-go's "very short watch") waits first.
+            Input::Ended | Input::EndedEarly => {
+                // A watch that ends at its timeout resumes where it left off; one the server ended early
+                // first checks the server has not gone back. One that ends at once with nothing
+                // (client-go's "very short watch") waits first.
+                let verify = matches!(input, Input::EndedEarly);
+                let next = State::Watching { started, events: 0, verify };
                 let short = started.is_none_or(|s| now.saturating_duration_since(s) < Duration::from_secs(1));
-                if short && events == 0 {
-                    (self.backoff_then(watching(0)), Flow::Stop)
-                } else {
-                    (watching(0), Flow::Stop)
-                }
+                if short && events == 0 { (self.backoff_then(next), Flow::Stop) } else { (next, Flow::Stop) }
             }
         }
     }
@@ -879,6 +881,19 @@ mod tests {
         assert_eq!(r.req(), Request::Probe);
         assert_eq!(r.feed(Input::Probed(Some("120".into()))), Flow::Stop);
         assert!(r.take().contains(&format!("note {:?}", Note::HistoryWentBack { seen: 500, now: 120 })));
+        assert_eq!(r.req(), streaming());
+    }
+
+    #[test]
+    fn a_watch_the_server_ends_early_is_resumed_after_checking_the_server() {
+        let mut r = Run::new(Config::default());
+        r.stream(&["a"], "500");
+        r.take();
+        r.later(Duration::from_secs(30));
+        assert_eq!(r.feed(Input::EndedEarly), Flow::Stop);
+        assert_eq!(r.req(), Request::Probe);
+        r.feed(Input::Probed(Some("40".into())));
+        assert!(r.take().contains(&format!("note {:?}", Note::HistoryWentBack { seen: 500, now: 40 })));
         assert_eq!(r.req(), streaming());
     }
 

@@ -69,7 +69,11 @@ pub async fn run_legacy<R: LegacyResource>(spec: WatchSpec) {
 
 async fn run_with<T: Render>(spec: WatchSpec, render: T, name: &'static str, type_label: String) {
     let Some(writer) = spec.store.reclaim(spec.part) else {
-        tracing::error!(resource = name, part = spec.part, "a list/watch of this part is still running; not starting another");
+        tracing::error!(
+            resource = name,
+            part = spec.part,
+            "a list/watch of this part is still running; not starting another"
+        );
         return;
     };
     let idle_check = spec.config.idle_check;

@@ -107,9 +107,8 @@ impl<R: Resource> Typed<R> {
             meta.uid.as_deref().unwrap_or(""),
         );
         let resource_version = meta.resource_version.clone().unwrap_or_default();
-        let rendered = guarded(R::NAME, &key, || {
-            render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx)
-        });
+        let rendered =
+            guarded(R::NAME, &key, || render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx));
         Decoded::Item(Item { key, resource_version, rendered })
     }
 }
@@ -341,7 +340,10 @@ mod tests {
         };
         let (j, p) = (text(t.json(json)), text(t.protobuf(cm.as_bytes())));
         assert_eq!(j, p);
-        assert_eq!(j.2, "kube_configmap_info{namespace=\"n\",configmap=\"a\"} 1\nkube_configmap_created{namespace=\"n\",configmap=\"a\"} 1.7040672e+09\n");
+        assert_eq!(
+            j.2,
+            "kube_configmap_info{namespace=\"n\",configmap=\"a\"} 1\nkube_configmap_created{namespace=\"n\",configmap=\"a\"} 1.7040672e+09\n"
+        );
         assert!(t.wants_protobuf());
         // A field of the wrong shape: known by its metadata, not rendered.
         let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6","creationTimestamp":"not a time"}}"#;

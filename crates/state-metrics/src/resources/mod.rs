@@ -66,13 +66,16 @@ pub trait Resource: 'static {
     fn families() -> &'static [Family<Self::Obj>];
 }
 
+/// Further identity labels of an object (after namespace, name and uid).
+pub type MoreLabels<T> = fn(&T) -> Vec<(&'static str, String)>;
+
 /// The identity labels of a resource's samples: the namespace (for namespaced resources), the object's
 /// name under the resource's label, its uid where upstream adds it, and any further labels.
 pub struct Identity<T> {
     namespaced: bool,
     name: &'static str,
     uid: bool,
-    more: Option<fn(&T) -> Vec<(&'static str, String)>>,
+    more: Option<MoreLabels<T>>,
 }
 
 impl<T: Object> Identity<T> {
@@ -92,7 +95,7 @@ impl<T: Object> Identity<T> {
     }
 
     /// … then the labels `more` gives.
-    pub const fn with(self, more: fn(&T) -> Vec<(&'static str, String)>) -> Self {
+    pub const fn with(self, more: MoreLabels<T>) -> Self {
         Identity { more: Some(more), ..self }
     }
 

@@ -31,7 +31,7 @@ static FAMILIES: &[Family<Node>] = &[
     Family { name: "kube_node_info", help: "Information about a cluster node.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: info },
     Family { name: "kube_node_labels", help: "Kubernetes labels converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: labels },
     Family { name: "kube_node_role", help: "The role of a cluster node.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: role },
-    Family { name: "kube_node_spec_pod_cidrs", help: "Information about the pod CIDRs assigned to a node.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: spec_pod_cidrs },
+    Family { name: "kube_node_spec_pod_cidrs", help: "The pod CIDRs of a cluster node.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: spec_pod_cidrs },
     Family { name: "kube_node_spec_taint", help: "The taint of a cluster node.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: spec_taint },
     Family { name: "kube_node_spec_unschedulable", help: "Whether a node can schedule new pods.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: spec_unschedulable },
     Family { name: "kube_node_status_allocatable", help: "The allocatable for different resources of a node that are available for scheduling.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: status_allocatable },

@@ -260,7 +260,7 @@ static FAMILIES: &[Family<Pod>] = &[
     fam("kube_pod_owner", "Information about the Pod's owner.", Gauge, Stable, owner),
     fam(
         "kube_pod_resourceclaim_info",
-        "Information about the ResourceClaims referenced by a pod.",
+        "Information about a DRA ResourceClaim referenced by a pod, one series per pod.spec.resourceClaims entry; claim_name is the pod-local reference and resourceclaim_name is the resolved ResourceClaim object name.",
         Gauge,
         Alpha,
         resourceclaim_info,
@@ -269,14 +269,14 @@ static FAMILIES: &[Family<Pod>] = &[
     fam("kube_pod_runtimeclass_name_info", "The runtimeclass associated with the pod.", Gauge, Alpha, runtimeclass),
     fam(
         "kube_pod_spec_volumes_persistentvolumeclaims_info",
-        "Information about persistentvolumeclaim volumes in a pod.",
+        "Information about persistentvolumeclaim and ephemeral volumes in a pod.",
         Gauge,
         Stable,
         pvc_info,
     ),
     fam(
         "kube_pod_spec_volumes_persistentvolumeclaims_readonly",
-        "Describes whether a persistentvolumeclaim is mounted read only.",
+        "Describes whether a persistentvolumeclaim is mounted read only. Ephemeral volumes always report 0 since the ephemeral volume source does not support a read-only flag.",
         Gauge,
         Stable,
         pvc_readonly,
@@ -309,7 +309,7 @@ static FAMILIES: &[Family<Pod>] = &[
     fam("kube_pod_status_reason", "The pod status reasons", Gauge, Alpha, status_reason),
     fam(
         "kube_pod_status_disruption_reason",
-        "The pod disruption reason from the DisruptionTarget condition.",
+        "The pod disruption condition reason",
         Gauge,
         Alpha,
         status_disruption_reason,

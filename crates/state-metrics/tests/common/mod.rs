@@ -5,15 +5,14 @@
 //! An optional `<case>.ctx` sets allowlists, one `key=value` per line:
 //!   labels=*            annotations=app,team*      opt_in=kube_pod_nodeselectors
 //! `UPDATE_GOLDEN=1` rewrites the .prom files from the current output: only for bulk edits that are then
-//! read line by line against ../shared/spec/ksm-metrics.tsv — a golden file nobody checked proves nothing.
+//! read line by line against spec/families.tsv — a golden file nobody checked proves nothing.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use state_metrics::family::{Ctx, KeyAllow};
-use state_metrics::lenient::Lenient;
-use state_metrics::resources::{Resource, render_text_with};
+use state_metrics::registry::{Format, ResourceHandle};
 
 pub fn fixtures_dir(resource: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(resource)
@@ -58,31 +57,48 @@ pub fn load_ctx(path: &Path) -> (Ctx, Vec<String>) {
     (ctx, opt_in)
 }
 
-/// Renders one YAML object of resource `R` with the given context.
-pub fn render_yaml<R: Resource>(yaml: &str, ctx: &Ctx, opt_in: &[String]) -> String {
-    let obj: R::Obj = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("fixture does not parse: {e}"));
-    let families = R::families();
-    let enabled: Vec<usize> =
-        (0..families.len()).filter(|&i| !families[i].opt_in || opt_in.iter().any(|o| o == families[i].name)).collect();
-    render_text_with::<R>(&obj, ctx, &enabled)
+/// The handle of the resource named `name` (as in `--resources`).
+pub fn handle(name: &str) -> std::sync::Arc<dyn ResourceHandle> {
+    state_metrics::registry::available()
+        .into_iter()
+        .find(|h| h.name() == name)
+        .unwrap_or_else(|| panic!("no resource {name}"))
 }
 
-/// Renders one JSON object of resource `R` decoded as the watcher decodes API responses.
-pub fn render_json<R: Resource>(json: &str, ctx: &Ctx, opt_in: &[String]) -> String {
-    let obj = match serde_json::from_str::<Lenient<R::Obj>>(json) {
-        Ok(Lenient::Ok(obj)) => obj,
-        Ok(Lenient::Malformed(m)) => panic!("fixture does not decode: {}", m.error),
-        Err(e) => panic!("fixture is not JSON: {e}"),
-    };
-    let families = R::families();
-    let enabled: Vec<usize> =
-        (0..families.len()).filter(|&i| !families[i].opt_in || opt_in.iter().any(|o| o == families[i].name)).collect();
-    render_text_with::<R>(&obj, ctx, &enabled)
+/// The non-opt-in families plus the opt-in ones named in `opt_in`.
+fn enabled(h: &dyn ResourceHandle, opt_in: &[String]) -> Vec<usize> {
+    (0..h.family_count()).filter(|&i| !h.family_opt_in(i) || opt_in.iter().any(|o| o == h.family_name(i))).collect()
 }
 
-/// Checks every case under `tests/fixtures/<R::NAME>/`; fails listing each case whose output differs.
-pub fn check_resource<R: Resource>() {
-    let dir = fixtures_dir(R::NAME);
+/// Renders one object of resource `name`, given in `format`, as a scrape of it alone would show it:
+/// HELP/TYPE of every enabled family, then its samples.
+pub fn render_as(name: &str, raw: &[u8], format: Format, ctx: &Ctx, opt_in: &[String]) -> Result<String, String> {
+    let h = handle(name);
+    let enabled = enabled(h.as_ref(), opt_in);
+    let rendered = h.render(raw, format, ctx, &enabled)?;
+    let mut out = Vec::new();
+    for (pos, &i) in enabled.iter().enumerate() {
+        out.extend_from_slice(&h.header(i, false));
+        out.extend_from_slice(rendered.family(pos));
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Renders one YAML object of resource `name` with the given context.
+pub fn render_yaml(name: &str, yaml: &str, ctx: &Ctx, opt_in: &[String]) -> String {
+    render_as(name, yaml.as_bytes(), Format::Yaml, ctx, opt_in)
+        .unwrap_or_else(|e| panic!("fixture does not parse: {e}"))
+}
+
+/// Renders one JSON object of resource `name` decoded as the watcher decodes API responses.
+pub fn render_json(name: &str, json: &str, ctx: &Ctx, opt_in: &[String]) -> String {
+    render_as(name, json.as_bytes(), Format::Json, ctx, opt_in)
+        .unwrap_or_else(|e| panic!("fixture does not decode: {e}"))
+}
+
+/// Checks every case under `tests/fixtures/<name>/`; fails listing each case whose output differs.
+pub fn check_resource(name: &str) {
+    let dir = fixtures_dir(name);
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -96,9 +112,9 @@ pub fn check_resource<R: Resource>() {
         let text = std::fs::read_to_string(case).expect("read fixture");
         let (ctx, opt_in) = load_ctx(&case.with_extension("ctx"));
         let got = if case.extension().is_some_and(|x| x == "json") {
-            render_json::<R>(&text, &ctx, &opt_in)
+            render_json(name, &text, &ctx, &opt_in)
         } else {
-            render_yaml::<R>(&text, &ctx, &opt_in)
+            render_yaml(name, &text, &ctx, &opt_in)
         };
         let want_path = case.with_extension("prom");
         if update {
@@ -133,67 +149,84 @@ fn diff(want: &str, got: &str) -> String {
     out
 }
 
-/// One row of ../shared/spec/ksm-metrics.tsv.
+/// One row of the project's spec table, `spec/families.tsv` (its columns are described in spec/README.md).
 #[derive(Clone, Debug)]
 pub struct SpecRow {
-    pub resource: String,
     pub name: String,
+    pub resource: String,
     pub kind: String,
     /// Alternative label sets; each a list of label names (a trailing `?` marks an optional label).
     pub label_sets: Vec<Vec<String>>,
-    pub help: String,
+    /// `STABLE` or `ALPHA`.
     pub stability: String,
-    pub notes: String,
+    /// Whether the default configuration (default resources, no flags) produces samples.
+    pub default_on: bool,
+    pub opt_in: bool,
+    pub deprecated_since: Option<String>,
+    /// The exact text after `# HELP <name> `.
+    pub help: String,
 }
 
 pub fn spec_rows() -> Vec<SpecRow> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/ksm-metrics.tsv");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/families.tsv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header: Vec<&str> = text.lines().next().expect("header").split('\t').collect();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("column {n}"));
-    let (c_res, c_name, c_type, c_labels, c_stab, c_notes) =
-        (col("resource"), col("metric_name"), col("type"), col("labels"), col("stability"), col("notes"));
-    // The help_text column is documented but not in every copy of the spec; without it HELP is unchecked.
-    let c_help = header.iter().position(|h| *h == "help_text");
-    text.lines()
-        .skip(1)
+    let (c_name, c_res, c_type, c_labels, c_stab) =
+        (col("family"), col("resource"), col("type"), col("labels"), col("stability"));
+    let (c_default, c_opt_in, c_dep, c_help) = (col("default"), col("opt_in"), col("deprecated_since"), col("help"));
+    let yes_no = |v: &str, what: &str| match v {
+        "yes" | "on" => true,
+        "no" | "off" => false,
+        other => panic!("{what}: {other:?} is not yes/no/on/off"),
+    };
+    lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), header.len(), "spec row has {} fields: {l}", f.len());
             SpecRow {
-                resource: f[c_res].to_owned(),
                 name: f[c_name].to_owned(),
+                resource: f[c_res].to_owned(),
                 kind: f[c_type].to_owned(),
                 label_sets: f[c_labels]
                     .split(" | ")
                     .map(|set| set.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
                     .collect(),
                 stability: f[c_stab].to_owned(),
-                notes: f.get(c_notes).copied().unwrap_or_default().to_owned(),
-                help: c_help.and_then(|c| f.get(c)).copied().unwrap_or_default().to_owned(),
+                default_on: yes_no(f[c_default], "default"),
+                opt_in: yes_no(f[c_opt_in], "opt_in"),
+                deprecated_since: (f[c_dep] != "-").then(|| f[c_dep].to_owned()),
+                help: f[c_help].to_owned(),
             }
         })
         .collect()
 }
 
 /// The resource's table must list exactly the spec's families, in the spec's order, with the spec's
-/// TYPE and exact HELP text.
-pub fn check_table<R: Resource>() {
-    let rows: Vec<SpecRow> = spec_rows().into_iter().filter(|r| r.resource == R::NAME).collect();
-    assert!(!rows.is_empty(), "resource {} not in the spec", R::NAME);
-    let ours: Vec<&str> = R::families().iter().map(|f| f.name).collect();
+/// TYPE, stability, deprecation, opt-in and exact HELP text.
+pub fn check_table(name: &str) {
+    let h = handle(name);
+    let rows: Vec<SpecRow> = spec_rows().into_iter().filter(|r| r.resource == name).collect();
+    assert!(!rows.is_empty(), "resource {name} not in the spec");
+    let families: Vec<_> = (0..h.family_count()).map(|i| h.family_info(i)).collect();
+    let ours: Vec<&str> = families.iter().map(|f| f.name).collect();
     let theirs: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(ours, theirs, "family list/order of {} differs from the spec", R::NAME);
-    for (f, r) in R::families().iter().zip(&rows) {
+    assert_eq!(ours, theirs, "family list/order of {name} differs from the spec");
+    let default_resource = state_metrics::options::DEFAULT_RESOURCES.contains(&name);
+    for (f, r) in families.iter().zip(&rows) {
         assert_eq!(f.kind.type_word(false), r.kind, "TYPE of {}", f.name);
-        if !r.help.is_empty() {
-            assert_eq!(f.full_help(), r.help, "HELP of {}", f.name);
-        }
-        let stable = f.full_help().starts_with("[STABLE] ");
-        let spec_stable = matches!(r.stability.as_str(), "STABLE" | "DEPRECATED");
-        assert_eq!(stable, spec_stable, "stability of {} (spec {})", f.name, r.stability);
-        assert_eq!(f.deprecated_since.is_some(), r.stability == "DEPRECATED", "deprecation of {}", f.name);
-        assert_eq!(f.opt_in, r.notes.contains("OPT-IN"), "opt-in of {}", f.name);
+        assert_eq!(f.full_help, r.help, "HELP of {}", f.name);
+        let stable = f.stability == state_metrics::family::Stability::Stable;
+        assert_eq!(stable, r.stability == "STABLE", "stability of {} (spec {})", f.name, r.stability);
+        assert_eq!(f.deprecated_since, r.deprecated_since.as_deref(), "deprecation of {}", f.name);
+        assert_eq!(f.opt_in, r.opt_in, "opt-in of {}", f.name);
+        // `_labels`/`_annotations` families print samples only once an allowlist names the resource;
+        // upstream copies every label of a VolumeAttachment without one.
+        let needs_allowlist = (f.name.ends_with("_labels") || f.name.ends_with("_annotations"))
+            && f.name != "kube_volumeattachment_labels";
+        assert_eq!(default_resource && !f.opt_in && !needs_allowlist, r.default_on, "default on/off of {}", f.name);
     }
 }
 
@@ -203,9 +236,9 @@ fn is_dynamic_label(name: &str) -> bool {
 
 /// Every sample line in the golden files of `R` carries the spec's labels in the spec's order (dynamic
 /// `label_*`-style labels aside; labels marked `?` may be absent).
-pub fn check_golden_label_order<R: Resource>() {
+pub fn check_golden_label_order(name: &str) {
     let rows = spec_rows();
-    let dir = fixtures_dir(R::NAME);
+    let dir = fixtures_dir(name);
     let mut problems = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures dir").filter_map(Result::ok) {
         let p = entry.path();
