@@ -290,8 +290,10 @@ async fn objects_that_do_not_decode_are_skipped_with_a_log_line() {
     let bad_pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "bad-pod", "namespace": "default"},
         "spec": {"containers": "not a list"}, "status": {"phase": 7}});
+    // Malformed where the configmap families read (its metadata); a bad field no family reads (`data`)
+    // would not matter, as projections do not decode it.
     let bad_cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "bad-cm", "namespace": "default"}, "data": {"k": 5}});
+        "metadata": {"name": "bad-cm", "namespace": "default", "ownerReferences": {"k": 5}}, "data": {"k": 5}});
     let skipped = |log: &str, name: &str| {
         log.lines().any(|l| l.contains("skipping object that does not decode") && l.contains(name))
     };
