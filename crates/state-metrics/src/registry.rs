@@ -39,7 +39,7 @@ pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
         legacy::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
         legacy::<r::persistentvolume::PersistentVolumes>(),
         legacy::<r::poddisruptionbudget::PodDisruptionBudgets>(),
-        legacy::<r::pod::Pods>(),
+        handle::<r::pod::Pods>(),
         legacy::<r::replicaset::ReplicaSets>(),
         legacy::<r::replicationcontroller::ReplicationControllers>(),
         legacy::<r::resourcequota::ResourceQuotas>(),

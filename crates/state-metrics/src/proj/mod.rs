@@ -16,6 +16,7 @@ pub mod time;
 use std::collections::BTreeMap;
 
 use kwire::{Field, Reader, Value, WireError};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 pub use meta::{Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
@@ -42,9 +43,25 @@ pub trait Object: Message + for<'de> Deserialize<'de> + Clone + std::fmt::Debug 
     fn meta(&self) -> &ObjectMeta;
 }
 
-/// How a field of a projection takes its protobuf value.
+/// How a field of a projection takes its value from either encoding.
 pub trait PbField {
+    /// Takes one protobuf value (a repeated field takes each element in turn).
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError>;
+
+    /// Reads the field's JSON value; `null` is the zero value, as Go's decoder leaves it.
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>
+    where
+        Self: Deserialize<'de> + Default,
+    {
+        Ok(Option::<Self>::deserialize(d)?.unwrap_or_default())
+    }
+}
+
+/// A JSON list of messages whose elements may be `null` (each the message's zero value, as in Go).
+fn messages_from_json<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    Ok(Option::<Vec<Option<T>>>::deserialize(d)?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
 }
 
 fn bytes<'a>(v: &Value<'a>) -> Option<&'a [u8]> {
@@ -152,18 +169,26 @@ impl<T: Message> PbField for Option<T> {
     }
 }
 
-impl<T: Message> PbField for Vec<T> {
+impl<T: Message + DeserializeOwned> PbField for Vec<T> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(b) = bytes(&v) {
             self.push(T::decode(b)?);
         }
         Ok(())
     }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(messages_from_json(d)?.unwrap_or_default())
+    }
 }
 
-impl<T: Message> PbField for Option<Vec<T>> {
+impl<T: Message + DeserializeOwned> PbField for Option<Vec<T>> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         self.get_or_insert_with(Vec::new).merge_value(v)
+    }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        messages_from_json(d)
     }
 }
 
@@ -217,6 +242,11 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) 
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// JSON for a field of a [`message!`]: its type's [`PbField::from_json`].
+pub fn field<'de, D: Deserializer<'de>, T: PbField + Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    T::from_json(d)
+}
+
 /// Declares a projection: a struct with both decoders. Each field is `number => name: Type` (JSON name:
 /// `name` in camelCase; rename with `#[serde(rename = "…")]`).
 #[macro_export]
@@ -233,7 +263,7 @@ macro_rules! message {
         pub struct $name {
             $(
                 $(#[$fm])*
-                #[serde(deserialize_with = "crate::proj::nullable")]
+                #[serde(deserialize_with = "crate::proj::field")]
                 pub $field: $ty,
             )*
         }

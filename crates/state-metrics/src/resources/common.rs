@@ -9,6 +9,9 @@ use crate::proj::{Object, ObjectMeta, Quantity, Time};
 
 pub use super::util::{bool_f64, condition_values, opt_bool_str, sanitize_resource_name};
 
+/// `0001-01-01T00:00:00Z` in unix seconds: Go's zero `time.Time`.
+pub const GO_ZERO_TIME_UNIX: f64 = GO_ZERO_SECONDS as f64;
+
 /// Unix seconds (sub-second truncated), as upstream's `float64(t.Unix())`.
 pub fn unix_seconds(t: &Time) -> f64 {
     t.unix() as f64

@@ -7,31 +7,225 @@
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
-    ResourceRequirements,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-use super::{LegacyResource as Resource, util};
+use super::common::{self as util, annotations, created, deletion_timestamp, labels};
+use super::{Identity, Resource};
 use crate::family::{Ctx, Family, KeyAllow, MetricType, Samples, Stability};
+use crate::proj::{Message, ObjectMeta, Quantity, Time};
+use crate::{message, object};
+
+message! {
+    /// `core/v1 Pod`: what the pod families read.
+    pub struct Pod {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<PodSpec>,
+        3 => status: Option<PodStatus>,
+    }
+}
+object!(Pod);
+
+message! {
+    pub struct PodSpec {
+        1 => volumes: Option<Vec<Volume>>,
+        2 => containers: Vec<Container>,
+        3 => restart_policy: Option<String>,
+        7 => node_selector: Option<BTreeMap<String, String>>,
+        8 => service_account_name: Option<String>,
+        10 => node_name: Option<String>,
+        11 => host_network: Option<bool>,
+        19 => scheduler_name: Option<String>,
+        20 => init_containers: Option<Vec<Container>>,
+        22 => tolerations: Option<Vec<Toleration>>,
+        24 => priority_class_name: Option<String>,
+        29 => runtime_class_name: Option<String>,
+        32 => overhead: Option<BTreeMap<String, Quantity>>,
+        39 => resource_claims: Option<Vec<PodResourceClaim>>,
+    }
+}
+
+message! {
+    pub struct PodStatus {
+        1 => phase: Option<String>,
+        2 => conditions: Option<Vec<PodCondition>>,
+        3 => message: Option<String>,
+        4 => reason: Option<String>,
+        #[serde(rename = "hostIP")]
+        5 => host_ip: Option<String>,
+        #[serde(rename = "podIP")]
+        6 => pod_ip: Option<String>,
+        7 => start_time: Option<Time>,
+        8 => container_statuses: Option<Vec<ContainerStatus>>,
+        9 => qos_class: Option<String>,
+        10 => init_container_statuses: Option<Vec<ContainerStatus>>,
+        11 => nominated_node_name: Option<String>,
+        #[serde(rename = "podIPs")]
+        12 => pod_ips: Option<Vec<PodIP>>,
+        15 => resource_claim_statuses: Option<Vec<PodResourceClaimStatus>>,
+    }
+}
+
+message! {
+    pub struct Container {
+        1 => name: String,
+        2 => image: Option<String>,
+        8 => resources: Option<ResourceRequirements>,
+        24 => restart_policy: Option<String>,
+    }
+}
+
+message! {
+    pub struct ResourceRequirements {
+        1 => limits: Option<BTreeMap<String, Quantity>>,
+        2 => requests: Option<BTreeMap<String, Quantity>>,
+    }
+}
+
+message! {
+    pub struct ContainerStatus {
+        1 => name: String,
+        2 => state: Option<ContainerState>,
+        3 => last_state: Option<ContainerState>,
+        4 => ready: bool,
+        5 => restart_count: i32,
+        6 => image: String,
+        #[serde(rename = "imageID")]
+        7 => image_id: String,
+        #[serde(rename = "containerID")]
+        8 => container_id: Option<String>,
+        9 => started: Option<bool>,
+    }
+}
+
+message! {
+    pub struct ContainerState {
+        1 => waiting: Option<ContainerStateWaiting>,
+        2 => running: Option<ContainerStateRunning>,
+        3 => terminated: Option<ContainerStateTerminated>,
+    }
+}
+
+message! {
+    pub struct ContainerStateWaiting {
+        1 => reason: Option<String>,
+        2 => message: Option<String>,
+    }
+}
+
+message! {
+    pub struct ContainerStateRunning {
+        1 => started_at: Option<Time>,
+    }
+}
+
+message! {
+    pub struct ContainerStateTerminated {
+        1 => exit_code: i32,
+        2 => signal: Option<i32>,
+        3 => reason: Option<String>,
+        4 => message: Option<String>,
+        5 => started_at: Option<Time>,
+        6 => finished_at: Option<Time>,
+    }
+}
+
+message! {
+    pub struct PodCondition {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => status: String,
+        3 => last_probe_time: Option<Time>,
+        4 => last_transition_time: Option<Time>,
+        5 => reason: Option<String>,
+        6 => message: Option<String>,
+    }
+}
+
+message! {
+    pub struct PodIP {
+        1 => ip: String,
+    }
+}
+
+message! {
+    pub struct Toleration {
+        1 => key: Option<String>,
+        2 => operator: Option<String>,
+        3 => value: Option<String>,
+        4 => effect: Option<String>,
+        5 => toleration_seconds: Option<i64>,
+    }
+}
+
+message! {
+    pub struct PodResourceClaim {
+        1 => name: String,
+        3 => resource_claim_name: Option<String>,
+        4 => resource_claim_template_name: Option<String>,
+    }
+}
+
+message! {
+    pub struct PodResourceClaimStatus {
+        1 => name: String,
+        2 => resource_claim_name: Option<String>,
+    }
+}
+
+/// `core/v1 Volume`. Its `VolumeSource` is inline in JSON (`{"name": …, "persistentVolumeClaim": …}`)
+/// but a message of its own (field 2) in protobuf.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Volume {
+    #[serde(deserialize_with = "crate::proj::nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "crate::proj::nullable")]
+    pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+    #[serde(deserialize_with = "crate::proj::nullable")]
+    pub ephemeral: Option<EphemeralVolumeSource>,
+}
+
+message! {
+    /// The part of `core/v1 VolumeSource` the pod families read.
+    pub struct VolumeSource {
+        10 => persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+        29 => ephemeral: Option<EphemeralVolumeSource>,
+    }
+}
+
+impl Message for Volume {
+    fn merge(&mut self, f: kwire::Field<'_>) -> Result<(), kwire::WireError> {
+        match (f.number, f.value) {
+            (1, v) => crate::proj::PbField::merge_value(&mut self.name, v),
+            (2, kwire::Value::Bytes(b)) => {
+                let src = VolumeSource::decode(b)?;
+                self.persistent_volume_claim = src.persistent_volume_claim;
+                self.ephemeral = src.ephemeral;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+message! {
+    pub struct PersistentVolumeClaimVolumeSource {
+        1 => claim_name: String,
+        2 => read_only: Option<bool>,
+    }
+}
+
+message! {
+    /// Only whether it is there matters.
+    pub struct EphemeralVolumeSource {}
+}
 
 /// Marker type for the `pods` resource.
 pub struct Pods;
 
 impl Resource for Pods {
     type Obj = Pod;
+    type Api = k8s_openapi::api::core::v1::Pod;
     const NAME: &'static str = "pods";
-
-    fn identity(p: &Pod) -> Vec<(&'static str, String)> {
-        let m = &p.metadata;
-        vec![
-            ("namespace", m.namespace.clone().unwrap_or_default()),
-            ("pod", m.name.clone().unwrap_or_default()),
-            ("uid", m.uid.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<Pod> = Identity::namespaced("pod").with_uid();
 
     fn families() -> &'static [Family<Pod>] {
         FAMILIES
@@ -675,14 +869,6 @@ fn container_waiting_reason(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
     waiting_reason(statuses(p), s);
 }
 
-fn created(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&p.metadata, s);
-}
-
-fn deletion_timestamp(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
-    util::deletion_timestamp(&p.metadata, s);
-}
-
 fn info(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
     let controller = p.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
     let (kind, name) = controller.map_or(("", ""), |o| (o.kind.as_str(), o.name.as_str()));
@@ -794,14 +980,6 @@ fn init_waiting(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
 
 fn init_waiting_reason(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
     waiting_reason(init_statuses(p), s);
-}
-
-fn annotations(p: &Pod, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&p.metadata, &ctx.annotations, s);
-}
-
-fn labels(p: &Pod, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&p.metadata, &ctx.labels, s);
 }
 
 fn overhead(p: &Pod, resource: &str) -> Option<f64> {
@@ -1048,7 +1226,7 @@ fn tolerations(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
 fn nodeselectors(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
     // Not subject to the label allowlist: every nodeSelector entry is exported.
     let selector = spec(p).and_then(|sp| sp.node_selector.as_ref());
-    s.push_owned(&util::kube_map_labels("nodeselector", selector, &KeyAllow::All), 1.0);
+    s.push_owned(&super::util::kube_map_labels("nodeselector", selector, &KeyAllow::All), 1.0);
 }
 
 fn service_account(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
