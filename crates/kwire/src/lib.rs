@@ -12,6 +12,8 @@
 //! numbers and types, generated from `generated.proto`); with the `json` feature, [`json`]
 //! transcodes between the JSON and protobuf encodings of any of them.
 
+#[cfg(feature = "json")]
+pub mod json;
 mod reader;
 pub mod schema;
 #[rustfmt::skip]
