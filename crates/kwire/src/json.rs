@@ -127,6 +127,66 @@ pub fn watch_frame(event_type: &str, object: &Value) -> Result<Vec<u8>, Error> {
     Ok(crate::watch_frame(event_type, &object_body(object)?))
 }
 
+/// Where a value decoded from protobuf (`decoded`) differs from the same object's JSON (`json`), or
+/// `None`. Go leaves zero values out of JSON (`omitempty`) where protobuf writes them, so null, empty
+/// strings, zeros, false and empty containers count as absent on both sides; type meta (`kind`,
+/// `apiVersion`) that only the JSON of an embedded object carries is not a difference either.
+pub fn first_difference(decoded: &Value, json: &Value) -> Option<String> {
+    difference(&without_zeros(decoded), &without_zeros(json), "$")
+}
+
+fn without_zeros(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), without_zeros(v))).filter(|(_, v)| !is_zero(v)).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(without_zeros).collect()),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.as_i64().is_none() && n.as_u64().is_none() => number(f),
+            _ => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn difference(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let type_meta_only_in_json = |k: &str| {
+                (k == "kind" || k == "apiVersion") && !x.contains_key("kind") && !x.contains_key("apiVersion")
+            };
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(u), Some(v)) => difference(u, v, &format!("{path}.{k}")),
+                (None, Some(_)) if type_meta_only_in_json(k) => None,
+                (u, v) => Some(format!("{path}.{k}: {} vs {}", show(u), show(v))),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (u, v))| difference(u, v, &format!("{path}[{i}]")))
+        }
+        _ if a == b => None,
+        _ => Some(format!("{path}: {a} vs {b}")),
+    }
+}
+
+fn show(v: Option<&Value>) -> String {
+    v.map_or_else(|| "absent".to_string(), Value::to_string)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -869,6 +929,17 @@ mod tests {
             "additionalProperties": false, "x-kubernetes-preserve-unknown-fields": true, "items": [{"type": "string"}]}});
         let name = "apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceValidation";
         assert_eq!(decode(name, &encode(name, &schema).unwrap()).unwrap(), schema);
+    }
+
+    #[test]
+    fn differences_ignore_what_omitempty_and_type_meta_explain() {
+        let pb = json!({"a": 0, "b": "", "c": [1, 2], "d": {"e": null, "f": false}, "g": {"x": 1}});
+        assert_eq!(first_difference(&pb, &json!({"c": [1, 2], "g": {"x": 1.0}})), None);
+        let emb = json!({"t": [{"metadata": {"name": "n"}}]});
+        let with_tm = json!({"t": [{"kind": "PersistentVolumeClaim", "apiVersion": "v1", "metadata": {"name": "n"}}]});
+        assert_eq!(first_difference(&emb, &with_tm), None);
+        assert_eq!(first_difference(&json!({"c": [1]}), &json!({"c": [2]})).as_deref(), Some("$.c[0]: 1 vs 2"));
+        assert_eq!(first_difference(&json!({"k": "v"}), &json!({})).as_deref(), Some("$.k: \"v\" vs absent"));
     }
 
     #[test]

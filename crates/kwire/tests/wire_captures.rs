@@ -7,10 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use kwire::json::{decode_body, decode_watch_event, encode};
+use kwire::json::{decode_body, decode_watch_event, encode, first_difference};
 use kwire::schema::{self, Kind, Shape};
 use kwire::{FrameSplitter, ListMeta, Reader, Value as Wire};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wire")
@@ -30,75 +30,8 @@ fn names(suffix: &str) -> Vec<String> {
     v
 }
 
-/// Go leaves zero values out of JSON (`omitempty`) where protobuf writes them; nulls, empty strings,
-/// zeros, false and empty containers are dropped from both sides before comparing.
-fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => {
-            let mut out = Map::new();
-            for (k, v) in o {
-                let n = normalize(v);
-                if !is_zero(&n) {
-                    out.insert(k.clone(), n);
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && n.as_i64().is_none() && n.as_u64().is_none() => Value::from(f as i64),
-            _ => v.clone(),
-        },
-        _ => v.clone(),
-    }
-}
-
-fn is_zero(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
-fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            // An embedded object (a StatefulSet's volumeClaimTemplates) carries its type meta in
-            // JSON only: protobuf messages have no kind or apiVersion.
-            let type_meta_only_in_json = |k: &str| {
-                (k == "kind" || k == "apiVersion") && !x.contains_key("kind") && !x.contains_key("apiVersion")
-            };
-            for k in x.keys().chain(y.keys()).collect::<BTreeSet<_>>() {
-                if !x.contains_key(k) && type_meta_only_in_json(k) {
-                    continue;
-                }
-                let p = format!("{path}.{k}");
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => {
-                        if let Some(d) = first_difference(u, v, &p) {
-                            return Some(d);
-                        }
-                    }
-                    (u, v) => return Some(format!("{p}: {u:?} vs {v:?}")),
-                }
-            }
-            None
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (u, v))| first_difference(u, v, &format!("{path}[{i}]")))
-        }
-        _ if a == b => None,
-        _ => Some(format!("{path}: {a} vs {b}")),
-    }
-}
-
 fn assert_same(what: &str, got: &Value, want: &Value) {
-    let (g, w) = (normalize(got), normalize(want));
-    if let Some(d) = first_difference(&g, &w, "$") {
+    if let Some(d) = first_difference(got, want) {
         panic!("{what}: decoded protobuf differs from JSON at {d}");
     }
 }
