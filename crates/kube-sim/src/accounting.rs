@@ -53,6 +53,8 @@ pub struct RequestRecord {
     /// HTTP status of the response (a watch refused inside its stream is still 200).
     pub status: u16,
     pub content_type: String,
+    /// `protobuf`, `json` or `other`, from the content type: what the client was answered in.
+    pub encoding: &'static str,
     /// Body bytes sent so far (headers and transfer framing not counted).
     pub bytes: u64,
     /// The body has ended (or the client went away).
@@ -151,6 +153,7 @@ impl RequestLog {
             verb: e.verb.get().copied().unwrap_or("other").to_string(),
             status: e.status.load(Ordering::Relaxed),
             content_type: e.content_type.get().cloned().unwrap_or_default(),
+            encoding: encoding_of(e.content_type.get().map_or("", String::as_str)),
             bytes: e.bytes.load(Ordering::Relaxed),
             done: e.done.load(Ordering::Relaxed),
         }
@@ -188,6 +191,16 @@ impl Pending {
     }
 }
 
+fn encoding_of(content_type: &str) -> &'static str {
+    if content_type.starts_with(kwire::MEDIA_TYPE) {
+        "protobuf"
+    } else if content_type.starts_with("application/json") {
+        "json"
+    } else {
+        "other"
+    }
+}
+
 /// The verb of a request the resource router did not classify.
 fn default_verb(e: &Entry) -> &'static str {
     let resource = e.path.starts_with("/api/") || e.path.starts_with("/apis/");
@@ -222,7 +235,10 @@ mod tests {
         let body = r.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body.len(), 10);
         let rec = &log.records()[0];
-        assert_eq!((rec.bytes, rec.done, rec.content_type.as_str()), (10, true, "application/json"));
+        assert_eq!(
+            (rec.bytes, rec.done, rec.content_type.as_str(), rec.encoding),
+            (10, true, "application/json", "json")
+        );
 
         let mut r = Response::new(Full::new(Bytes::new()).boxed());
         r.extensions_mut().insert(Verb("list"));

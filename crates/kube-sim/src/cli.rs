@@ -64,6 +64,11 @@ struct Args {
     /// POST /faults/streaming-lists?enabled=true|false switches it while running.
     #[arg(long)]
     refuse_streaming_lists: bool,
+    /// Answer JSON only, as some aggregated API servers do. Without it, built-in kinds are
+    /// answered as protobuf to clients that prefer it (client-go's
+    /// `Accept: application/vnd.kubernetes.protobuf,application/json`).
+    #[arg(long)]
+    json_only: bool,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -86,7 +91,7 @@ struct Args {
     ///   POST /faults/streaming-lists?enabled=false
     ///                                     refuse streaming lists (true serves them)
     ///   GET  /requests?prefix=P&verb=V    every request: method, path, query, verb,
-    ///                                     status, content type, bytes sent; totals
+    ///                                     status, content type, encoding, bytes sent; totals
     ///   POST /requests/reset              forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
@@ -140,6 +145,7 @@ async fn run(a: Args) -> anyhow::Result<()> {
         kubelets: !a.no_kubelets,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
         streaming_lists: !a.refuse_streaming_lists,
+        json_only: a.json_only,
         ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
@@ -214,6 +220,7 @@ mod tests {
         let d = Args::try_parse_from(["sim"]).unwrap();
         assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none() && !d.refuse_streaming_lists);
         assert!(Args::try_parse_from(["sim", "--refuse-streaming-lists"]).unwrap().refuse_streaming_lists);
+        assert!(Args::try_parse_from(["sim", "--json-only"]).unwrap().json_only && !d.json_only);
         let adm = Args::try_parse_from(["sim", "--admin-address", "127.0.0.1:7000"]).unwrap();
         let help = <Args as clap::CommandFactory>::command().render_long_help().to_string();
         for route in [

@@ -10,6 +10,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod kubelets;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod review;
 pub mod selector;
@@ -67,6 +68,9 @@ pub struct SimConfig {
     /// Serve streaming lists (`sendInitialEvents=true`), as a v1.36 server on etcd 3.5.13+/3.6
     /// does; `false` refuses them as one on etcd 3.4 does (see [`Faults::set_streaming_lists`]).
     pub streaming_lists: bool,
+    /// Answer JSON only, even to clients that prefer protobuf, as some aggregated API servers do
+    /// (see [`protobuf`]); `false` answers built-in kinds as protobuf when the client asks first.
+    pub json_only: bool,
     /// How long a read at a resourceVersion the store has not reached waits before it answers
     /// 504 `ResourceVersionTooLarge` (the watch cache waits 3 s).
     pub rv_wait: Duration,
@@ -90,6 +94,7 @@ impl Default for SimConfig {
             kubelets: true,
             authz: None,
             streaming_lists: true,
+            json_only: false,
             rv_wait: Duration::from_secs(3),
         }
     }
@@ -187,6 +192,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     state.authz = cfg.authz.clone();
     state.rv_wait = cfg.rv_wait;
     state.faults.set_streaming_lists(cfg.streaming_lists);
+    state.encodings.set_json_only(cfg.json_only);
     state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
     let state = Arc::new(state);
     *state.server_address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -305,6 +311,10 @@ impl SimHandle {
     /// Applies to watches opened from now on.
     pub fn set_streaming_lists(&self, served: bool) {
         self.state.faults.set_streaming_lists(served);
+    }
+    /// Answer JSON only from now on (`true`), or protobuf to clients that ask for it (`false`).
+    pub fn set_json_only(&self, on: bool) {
+        self.state.encodings.set_json_only(on);
     }
 
     /// Restart as a different cluster on the same address with the same certificates, tokens and

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::SimError;
 use crate::faults::Faults;
 use crate::patch::{self, PatchType};
+use crate::protobuf::Encoding;
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector, supported_fields};
 use crate::store::{CreateMode, Event, EventType, Obj, Store, UpdateKind, event_line};
@@ -69,6 +70,8 @@ pub struct State {
     /// waits 3 s) before it answers 504.
     pub rv_wait: Duration,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
+    /// Protobuf answers on or off (see [`crate::protobuf`]).
+    pub encodings: crate::protobuf::Encodings,
 }
 
 impl State {
@@ -89,6 +92,7 @@ impl State {
             authz: None,
             rv_wait: Duration::from_secs(3),
             aggregator: None,
+            encodings: Default::default(),
         }
     }
 
@@ -207,11 +211,14 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .and_then(|t| crate::review::authenticated(&st.users, t));
+    // Error bodies follow the client's Accept header (a protobuf Status for client-go).
+    let neg = crate::protobuf::negotiate(&st, &parts.headers, &path);
+    let fail = |e: &SimError| crate::protobuf::error_response(e, neg.errors);
     if user.is_none() && !public {
-        return error_response(&SimError::unauthorized());
+        return fail(&SimError::unauthorized());
     }
     if let Some((code, retry_after)) = st.faults.take_error(&path) {
-        let mut r = error_response(&fault_error(code));
+        let mut r = fail(&fault_error(code));
         if let Some(d) = retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::faults::retry_after_secs(d)));
         }
@@ -219,7 +226,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
     }
     let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return error_response(&SimError::bad_request(format!("reading body: {e}"))),
+        Err(e) => return fail(&SimError::bad_request(format!("reading body: {e}"))),
     };
     if let Some(u) = &user {
         let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
@@ -229,8 +236,11 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
             if let crate::authz::Attributes::Resource { resource, name, .. } = &attrs {
                 e = e.with_details(resource, name);
             }
-            return error_response(&e);
+            return fail(&e);
         }
+    }
+    if neg.answer.is_none() {
+        return crate::protobuf::not_acceptable(&st, neg.errors);
     }
     let hreq = HookRequest { method: parts.method, path, query, raw_query, headers: parts.headers, body, user };
     for h in &st.hooks {
@@ -240,7 +250,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
     }
     match route(&st, &hreq).await {
         Ok(r) => r,
-        Err(e) => error_response(&e),
+        Err(e) => fail(&e),
     }
 }
 
@@ -497,6 +507,10 @@ async fn resource_route(
     let q = &req.query;
     let wants_table =
         req.headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
+    let enc = match crate::protobuf::negotiate(st, &req.headers, &req.path).answer {
+        Some(Encoding::Protobuf) if !wants_table => Encoding::Protobuf,
+        _ => Encoding::Json,
+    };
     // Refuse rather than persist what the caller meant as a dry run.
     if req.method != Method::GET && q.get("dryRun").is_some_and(|d| !d.is_empty()) {
         return Err(SimError::bad_request("dryRun is not supported by kube-sim"));
@@ -507,9 +521,9 @@ async fn resource_route(
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
             if flag(q, "watch") {
-                return Ok(with_verb(watch(st, &t, labels, fields, q, wants_table), "watch"));
+                return Ok(with_verb(watch(st, &t, labels, fields, q, wants_table, enc), "watch"));
             }
-            list(st, &t, &labels, &fields, q, wants_table).await.map(|r| with_verb(r, "list"))
+            list(st, &t, &labels, &fields, q, wants_table, enc).await.map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
@@ -535,6 +549,9 @@ async fn resource_route(
                 .ok_or_else(|| SimError::not_found(&t.rt.plural, name))?;
             if wants_table {
                 return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &[o.value()], o.rv, None)));
+            }
+            if enc == Encoding::Protobuf {
+                return crate::protobuf::object_response(&t.rt, &o).map(|r| with_verb(r, "get"));
             }
             Ok(with_verb(json_doc(StatusCode::OK, &o.bytes), "get"))
         }
@@ -730,6 +747,7 @@ async fn list(
     fields: &FieldSelector,
     q: &HashMap<String, String>,
     wants_table: bool,
+    enc: Encoding,
 ) -> Result<Response<Body>, SimError> {
     let mut limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut after = None;
@@ -774,6 +792,9 @@ async fn list(
         let objs: Vec<Value> = page.items.iter().map(|o| o.value()).collect();
         return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &objs, rv, cont.as_deref())));
     }
+    if enc == Encoding::Protobuf {
+        return crate::protobuf::list_response(&t.rt, &page.items, rv, cont.as_deref(), page.remaining);
+    }
     Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining))
 }
 
@@ -809,6 +830,8 @@ impl Filter {
 struct WatchCtx {
     rt: Arc<ResourceType>,
     table: bool,
+    /// Length-prefixed protobuf frames instead of JSON lines.
+    protobuf: bool,
     tx: mpsc::Sender<Bytes>,
 }
 
@@ -839,6 +862,15 @@ impl WatchCtx {
             let t = table::table(&self.rt, &[o.value()], o.rv, None);
             return self.tx.send(event_line(etype, &serde_json::to_vec(&t).unwrap_or_default())).await.is_ok();
         }
+        if self.protobuf {
+            return match crate::protobuf::event_frame(&self.rt, etype, o) {
+                Ok(frame) => self.tx.send(frame).await.is_ok(),
+                Err(e) => {
+                    self.send_error(&e).await;
+                    false
+                }
+            };
+        }
         let prefix = match etype {
             "ADDED" => Bytes::from_static(b"{\"type\":\"ADDED\",\"object\":"),
             "MODIFIED" => Bytes::from_static(b"{\"type\":\"MODIFIED\",\"object\":"),
@@ -850,6 +882,9 @@ impl WatchCtx {
     }
 
     async fn send_bookmark(&self, rv: u64, initial_end: bool) -> bool {
+        if self.protobuf {
+            return self.tx.send(crate::protobuf::bookmark_frame(&self.rt, rv, initial_end)).await.is_ok();
+        }
         let annotations = if initial_end { r#","annotations":{"k8s.io/initial-events-end":"true"}"# } else { "" };
         let obj = format!(
             r#"{{"kind":"{}","apiVersion":"{}","metadata":{{"resourceVersion":"{rv}"{annotations}}}{}}}"#,
@@ -861,6 +896,10 @@ impl WatchCtx {
     }
 
     async fn send_error(&self, e: &SimError) {
+        if self.protobuf {
+            let _ = self.tx.send(crate::protobuf::error_frame(e)).await;
+            return;
+        }
         let _ = self.tx.send(event_line("ERROR", &e.status_bytes())).await;
     }
 }
@@ -884,14 +923,18 @@ fn watch(
     fields: FieldSelector,
     q: &HashMap<String, String>,
     wants_table: bool,
+    enc: Encoding,
 ) -> Response<Body> {
     let initial = flag(q, "sendInitialEvents");
     if initial && !st.faults.streaming_lists() {
+        if enc == Encoding::Protobuf {
+            return crate::protobuf::refused_watch();
+        }
         return json_response(StatusCode::OK, Bytes::from_static(STREAMING_REFUSED));
     }
     let (tx, mut rx) = mpsc::channel::<Bytes>(768);
     let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields };
-    let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, tx };
+    let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, protobuf: enc == Encoding::Protobuf, tx };
     let params = WatchParams {
         bookmarks: flag(q, "allowWatchBookmarks"),
         initial,
@@ -920,7 +963,8 @@ fn watch(
     let stream =
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(|b| Ok::<_, Infallible>(Frame::data(b)))));
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let content_type = if enc == Encoding::Protobuf { kwire::STREAM_MEDIA_TYPE } else { "application/json" };
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 

@@ -25,6 +25,8 @@ pub struct Obj {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub fields: Vec<(&'static str, String)>,
+    /// The protobuf message of this version, made on its first protobuf answer.
+    pub protobuf: std::sync::OnceLock<Bytes>,
 }
 
 impl Obj {
@@ -179,7 +181,7 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
     }
     let fields = extract_fields(&rt.kind, &v);
     let bytes = serde_json::to_vec(&v).map_err(|e| SimError::internal(e.to_string()))?;
-    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), rv, namespace, name, labels, fields }))
+    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), rv, namespace, name, labels, fields, protobuf: Default::default() }))
 }
 
 impl Store {

@@ -8,9 +8,17 @@
 //!   a complete `k8s\0` envelope around the event's object.
 //!
 //! [`Reader`] walks the fields of one message without copying or allocating; [`Writer`] builds one.
-//! Neither knows any Kubernetes type: decoders of particular messages are written on top.
+//! Neither knows any Kubernetes type. [`schema`] describes the Kubernetes messages themselves (field
+//! numbers and types, generated from `generated.proto`); with the `json` feature, [`json`]
+//! transcodes between the JSON and protobuf encodings of any of them.
 
+pub mod gotime;
+#[cfg(feature = "json")]
+pub mod json;
 mod reader;
+pub mod schema;
+#[rustfmt::skip]
+mod schema_gen;
 mod writer;
 
 pub use reader::{Field, Reader, Value, WireError, read_varint};
@@ -70,6 +78,53 @@ pub fn seal(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
     out.empty(3);
     out.empty(4);
     out.into_bytes()
+}
+
+/// The `metav1.ListMeta` of a list, as the API server writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListMeta<'a> {
+    pub resource_version: &'a str,
+    /// Empty when the list is complete.
+    pub continue_token: &'a str,
+    pub remaining_item_count: Option<i64>,
+    /// The shard selector a sharded list echoes (`shardInfo.selector`).
+    pub shard_selector: Option<&'a str>,
+}
+
+impl ListMeta<'_> {
+    /// The message as Go writes it: selfLink, resourceVersion and continue always (empty strings
+    /// included), then remainingItemCount and shardInfo when set.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(32 + self.continue_token.len());
+        w.empty(1);
+        w.string(2, self.resource_version);
+        w.string(3, self.continue_token);
+        if let Some(n) = self.remaining_item_count {
+            w.int64(4, n);
+        }
+        if let Some(sel) = self.shard_selector {
+            let mut info = Writer::with_capacity(sel.len() + 4);
+            info.string(1, sel);
+            w.message(5, info.as_bytes());
+        }
+        w.into_bytes()
+    }
+}
+
+/// A complete list body: the `k8s\0` envelope around a `<Kind>List` message holding `meta` and the
+/// items, each already encoded as its own message (items are not wrapped in envelopes of their own).
+pub fn list_body<'i>(
+    api_version: &str,
+    list_kind: &str,
+    meta: &ListMeta<'_>,
+    items: impl IntoIterator<Item = &'i [u8]>,
+) -> Vec<u8> {
+    let mut list = Writer::with_capacity(4096);
+    list.message(1, &meta.encode());
+    for item in items {
+        list.message(2, item);
+    }
+    seal(api_version, list_kind, list.as_bytes())
 }
 
 /// One watch event as its frame holds it.

@@ -37,6 +37,18 @@ impl Writer {
         self.varint(field, v as u64);
     }
 
+    pub fn bool(&mut self, field: u32, v: bool) {
+        self.varint(field, u64::from(v));
+    }
+
+    pub fn double(&mut self, field: u32, v: f64) {
+        self.fixed64(field, v.to_bits());
+    }
+
+    pub fn float(&mut self, field: u32, v: f32) {
+        self.fixed32(field, v.to_bits());
+    }
+
     pub fn fixed64(&mut self, field: u32, v: u64) {
         self.key(field, 1);
         self.buf.extend_from_slice(&v.to_le_bytes());

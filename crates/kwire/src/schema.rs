@@ -1,0 +1,201 @@
+//! The Kubernetes protobuf messages as data: for every message reachable from the built-in kinds
+//! kubestate reads, its fields with JSON name, number, type and cardinality. The table itself
+//! (`schema_gen.rs`) is generated from the Kubernetes `generated.proto` files by
+//! `tools/proto-schema.py`; this module holds its types and look-ups.
+
+use crate::schema_gen::{KINDS, MESSAGES};
+
+/// Index of a message in the table.
+pub type MsgId = u16;
+
+/// What a field holds (a map's value, or the element of a repeated field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Bytes,
+    Bool,
+    Int32,
+    Int64,
+    Uint32,
+    Uint64,
+    Double,
+    Float,
+    Message(MsgId),
+}
+
+/// How many values a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Repeated,
+    /// A map with keys of this kind (always `String` in Kubernetes); the field's `kind` is the value.
+    Map(Kind),
+}
+
+/// The JSON form of a message whose Go type marshals itself rather than as an object of its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Object,
+    /// `metav1.Time`: RFC 3339 text with whole seconds ↔ `{seconds, nanos}`.
+    Time,
+    /// `metav1.MicroTime`: RFC 3339 text with 6 fractional digits ↔ `{seconds, nanos}`.
+    MicroTime,
+    /// `metav1.Duration`: Go duration text (`1h2m3s`) ↔ `{duration}` in nanoseconds.
+    Duration,
+    /// `resource.Quantity`: its text ↔ `{string}`.
+    Quantity,
+    /// `intstr.IntOrString`: a JSON number or string ↔ `{type, intVal, strVal}`.
+    IntOrString,
+    /// `runtime.RawExtension`: embedded JSON ↔ `{raw}` holding that JSON (or a `k8s\0` envelope).
+    RawExtension,
+    /// `metav1.FieldsV1`: a JSON object ↔ `{Raw}` holding it as JSON text.
+    FieldsV1,
+    /// apiextensions `JSON`: any JSON value ↔ `{raw}` holding it as JSON text.
+    RawJson,
+    /// A list of strings wrapped in a message (`ExtraValue`): a JSON array ↔ `{items}`.
+    StringList,
+    /// `JSONSchemaPropsOrBool`: a schema object or a bool.
+    SchemaOrBool,
+    /// `JSONSchemaPropsOrArray`: a schema object or an array of schemas.
+    SchemaOrArray,
+    /// `JSONSchemaPropsOrStringArray`: a schema object or an array of strings.
+    SchemaOrStringArray,
+}
+
+/// One field of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDef {
+    /// The field's name in the JSON encoding.
+    pub json: &'static str,
+    pub number: u32,
+    pub kind: Kind,
+    pub shape: Shape,
+    /// An embedded Go struct marked `json:",inline"`: its fields sit in the parent's JSON object.
+    pub inline: bool,
+}
+
+/// One message: fields in field-number order, the order Go writes them.
+#[derive(Debug)]
+pub struct MessageDef {
+    /// Full protobuf name without the `k8s.io.` prefix, e.g. `api.core.v1.Pod`.
+    pub name: &'static str,
+    pub form: Form,
+    pub fields: &'static [FieldDef],
+}
+
+pub(crate) const fn f(json: &'static str, number: u32, kind: Kind, shape: Shape) -> FieldDef {
+    FieldDef { json, number, kind, shape, inline: false }
+}
+
+pub(crate) const fn i(json: &'static str, number: u32, kind: Kind, shape: Shape) -> FieldDef {
+    FieldDef { json, number, kind, shape, inline: true }
+}
+
+impl MessageDef {
+    /// The field with this number.
+    pub fn field(&self, number: u32) -> Option<&'static FieldDef> {
+        let fields: &'static [FieldDef] = self.fields;
+        fields.binary_search_by_key(&number, |f| f.number).ok().map(|at| &fields[at])
+    }
+
+    /// The field with this JSON name, looking into inlined members too: the path of fields to it.
+    pub fn field_by_json(&self, name: &str) -> Option<Vec<&'static FieldDef>> {
+        let fields: &'static [FieldDef] = self.fields;
+        for f in fields {
+            if f.inline {
+                if let Some(mut rest) = f.kind.message().and_then(|m| m.field_by_json(name)) {
+                    rest.insert(0, f);
+                    return Some(rest);
+                }
+            } else if f.json == name {
+                return Some(vec![f]);
+            }
+        }
+        None
+    }
+}
+
+impl Kind {
+    /// The message a message-typed field holds.
+    pub fn message(self) -> Option<&'static MessageDef> {
+        match self {
+            Kind::Message(id) => MESSAGES.get(usize::from(id)),
+            _ => None,
+        }
+    }
+}
+
+/// Every message of the table, sorted by name.
+pub fn messages() -> &'static [MessageDef] {
+    MESSAGES
+}
+
+/// A message by its full protobuf name (`api.core.v1.Pod`, `apimachinery.pkg.apis.meta.v1.Status`).
+pub fn message(name: &str) -> Option<&'static MessageDef> {
+    let name = name.strip_prefix("k8s.io.").unwrap_or(name);
+    MESSAGES.binary_search_by(|m| m.name.cmp(name)).ok().map(|at| &MESSAGES[at])
+}
+
+/// The message of a kind (or list kind) as an envelope's typeMeta names it: `("apps/v1", "Deployment")`.
+pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static MessageDef> {
+    KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind).and_then(|(_, _, id)| MESSAGES.get(usize::from(*id)))
+}
+
+/// Every (apiVersion, kind) the table has a message for, list kinds included.
+pub fn kinds() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KINDS.iter().map(|(v, k, _)| (*v, *k))
+}
+
+/// The field numbers along a JSON path from a message (`["status", "phase"]` of `api.core.v1.Pod` is
+/// `[3, 1]`), inlined members included: what a hand-written decoder has to follow.
+pub fn field_numbers(message_name: &str, path: &[&str]) -> Option<Vec<u32>> {
+    let mut msg = message(message_name)?;
+    let mut out = Vec::new();
+    for (at, name) in path.iter().enumerate() {
+        let chain = msg.field_by_json(name)?;
+        out.extend(chain.iter().map(|f| f.number));
+        let last = chain.last()?;
+        if at + 1 < path.len() {
+            msg = last.kind.message()?;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_every_reference_resolves() {
+        assert!(MESSAGES.windows(2).all(|w| w[0].name < w[1].name), "messages sorted by name");
+        for m in MESSAGES {
+            assert!(m.fields.windows(2).all(|w| w[0].number < w[1].number), "{}: fields by number", m.name);
+            for f in m.fields {
+                if let Kind::Message(id) = f.kind {
+                    assert!(usize::from(id) < MESSAGES.len(), "{}.{}", m.name, f.json);
+                }
+                if f.inline {
+                    assert!(f.kind.message().is_some_and(|m| m.form == Form::Object), "{}.{}", m.name, f.json);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn looks_up_kinds_messages_and_paths() {
+        assert_eq!(for_kind("v1", "Pod").map(|m| m.name), Some("api.core.v1.Pod"));
+        assert_eq!(for_kind("apps/v1", "DeploymentList").map(|m| m.name), Some("api.apps.v1.DeploymentList"));
+        assert_eq!(for_kind("v1", "Status").map(|m| m.name), Some("apimachinery.pkg.apis.meta.v1.Status"));
+        assert!(for_kind("ops.example.com/v1", "Backup").is_none());
+        assert_eq!(kinds().filter(|(_, k)| !k.ends_with("List")).count(), 45);
+        assert_eq!(message("k8s.io.api.core.v1.PodSpec").map(|m| m.name), Some("api.core.v1.PodSpec"));
+        assert_eq!(field_numbers("api.core.v1.Pod", &["status", "phase"]), Some(vec![3, 1]));
+        assert_eq!(field_numbers("api.core.v1.Pod", &["metadata", "labels"]), Some(vec![1, 11]));
+        // `exec` of a probe sits in its inlined ProbeHandler (field 1).
+        assert_eq!(field_numbers("api.core.v1.Container", &["livenessProbe", "exec"]), Some(vec![10, 1, 1]));
+        assert_eq!(field_numbers("api.core.v1.Pod", &["status", "nope"]), None);
+        let time = message("apimachinery.pkg.apis.meta.v1.Time").map(|m| m.form);
+        assert_eq!(time, Some(Form::Time));
+    }
+}
