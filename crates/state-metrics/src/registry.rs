@@ -78,6 +78,8 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn family_info(&self, i: usize) -> FamilyInfo;
     /// Whether the resource is read as protobuf (it has a projection).
     fn reads_protobuf(&self) -> bool;
+    /// The `apiVersion` and `kind` of its objects.
+    fn api_version_kind(&self) -> (String, String);
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
     /// the watcher's decoding and rendering, for golden tests and tools.
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
@@ -162,6 +164,9 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     fn reads_protobuf(&self) -> bool {
         true
     }
+    fn api_version_kind(&self) -> (String, String) {
+        (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())
+    }
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
         let obj: R::Obj = match format {
             Format::Json => serde_json::from_slice(raw).map_err(|e| e.to_string())?,
@@ -223,6 +228,9 @@ impl<R: LegacyResource> ResourceHandle for Legacy<R> {
     }
     fn reads_protobuf(&self) -> bool {
         false
+    }
+    fn api_version_kind(&self) -> (String, String) {
+        (<R::Obj as kube::Resource>::api_version(&()).into_owned(), <R::Obj as kube::Resource>::kind(&()).into_owned())
     }
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
         let obj: R::Obj = match format {
