@@ -35,7 +35,7 @@ pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
         legacy::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
         legacy::<r::namespace::Namespaces>(),
         legacy::<r::networkpolicy::NetworkPolicies>(),
-        legacy::<r::node::Nodes>(),
+        handle::<r::node::Nodes>(),
         legacy::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
         legacy::<r::persistentvolume::PersistentVolumes>(),
         legacy::<r::poddisruptionbudget::PodDisruptionBudgets>(),

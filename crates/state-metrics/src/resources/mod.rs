@@ -25,6 +25,7 @@ pub mod mutatingadmissionpolicy;
 pub mod mutatingadmissionpolicybinding;
 pub mod mutatingwebhookconfiguration;
 pub mod namespace;
+pub mod naming;
 pub mod networkpolicy;
 pub mod node;
 pub mod persistentvolume;

@@ -2,21 +2,89 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-
-use super::{LegacyResource as Resource, util};
+use super::common::{self as util, annotations, created, deletion_timestamp, labels};
+use super::naming::node_resource_unit as resource_unit;
+use super::{Identity, Resource};
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+use crate::proj::{ObjectMeta, Quantity, Time};
+use crate::{message, object};
+
+message! {
+    /// `core/v1 Node`: what the node families read.
+    pub struct Node {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<NodeSpec>,
+        3 => status: Option<NodeStatus>,
+    }
+}
+object!(Node);
+
+message! {
+    pub struct NodeSpec {
+        #[serde(rename = "podCIDR")]
+        1 => pod_cidr: Option<String>,
+        #[serde(rename = "providerID")]
+        3 => provider_id: Option<String>,
+        4 => unschedulable: Option<bool>,
+        5 => taints: Option<Vec<Taint>>,
+        #[serde(rename = "podCIDRs")]
+        7 => pod_cidrs: Option<Vec<String>>,
+    }
+}
+
+message! {
+    pub struct Taint {
+        1 => key: String,
+        2 => value: Option<String>,
+        3 => effect: String,
+        4 => time_added: Option<Time>,
+    }
+}
+
+message! {
+    pub struct NodeStatus {
+        1 => capacity: Option<BTreeMap<String, Quantity>>,
+        2 => allocatable: Option<BTreeMap<String, Quantity>>,
+        4 => conditions: Option<Vec<NodeCondition>>,
+        5 => addresses: Option<Vec<NodeAddress>>,
+        7 => node_info: Option<NodeSystemInfo>,
+    }
+}
+
+message! {
+    pub struct NodeCondition {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => status: String,
+    }
+}
+
+message! {
+    pub struct NodeAddress {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => address: String,
+    }
+}
+
+message! {
+    pub struct NodeSystemInfo {
+        #[serde(rename = "systemUUID")]
+        2 => system_uuid: String,
+        4 => kernel_version: String,
+        5 => os_image: String,
+        6 => container_runtime_version: String,
+        7 => kubelet_version: String,
+    }
+}
 
 pub struct Nodes;
 
 impl Resource for Nodes {
     type Obj = Node;
+    type Api = k8s_openapi::api::core::v1::Node;
     const NAME: &'static str = "nodes";
-
-    fn identity(n: &Node) -> Vec<(&'static str, String)> {
-        vec![("node", n.metadata.name.clone().unwrap_or_default())]
-    }
+    const IDENTITY: Identity<Node> = Identity::cluster("node");
 
     fn families() -> &'static [Family<Node>] {
         FAMILIES
@@ -42,21 +110,9 @@ static FAMILIES: &[Family<Node>] = &[
 
 const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
 
-fn annotations(n: &Node, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&n.metadata, &ctx.annotations, s)
-}
-
-fn created(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&n.metadata, s)
-}
-
-fn deletion_timestamp(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
-    util::deletion_timestamp(&n.metadata, s)
-}
-
 fn info(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
     let node_info = n.status.as_ref().and_then(|st| st.node_info.as_ref());
-    let ni = |f: fn(&k8s_openapi::api::core::v1::NodeSystemInfo) -> &String| node_info.map(f).map(String::as_str);
+    let ni = |f: fn(&NodeSystemInfo) -> &String| node_info.map(f).map(String::as_str);
     let spec = n.spec.as_ref();
     // With several InternalIP entries (dual stack) upstream keeps overwriting, so the last one wins.
     let internal_ip = n
@@ -83,10 +139,6 @@ fn info(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
         ],
         1.0,
     );
-}
-
-fn labels(n: &Node, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&n.metadata, &ctx.labels, s)
 }
 
 /// Upstream walks a Go map (random order); label keys sorted is the deterministic equivalent.
@@ -150,82 +202,5 @@ fn resource_list(list: Option<&BTreeMap<String, Quantity>>, s: &mut Samples<'_>)
         };
         // Only invalid characters are replaced here (no snake-casing): `hugepages-2Mi` → `hugepages_2Mi`.
         s.push(&[("resource", &exposition::sanitize_name(name)), ("unit", unit)], v);
-    }
-}
-
-/// The unit label upstream gives a node resource, or `None` for resources it does not report.
-fn resource_unit(name: &str) -> Option<&'static str> {
-    match name {
-        "cpu" => Some("core"),
-        "memory" | "storage" | "ephemeral-storage" => Some("byte"),
-        "pods" => Some("integer"),
-        _ if name.starts_with("hugepages-") || name.starts_with("attachable-volumes-") => Some("byte"),
-        _ if is_extended_resource_name(name) => Some("integer"),
-        _ => None,
-    }
-}
-
-/// Kubernetes' rule for extended resources: a domain-prefixed name outside `kubernetes.io/`, not a quota
-/// `requests.` name, and valid as a qualified name once prefixed with `requests.`.
-fn is_extended_resource_name(name: &str) -> bool {
-    if !name.contains('/') || name.contains("kubernetes.io/") || name.starts_with("requests.") {
-        return false;
-    }
-    is_qualified_name(&format!("requests.{name}"))
-}
-
-fn is_qualified_name(value: &str) -> bool {
-    let (prefix, name) = match value.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, value),
-    };
-    if name.contains('/') {
-        return false;
-    }
-    if let Some(p) = prefix
-        && !is_dns1123_subdomain(p)
-    {
-        return false;
-    }
-    let bytes = name.as_bytes();
-    let edge_ok = |b: u8| b.is_ascii_alphanumeric();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && edge_ok(bytes[0])
-        && edge_ok(bytes[bytes.len() - 1])
-        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-fn is_dns1123_subdomain(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 253
-        && v.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn units_follow_the_resource_kind() {
-        assert_eq!(resource_unit("cpu"), Some("core"));
-        assert_eq!(resource_unit("ephemeral-storage"), Some("byte"));
-        assert_eq!(resource_unit("hugepages-1Gi"), Some("byte"));
-        assert_eq!(resource_unit("attachable-volumes-aws-ebs"), Some("byte"));
-        assert_eq!(resource_unit("pods"), Some("integer"));
-        assert_eq!(resource_unit("nvidia.com/gpu"), Some("integer"));
-        assert_eq!(resource_unit("example.com/Fancy_Thing.v2"), Some("integer"));
-        // Native-looking or invalid names are not reported.
-        assert_eq!(resource_unit("kubernetes.io/something"), None);
-        assert_eq!(resource_unit("requests.example.com/x"), None);
-        assert_eq!(resource_unit("example.com/-bad"), None);
-        assert_eq!(resource_unit("Example.com/x"), None);
-        assert_eq!(resource_unit("unknown"), None);
     }
 }

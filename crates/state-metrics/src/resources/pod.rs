@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 use super::common::{self as util, annotations, created, deletion_timestamp, labels};
+use super::naming::container_resource_unit as resource_unit;
 use super::{Identity, Resource};
 use crate::family::{Ctx, Family, KeyAllow, MetricType, Samples, Stability};
 use crate::proj::{Message, ObjectMeta, Quantity, Time};
@@ -714,59 +715,6 @@ fn container_info_series(
 // ---------------------------------------------------------------------------------------------------------
 // Resource requests/limits.
 
-/// The `unit` label for a resource name, or `None` for native resources upstream does not report
-/// (e.g. `pods`).
-fn resource_unit(name: &str) -> Option<&'static str> {
-    match name {
-        "cpu" => Some("core"),
-        "memory" | "storage" | "ephemeral-storage" => Some("byte"),
-        _ if name.starts_with("hugepages-") || name.starts_with("attachable-volumes-") => Some("byte"),
-        _ if is_extended_resource(name) => Some("integer"),
-        _ => None,
-    }
-}
-
-/// Kubernetes' notion of an extended resource: a domain-prefixed name outside `kubernetes.io/` that
-/// would still be a valid quota name (`requests.<name>`).
-fn is_extended_resource(name: &str) -> bool {
-    let native = !name.contains('/') || name.contains("kubernetes.io/");
-    if native || name.starts_with("requests.") {
-        return false;
-    }
-    is_qualified_name(&format!("requests.{name}"))
-}
-
-/// `IsQualifiedName`: `[prefix/]name`, prefix a DNS-1123 subdomain, name at most 63 characters of
-/// alphanumerics, `-`, `_`, `.` starting and ending alphanumeric.
-fn is_qualified_name(s: &str) -> bool {
-    let mut parts = s.split('/');
-    let (prefix, name) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(n), None, None) => (None, n),
-        (Some(p), Some(n), None) => (Some(p), n),
-        _ => return false,
-    };
-    if let Some(p) = prefix
-        && !is_dns1123_subdomain(p)
-    {
-        return false;
-    }
-    let b = name.as_bytes();
-    let inner_ok = b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
-    !b.is_empty() && b.len() <= 63 && inner_ok && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
-}
-
 fn resource_series(
     p: &Pod,
     specs: &[Container],
@@ -1240,25 +1188,6 @@ fn scheduler(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resource_units_follow_kubernetes_resource_classes() {
-        assert_eq!(resource_unit("cpu"), Some("core"));
-        assert_eq!(resource_unit("memory"), Some("byte"));
-        assert_eq!(resource_unit("ephemeral-storage"), Some("byte"));
-        assert_eq!(resource_unit("hugepages-2Mi"), Some("byte"));
-        assert_eq!(resource_unit("attachable-volumes-aws-ebs"), Some("byte"));
-        assert_eq!(resource_unit("nvidia.com/gpu"), Some("integer"));
-        assert_eq!(resource_unit("example.com/foo-bar_1.x"), Some("integer"));
-        // Native resources that are neither compute nor storage are not reported.
-        assert_eq!(resource_unit("pods"), None);
-        assert_eq!(resource_unit("kubernetes.io/something"), None);
-        // Not a valid quota name: upper case domain, empty name, two slashes.
-        assert_eq!(resource_unit("Example.com/gpu"), None);
-        assert_eq!(resource_unit("example.com/"), None);
-        assert_eq!(resource_unit("a/b/c"), None);
-        assert_eq!(resource_unit("requests.example.com/gpu"), None);
-    }
 
     #[test]
     fn ip_families() {
