@@ -86,37 +86,9 @@ fn route(path: &str) -> Route {
     }
 }
 
-/// Parse `a=b&c=d` with percent-decoding.
+/// Parse `a=b&c=d` with percent-decoding (`+` is a space; the last of repeated keys wins).
 pub fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(pct_decode(k), pct_decode(v));
-    }
-    out
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(q.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn is_watch(query: &BTreeMap<String, String>) -> bool {

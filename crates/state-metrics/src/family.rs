@@ -115,15 +115,7 @@ impl<T> Family<T> {
 }
 
 pub fn write_header(out: &mut Vec<u8>, name: &str, full_help: &str, kind: MetricType, openmetrics: bool) {
-    out.extend_from_slice(b"# HELP ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    exposition::write_help_text(out, full_help);
-    out.extend_from_slice(b"\n# TYPE ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(kind.type_word(openmetrics).as_bytes());
-    out.push(b'\n');
+    exposition::write_header(out, name, full_help, kind.type_word(openmetrics));
 }
 
 /// Writes one family's samples for one object: `name{identity...,labels...} value\n` per sample.
@@ -159,27 +151,7 @@ impl<'a> Samples<'a> {
     }
 
     fn push_iter<'l>(&mut self, labels: impl Iterator<Item = (&'l str, &'l str)>, value: f64) {
-        let out = &mut *self.out;
-        out.extend_from_slice(self.name.as_bytes());
-        let mut first = self.identity.is_empty();
-        if !first {
-            out.push(b'{');
-            out.extend_from_slice(self.identity);
-        }
-        for (k, v) in labels {
-            out.push(if first { b'{' } else { b',' });
-            first = false;
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"=\"");
-            exposition::write_label_value(out, v);
-            out.push(b'"');
-        }
-        if !first {
-            out.push(b'}');
-        }
-        out.push(b' ');
-        exposition::write_float(out, value);
-        out.push(b'\n');
+        exposition::write_sample_after(self.out, self.name, self.identity, labels, value);
     }
 }
 

@@ -535,48 +535,9 @@ fn yaml_allowlist(v: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
     }
 }
 
-/// Parses a Go `time.Duration` string: a sequence of decimal numbers with units `ns`, `us`/`µs`, `ms`,
-/// `s`, `m`, `h` (e.g. `1m0s`, `1.5h`, `300ms`); a bare `0` is allowed. Negative durations are refused.
+/// A Go `time.Duration` flag value (`1m0s`, `1.5h`, `300ms`, `0`); negative durations are refused.
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let orig = s;
-    let s = s.trim();
-    let s = s.strip_prefix('+').unwrap_or(s);
-    if s.starts_with('-') {
-        return Err(format!("negative duration {orig:?} is not allowed"));
-    }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    let bad = || format!("invalid duration {orig:?} (examples: 5s, 1m0s, 1h30m, 300ms)");
-    let mut total_ns: f64 = 0.0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total_ns += number * scale;
-    }
-    if !total_ns.is_finite() || total_ns > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(Duration::from_nanos(total_ns.round() as u64))
+    gocompat::parse_duration(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

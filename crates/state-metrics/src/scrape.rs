@@ -79,14 +79,12 @@ pub struct ResourceFilter {
 impl ResourceFilter {
     pub fn from_query(query: Option<&str>) -> Self {
         let mut f = ResourceFilter::default();
-        for pair in query.unwrap_or("").split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             let names = || -> Vec<String> {
-                let split =
-                    percent_decode(v).split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                let split = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
                 rejoin_custom_names(split)
             };
-            match percent_decode(k).as_str() {
+            match k.as_ref() {
                 "resources" => {
                     let n = names();
                     if !n.is_empty() {
@@ -120,31 +118,6 @@ fn rejoin_custom_names(pieces: Vec<String>) -> Vec<String> {
         }
     }
     out
-}
-
-/// Query-string decoding: `+` is a space, `%XX` a byte; malformed escapes are kept literally.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 struct Part {
@@ -677,9 +650,11 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Cb+c"), "a,b c");
-        assert_eq!(percent_decode("bad%zz%"), "bad%zz%");
-        assert_eq!(percent_decode("%4"), "%4");
+    fn query_values_are_form_decoded() {
+        let f = ResourceFilter::from_query(Some("resources=a%2Cb+c&exclude%5Fresources=bad%zz%&x=%4"));
+        assert!(f.allows("a") && f.allows("b c") && !f.allows("b+c"));
+        // An escape that is not one stays as it is written.
+        assert!(!f.allows("bad%zz%"));
+        assert!(ResourceFilter::from_query(Some("resources=%E2%9C%93")).allows("\u{2713}"));
     }
 }

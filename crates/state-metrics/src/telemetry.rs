@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use exposition::{write_float, write_label_value};
+use exposition::{write_header, write_histogram, write_sample};
 
 /// Upper bounds of the `http_request_duration_seconds` histogram (client_golang's defaults).
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -121,21 +121,26 @@ impl Telemetry {
         let mut out = Vec::with_capacity(4096);
         self.render_calls(&mut out);
         render_build_info(&mut out);
-        header(
+        write_header(
             &mut out,
             "kube_state_metrics_shard_ordinal",
             "Current sharding ordinal/index of this instance",
             "gauge",
         );
         let (shard, total_shards) = self.sharding();
-        sample(&mut out, "kube_state_metrics_shard_ordinal", &[("shard_ordinal", &shard.to_string())], shard.into());
-        header(
+        write_sample(
+            &mut out,
+            "kube_state_metrics_shard_ordinal",
+            &[("shard_ordinal", &shard.to_string())],
+            shard.into(),
+        );
+        write_header(
             &mut out,
             "kube_state_metrics_total_shards",
             "Number of total shards this instance is aware of",
             "gauge",
         );
-        sample(&mut out, "kube_state_metrics_total_shards", &[], total_shards.into());
+        write_sample(&mut out, "kube_state_metrics_total_shards", &[], total_shards.into());
         self.render_synced(&mut out);
         self.render_histogram(&mut out);
         render_process(&mut out, &ProcSource::read());
@@ -155,7 +160,7 @@ impl Telemetry {
         if g.is_empty() {
             return;
         }
-        header(
+        write_header(
             out,
             "kube_state_metrics_resource_synced",
             "Whether every list/watch of the resource has completed its initial list (1) or not (0).",
@@ -163,7 +168,7 @@ impl Telemetry {
         );
         for (name, store) in g.iter() {
             let v = if store.synced() { 1.0 } else { 0.0 };
-            sample(out, "kube_state_metrics_resource_synced", &[("resource", name)], v);
+            write_sample(out, "kube_state_metrics_resource_synced", &[("resource", name)], v);
         }
     }
 
@@ -173,11 +178,11 @@ impl Telemetry {
             (Call::List, "kube_state_metrics_list_total", "Number of total resource list in kube-state-metrics"),
             (Call::Watch, "kube_state_metrics_watch_total", "Number of total resource watches in kube-state-metrics"),
         ] {
-            header(out, name, help, "counter");
+            write_header(out, name, help, "counter");
             for ((c, res, ok), n) in g.iter() {
                 if *c == call {
                     let result = if *ok { "success" } else { "error" };
-                    sample(out, name, &[("resource", res), ("result", result)], *n as f64);
+                    write_sample(out, name, &[("resource", res), ("result", result)], *n as f64);
                 }
             }
         }
@@ -186,55 +191,21 @@ impl Telemetry {
     fn render_histogram(&self, out: &mut Vec<u8>) {
         let h = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
         let name = "http_request_duration_seconds";
-        header(out, name, "A histogram of requests for kube-state-metrics metrics handler.", "histogram");
-        let base = [("handler", "metrics"), ("method", "get")];
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let mut le = Vec::new();
-            write_float(&mut le, *b);
-            let le = String::from_utf8_lossy(&le).into_owned();
-            sample(out, "http_request_duration_seconds_bucket", &[base[0], base[1], ("le", &le)], h.counts[i] as f64);
-        }
-        sample(out, "http_request_duration_seconds_bucket", &[base[0], base[1], ("le", "+Inf")], h.count as f64);
-        sample(out, "http_request_duration_seconds_sum", &base, h.sum);
-        sample(out, "http_request_duration_seconds_count", &base, h.count as f64);
+        write_header(out, name, "A histogram of requests for kube-state-metrics metrics handler.", "histogram");
+        let buckets = BUCKETS.iter().copied().zip(h.counts.iter().copied());
+        write_histogram(out, name, &[("handler", "metrics"), ("method", "get")], buckets, h.sum, h.count);
     }
-}
-
-fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
-    out.extend_from_slice(format!("# HELP {name} ").as_bytes());
-    exposition::write_help_text(out, help);
-    out.extend_from_slice(format!("\n# TYPE {name} {kind}\n").as_bytes());
-}
-
-fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], v: f64) {
-    out.extend_from_slice(name.as_bytes());
-    if !labels.is_empty() {
-        out.push(b'{');
-        for (i, (k, val)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"=\"");
-            write_label_value(out, val);
-            out.push(b'"');
-        }
-        out.push(b'}');
-    }
-    out.push(b' ');
-    write_float(out, v);
-    out.push(b'\n');
 }
 
 fn render_build_info(out: &mut Vec<u8>) {
     let name = "kube_state_metrics_build_info";
-    header(
+    write_header(
         out,
         name,
         "A metric with a constant '1' value labeled by version, revision, branch, goversion from which kube_state_metrics was built, and the goos and goarch for the build.",
         "gauge",
     );
-    sample(
+    write_sample(
         out,
         name,
         &[
@@ -290,13 +261,13 @@ fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
     // Index 0 here is field 3 (state) of proc(5).
     let field = |n: usize| stat_fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
     if let (Some(u), Some(s)) = (field(14), field(15)) {
-        header(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter");
-        sample(out, "process_cpu_seconds_total", &[], (u + s) / CLOCK_TICKS);
+        write_header(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter");
+        write_sample(out, "process_cpu_seconds_total", &[], (u + s) / CLOCK_TICKS);
     }
     if let Some(fds) = src.open_fds {
-        header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
+        write_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
         // The directory listing itself holds one descriptor while it is read.
-        sample(out, "process_open_fds", &[], fds.saturating_sub(1) as f64);
+        write_sample(out, "process_open_fds", &[], fds.saturating_sub(1) as f64);
     }
     let max_fds = src.limits.as_deref().and_then(|l| {
         l.lines()
@@ -305,8 +276,8 @@ fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
             .and_then(|v| v.parse::<f64>().ok())
     });
     if let Some(m) = max_fds {
-        header(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge");
-        sample(out, "process_max_fds", &[], m);
+        write_header(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge");
+        write_sample(out, "process_max_fds", &[], m);
     }
     let status_kb = |key: &str| {
         src.status.as_deref().and_then(|s| {
@@ -318,16 +289,21 @@ fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
         })
     };
     if let Some(v) = status_kb("VmSize:") {
-        header(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge");
-        sample(out, "process_virtual_memory_bytes", &[], v);
+        write_header(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge");
+        write_sample(out, "process_virtual_memory_bytes", &[], v);
     }
     if let Some(v) = status_kb("VmRSS:") {
-        header(out, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
-        sample(out, "process_resident_memory_bytes", &[], v);
+        write_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
+        write_sample(out, "process_resident_memory_bytes", &[], v);
     }
     if let (Some(start), Some(boot)) = (field(22), src.boot_time) {
-        header(out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge");
-        sample(out, "process_start_time_seconds", &[], boot + start / CLOCK_TICKS);
+        write_header(
+            out,
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            "gauge",
+        );
+        write_sample(out, "process_start_time_seconds", &[], boot + start / CLOCK_TICKS);
     }
 }
 

@@ -329,71 +329,6 @@ pub mod schedule {
         }
     }
 
-    /// Go's `time.ParseDuration`, in nanoseconds (i128 so overflow is checked once at the end).
-    fn go_duration_nanos(s: &str) -> Result<i128, ParseError> {
-        let bad = || err(format!("invalid duration {s:?}"));
-        let (neg, mut rest) = match s.as_bytes().first() {
-            Some(b'-') => (true, &s[1..]),
-            Some(b'+') => (false, &s[1..]),
-            _ => (false, s),
-        };
-        if rest == "0" {
-            return Ok(0);
-        }
-        if rest.is_empty() {
-            return bad();
-        }
-        let mut total: i128 = 0;
-        while !rest.is_empty() {
-            let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let int_part = &rest[..int_len];
-            rest = &rest[int_len..];
-            let mut frac_part = "";
-            if let Some(after_dot) = rest.strip_prefix('.') {
-                let frac_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-                frac_part = &after_dot[..frac_len];
-                rest = &after_dot[frac_len..];
-                if int_len == 0 && frac_len == 0 {
-                    return bad();
-                }
-            } else if int_len == 0 {
-                return bad();
-            }
-            let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
-            let unit: i128 = match &rest[..unit_len] {
-                "ns" => 1,
-                "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-                "ms" => 1_000_000,
-                "s" => 1_000_000_000,
-                "m" => 60_000_000_000,
-                "h" => 3_600_000_000_000,
-                _ => return bad(),
-            };
-            rest = &rest[unit_len..];
-            let whole: i128 = if int_part.is_empty() {
-                0
-            } else {
-                match int_part.parse::<i128>() {
-                    Ok(v) if v <= i128::from(i64::MAX) => v,
-                    _ => return bad(),
-                }
-            };
-            let mut v = whole * unit;
-            if !frac_part.is_empty() {
-                // Go accumulates at most ~19 significant fraction digits and scales in floating point.
-                let digits: String = frac_part.chars().take(18).collect();
-                let f: f64 = digits.parse::<u64>().map_or(0.0, |x| x as f64);
-                let scale = 10f64.powi(digits.len() as i32);
-                v += (f * (unit as f64 / scale)) as i128;
-            }
-            total += v;
-            if total > i128::from(i64::MAX) + i128::from(neg) {
-                return bad();
-            }
-        }
-        Ok(if neg { -total } else { total })
-    }
-
     fn descriptor(spec: &str, zone: Zone) -> Result<Schedule, ParseError> {
         let one = |b: &Bounds| 1u64 << b.min;
         let fields = |hour, dom, month, dow| Kind::Fields { minute: one(&MINUTES), hour, dom, month, dow };
@@ -405,11 +340,11 @@ pub mod schedule {
             "@hourly" => fields(all(&HOURS), all(&DOM), all(&MONTHS), all(&DOW)),
             _ => match spec.strip_prefix("@every ") {
                 Some(d) => {
-                    let nanos = go_duration_nanos(d)?;
+                    let nanos = gocompat::parse_duration_nanos(d).or_else(|e| err(e.to_string()))?;
                     if nanos < 1_000_000_000 {
                         return err(format!("@every duration must be at least 1s: {spec}"));
                     }
-                    Kind::Every { seconds: (nanos / 1_000_000_000) as i64 }
+                    Kind::Every { seconds: nanos / 1_000_000_000 }
                 }
                 None => return err(format!("unrecognized descriptor: {spec}")),
             },
