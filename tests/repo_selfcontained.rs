@@ -1,6 +1,6 @@
 //! The repository is self-contained: what a build, a test or a document needs lives inside it. No tracked
 //! file names a path of the machine it was written on, and no relative path climbs out of the checkout
-//! (a test reading `../somewhere` passes only beside that somewhere, never on a fresh clone).
+//! (a test that reads a directory beside the checkout passes only there, never on a fresh clone).
 
 mod tools;
 
@@ -72,11 +72,14 @@ fn crate_dir(file: &Path) -> PathBuf {
     file.ancestors().skip(1).find(|d| d.join("Cargo.toml").is_file()).unwrap_or(&repo()).to_path_buf()
 }
 
-/// Relative paths starting with `../` in `line`, up to the next quote, bracket, backtick or blank.
+/// `..` and a slash, spelled so that this file's own text does not contain it.
+const UP: &str = concat!("..", "/");
+
+/// Relative paths starting with [`UP`] in `line`, up to the next quote, bracket, backtick or blank.
 fn relative_paths(line: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut rest = line;
-    while let Some(i) = rest.find("../") {
+    while let Some(i) = rest.find(UP) {
         let starts_token = i == 0 || matches!(rest.as_bytes()[i - 1], b'"' | b'(' | b'`' | b' ' | b'\'' | b'=');
         let tail = &rest[i..];
         let end = tail.find(['"', ')', '`', ' ', '\'', '\t', ']', ',']).unwrap_or(tail.len());
