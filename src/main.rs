@@ -7,7 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kubestate", version, about = "kube-state-metrics and metrics-server in one light binary")]
+#[command(
+    name = "kubestate",
+    version,
+    about = "kube-state-metrics and metrics-server in one light binary",
+    max_term_width = 80
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +45,18 @@ fn with_name(name: &str, rest: Vec<OsString>) -> Vec<OsString> {
     std::iter::once(OsString::from(name)).chain(rest).collect()
 }
 
+/// `kubestate help <subcommand> [...]` is `kubestate <subcommand> --help`: the subcommand's own parser
+/// owns its flags, so it also owns their help.
+fn help_as_flag(argv: Vec<OsString>) -> Vec<OsString> {
+    let is_sub = |a: &OsString| matches!(a.to_str(), Some("kube-state-metrics" | "metrics-server" | "sim" | "demo"));
+    match argv.as_slice() {
+        [prog, help, sub, ..] if help == "help" && is_sub(sub) => {
+            vec![prog.clone(), sub.clone(), OsString::from("--help")]
+        }
+        _ => argv,
+    }
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     let invoked_as = argv
@@ -56,11 +73,21 @@ fn main() -> ExitCode {
     if argv.is_empty() {
         argv.push(OsString::from("kubestate"));
     }
-    let cli = Cli::parse_from(argv);
+    let cli = match Cli::try_parse_from(help_as_flag(argv)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version succeed; a refused command line exits 1, as the servers' do.
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        }
+    };
     match cli.command {
         Command::KubeStateMetrics(p) => state_metrics::cli_main(with_name("kube-state-metrics", p.args)),
         Command::MetricsServer(p) => metrics_server::cli_main(with_name("metrics-server", p.args)),
-        Command::Sim(p) => kube_sim::cli_main(with_name("kubestate sim", p.args)),
+        Command::Sim(p) => {
+            logging::init(logging::LogFormat::Text, "info");
+            kube_sim::cli_main(with_name("kubestate sim", p.args))
+        }
         Command::Demo(p) => demo::demo_main(with_name("kubestate demo", p.args)),
     }
 }

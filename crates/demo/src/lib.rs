@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Start a simulated cluster with kube-state-metrics and metrics-server attached.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kubestate demo")]
+#[command(name = "kubestate demo", next_line_help = true, max_term_width = 80)]
 pub struct Args {
     /// Address of the simulated API server.
     #[arg(long, default_value = "127.0.0.1:6443")]
@@ -59,7 +59,8 @@ pub fn demo_main(args: Vec<OsString>) -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    init_tracing();
+    // The embedded servers log only what goes wrong; the demo prints its own instructions.
+    logging::init(logging::LogFormat::Text, "warn");
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -74,12 +75,6 @@ pub fn demo_main(args: Vec<OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Files the demo writes.

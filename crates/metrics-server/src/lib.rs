@@ -51,11 +51,13 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
         println!("metrics-server v{} (kubestate)", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    init_logging(opts.verbosity);
+    let level = logging::level_for_verbosity(opts.verbosity);
+    logging::init(opts.logging_format, &format!("warn,metrics_server={level}"));
+    logging::warn_ignored_flags(opts.ignored_flags.iter().map(|f| (f.as_str(), options::IGNORED_REASON)));
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("metrics-server: cannot start runtime: {e}");
+            tracing::error!("cannot start runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -77,28 +79,17 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-/// klog-style verbosity mapped onto tracing levels; RUST_LOG overrides.
-fn init_logging(v: u8) {
-    let level = match v {
-        0 | 1 => "info",
-        2..=5 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,metrics_server={level}")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
 async fn kube_config(path: Option<&Path>) -> anyhow::Result<kube::Config> {
     match path {
         Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(p).with_context(|| format!("reading {}", p.display()))?;
+            // kube's read error already quotes the path and repeats its cause; say each once.
+            let kc = kube::config::Kubeconfig::read_from(p)
+                .map_err(|e| anyhow::anyhow!("reading {}: {}", p.display(), anyhow::Error::from(e).root_cause()))?;
             Ok(kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?)
         }
         None => Ok(kube::Config::infer().await?),

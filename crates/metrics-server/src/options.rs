@@ -19,30 +19,32 @@ fn parse_go_duration(s: &str) -> Result<Duration, String> {
 #[command(
     name = "metrics-server",
     about = "Scrape kubelets and serve the metrics.k8s.io/v1beta1 API",
+    next_line_help = true,
+    max_term_width = 80,
     args_override_self = true
 )]
 pub struct Options {
     /// The resolution at which metrics-server will retain metrics, must set value at least 10s.
-    #[arg(long, default_value = "1m0s", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "1m0s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub metric_resolution: Duration,
     /// The path to the kubeconfig used to connect to the Kubernetes API server and the Kubelets (defaults to in-cluster config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Show version.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub version: bool,
 
     /// The port to use to connect to Kubelets.
     #[arg(long, default_value_t = 10250)]
     pub kubelet_port: u16,
     /// Use the port in the node status. Takes precedence over --kubelet-port flag.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub kubelet_use_node_status_port: bool,
     /// The priority of node address types to use when determining which address to use to connect to a particular node.
     #[arg(long, value_delimiter = ',', default_value = "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP")]
     pub kubelet_preferred_address_types: Vec<String>,
     /// Do not verify CA of serving certificates presented by Kubelets. For testing purposes only.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub kubelet_insecure_tls: bool,
     /// Path to the CA to use to validate the Kubelet's serving certificates.
     #[arg(long)]
@@ -54,13 +56,13 @@ pub struct Options {
     #[arg(long)]
     pub kubelet_client_key: Option<PathBuf>,
     /// The length of time to wait before giving up on a single request to Kubelet.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub kubelet_request_timeout: Duration,
     /// Selector (label query) to filter on, supports '=', '==', and '!='.
     #[arg(short = 'l', long, default_value = "")]
     pub node_selector: String,
     /// DEPRECATED: Do not use any encryption, authorization, or authentication when communicating with the Kubelet.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub deprecated_kubelet_completely_insecure: bool,
 
     /// The port on which to serve HTTPS with authentication and authorization.
@@ -83,13 +85,13 @@ pub struct Options {
     #[arg(long)]
     pub authentication_kubeconfig: Option<PathBuf>,
     /// If false, the authentication-kubeconfig will be used to lookup missing authentication configuration from the cluster.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub authentication_skip_lookup: bool,
     /// If true, failures to look up missing authentication configuration from the cluster are not considered fatal.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub authentication_tolerate_lookup_failure: bool,
     /// The duration to cache responses from the webhook token authenticator.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub authentication_token_webhook_cache_ttl: Duration,
     /// If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file is authenticated with an identity corresponding to the CommonName of the client certificate.
     #[arg(long)]
@@ -120,15 +122,21 @@ pub struct Options {
     #[arg(long, value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
     pub authorization_always_allow_paths: Vec<String>,
     /// The duration to cache 'authorized' responses from the webhook authorizer.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub authorization_webhook_cache_authorized_ttl: Duration,
     /// The duration to cache 'unauthorized' responses from the webhook authorizer.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub authorization_webhook_cache_unauthorized_ttl: Duration,
 
     /// Number for the log level verbosity.
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
+    /// Sets the log format. Permitted formats: "json", "text".
+    #[arg(long, default_value = "text", value_parser = |s: &str| s.parse::<logging::LogFormat>())]
+    pub logging_format: logging::LogFormat,
+    /// Generic API-server flags given on the command line that have no effect here (`--name`).
+    #[arg(skip)]
+    pub ignored_flags: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -183,7 +191,10 @@ impl Options {
 
     /// Parse argv (argv[0] is the program name), dropping the generic apiserver flags we do not act on.
     pub fn parse_args(args: Vec<OsString>) -> Result<Options, clap::Error> {
-        Options::try_parse_from(strip_ignored(args))
+        let (args, ignored) = strip_ignored(args);
+        let mut opts = Options::try_parse_from(args)?;
+        opts.ignored_flags = ignored;
+        Ok(opts)
     }
 }
 
@@ -237,7 +248,6 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "audit-webhook-truncate-max-event-size",
     "audit-webhook-version",
     "debug-socket-path",
-    "logging-format",
     "vmodule",
     "log-flush-frequency",
     "log-json-info-buffer-size",
@@ -266,7 +276,12 @@ const IGNORED_BOOL_FLAGS: &[&str] = &[
     "alsologtostderr",
 ];
 
-fn strip_ignored(args: Vec<OsString>) -> Vec<OsString> {
+/// Why the flags above are accepted without effect (logged once per flag at start).
+pub const IGNORED_REASON: &str = "a generic API-server setting kubestate does not implement";
+
+/// Drops the generic API-server flags from argv and names each one given (once, in order).
+fn strip_ignored(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let mut ignored: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.into_iter();
     if let Some(a0) = iter.next() {
@@ -285,20 +300,20 @@ fn strip_ignored(args: Vec<OsString>) -> Vec<OsString> {
             Some((n, _)) => (n, true),
             None => (body, false),
         };
-        if IGNORED_BOOL_FLAGS.contains(&name) {
-            tracing::debug!(flag = s, "ignoring generic apiserver flag");
-            continue;
-        }
-        if IGNORED_VALUE_FLAGS.contains(&name) {
-            tracing::debug!(flag = s, "ignoring generic apiserver flag");
-            if !has_value {
+        let takes_value = IGNORED_VALUE_FLAGS.contains(&name);
+        if takes_value || IGNORED_BOOL_FLAGS.contains(&name) {
+            let flag = format!("--{name}");
+            if !ignored.contains(&flag) {
+                ignored.push(flag);
+            }
+            if takes_value && !has_value {
                 let _value = iter.next();
             }
             continue;
         }
         out.push(arg);
     }
-    out
+    (out, ignored)
 }
 
 #[cfg(test)]

@@ -359,8 +359,10 @@ async fn kube_config(opts: &Options) -> anyhow::Result<kube::Config> {
         Some(opts.apiserver.parse().with_context(|| format!("--apiserver {:?} is not a URL", opts.apiserver))?)
     };
     let mut config = if !opts.kubeconfig.is_empty() {
-        let kc = Kubeconfig::read_from(&opts.kubeconfig)
-            .with_context(|| format!("reading kubeconfig {}", opts.kubeconfig))?;
+        // kube's read error already quotes the path and repeats its cause; say each once.
+        let kc = Kubeconfig::read_from(&opts.kubeconfig).map_err(|e| {
+            anyhow::anyhow!("reading kubeconfig {}: {}", opts.kubeconfig, anyhow::Error::from(e).root_cause())
+        })?;
         kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
             .with_context(|| format!("loading kubeconfig {}", opts.kubeconfig))?

@@ -23,29 +23,32 @@ pub mod webconfig;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 pub use engine::run;
 pub use options::Options;
 
 /// Entry point of `kubestate kube-state-metrics`; `args[0]` is the program name.
 pub fn cli_main(args: Vec<OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "version") {
-        println!("kube-state-metrics (kubestate) {}", env!("CARGO_PKG_VERSION"));
+        println!("{}", version_text());
         return ExitCode::SUCCESS;
     }
-    let opts = match Options::try_parse_from(&args) {
-        Ok(o) => o,
+    let (opts, ignored) = match Options::parse_with_ignored(&args) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            // Help goes to stdout and succeeds; any other refusal exits 1, as upstream's command does.
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
         }
     };
-    init_tracing(opts.v);
+    let level = logging::level_for_verbosity(opts.v);
+    // kube-runtime's watcher warns on every retry of a forbidden list; the watch loop reports such a
+    // failure once itself, so that target is kept to errors unless RUST_LOG says otherwise.
+    logging::init(opts.logging_format, &format!("{level},kube_runtime::watcher=error"));
+    logging::warn_ignored_flags(ignored);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("kube-state-metrics: starting the async runtime: {e}");
+            tracing::error!("starting the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -58,20 +61,15 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// klog-style verbosity mapped onto tracing levels; `RUST_LOG`, when set, takes precedence.
-fn init_tracing(v: u8) {
-    use tracing_subscriber::EnvFilter;
-    let level = match v {
-        0 | 1 => "info",
-        2..=4 => "debug",
-        _ => "trace",
-    };
-    // kube-runtime's watcher warns on every retry of a forbidden list; the watch loop reports such a
-    // failure once itself, so that target is kept to errors unless RUST_LOG says otherwise.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},kube_runtime::watcher=error")));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+/// What `kube-state-metrics version` prints: the name and version first, as upstream's build info does.
+pub fn version_text() -> String {
+    format!(
+        "kube-state-metrics (kubestate), version {} (revision: {})\n  platform: {}/{}",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("KUBESTATE_REVISION").unwrap_or("unknown"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+    )
 }
 
 /// Completes on SIGINT or SIGTERM (the latter is how Kubernetes stops a pod).

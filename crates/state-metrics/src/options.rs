@@ -6,9 +6,11 @@
 //! rather than a silently ignored setting.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
 use clap::{ArgAction, Parser};
 use serde_json::Value;
 
@@ -61,8 +63,9 @@ pub enum OptionsError {
     UnknownResource { name: String, valid: String },
     #[error("{flag} is not supported yet by kubestate (given {value:?})")]
     NotSupported { flag: &'static str, value: String },
-    #[error("reading config file {path}: {source}")]
-    ConfigRead { path: PathBuf, source: std::io::Error },
+    /// The cause is part of the message (and not a `source`), so that it is printed once.
+    #[error("reading config file {path}: {error}")]
+    ConfigRead { path: PathBuf, error: std::io::Error },
     #[error("parsing config file {path}: {message}")]
     ConfigParse { path: PathBuf, message: String },
     #[error("config file {path}: key {key}: {message}")]
@@ -80,7 +83,7 @@ pub enum OptionsError {
     about = "Expose the state of Kubernetes objects as Prometheus metrics (kube-state-metrics, in Rust).",
     disable_version_flag = true,
     next_line_help = true,
-    max_term_width = 100,
+    max_term_width = 80,
     // Go's flag parsing lets a repeated flag's last value win; manifests that append an override rely on it.
     args_override_self = true
 )]
@@ -143,7 +146,7 @@ pub struct Options {
     #[arg(long, env = "KSM_NODE", default_value = "")]
     pub node: String,
     /// Only watch unscheduled pods (only pods may be enabled).
-    #[arg(long, env = "KSM_TRACK_UNSCHEDULED_PODS", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_TRACK_UNSCHEDULED_PODS", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub track_unscheduled_pods: bool,
     /// Inline custom resource state metrics config; wins over the file.
@@ -153,34 +156,34 @@ pub struct Options {
     #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_CONFIG_FILE", default_value = "")]
     pub custom_resource_state_config_file: String,
     /// Keep running when the custom resource state config file is missing.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value_t = false,
           default_missing_value = "true", action = ArgAction::Set)]
     pub continue_without_custom_resource_state_config_file: bool,
     /// Only provide custom resource state metrics (no built-in resources).
-    #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_ONLY", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_CUSTOM_RESOURCE_STATE_ONLY", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub custom_resource_state_only: bool,
     /// Path to a YAML file with the same options; its values override the flags.
     #[arg(long, env = "KSM_CONFIG", default_value = "")]
     pub config: String,
     /// Start even if the --config file is missing or unreadable.
-    #[arg(long, env = "KSM_CONTINUE_WITHOUT_CONFIG", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_CONTINUE_WITHOUT_CONFIG", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub continue_without_config: bool,
     /// List with resourceVersion=0, served from the API server's watch cache.
-    #[arg(long, env = "KSM_USE_APISERVER_CACHE", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_USE_APISERVER_CACHE", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub use_apiserver_cache: bool,
     /// Maximum number of objects listed per resource (not supported yet).
     #[arg(long, env = "KSM_OBJECT_LIMIT", default_value_t = 0, allow_negative_numbers = true)]
     pub object_limit: i64,
     /// Gzip the /metrics response when the client accepts it.
-    #[arg(long, env = "KSM_ENABLE_GZIP_ENCODING", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_ENABLE_GZIP_ENCODING", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub enable_gzip_encoding: bool,
     /// Require Kubernetes authentication and authorization (TokenReview + SubjectAccessReview) on the
     /// main and telemetry /metrics.
-    #[arg(long, env = "KSM_AUTH_FILTER", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "KSM_AUTH_FILTER", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub auth_filter: bool,
     /// Path to an exporter-toolkit web config file (TLS, client certificates, basic auth, headers),
@@ -188,19 +191,19 @@ pub struct Options {
     #[arg(long, env = "KSM_TLS_CONFIG", default_value = "")]
     pub tls_config: String,
     /// Time allowed to read a whole request (Go duration, e.g. 1m0s; 0 disables).
-    #[arg(long, env = "KSM_SERVER_READ_TIMEOUT", default_value = "1m0s", value_parser = parse_go_duration)]
+    #[arg(long, env = "KSM_SERVER_READ_TIMEOUT", default_value = "1m0s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub server_read_timeout: Duration,
     /// Time allowed to write a whole response (Go duration; 0 disables).
-    #[arg(long, env = "KSM_SERVER_WRITE_TIMEOUT", default_value = "1m0s", value_parser = parse_go_duration)]
+    #[arg(long, env = "KSM_SERVER_WRITE_TIMEOUT", default_value = "1m0s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub server_write_timeout: Duration,
     /// How long an idle keep-alive connection stays open (Go duration; 0 disables).
-    #[arg(long, env = "KSM_SERVER_IDLE_TIMEOUT", default_value = "5m0s", value_parser = parse_go_duration)]
+    #[arg(long, env = "KSM_SERVER_IDLE_TIMEOUT", default_value = "5m0s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub server_idle_timeout: Duration,
     /// Time allowed to read request headers (Go duration; 0 disables).
-    #[arg(long, env = "KSM_SERVER_READ_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_go_duration)]
+    #[arg(long, env = "KSM_SERVER_READ_HEADER_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = parse_go_duration)]
     pub server_read_header_timeout: Duration,
     /// Go-runtime memory tuning; meaningless here and ignored.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value_t = false,
           default_missing_value = "true", action = ArgAction::Set)]
     pub auto_gomemlimit: bool,
     /// Go-runtime memory tuning ratio; ignored.
@@ -210,6 +213,9 @@ pub struct Options {
     /// Log verbosity (klog's -v): 0-1 info, 2-4 debug, 5+ trace. RUST_LOG, when set, wins.
     #[arg(short = 'v', long = "v", env = "KSM_V", default_value_t = 0)]
     pub v: u8,
+    /// Log format: "text", or "json" for one JSON object per line (Kubernetes' JSON log fields).
+    #[arg(long, env = "KSM_LOGGING_FORMAT", default_value = "text", value_parser = parse_log_format)]
+    pub logging_format: logging::LogFormat,
     #[command(flatten)]
     pub klog: KlogCompat,
     /// `labels_allow_list` of the `--config` file (map form); when set it replaces the flag.
@@ -223,19 +229,19 @@ pub struct Options {
 /// klog's flags: accepted so that upstream manifests parse; logging always goes to stderr.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KlogCompat {
-    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub logtostderr: Option<bool>,
-    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub alsologtostderr: Option<bool>,
-    #[arg(long = "add_dir_header", alias = "add-dir-header", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "add_dir_header", alias = "add-dir-header", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub add_dir_header: Option<bool>,
-    #[arg(long = "one_output", alias = "one-output", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "one_output", alias = "one-output", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub one_output: Option<bool>,
-    #[arg(long = "skip_headers", alias = "skip-headers", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "skip_headers", alias = "skip-headers", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub skip_headers: Option<bool>,
-    #[arg(long = "skip_log_headers", alias = "skip-log-headers", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "skip_log_headers", alias = "skip-log-headers", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub skip_log_headers: Option<bool>,
-    #[arg(long = "legacy_stderr_threshold_behavior", alias = "legacy-stderr-threshold-behavior", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "legacy_stderr_threshold_behavior", alias = "legacy-stderr-threshold-behavior", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub legacy_stderr_threshold_behavior: Option<bool>,
     #[arg(long, hide = true)]
     pub alsologtostderrthreshold: Option<String>,
@@ -253,6 +259,33 @@ pub struct KlogCompat {
     pub vmodule: Option<String>,
 }
 
+/// A flag given that has no effect here, and why: (`--flag`, reason).
+pub type IgnoredFlag = (&'static str, &'static str);
+
+/// Flags accepted so that upstream manifests start, with why each has no effect here.
+const IGNORED_FLAGS: &[(&str, &str, &str)] = &[
+    ("auto_gomemlimit", "--auto-gomemlimit", "it tunes the Go runtime's memory limit"),
+    ("auto_gomemlimit_ratio", "--auto-gomemlimit-ratio", "it tunes the Go runtime's memory limit"),
+    ("logtostderr", "--logtostderr", "logs always go to stderr"),
+    ("alsologtostderr", "--alsologtostderr", "logs always go to stderr"),
+    ("alsologtostderrthreshold", "--alsologtostderrthreshold", "logs always go to stderr"),
+    ("stderrthreshold", "--stderrthreshold", "logs always go to stderr"),
+    ("legacy_stderr_threshold_behavior", "--legacy_stderr_threshold_behavior", "logs always go to stderr"),
+    ("log_dir", "--log_dir", "logs always go to stderr"),
+    ("log_file", "--log_file", "logs always go to stderr"),
+    ("log_file_max_size", "--log_file_max_size", "logs always go to stderr"),
+    ("one_output", "--one_output", "logs always go to stderr"),
+    ("add_dir_header", "--add_dir_header", "klog's header layout does not apply (use --logging-format)"),
+    ("skip_headers", "--skip_headers", "klog's header layout does not apply (use --logging-format)"),
+    ("skip_log_headers", "--skip_log_headers", "klog's header layout does not apply (use --logging-format)"),
+    ("log_backtrace_at", "--log_backtrace_at", "there are no Go stack traces to print"),
+    ("vmodule", "--vmodule", "per-file verbosity is set with RUST_LOG instead"),
+];
+
+fn parse_log_format(s: &str) -> Result<logging::LogFormat, String> {
+    s.parse()
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options::parse_from(["kube-state-metrics"])
@@ -260,6 +293,17 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Parses argv (argv[0] is the program name) and names the flags given that have no effect here,
+    /// each with the reason, so that the caller can warn about them once logging is set up.
+    pub fn parse_with_ignored(args: &[OsString]) -> Result<(Options, Vec<IgnoredFlag>), clap::Error> {
+        let matches = <Options as clap::CommandFactory>::command().try_get_matches_from(args)?;
+        let opts = <Options as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let given =
+            |id: &str| matches!(matches.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+        let ignored = IGNORED_FLAGS.iter().filter(|(id, ..)| given(id)).map(|(_, flag, why)| (*flag, *why)).collect();
+        Ok((opts, ignored))
+    }
+
     /// Overlays the `--config` file, if one is named, onto the flags. A missing or unreadable file is an
     /// error unless `--continue-without-config`; then it is logged and the flags stand.
     pub fn apply_config_file(&mut self) -> Result<(), OptionsError> {
@@ -269,11 +313,11 @@ impl Options {
         let path = PathBuf::from(&self.config);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(source) if self.continue_without_config => {
-                tracing::warn!(path = %path.display(), error = %source, "config file unreadable; continuing with flags");
+            Err(error) if self.continue_without_config => {
+                tracing::warn!(path = %path.display(), %error, "config file unreadable; continuing with flags");
                 return Ok(());
             }
-            Err(source) => return Err(OptionsError::ConfigRead { path, source }),
+            Err(error) => return Err(OptionsError::ConfigRead { path, error }),
         };
         self.apply_config_text(&text, &path)
     }
@@ -357,9 +401,14 @@ impl Options {
                 "server_read_header_timeout" => {
                     self.server_read_header_timeout = yaml_duration(value).map_err(|m| err(k, m))?
                 }
-                "auto-gomemlimit" => self.auto_gomemlimit = yaml_bool(value).map_err(|m| err(k, m))?,
-                "auto-gomemlimit-ratio" => {
-                    self.auto_gomemlimit_ratio = value.as_f64().ok_or_else(|| err(k, "expected a number".into()))?
+                "auto-gomemlimit" | "auto-gomemlimit-ratio" => {
+                    if k == "auto-gomemlimit" {
+                        self.auto_gomemlimit = yaml_bool(value).map_err(|m| err(k, m))?;
+                    } else {
+                        self.auto_gomemlimit_ratio =
+                            value.as_f64().ok_or_else(|| err(k, "expected a number".into()))?;
+                    }
+                    tracing::warn!(key = k, path = %path.display(), "config key accepted for compatibility and ignored: it tunes the Go runtime's memory limit");
                 }
                 "enable_gzip_encoding" => self.enable_gzip_encoding = yaml_bool(value).map_err(|m| err(k, m))?,
                 "track_unscheduled_pods" => self.track_unscheduled_pods = yaml_bool(value).map_err(|m| err(k, m))?,
@@ -373,11 +422,14 @@ impl Options {
         Ok(())
     }
 
-    /// Fails on the first flag that names a feature this build does not have yet.
+    /// Fails on the first flag that names a feature this build does not have yet, or on metric
+    /// allow/deny lists that cannot be used. The lists are checked here, before any part compiles them
+    /// for its own families, so that their error names the flags rather than that part.
     pub fn check_supported(&self) -> Result<(), OptionsError> {
         if self.object_limit != 0 {
             return Err(OptionsError::NotSupported { flag: "--object-limit", value: self.object_limit.to_string() });
         }
+        self.family_filter()?;
         Ok(())
     }
 
