@@ -1,5 +1,6 @@
 //! `kubestate demo` as a user runs it: one command, then kube-state-metrics answers on its port and
-//! `kubectl top nodes` works with the printed kubeconfig; SIGTERM stops everything cleanly.
+//! `kubectl top nodes` works with the printed kubeconfig; SIGTERM stops everything cleanly. Its keys and
+//! kubeconfig are readable by their owner only, and its logs carry no colour codes into a pipe.
 
 mod support;
 mod tools;
@@ -36,7 +37,10 @@ async fn demo_serves_metrics_and_kubectl_top_then_stops_on_sigterm() {
         .arg("--nodes=3")
         .arg("--pods-per-node=4")
         .arg(format!("--dir={}", dir.display()))
+        // Informational lines too, so that the check for colour codes below has lines to look at.
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -57,6 +61,32 @@ async fn demo_serves_metrics_and_kubectl_top_then_stops_on_sigterm() {
     .await
     .expect("no banner");
     assert_eq!(Path::new(&kubeconfig), dir.join("kubeconfig"));
+    let log = {
+        let mut err = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        tokio::spawn(async move {
+            let mut out = String::new();
+            while let Ok(Some(line)) = err.next_line().await {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            out
+        })
+    };
+    // The admin token and every private key: owner only.
+    let mut private = vec![dir.join("kubeconfig")];
+    private.extend(
+        std::fs::read_dir(dir.join("pki"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "key")),
+    );
+    assert!(private.len() >= 3, "kubeconfig and the CA, serving and front-proxy keys: {private:?}");
+    for p in &private {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", p.display());
+    }
     // Keep draining stdout so the demo never blocks on a full pipe.
     let rest = tokio::spawn(async move {
         let mut out = banner;
@@ -114,5 +144,8 @@ async fn demo_serves_metrics_and_kubectl_top_then_stops_on_sigterm() {
     assert!(exit.success(), "demo exited with {exit}");
     let out = rest.await.unwrap();
     assert!(out.contains(&format!("http://127.0.0.1:{ksm_port}/metrics")), "{out}");
+    let log = log.await.unwrap();
+    assert!(log.lines().count() > 2, "the demo logged nothing at info: {log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe: {log:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

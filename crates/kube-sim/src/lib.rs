@@ -196,7 +196,7 @@ impl SimHandle {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(path, self.kubeconfig_yaml()).with_context(|| format!("writing {}", path.display()))
+        privatefile::write(path, self.kubeconfig_yaml()).with_context(|| format!("writing {}", path.display()))
     }
     /// The simulated kubelets (to inject faults), unless started with `kubelets: false`.
     pub fn kubelets(&self) -> Option<&KubeletSim> {

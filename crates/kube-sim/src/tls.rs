@@ -103,7 +103,7 @@ impl TlsMaterial {
         let m = Self::generate(extra_ips)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for (f, content) in files.iter().zip([&m.ca_pem, &m.ca_key_pem, &m.cert_pem, &m.key_pem]) {
-            std::fs::write(f, content).with_context(|| format!("writing {}", f.display()))?;
+            privatefile::write(f, content).with_context(|| format!("writing {}", f.display()))?;
         }
         Ok(m)
     }
@@ -137,7 +137,7 @@ impl TlsMaterial {
         if let Some(d) = dir {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
             for (f, content) in names.iter().zip([&fp.ca_pem, &fp.cert_pem, &fp.key_pem]) {
-                std::fs::write(d.join(f), content).with_context(|| format!("writing {f}"))?;
+                privatefile::write(&d.join(f), content).with_context(|| format!("writing {f}"))?;
             }
         }
         Ok(fp)

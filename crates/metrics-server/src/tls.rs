@@ -75,7 +75,7 @@ pub fn serving_cert(
     let key_pem = generated.signing_key.serialize_pem();
     std::fs::create_dir_all(cert_dir).map_err(|e| TlsError::Write(cert_dir.to_owned(), e))?;
     std::fs::write(&crt, &cert_pem).map_err(|e| TlsError::Write(crt.clone(), e))?;
-    std::fs::write(&key, &key_pem).map_err(|e| TlsError::Write(key.clone(), e))?;
+    privatefile::write(&key, &key_pem).map_err(|e| TlsError::Write(key.clone(), e))?;
     tracing::info!("Generated self-signed cert ({}, {})", crt.display(), key.display());
     Ok((read_certs(&crt)?, read_key(&key)?))
 }
