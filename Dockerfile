@@ -1,11 +1,11 @@
-# Multi-stage build of one static binary; the runtime images hold nothing else.
-# Upstream images start their binary from the entrypoint with only `args:` in the manifests, so for a true
-# drop-in there is one image per upstream name, each with that entrypoint (argv[0] picks the server):
-#   docker build --target kube-state-metrics -t kubestate/kube-state-metrics .
-#   docker build --target metrics-server     -t kubestate/metrics-server .
-#   docker build -t kubestate .              # all subcommands: kubestate <subcommand> ...
-# Every image carries the same binary under all three names, at the paths upstream uses (/kube-state-metrics,
-# /metrics-server).
+# Multi-stage build of one static, stripped binary (the release profile strips it); the runtime images
+# hold nothing else. Upstream images start their server from the entrypoint and manifests pass only
+# `args:`, so for a drop-in there is one image per server, each with that entrypoint (argv[0] picks the
+# server). Build both, tagged with the crate version, as deploy/README.md describes:
+#   docker build --target kube-state-metrics -t ghcr.io/kubestate/kube-state-metrics:0.1.0 .
+#   docker build --target metrics-server     -t ghcr.io/kubestate/metrics-server:0.1.0 .
+# Without --target the last stage, kube-state-metrics, is built. The `kubestate` stage holds the same
+# binary behind its own name (`kubestate <subcommand> ...`) for running the simulator or the demo.
 FROM rust:1-bookworm AS build
 RUN rustup target add x86_64-unknown-linux-musl \
  && apt-get update && apt-get install -y --no-install-recommends musl-tools
@@ -24,13 +24,13 @@ COPY --from=build /out/ /
 # metrics-server writes self-signed serving certificates only to --cert-dir (mount an emptyDir there).
 USER 65534:65534
 
-FROM base AS kube-state-metrics
-EXPOSE 8080 8081
-ENTRYPOINT ["/kube-state-metrics"]
+FROM base AS kubestate
+ENTRYPOINT ["/kubestate"]
 
 FROM base AS metrics-server
 EXPOSE 10250
 ENTRYPOINT ["/metrics-server"]
 
-FROM base AS kubestate
-ENTRYPOINT ["/kubestate"]
+FROM base AS kube-state-metrics
+EXPOSE 8080 8081
+ENTRYPOINT ["/kube-state-metrics"]
