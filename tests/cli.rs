@@ -205,3 +205,44 @@ fn sim_logs_without_colour_into_a_pipe() {
     assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every `kubestate <subcommand>` a document names exists (SECURITY.md once named a `kube-sim` one).
+#[test]
+fn documents_name_only_real_subcommands() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md"), root.join("SECURITY.md"), root.join("CHANGELOG.md")];
+    for dir in ["docs", "deploy", "deploy/kube-state-metrics", "deploy/metrics-server", "deploy/helm/kubestate"] {
+        for e in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "md") {
+                docs.push(e.path());
+            }
+        }
+    }
+    let mut named = 0;
+    for doc in &docs {
+        let text = std::fs::read_to_string(doc).unwrap();
+        let mut fenced = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            // Command lines: a fenced line that starts with `kubestate `, or inline code that does.
+            let starts: Vec<&str> = if fenced {
+                line.trim_start().strip_prefix("kubestate ").into_iter().collect()
+            } else {
+                line.split("`kubestate ").skip(1).collect()
+            };
+            for rest in starts {
+                let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                if word.is_empty() || word.starts_with('-') || word.starts_with('<') {
+                    continue;
+                }
+                named += 1;
+                let o = run(&[&word, "--help"]);
+                assert!(o.status.success(), "{}: `kubestate {word}` is not a subcommand", doc.display());
+            }
+        }
+    }
+    assert!(named >= 4, "found only {named} subcommand mentions in {docs:?}");
+}

@@ -1,5 +1,6 @@
 //! deploy/helm/kubestate renders with `helm template` (default values, and with sharding, a highly available
-//! metrics-server and extra flags), and what it renders is what the binaries accept.
+//! metrics-server and extra flags), and what it renders is what the binaries accept: each image starts the
+//! server its arguments are for. Every value of values.yaml is documented in the chart's README.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+mod images;
 mod tools;
 
 fn helm() -> Option<PathBuf> {
@@ -69,7 +71,10 @@ fn default_values_render_both_servers_with_upstream_arguments() {
     assert_eq!(ksm["metadata"]["namespace"], "monitoring");
     assert_eq!(ksm["spec"]["replicas"], 1);
     let container = &ksm["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(container["image"], "ghcr.io/kubestate/kube-state-metrics:latest");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(container["image"], format!("ghcr.io/kubestate/kube-state-metrics:{version}"));
+    let servers = images::check_workloads(&docs, std::path::Path::new("helm template (defaults)"));
+    assert_eq!(servers, ["kube-state-metrics", "metrics-server"]);
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(container["securityContext"]["runAsUser"], 65534);
     let opts = ksm_options(&args(ksm));
@@ -130,6 +135,7 @@ metricsServer:
         .collect();
     let opts = ksm_options(&filled);
     assert_eq!(opts.pod, "kube-state-metrics-0");
+    images::args_start_the_server("kube-state-metrics", &a, "helm template (sharded)");
     assert!(filled.contains(&"--resources=pods,nodes".to_owned()));
     let role = find(&docs, "Role", "kube-state-metrics-sharding");
     assert!(role["rules"].as_array().unwrap().iter().any(|r| r["resources"][0] == "statefulsets"));
@@ -147,4 +153,33 @@ metricsServer:
     let ms_args = args(ms);
     assert!(ms_args.contains(&"--kubelet-insecure-tls".to_owned()));
     ms_options(&ms_args).validate().expect("metrics-server args validate");
+    images::args_start_the_server("metrics-server", &ms_args, "helm template (high availability)");
+}
+
+/// Maps whose keys are the user's own (Kubernetes fields, annotations): documented as one value.
+const FREE_FORM: &[&str] = &["resources", "nodeSelector", "annotations"];
+
+fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    let last = prefix.rsplit('.').next().unwrap_or_default();
+    match v.as_object() {
+        Some(m) if !FREE_FORM.contains(&last) => {
+            for (k, child) in m {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                leaf_paths(child, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn every_value_is_documented_in_the_chart_readme() {
+    let chart = repo().join("deploy/helm/kubestate");
+    let values: Value = serde_saphyr::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap()).unwrap();
+    let readme = std::fs::read_to_string(chart.join("README.md")).unwrap();
+    let mut paths = Vec::new();
+    leaf_paths(&values, "", &mut paths);
+    assert!(paths.len() > 20, "{paths:?}");
+    let undocumented: Vec<&String> = paths.iter().filter(|p| !readme.contains(&format!("| `{p}` |"))).collect();
+    assert!(undocumented.is_empty(), "values missing from the chart README's table: {undocumented:?}");
 }
