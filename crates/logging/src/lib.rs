@@ -287,7 +287,7 @@ mod tests {
     fn short_callers() {
         assert_eq!(short_caller("crates/state-metrics/src/engine.rs"), "state-metrics/src/engine.rs");
         assert_eq!(
-            short_caller("/home/u/.cargo/registry/src/idx/kube-runtime-5.0.0/src/watcher.rs"),
+            short_caller("/opt/cargo/registry/src/idx/kube-runtime-5.0.0/src/watcher.rs"),
             "kube-runtime-5.0.0/src/watcher.rs"
         );
         assert_eq!(short_caller("src/main.rs"), "src/main.rs");
