@@ -97,12 +97,7 @@ fn config(a: &Args) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "kubestate_bench=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(logging::LogFormat::Text, "kubestate_bench=info");
     let args = Args::parse();
     if !args.scaling.is_empty() {
         return scaling(&args.scaling);
