@@ -7,6 +7,7 @@ pub mod procfs;
 pub mod report;
 pub mod scaling;
 
+mod encoding;
 mod ksm;
 mod ms;
 mod sim;
@@ -42,6 +43,8 @@ pub struct Config {
     /// Full scrape cycles measured after the first one completed.
     pub ms_cycles: u64,
     pub skip_ksm: bool,
+    /// Also start kube-state-metrics against a JSON-only simulator and time the decoders alone.
+    pub encodings: bool,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
         Config {
             kubestate,
             ksm_binary: None,
+            encodings: true,
             pods: 10_000,
             pods_per_node: 100,
             namespaces: 20,
@@ -90,6 +94,15 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
     anyhow::ensure!(cfg.kubestate.is_file(), "kubestate binary not found at {}", cfg.kubestate.display());
     let (cores, cpu_model) = procfs::machine();
     let ksm = if cfg.skip_ksm { None } else { Some(ksm::bench(cfg).await?) };
+    let (encodings, decode) = if cfg.skip_ksm || !cfg.encodings {
+        (Vec::new(), None)
+    } else {
+        tracing::info!("kube-state-metrics' start with protobuf and with JSON");
+        let runs = vec![encoding::start(cfg, false).await?, encoding::start(cfg, true).await?];
+        tracing::info!("decoding the pod list");
+        let rounds = (200_000 / cfg.pods.max(1)).clamp(3, 50);
+        (runs, Some(encoding::decode(cfg, rounds).await?))
+    };
     let mut ms = Vec::new();
     for &n in &cfg.ms_nodes {
         ms.push(ms::bench(cfg, n).await?);
@@ -101,6 +114,8 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         churn_seconds: cfg.churn.as_secs_f64(),
         ms_resolution_seconds: cfg.ms_resolution.as_secs_f64(),
         ksm,
+        encodings,
+        decode,
         ms,
         targets: Vec::new(),
     };

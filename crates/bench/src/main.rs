@@ -58,6 +58,9 @@ struct Args {
     /// Skip kube-state-metrics.
     #[arg(long)]
     skip_ksm: bool,
+    /// Skip the protobuf-against-JSON comparison (two more starts and the decoder timings).
+    #[arg(long)]
+    skip_encodings: bool,
     /// Instead of running, compare the JSON reports of earlier runs at different pod counts: each
     /// figure's median per size and how fast it grows with the cluster (exponent 1 = linear).
     #[arg(long, num_args = 1.., value_name = "REPORT.json")]
@@ -91,6 +94,7 @@ fn config(a: &Args) -> anyhow::Result<Config> {
         c.ms_nodes = n.iter().copied().filter(|n| *n > 0).collect();
     }
     c.skip_ksm = a.skip_ksm;
+    c.encodings = !a.skip_encodings;
     c.ksm_binary = a.ksm_binary.clone();
     Ok(c)
 }

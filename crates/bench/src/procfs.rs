@@ -41,6 +41,12 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks.unwrap_or(0) as f64 / clk_tck()
 }
 
+/// CPU time the calling thread has used so far, in seconds (clock ticks: time long stretches).
+pub fn thread_cpu_seconds() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/thread-self/stat").ok().and_then(|t| parse_stat_ticks(&t));
+    ticks.unwrap_or(0) as f64 / clk_tck()
+}
+
 /// USER_HZ; 100 on every mainstream Linux, asked of getconf once in case this one differs.
 fn clk_tck() -> f64 {
     static HZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();

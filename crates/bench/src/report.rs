@@ -99,6 +99,33 @@ pub struct KsmReport {
     pub sim: SimStats,
 }
 
+/// One start of kube-state-metrics with the simulator answering one encoding.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EncodingRun {
+    /// `protobuf` or `json`.
+    pub encoding: String,
+    pub ready_seconds: f64,
+    pub ready_cpu_seconds: f64,
+    pub sim_cpu_seconds: f64,
+    pub peak_rss_kib: u64,
+    pub bytes_received: u64,
+    pub requests: u64,
+    /// Pods in the first scrape after readiness.
+    pub pods: usize,
+}
+
+/// The decoders alone on the simulator's pod list.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DecodeReport {
+    pub pods: usize,
+    pub json_bytes_per_object: f64,
+    pub protobuf_bytes_per_object: f64,
+    /// k8s-openapi's Pod from JSON (through `Lenient`): the decoding before projections.
+    pub legacy_json_ns: f64,
+    pub projection_json_ns: f64,
+    pub projection_protobuf_ns: f64,
+}
+
 /// Requests and response bytes by kind of request, counted by kube-sim.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StartCost {
@@ -186,6 +213,8 @@ pub struct Report {
     pub churn_seconds: f64,
     pub ms_resolution_seconds: f64,
     pub ksm: Option<KsmReport>,
+    pub encodings: Vec<EncodingRun>,
+    pub decode: Option<DecodeReport>,
     pub ms: Vec<MsReport>,
     pub targets: Vec<Target>,
 }
@@ -278,6 +307,41 @@ pub fn targets(r: &Report) -> Vec<Target> {
             growth <= c.rss_start_kib as f64 * 0.10 + 4096.0,
         ));
     }
+    if let [pb, json] = &r.encodings[..] {
+        let today = PRE_INGESTION_V2_READY_SECONDS * r.pods as f64 / 10_000.0;
+        out.push(t(
+            "KSM full view with protobuf <= a third of the paginated JSON start",
+            format!("<= {:.2} s", today / 3.0),
+            format!(
+                "{:.2} s ({:.2} s CPU; JSON {:.2} s, {:.2} s CPU)",
+                pb.ready_seconds, pb.ready_cpu_seconds, json.ready_seconds, json.ready_cpu_seconds
+            ),
+            pb.pods == r.pods && pb.ready_seconds <= today / 3.0,
+        ));
+        let ratio = pb.bytes_received as f64 / json.bytes_received.max(1) as f64;
+        out.push(t(
+            "KSM bytes received with protobuf <= 0.4x JSON",
+            "<= 0.40",
+            format!(
+                "{ratio:.2} ({:.1} MB / {:.1} MB)",
+                pb.bytes_received as f64 / 1e6,
+                json.bytes_received as f64 / 1e6
+            ),
+            ratio <= 0.4,
+        ));
+    }
+    if let Some(d) = &r.decode {
+        let speedup = d.legacy_json_ns / d.projection_protobuf_ns.max(1e-9);
+        out.push(t(
+            "pod decoding: protobuf projection >= 3x the JSON of k8s-openapi",
+            ">= 3.0x",
+            format!(
+                "{speedup:.1}x ({:.0} ns vs {:.0} ns per pod; projection from JSON {:.0} ns)",
+                d.projection_protobuf_ns, d.legacy_json_ns, d.projection_json_ns
+            ),
+            speedup >= 3.0,
+        ));
+    }
     for m in &r.ms {
         if m.nodes >= 1000 {
             out.push(t(
@@ -323,6 +387,27 @@ pub fn render(r: &Report) -> String {
             format!("{:.2} s / {:.2} s", k.ready_cpu_seconds, k.sim_start_cpu_seconds),
             String::new(),
         );
+        for e in &r.encodings {
+            row(
+                &mut s,
+                &format!("start with {}: ready / CPU / sim CPU", e.encoding),
+                format!("{:.2} s / {:.2} s / {:.2} s", e.ready_seconds, e.ready_cpu_seconds, e.sim_cpu_seconds),
+                format!(
+                    "{:.1} MB in {} requests, peak {:.1} MiB",
+                    e.bytes_received as f64 / 1e6,
+                    e.requests,
+                    mib(e.peak_rss_kib)
+                ),
+            );
+        }
+        if let Some(d) = &r.decode {
+            row(
+                &mut s,
+                "pod decode ns: k8s-openapi JSON / projection JSON / protobuf",
+                format!("{:.0} / {:.0} / {:.0}", d.legacy_json_ns, d.projection_json_ns, d.projection_protobuf_ns),
+                format!("{:.0} B JSON, {:.0} B protobuf per pod", d.json_bytes_per_object, d.protobuf_bytes_per_object),
+            );
+        }
         if let Some(c) = &k.start {
             let kinds = |m: &std::collections::BTreeMap<String, u64>, scale: f64, unit: &str| {
                 m.iter().map(|(k, v)| format!("{k} {:.1}{unit}", *v as f64 / scale)).collect::<Vec<_>>().join(", ")
@@ -471,6 +556,8 @@ mod tests {
             churn_seconds: 60.0,
             ms_resolution_seconds: 15.0,
             ksm: Some(k),
+            encodings: vec![],
+            decode: None,
             ms: vec![ms],
             targets: vec![],
         };

@@ -118,6 +118,18 @@ impl Sim {
         pods_per_node: usize,
         namespaces: usize,
     ) -> anyhow::Result<Sim> {
+        Self::start_with(bin, dir, nodes, pods_per_node, namespaces, false).await
+    }
+
+    /// [`Sim::start`]; with `json_only` it answers JSON even to clients that prefer protobuf.
+    pub async fn start_with(
+        bin: &Path,
+        dir: &Path,
+        nodes: usize,
+        pods_per_node: usize,
+        namespaces: usize,
+        json_only: bool,
+    ) -> anyhow::Result<Sim> {
         let port = free_port()?;
         let kubeconfig = dir.join("kubeconfig");
         let args: Vec<String> = vec![
@@ -138,6 +150,10 @@ impl Sim {
             // The bench hosts its own kubelets (metrics-server) or none (kube-state-metrics), so the
             // simulator's RSS and CPU stay its own.
             args.push("--no-kubelets".into());
+        }
+        if json_only {
+            anyhow::ensure!(supports_flag(bin, "--json-only"), "this kube-sim cannot answer JSON only");
+            args.push("--json-only".into());
         }
         let admin = if supports_flag(bin, "--admin-address") {
             let p = free_port()?;

@@ -1,0 +1,119 @@
+//! Protobuf against JSON: kube-state-metrics' start against the same simulated cluster answering each
+//! encoding (bytes received, time and CPU to a full view, the simulator's CPU), and the decoders alone on
+//! the simulator's pod list (bytes and nanoseconds per object).
+
+use std::time::{Duration, Instant};
+
+use crate::Config;
+use crate::client::Plain;
+use crate::procfs;
+use crate::report::{DecodeReport, EncodingRun};
+use crate::sim::{Proc, Scratch, Sim, free_port};
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
+
+/// One start of kube-state-metrics against a simulator answering `json_only` or protobuf.
+pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun> {
+    let dir = Scratch::new(if json_only { "enc-json" } else { "enc-pb" })?;
+    let nodes = cfg.pods.div_ceil(cfg.pods_per_node.max(1));
+    let sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, json_only).await?;
+    sim.reset_requests().await?;
+    let port = free_port()?;
+    let args = vec![
+        "kube-state-metrics".to_string(),
+        format!("--kubeconfig={}", sim.kubeconfig.display()),
+        "--host=127.0.0.1".into(),
+        format!("--port={port}"),
+        "--telemetry-host=127.0.0.1".into(),
+        format!("--telemetry-port={}", free_port()?),
+    ];
+    let sim_cpu = procfs::cpu_seconds(sim.proc.pid());
+    let bin = cfg.ksm_binary.as_ref().unwrap_or(&cfg.kubestate);
+    let mut ksm = Proc::spawn("kube-state-metrics", bin, &args, &dir.0)?;
+    let http = Plain::new(format!("http://127.0.0.1:{port}"), None);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        ksm.check_alive()?;
+        if let Ok(r) = http.get("/readyz", &[]).await
+            && r.status == 200
+        {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "kube-state-metrics not ready after 600 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ready_seconds = ksm.started.elapsed().as_secs_f64();
+    let ready_cpu_seconds = procfs::cpu_seconds(ksm.pid());
+    let sim_cpu_seconds = procfs::cpu_seconds(sim.proc.pid()) - sim_cpu;
+    let peak_rss_kib = procfs::mem(ksm.pid()).hwm_kib;
+    let cost = sim.start_cost().await?.unwrap_or_default();
+    let body = http.get_ok("/metrics?resources=pods", &[]).await?.body;
+    let pods = body.split(|b| *b == b'\n').filter(|l| l.starts_with(b"kube_pod_info{")).count();
+    Ok(EncodingRun {
+        encoding: if json_only { "json" } else { "protobuf" }.into(),
+        ready_seconds,
+        ready_cpu_seconds,
+        sim_cpu_seconds,
+        peak_rss_kib,
+        bytes_received: cost.bytes.values().sum(),
+        requests: cost.requests.values().sum(),
+        pods,
+    })
+}
+
+/// The pod list of a simulator in both encodings, each item decoded `rounds` times: into the k8s-openapi
+/// type from JSON (what kube-state-metrics did before projections), and into the projection from JSON
+/// and from protobuf.
+pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport> {
+    let dir = Scratch::new("decode")?;
+    let nodes = cfg.pods.div_ceil(cfg.pods_per_node.max(1));
+    let sim = Sim::start(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces).await?;
+    let json = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &[("accept", "application/json")]).await?.body;
+    let pb = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &[("accept", PROTOBUF)]).await?.body;
+    drop(sim);
+    let list: serde_json::Value = serde_json::from_slice(&json)?;
+    let json_items: Vec<Vec<u8>> =
+        list["items"].as_array().into_iter().flatten().map(serde_json::to_vec).collect::<Result<_, _>>()?;
+    let env = kwire::open(&pb)?;
+    let mut pb_items = Vec::new();
+    let mut r = kwire::Reader::new(env.raw);
+    while let Some(f) = r.next()? {
+        if let (2, kwire::Value::Bytes(b)) = (f.number, f.value) {
+            pb_items.push(b.to_vec());
+        }
+    }
+    anyhow::ensure!(!json_items.is_empty() && json_items.len() == pb_items.len(), "pod lists differ");
+    let n = json_items.len();
+    use state_metrics::lenient::Lenient;
+    use state_metrics::proj::Message;
+    use state_metrics::resources::pod::Pod;
+    let time = |f: &dyn Fn() -> usize| {
+        let start = procfs::thread_cpu_seconds();
+        let mut kept = 0;
+        for _ in 0..rounds {
+            kept += f();
+        }
+        let secs = procfs::thread_cpu_seconds() - start;
+        (secs * 1e9 / (rounds * n) as f64, kept)
+    };
+    let (legacy_json_ns, a) = time(&|| {
+        json_items
+            .iter()
+            .filter(|i| {
+                matches!(serde_json::from_slice::<Lenient<k8s_openapi::api::core::v1::Pod>>(i), Ok(Lenient::Ok(_)))
+            })
+            .count()
+    });
+    let (projection_json_ns, b) =
+        time(&|| json_items.iter().filter(|i| serde_json::from_slice::<Pod>(i).is_ok()).count());
+    let (projection_protobuf_ns, c) = time(&|| pb_items.iter().filter(|i| Pod::decode(i).is_ok()).count());
+    anyhow::ensure!(a == b && b == c && c == rounds * n, "not every pod decoded ({a}, {b}, {c} of {})", rounds * n);
+    Ok(DecodeReport {
+        pods: n,
+        json_bytes_per_object: json.len() as f64 / n as f64,
+        protobuf_bytes_per_object: pb.len() as f64 / n as f64,
+        legacy_json_ns,
+        projection_json_ns,
+        projection_protobuf_ns,
+    })
+}
