@@ -10,6 +10,9 @@ use clap::Parser;
 use crate::{SimConfig, SyntheticConfig};
 
 /// An in-memory Kubernetes API server for tests, benchmarks and demos.
+///
+/// `kubestate sim render DUMP... [kube-state-metrics flags]` instead prints what kube-state-metrics
+/// would report for the objects in the dumps and exits (see `kubestate sim render --help`).
 #[derive(Debug, Parser)]
 #[command(name = "kubestate sim")]
 struct Args {
@@ -52,9 +55,14 @@ struct Args {
     /// Changes per second applied to the synthetic cluster.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
-    /// Do not simulate kubelets for the nodes.
+    /// Do not simulate kubelets.
     #[arg(long)]
     no_kubelets: bool,
+    /// Simulate a kubelet for every node, rewriting its InternalIP and kubelet port to reach it.
+    /// Without it only nodes annotated kube-sim.kubestate.dev/simulated-kubelet=true get one (the
+    /// synthetic cluster's nodes are), so nodes loaded from a dump keep their addresses.
+    #[arg(long)]
+    kubelets_for_all_nodes: bool,
     /// Authorization rules (YAML list of users/groups → verbs, resources, namespaces,
     /// nonResourceURLs); without it every authenticated user may do anything.
     #[arg(long)]
@@ -138,6 +146,7 @@ async fn run(a: Args) -> anyhow::Result<()> {
         seed: a.seed,
         hooks: Vec::new(),
         kubelets: !a.no_kubelets,
+        kubelets_for_all_nodes: a.kubelets_for_all_nodes,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
         streaming_lists: !a.refuse_streaming_lists,
         ..SimConfig::default()

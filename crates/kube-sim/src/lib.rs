@@ -5,6 +5,7 @@ pub mod accounting;
 pub mod aggregation;
 pub mod authz;
 mod client;
+pub mod controllers;
 pub mod error;
 pub mod faults;
 pub mod fixtures;
@@ -59,8 +60,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Extra routes tried before the built-in ones.
     pub hooks: Vec<Arc<dyn RouteHook>>,
-    /// Simulated kubelets for every node (see [`kubelets`]).
+    /// Simulated kubelets for the nodes that ask for one (see [`kubelets`]).
     pub kubelets: bool,
+    /// Simulated kubelets for every node, rewriting its address to reach it (fixture nodes keep
+    /// theirs otherwise).
+    pub kubelets_for_all_nodes: bool,
     /// Authorization rules for API requests and SubjectAccessReviews; `None` allows every
     /// authenticated user.
     pub authz: Option<AuthzRules>,
@@ -88,6 +92,7 @@ impl Default for SimConfig {
             seed: 1,
             hooks: Vec::new(),
             kubelets: true,
+            kubelets_for_all_nodes: false,
             authz: None,
             streaming_lists: true,
             rv_wait: Duration::from_secs(3),
@@ -179,7 +184,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
             None => tls::TlsMaterial::generate(&[])?,
         };
         let tokens = users.keys().cloned().collect();
-        Some(kubelets::Fleet::start(store.clone(), &pki, tokens).await?)
+        Some(kubelets::Fleet::start(store.clone(), &pki, tokens, cfg.kubelets_for_all_nodes).await?)
     } else {
         None
     };

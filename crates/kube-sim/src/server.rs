@@ -247,7 +247,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
 async fn route(st: &Arc<State>, req: &HookRequest) -> Result<Response<Body>, SimError> {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        ["version"] => Ok(value_response(StatusCode::OK, &version())),
+        ["version"] => Ok(json_response(StatusCode::OK, Bytes::from(version_body()))),
         ["healthz"] | ["livez"] | ["readyz"] => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"ok")).boxed());
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -347,12 +347,25 @@ fn openapi_gv(store: &Store, group: &str, version: &str) -> Result<Response<Body
     ))
 }
 
-fn version() -> Value {
-    json!({
-        "major": "1", "minor": "36", "gitVersion": "v1.36.0-kube-sim", "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
-        "platform": "linux/amd64"
-    })
+/// `/version` as kube-apiserver v1.36 writes it: its field order, indented, no trailing newline.
+fn version_body() -> String {
+    let fields = [
+        ("major", "1"),
+        ("minor", "36"),
+        ("emulationMajor", "1"),
+        ("emulationMinor", "36"),
+        ("minCompatibilityMajor", "1"),
+        ("minCompatibilityMinor", "35"),
+        ("gitVersion", "v1.36.0-kube-sim"),
+        ("gitCommit", "0000000000000000000000000000000000000000"),
+        ("gitTreeState", "clean"),
+        ("buildDate", "2026-01-01T00:00:00Z"),
+        ("goVersion", "go1.26.0"),
+        ("compiler", "gc"),
+        ("platform", "linux/amd64"),
+    ];
+    let lines: Vec<String> = fields.iter().map(|(k, v)| format!("  {}: {}", json!(k), json!(v))).collect();
+    format!("{{\n{}\n}}", lines.join(",\n"))
 }
 
 fn group_list(store: &Store) -> Value {
@@ -561,11 +574,36 @@ async fn resource_route(
             let pre = (pre.is_object()).then(|| {
                 (pre["uid"].as_str().unwrap_or_default(), pre["resourceVersion"].as_str().unwrap_or_default())
             });
-            let o = st.store.delete_in(&t.rt, t.ns.as_deref().unwrap_or_default(), name, pre)?;
-            Ok(json_doc(StatusCode::OK, &o.bytes))
+            let ns = t.ns.as_deref().unwrap_or_default();
+            let o = st.store.delete_in(&t.rt, ns, name, pre)?;
+            // Gone at once: the real server answers a Status naming what went (Services, whose
+            // storage returns the deleted object, excepted); held by finalizers: the object.
+            if st.store.get_in(&t.rt, ns, name).is_some() || t.rt.kind == "Service" {
+                return Ok(json_doc(StatusCode::OK, &o.bytes));
+            }
+            Ok(json_doc(StatusCode::OK, deleted_status(&t.rt, &o).as_bytes()))
         }
         _ => Err(SimError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+/// What the real server answers for a DELETE that removed the object at once.
+fn deleted_status(rt: &ResourceType, o: &Obj) -> String {
+    let uid = o.value()["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let mut details = vec![("name", json!(o.name))];
+    if !rt.group.is_empty() {
+        details.push(("group", json!(rt.group)));
+    }
+    // The resource, in the field named kind: Go fills it so.
+    details.push(("kind", json!(rt.plural)));
+    details.push(("uid", json!(uid)));
+    crate::error::ordered(&[
+        ("kind", json!("Status")),
+        ("apiVersion", json!("v1")),
+        ("metadata", json!({})),
+        ("status", json!("Success")),
+        ("details", crate::error::raw(&crate::error::ordered(&details))),
+    ])
 }
 
 fn flag(q: &HashMap<String, String>, name: &str) -> bool {
@@ -700,11 +738,14 @@ fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>,
         }
     }
     b.put_slice(b"},\"items\":[");
+    // Items without kind and apiVersion, as the real server lists them.
     for (i, o) in items.iter().enumerate() {
         if i > 0 {
             b.put_u8(b',');
         }
-        b.put_slice(&o.bytes);
+        let (open, rest) = o.item_parts();
+        b.put_slice(open);
+        b.put_slice(rest);
     }
     b.put_slice(b"]}\n");
     json_response(StatusCode::OK, b.freeze())
