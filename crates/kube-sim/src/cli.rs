@@ -72,6 +72,10 @@ struct Args {
     /// POST /faults/streaming-lists?enabled=true|false switches it while running.
     #[arg(long)]
     refuse_streaming_lists: bool,
+    /// Feature gates, as kube-apiserver takes them: ShardedListAndWatch=true honours the KEP-5866
+    /// shardSelector on lists and watches (alpha in v1.36; off, the parameter is ignored).
+    #[arg(long, value_parser = parse_feature_gates, default_value = "")]
+    feature_gates: FeatureGates,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -98,6 +102,33 @@ struct Args {
     ///   POST /requests/reset              forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
+}
+
+/// The feature gates kube-sim knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FeatureGates {
+    sharded_list_and_watch: bool,
+}
+
+fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
+    let mut g = FeatureGates::default();
+    for kv in s.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("missing bool value for {kv}"))?;
+        let on = match v.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(format!(
+                    "invalid value of {k}={other}, err: strconv.ParseBool: parsing {other:?}: invalid syntax"
+                ));
+            }
+        };
+        match k.trim() {
+            "ShardedListAndWatch" => g.sharded_list_and_watch = on,
+            other => return Err(format!("unrecognized feature gate: {other}")),
+        }
+    }
+    Ok(g)
 }
 
 /// Entry point of `kubestate sim`; `args[0]` is the program name.
@@ -149,6 +180,7 @@ async fn run(a: Args) -> anyhow::Result<()> {
         kubelets_for_all_nodes: a.kubelets_for_all_nodes,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
         streaming_lists: !a.refuse_streaming_lists,
+        sharded_list_and_watch: a.feature_gates.sharded_list_and_watch,
         ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
@@ -223,6 +255,15 @@ mod tests {
         let d = Args::try_parse_from(["sim"]).unwrap();
         assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none() && !d.refuse_streaming_lists);
         assert!(Args::try_parse_from(["sim", "--refuse-streaming-lists"]).unwrap().refuse_streaming_lists);
+        let g = Args::try_parse_from(["sim", "--feature-gates=ShardedListAndWatch=true"]).unwrap().feature_gates;
+        assert!(g.sharded_list_and_watch && !d.feature_gates.sharded_list_and_watch);
+        for bad in [
+            "--feature-gates=Nope=true",
+            "--feature-gates=ShardedListAndWatch=yes",
+            "--feature-gates=ShardedListAndWatch",
+        ] {
+            assert!(Args::try_parse_from(["sim", bad]).is_err(), "{bad}");
+        }
         let adm = Args::try_parse_from(["sim", "--admin-address", "127.0.0.1:7000"]).unwrap();
         let help = <Args as clap::CommandFactory>::command().render_long_help().to_string();
         for route in [

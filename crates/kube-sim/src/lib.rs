@@ -15,6 +15,7 @@ pub mod resources;
 pub mod review;
 pub mod selector;
 pub mod server;
+pub mod shard;
 pub mod store;
 pub mod synth;
 pub mod table;
@@ -74,6 +75,9 @@ pub struct SimConfig {
     /// How long a read at a resourceVersion the store has not reached waits before it answers
     /// 504 `ResourceVersionTooLarge` (the watch cache waits 3 s).
     pub rv_wait: Duration,
+    /// The `ShardedListAndWatch` feature gate (alpha in v1.36, off by default): lists and watches
+    /// honour `shardSelector` (see [`shard`]); off, the parameter is ignored as a real server does.
+    pub sharded_list_and_watch: bool,
 }
 
 impl Default for SimConfig {
@@ -96,6 +100,7 @@ impl Default for SimConfig {
             authz: None,
             streaming_lists: true,
             rv_wait: Duration::from_secs(3),
+            sharded_list_and_watch: false,
         }
     }
 }
@@ -192,6 +197,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     state.authz = cfg.authz.clone();
     state.rv_wait = cfg.rv_wait;
     state.faults.set_streaming_lists(cfg.streaming_lists);
+    state.faults.set_sharded_list_and_watch(cfg.sharded_list_and_watch);
     state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
     let state = Arc::new(state);
     *state.server_address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -310,6 +316,11 @@ impl SimHandle {
     /// Applies to watches opened from now on.
     pub fn set_streaming_lists(&self, served: bool) {
         self.state.faults.set_streaming_lists(served);
+    }
+
+    /// Turn the `ShardedListAndWatch` feature gate on or off for requests from now on.
+    pub fn set_sharded_list_and_watch(&self, on: bool) {
+        self.state.faults.set_sharded_list_and_watch(on);
     }
 
     /// Restart as a different cluster on the same address with the same certificates, tokens and

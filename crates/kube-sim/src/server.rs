@@ -20,7 +20,8 @@ use crate::faults::Faults;
 use crate::patch::{self, PatchType};
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector, supported_fields};
-use crate::store::{CreateMode, Event, EventType, Obj, Store, UpdateKind, event_line};
+use crate::shard::ShardSelector;
+use crate::store::{CreateMode, Event, EventType, Obj, Selection, Store, UpdateKind, event_line};
 use crate::table;
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -519,24 +520,26 @@ async fn resource_route(
             let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
+            let shard = shard_selector(st, q)?;
             if flag(q, "watch") {
-                return Ok(with_verb(watch(st, &t, labels, fields, q, wants_table), "watch"));
+                return Ok(with_verb(watch(st, &t, labels, fields, shard, q, wants_table), "watch"));
             }
-            list(st, &t, &labels, &fields, q, wants_table).await.map(|r| with_verb(r, "list"))
+            list(st, &t, &labels, &fields, shard.as_ref(), q, wants_table).await.map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
             let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
-            let page = st.store.page(&t.rt, t.ns.as_deref(), None, &labels, &fields, 0);
+            let sel = Selection { labels: &labels, fields: &fields, shard: None };
+            let page = st.store.page(&t.rt, t.ns.as_deref(), None, &sel, 0);
             let mut deleted = Vec::new();
             for o in page.items {
                 if let Ok(d) = st.store.delete_in(&t.rt, &o.namespace, &o.name, None) {
                     deleted.push(d);
                 }
             }
-            Ok(with_verb(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0), "deletecollection"))
+            Ok(with_verb(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0, None), "deletecollection"))
         }
         (_, None) => Err(SimError::method_not_allowed(
             "the server does not allow this method on the requested resource".to_string(),
@@ -585,6 +588,18 @@ async fn resource_route(
         }
         _ => Err(SimError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+/// The request's `shardSelector` when the feature gate is on; a malformed one is the real server's
+/// 500 without a reason. Off, the parameter is ignored, malformed or not.
+fn shard_selector(st: &State, q: &HashMap<String, String>) -> Result<Option<(ShardSelector, String)>, SimError> {
+    if !st.faults.sharded_list_and_watch() {
+        return Ok(None);
+    }
+    let Some(raw) = q.get("shardSelector").filter(|s| !s.is_empty()) else { return Ok(None) };
+    ShardSelector::parse(raw)
+        .map(|s| Some((s, raw.clone())))
+        .map_err(|m| SimError::new(500, "", format!("invalid shard selector: {m}")))
 }
 
 /// What the real server answers for a DELETE that removed the object at once.
@@ -720,7 +735,14 @@ struct ContinueToken {
     seen: usize,
 }
 
-fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>, remaining: usize) -> Response<Body> {
+fn list_body(
+    rt: &ResourceType,
+    items: &[Arc<Obj>],
+    rv: u64,
+    cont: Option<&str>,
+    remaining: usize,
+    shard: Option<&str>,
+) -> Response<Body> {
     let size: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
     let mut b = BytesMut::with_capacity(size + 256);
     b.put_slice(
@@ -736,6 +758,12 @@ fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>,
         if remaining > 0 {
             b.put_slice(format!(",\"remainingItemCount\":{remaining}").as_bytes());
         }
+    }
+    if let Some(sel) = shard {
+        // ListMeta field 5, after continue and remainingItemCount: the selector as the client sent it.
+        b.put_slice(b",\"shardInfo\":{\"selector\":");
+        b.put_slice(&serde_json::to_vec(sel).unwrap_or_default());
+        b.put_u8(b'}');
     }
     b.put_slice(b"},\"items\":[");
     // Items without kind and apiVersion, as the real server lists them.
@@ -769,6 +797,7 @@ async fn list(
     t: &Target,
     labels: &LabelSelector,
     fields: &FieldSelector,
+    shard: Option<&(ShardSelector, String)>,
     q: &HashMap<String, String>,
     wants_table: bool,
 ) -> Result<Response<Body>, SimError> {
@@ -804,7 +833,8 @@ async fn list(
             return Err(SimError::rv_too_large(rv, st.store.current_rv()));
         }
     }
-    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), labels, fields, limit);
+    let sel = Selection { labels, fields, shard: shard.map(|s| &s.0) };
+    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), &sel, limit);
     let rv = list_rv.unwrap_or(page.rv);
     let seen = seen + page.items.len();
     let cont = page.next.map(|(ns, name)| {
@@ -815,7 +845,7 @@ async fn list(
         let objs: Vec<Value> = page.items.iter().map(|o| o.value()).collect();
         return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &objs, rv, cont.as_deref())));
     }
-    Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining))
+    Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining, shard.map(|s| s.1.as_str())))
 }
 
 /// The per-watch filter: namespace, label and field selectors.
@@ -823,11 +853,15 @@ struct Filter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// Events of objects outside the shard are not sent (bookmarks are).
+    shard: Option<ShardSelector>,
 }
 
 impl Filter {
     fn matches(&self, o: &Obj) -> bool {
-        self.ns.as_ref().is_none_or(|ns| *ns == o.namespace) && o.matches(&self.labels, &self.fields)
+        self.ns.as_ref().is_none_or(|ns| *ns == o.namespace)
+            && o.matches(&self.labels, &self.fields)
+            && self.shard.as_ref().is_none_or(|s| s.matches(&o.uid, &o.namespace))
     }
 
     /// What this watcher sees of an event, if anything.
@@ -923,6 +957,7 @@ fn watch(
     t: &Target,
     labels: LabelSelector,
     fields: FieldSelector,
+    shard: Option<(ShardSelector, String)>,
     q: &HashMap<String, String>,
     wants_table: bool,
 ) -> Response<Body> {
@@ -931,7 +966,7 @@ fn watch(
         return json_response(StatusCode::OK, Bytes::from_static(STREAMING_REFUSED));
     }
     let (tx, mut rx) = mpsc::channel::<Bytes>(768);
-    let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields };
+    let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields, shard: shard.map(|s| s.0) };
     let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, tx };
     let params = WatchParams {
         bookmarks: flag(q, "allowWatchBookmarks"),

@@ -27,6 +27,7 @@ pub struct Obj {
     pub rv: u64,
     pub namespace: String,
     pub name: String,
+    pub uid: String,
     pub labels: Vec<(String, String)>,
     pub fields: Vec<(&'static str, String)>,
 }
@@ -129,6 +130,14 @@ pub enum UpdateKind {
     Status,
 }
 
+/// What a list keeps: label, field and shard selectors.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    pub labels: &'a LabelSelector,
+    pub fields: &'a FieldSelector,
+    pub shard: Option<&'a crate::shard::ShardSelector>,
+}
+
 /// A page of a list.
 pub struct Page {
     pub items: Vec<Arc<Obj>>,
@@ -180,6 +189,7 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
     m.insert("resourceVersion".into(), Value::String(rv.to_string()));
     let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
     let namespace = m.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = m.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
     let labels = m
         .get("labels")
         .and_then(Value::as_object)
@@ -204,7 +214,7 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
         bytes.len()
     };
     bytes.extend_from_slice(&rest[1..]);
-    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), item_at, rv, namespace, name, labels, fields }))
+    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), item_at, rv, namespace, name, uid, labels, fields }))
 }
 
 impl Store {
@@ -381,10 +391,10 @@ impl Store {
         rt: &ResourceType,
         ns: Option<&str>,
         after: Option<(&(String, String), usize)>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
+        sel: &Selection<'_>,
         limit: usize,
     ) -> Page {
+        let Selection { labels, fields, shard } = *sel;
         let (after, seen) = (after.map(|a| a.0), after.map_or(0, |a| a.1));
         let g = self.read();
         let mut page = Page { items: Vec::new(), rv: g.rv, next: None, remaining: 0 };
@@ -397,12 +407,12 @@ impl Store {
             (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
-        let unfiltered = labels.is_empty() && fields.is_empty();
+        let unfiltered = labels.is_empty() && fields.is_empty() && shard.is_none();
         let mut iter = t
             .objs
             .range((start, std::ops::Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| ns == n))
-            .filter(|(_, o)| o.matches(labels, fields));
+            .filter(|(_, o)| o.matches(labels, fields) && shard.is_none_or(|s| s.matches(&o.uid, &o.namespace)));
         for (k, o) in iter.by_ref() {
             page.items.push(o.clone());
             if limit > 0 && page.items.len() >= limit {
