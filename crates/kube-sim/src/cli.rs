@@ -76,6 +76,11 @@ struct Args {
     /// shardSelector on lists and watches (alpha in v1.36; off, the parameter is ignored).
     #[arg(long, value_parser = parse_feature_gates, default_value = "")]
     feature_gates: FeatureGates,
+    /// Pretend to be kube-apiserver of this Kubernetes version (1.28 to 1.36; "v1.30", "1.30.4"
+    /// also do): discovery and the API serve only what it serves by default, /version says it,
+    /// the rest is 404.
+    #[arg(long, value_parser = parse_minor, default_value = "1.36")]
+    kubernetes_version: u32,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -102,6 +107,24 @@ struct Args {
     ///   POST /requests/reset              forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
+}
+
+/// The minor of a Kubernetes version given as 1.N, v1.N or 1.N.P.
+fn parse_minor(s: &str) -> Result<u32, String> {
+    let v = s.trim().trim_start_matches('v');
+    let mut parts = v.split('.');
+    let minor = match (parts.next(), parts.next()) {
+        (Some("1"), Some(m)) => m.parse::<u32>().map_err(|_| format!("not a Kubernetes version: {s}"))?,
+        _ => return Err(format!("not a Kubernetes version: {s} (want 1.N)")),
+    };
+    if !(crate::resources::OLDEST_MINOR..=crate::resources::NEWEST_MINOR).contains(&minor) {
+        return Err(format!(
+            "Kubernetes 1.{minor} is not simulated (1.{} to 1.{} are)",
+            crate::resources::OLDEST_MINOR,
+            crate::resources::NEWEST_MINOR
+        ));
+    }
+    Ok(minor)
 }
 
 /// The feature gates kube-sim knows.
@@ -181,6 +204,7 @@ async fn run(a: Args) -> anyhow::Result<()> {
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
         streaming_lists: !a.refuse_streaming_lists,
         sharded_list_and_watch: a.feature_gates.sharded_list_and_watch,
+        kubernetes_minor: a.kubernetes_version,
         ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
@@ -257,6 +281,14 @@ mod tests {
         assert!(Args::try_parse_from(["sim", "--refuse-streaming-lists"]).unwrap().refuse_streaming_lists);
         let g = Args::try_parse_from(["sim", "--feature-gates=ShardedListAndWatch=true"]).unwrap().feature_gates;
         assert!(g.sharded_list_and_watch && !d.feature_gates.sharded_list_and_watch);
+        assert_eq!(d.kubernetes_version, 36);
+        for (v, minor) in [("1.28", 28), ("v1.30", 30), ("1.33.2", 33)] {
+            let a = Args::try_parse_from(["sim", "--kubernetes-version", v]).unwrap();
+            assert_eq!(a.kubernetes_version, minor, "{v}");
+        }
+        for bad in ["1.27", "1.37", "2.0", "x"] {
+            assert!(Args::try_parse_from(["sim", "--kubernetes-version", bad]).is_err(), "{bad}");
+        }
         for bad in [
             "--feature-gates=Nope=true",
             "--feature-gates=ShardedListAndWatch=yes",

@@ -75,6 +75,10 @@ pub struct SimConfig {
     /// How long a read at a resourceVersion the store has not reached waits before it answers
     /// 504 `ResourceVersionTooLarge` (the watch cache waits 3 s).
     pub rv_wait: Duration,
+    /// The Kubernetes minor version to pretend to be (28 to 36): discovery lists and the API
+    /// serves only the built-in types its kube-apiserver serves by default, `/version` says it, and
+    /// the rest answers 404 as on that server.
+    pub kubernetes_minor: u32,
     /// The `ShardedListAndWatch` feature gate (alpha in v1.36, off by default): lists and watches
     /// honour `shardSelector` (see [`shard`]); off, the parameter is ignored as a real server does.
     pub sharded_list_and_watch: bool,
@@ -101,6 +105,7 @@ impl Default for SimConfig {
             streaming_lists: true,
             rv_wait: Duration::from_secs(3),
             sharded_list_and_watch: false,
+            kubernetes_minor: resources::NEWEST_MINOR,
         }
     }
 }
@@ -153,7 +158,15 @@ pub struct SimHandle {
 
 /// Start a simulator: load fixtures and the synthetic cluster, bind, and serve in the background.
 pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
-    let store = Arc::new(Store::new(cfg.event_window));
+    if !(resources::OLDEST_MINOR..=resources::NEWEST_MINOR).contains(&cfg.kubernetes_minor) {
+        anyhow::bail!(
+            "Kubernetes version 1.{} is not simulated (1.{} to 1.{} are)",
+            cfg.kubernetes_minor,
+            resources::OLDEST_MINOR,
+            resources::NEWEST_MINOR
+        );
+    }
+    let store = Arc::new(Store::serving(cfg.event_window, store::FIRST_RV, cfg.kubernetes_minor));
     let mut users = std::collections::HashMap::new();
     if let Some(f) = &cfg.token_auth_file {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -196,6 +209,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     let mut state = server::State::new(store.clone(), users, cfg.bookmark_interval, cfg.hooks.clone());
     state.authz = cfg.authz.clone();
     state.rv_wait = cfg.rv_wait;
+    state.kubernetes_minor = cfg.kubernetes_minor;
     state.faults.set_streaming_lists(cfg.streaming_lists);
     state.faults.set_sharded_list_and_watch(cfg.sharded_list_and_watch);
     state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
@@ -329,7 +343,7 @@ impl SimHandle {
     /// out so far, as after an etcd restore), and the port listens again. The request log and
     /// faults carry over. Returns once the new cluster is served.
     pub async fn restart_as(&self, cluster: Cluster) -> anyhow::Result<()> {
-        let fresh = Store::starting_at(self.event_window, cluster.first_rv);
+        let fresh = Store::serving(self.event_window, cluster.first_rv, self.state.kubernetes_minor);
         populate(&fresh, &cluster.fixtures, cluster.synthetic.as_ref(), cluster.seed)?;
         for o in cluster.objects {
             fresh.create(o).map_err(|e| anyhow::anyhow!("creating a restart object: {e}"))?;

@@ -69,6 +69,8 @@ pub struct State {
     /// How long a read at a resourceVersion the store has not reached waits for it (the watch cache
     /// waits 3 s) before it answers 504.
     pub rv_wait: Duration,
+    /// The Kubernetes minor version `/version` reports.
+    pub kubernetes_minor: u32,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
 }
 
@@ -89,6 +91,7 @@ impl State {
             shutdown: CancellationToken::new(),
             authz: None,
             rv_wait: Duration::from_secs(3),
+            kubernetes_minor: crate::resources::NEWEST_MINOR,
             aggregator: None,
         }
     }
@@ -248,7 +251,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
 async fn route(st: &Arc<State>, req: &HookRequest) -> Result<Response<Body>, SimError> {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        ["version"] => Ok(json_response(StatusCode::OK, Bytes::from(version_body()))),
+        ["version"] => Ok(json_response(StatusCode::OK, Bytes::from(version_body(st.kubernetes_minor)))),
         ["healthz"] | ["livez"] | ["readyz"] => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"ok")).boxed());
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -348,23 +351,28 @@ fn openapi_gv(store: &Store, group: &str, version: &str) -> Result<Response<Body
     ))
 }
 
-/// `/version` as kube-apiserver v1.36 writes it: its field order, indented, no trailing newline.
-fn version_body() -> String {
-    let fields = [
-        ("major", "1"),
-        ("minor", "36"),
-        ("emulationMajor", "1"),
-        ("emulationMinor", "36"),
-        ("minCompatibilityMajor", "1"),
-        ("minCompatibilityMinor", "35"),
-        ("gitVersion", "v1.36.0-kube-sim"),
+/// `/version` as kube-apiserver 1.`minor` writes it: its field order, indented, no trailing newline.
+/// The emulation and compatibility fields came with compatibility versions (1.33 here).
+fn version_body(minor: u32) -> String {
+    let (m, prev, git) = (minor.to_string(), minor.saturating_sub(1).to_string(), format!("v1.{minor}.0-kube-sim"));
+    let mut fields = vec![("major", "1"), ("minor", m.as_str())];
+    if minor >= 33 {
+        fields.extend([
+            ("emulationMajor", "1"),
+            ("emulationMinor", m.as_str()),
+            ("minCompatibilityMajor", "1"),
+            ("minCompatibilityMinor", prev.as_str()),
+        ]);
+    }
+    fields.extend([
+        ("gitVersion", git.as_str()),
         ("gitCommit", "0000000000000000000000000000000000000000"),
         ("gitTreeState", "clean"),
         ("buildDate", "2026-01-01T00:00:00Z"),
         ("goVersion", "go1.26.0"),
         ("compiler", "gc"),
         ("platform", "linux/amd64"),
-    ];
+    ]);
     let lines: Vec<String> = fields.iter().map(|(k, v)| format!("  {}: {}", json!(k), json!(v))).collect();
     format!("{{\n{}\n}}", lines.join(",\n"))
 }
