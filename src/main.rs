@@ -26,7 +26,7 @@ enum Command {
     /// Serve metrics.k8s.io/v1beta1 from kubelet resource metrics (drop-in for metrics-server).
     #[command(name = "metrics-server", disable_help_flag = true)]
     MetricsServer(PassThrough),
-    /// Run the in-memory Kubernetes API simulator.
+    /// Run the in-memory Kubernetes API simulator (`sim render DUMP...`: kube-state-metrics' output for a dump).
     #[command(disable_help_flag = true)]
     Sim(PassThrough),
     /// Start a simulated cluster with both servers attached: real output, no cluster needed.
@@ -84,6 +84,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::KubeStateMetrics(p) => state_metrics::cli_main(with_name("kube-state-metrics", p.args)),
         Command::MetricsServer(p) => metrics_server::cli_main(with_name("metrics-server", p.args)),
+        Command::Sim(p) if p.args.first().is_some_and(|a| a == "render") => {
+            logging::init(logging::LogFormat::Text, "warn");
+            demo::render_main(with_name("kubestate sim render", p.args.into_iter().skip(1).collect()))
+        }
         Command::Sim(p) => {
             logging::init(logging::LogFormat::Text, "info");
             kube_sim::cli_main(with_name("kubestate sim", p.args))

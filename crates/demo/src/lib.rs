@@ -1,6 +1,10 @@
 //! `kubestate demo`: one command, no cluster. kube-sim holds a synthetic cluster with churn and
 //! simulated kubelets; kube-state-metrics runs against it and metrics-server runs behind kube-sim's
 //! API aggregation, so `kubectl top` and Prometheus queries give real answers.
+//! [`render`] is `kubestate sim render`: kube-state-metrics' output for a dump, once.
+
+pub mod render;
+pub use render::render_main;
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -82,18 +86,65 @@ struct Paths {
     dir: PathBuf,
     kubeconfig: PathBuf,
     ca: PathBuf,
+    /// The directory is a temporary one of ours, removed when the demo ends.
+    temporary: bool,
+}
+
+impl Drop for Paths {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 fn prepare_dir(dir: Option<&Path>) -> anyhow::Result<Paths> {
-    let dir = match dir {
-        Some(d) => d.to_path_buf(),
+    let (dir, temporary) = match dir {
+        Some(d) => (d.to_path_buf(), false),
         None => {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-            std::env::temp_dir().join(format!("kubestate-demo-{}-{nanos}", std::process::id()))
+            (std::env::temp_dir().join(format!("kubestate-demo-{}-{nanos}", std::process::id())), true)
         }
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(Paths { kubeconfig: dir.join("kubeconfig"), ca: dir.join("ca.crt"), dir })
+    Ok(Paths { kubeconfig: dir.join("kubeconfig"), ca: dir.join("ca.crt"), temporary, dir })
+}
+
+/// Every port the demo listens on, with the flag that moves it; a port already taken fails the demo
+/// before anything starts, naming that flag.
+fn check_ports(a: &Args) -> anyhow::Result<()> {
+    let ports = [
+        (a.sim_listen, "--sim-listen"),
+        (SocketAddr::from(([127, 0, 0, 1], a.ksm_port)), "--ksm-port"),
+        (SocketAddr::from(([127, 0, 0, 1], a.ksm_telemetry_port)), "--ksm-telemetry-port"),
+        (SocketAddr::from(([127, 0, 0, 1], a.ms_port)), "--ms-port"),
+    ];
+    for (i, (addr, flag)) in ports.iter().enumerate() {
+        if let Some((_, other)) = ports[..i].iter().find(|(x, _)| x.port() == addr.port() && addr.port() != 0) {
+            anyhow::bail!("{flag} and {other} both use port {}; give one of them another port", addr.port());
+        }
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            anyhow::bail!("cannot listen on {addr} ({e}); choose another port with {flag}");
+        }
+    }
+    Ok(())
+}
+
+/// Wait until something listens on each loopback port, or a server task ends first.
+async fn wait_listening(ports: &[u16], tasks: &[&tokio::task::JoinHandle<anyhow::Result<()>>]) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    for &port in ports {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if tasks.iter().any(|t| t.is_finished()) {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!("nothing listens on 127.0.0.1:{port} after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
 }
 
 /// The synthetic cluster: a few failed jobs, a node that is not Ready, failed and pending pods,
@@ -139,7 +190,9 @@ fn ksm_args(a: &Args, paths: &Paths) -> Vec<OsString> {
         "kube-state-metrics".to_string(),
         format!("--kubeconfig={}", paths.kubeconfig.display()),
         format!("--port={}", a.ksm_port),
+        "--host=127.0.0.1".to_string(),
         format!("--telemetry-port={}", a.ksm_telemetry_port),
+        "--telemetry-host=127.0.0.1".to_string(),
     ]
     .into_iter()
     .map(OsString::from)
@@ -173,12 +226,15 @@ fn banner(a: &Args, sim_url: &str, paths: &Paths) -> String {
          kube-state-metrics telemetry: http://127.0.0.1:{tel}/metrics\n\
          metrics-server:             https://127.0.0.1:{ms} (served as metrics.k8s.io through the API server)\n\
          kubeconfig:                 {kc}\n\n\
+         Every server listens on 127.0.0.1 only. Pod and node usage (kubectl top) appears after\n\
+         metrics-server's first scrape of the kubelets, about 15 s from now.\n\n\
          Try:\n\
          \x20 curl -s {ksm}/metrics | grep kube_pod_status_phase\n\
          \x20 kubectl --kubeconfig {kc} top nodes\n\
          \x20 kubectl --kubeconfig {kc} top pods -A\n\
          \x20 kubectl --kubeconfig {kc} get pods -A\n\n\
-         PromQL (after Prometheus scrapes {ksm}/metrics):\n\
+         PromQL, once Prometheus scrapes {ksm}/metrics (deploy/prometheus/prometheus-demo.yml\n\
+         scrapes both ports and loads the alert rules: prometheus --config.file=deploy/prometheus/prometheus-demo.yml):\n\
          \x20 count(kube_configmap_created)\n\
          \x20 kube_job_status_failed == 1\n\
          \x20 kube_node_status_condition{{condition=\"Ready\",status!=\"true\"}} == 1\n\
@@ -192,11 +248,13 @@ fn banner(a: &Args, sim_url: &str, paths: &Paths) -> String {
 
 /// Run the demo until `shutdown` resolves, then stop everything.
 pub async fn run(a: Args, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    check_ports(&a)?;
     let paths = prepare_dir(a.dir.as_deref())?;
     let ms_opts = metrics_server::Options::parse_args(ms_args(&a, &paths)).context("metrics-server options")?;
     let ksm_opts =
         state_metrics::options::Options::try_parse_from(ksm_args(&a, &paths)).context("kube-state-metrics options")?;
-    let sim = kube_sim::start(sim_config(&a, &paths)).await?;
+    let sim =
+        kube_sim::start(sim_config(&a, &paths)).await.context("starting the simulated API server (--sim-listen)")?;
     sim.write_kubeconfig(&paths.kubeconfig)?;
     let ca = sim.ca_pem().context("the simulator serves without TLS")?;
     std::fs::write(&paths.ca, ca).with_context(|| format!("writing {}", paths.ca.display()))?;
@@ -207,7 +265,21 @@ pub async fn run(a: Args, shutdown: impl Future<Output = ()>) -> anyhow::Result<
     let ms_stop = stop.clone();
     let ms = tokio::spawn(async move { metrics_server::run(ms_opts, ms_stop.cancelled_owned()).await });
     let ksm_stop = stop.clone();
-    let ksm = tokio::spawn(async move { state_metrics::engine::run(ksm_opts, ksm_stop.cancelled_owned()).await });
+    let mut ksm = tokio::spawn(async move { state_metrics::engine::run(ksm_opts, ksm_stop.cancelled_owned()).await });
+    let mut ms = ms;
+    // "running" only once both servers listen; one that failed to start ends the demo first.
+    wait_listening(&[a.ksm_port, a.ksm_telemetry_port, a.ms_port], &[&ms, &ksm]).await?;
+    for (name, flag, task) in [("metrics-server", "--ms-port", &mut ms), ("kube-state-metrics", "--ksm-port", &mut ksm)]
+    {
+        if task.is_finished() {
+            stop.cancel();
+            sim.shutdown().await;
+            return Err(match task.await {
+                Ok(Err(e)) => e.context(format!("{name} failed to start (see {flag})")),
+                _ => anyhow::anyhow!("{name} stopped as it started"),
+            });
+        }
+    }
     println!("{}", banner(&a, &sim.url(), &paths));
 
     // A server that stops on its own (a port in use, say) ends the demo with its error.
@@ -275,15 +347,56 @@ mod tests {
         assert_eq!((a.ksm_port, a.ksm_telemetry_port, a.ms_port), (8080, 8081, 4443));
         assert!(a.churn > 0.0 && a.churn <= 1.0);
         let a = Args::try_parse_from(["demo", "--ksm-port", "9090", "--ms-port", "9443", "--nodes", "2"]).unwrap();
-        let paths = Paths { dir: "/d".into(), kubeconfig: "/d/kubeconfig".into(), ca: "/d/ca.crt".into() };
+        let paths =
+            Paths { dir: "/d".into(), kubeconfig: "/d/kubeconfig".into(), ca: "/d/ca.crt".into(), temporary: false };
         let ms = metrics_server::Options::parse_args(ms_args(&a, &paths)).unwrap();
         assert_eq!(ms.secure_port, 9443);
         assert!(ms.kubelet_use_node_status_port);
         let ksm = state_metrics::options::Options::try_parse_from(ksm_args(&a, &paths)).unwrap();
         assert_eq!((ksm.port, ksm.telemetry_port, ksm.kubeconfig.as_str()), (9090, 8081, "/d/kubeconfig"));
+        // Loopback only, as the banner says.
+        assert_eq!((ksm.host.as_str(), ksm.telemetry_host.as_str()), ("127.0.0.1", "127.0.0.1"));
         let b = banner(&a, "https://127.0.0.1:6443", &paths);
         assert!(b.contains("kubectl --kubeconfig /d/kubeconfig top nodes"));
         assert!(b.contains("kube_node_status_condition{condition=\"Ready\",status!=\"true\"} == 1"));
+        assert!(b.contains("about 15 s") && b.contains("deploy/prometheus/prometheus-demo.yml"), "{b}");
+        assert!(b.contains("127.0.0.1 only"), "{b}");
         assert_eq!(demo_main(vec!["demo".into(), "--bogus".into()]), ExitCode::from(2));
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_refused_naming_its_flag() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut a = Args::try_parse_from(["demo"]).unwrap();
+        a.sim_listen = SocketAddr::from(([127, 0, 0, 1], free()));
+        (a.ksm_port, a.ksm_telemetry_port, a.ms_port) = (free(), port, free());
+        let e = check_ports(&a).unwrap_err().to_string();
+        assert!(e.contains("--ksm-telemetry-port") && e.contains(&port.to_string()), "{e}");
+        a.ksm_telemetry_port = a.ms_port;
+        let e = check_ports(&a).unwrap_err().to_string();
+        assert!(e.contains("--ms-port and --ksm-telemetry-port"), "{e}");
+        a.ksm_telemetry_port = free();
+        check_ports(&a).unwrap();
+    }
+
+    #[test]
+    fn a_temporary_directory_goes_with_the_demo_a_given_one_stays() {
+        let p = prepare_dir(None).unwrap();
+        let dir = p.dir.clone();
+        std::fs::write(&p.kubeconfig, "x").unwrap();
+        assert!(dir.exists());
+        drop(p);
+        assert!(!dir.exists());
+        let given = std::env::temp_dir().join(format!("kubestate-demo-given-{}", std::process::id()));
+        drop(prepare_dir(Some(&given)).unwrap());
+        assert!(given.exists());
+        std::fs::remove_dir_all(&given).unwrap();
     }
 }

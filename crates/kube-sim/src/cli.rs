@@ -10,6 +10,9 @@ use clap::Parser;
 use crate::{SimConfig, SyntheticConfig};
 
 /// An in-memory Kubernetes API server for tests, benchmarks and demos.
+///
+/// `kubestate sim render DUMP... [kube-state-metrics flags]` instead prints what kube-state-metrics
+/// would report for the objects in the dumps and exits (see `kubestate sim render --help`).
 #[derive(Debug, Parser)]
 #[command(name = "kubestate sim")]
 struct Args {
@@ -52,9 +55,14 @@ struct Args {
     /// Changes per second applied to the synthetic cluster.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
-    /// Do not simulate kubelets for the nodes.
+    /// Do not simulate kubelets.
     #[arg(long)]
     no_kubelets: bool,
+    /// Simulate a kubelet for every node, rewriting its InternalIP and kubelet port to reach it.
+    /// Without it only nodes annotated kube-sim.kubestate.dev/simulated-kubelet=true get one (the
+    /// synthetic cluster's nodes are), so nodes loaded from a dump keep their addresses.
+    #[arg(long)]
+    kubelets_for_all_nodes: bool,
     /// Authorization rules (YAML list of users/groups → verbs, resources, namespaces,
     /// nonResourceURLs); without it every authenticated user may do anything.
     #[arg(long)]
@@ -69,6 +77,15 @@ struct Args {
     /// `Accept: application/vnd.kubernetes.protobuf,application/json`).
     #[arg(long)]
     json_only: bool,
+    /// Feature gates, as kube-apiserver takes them: ShardedListAndWatch=true honours the KEP-5866
+    /// shardSelector on lists and watches (alpha in v1.36; off, the parameter is ignored).
+    #[arg(long, value_parser = parse_feature_gates, default_value = "")]
+    feature_gates: FeatureGates,
+    /// Pretend to be kube-apiserver of this Kubernetes version (1.28 to 1.36; "v1.30", "1.30.4"
+    /// also do): discovery and the API serve only what it serves by default, /version says it,
+    /// the rest is 404.
+    #[arg(long, value_parser = parse_minor, default_value = "1.36")]
+    kubernetes_version: u32,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -95,6 +112,51 @@ struct Args {
     ///   POST /requests/reset              forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
+}
+
+/// The minor of a Kubernetes version given as 1.N, v1.N or 1.N.P.
+fn parse_minor(s: &str) -> Result<u32, String> {
+    let v = s.trim().trim_start_matches('v');
+    let mut parts = v.split('.');
+    let minor = match (parts.next(), parts.next()) {
+        (Some("1"), Some(m)) => m.parse::<u32>().map_err(|_| format!("not a Kubernetes version: {s}"))?,
+        _ => return Err(format!("not a Kubernetes version: {s} (want 1.N)")),
+    };
+    if !(crate::resources::OLDEST_MINOR..=crate::resources::NEWEST_MINOR).contains(&minor) {
+        return Err(format!(
+            "Kubernetes 1.{minor} is not simulated (1.{} to 1.{} are)",
+            crate::resources::OLDEST_MINOR,
+            crate::resources::NEWEST_MINOR
+        ));
+    }
+    Ok(minor)
+}
+
+/// The feature gates kube-sim knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FeatureGates {
+    sharded_list_and_watch: bool,
+}
+
+fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
+    let mut g = FeatureGates::default();
+    for kv in s.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("missing bool value for {kv}"))?;
+        let on = match v.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(format!(
+                    "invalid value of {k}={other}, err: strconv.ParseBool: parsing {other:?}: invalid syntax"
+                ));
+            }
+        };
+        match k.trim() {
+            "ShardedListAndWatch" => g.sharded_list_and_watch = on,
+            other => return Err(format!("unrecognized feature gate: {other}")),
+        }
+    }
+    Ok(g)
 }
 
 /// Entry point of `kubestate sim`; `args[0]` is the program name.
@@ -143,9 +205,12 @@ async fn run(a: Args) -> anyhow::Result<()> {
         seed: a.seed,
         hooks: Vec::new(),
         kubelets: !a.no_kubelets,
+        kubelets_for_all_nodes: a.kubelets_for_all_nodes,
         authz: a.authz_file.as_deref().map(crate::AuthzRules::from_file).transpose()?,
         streaming_lists: !a.refuse_streaming_lists,
         json_only: a.json_only,
+        sharded_list_and_watch: a.feature_gates.sharded_list_and_watch,
+        kubernetes_minor: a.kubernetes_version,
         ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
@@ -221,6 +286,23 @@ mod tests {
         assert!(!d.no_kubelets && d.authz_file.is_none() && d.admin_address.is_none() && !d.refuse_streaming_lists);
         assert!(Args::try_parse_from(["sim", "--refuse-streaming-lists"]).unwrap().refuse_streaming_lists);
         assert!(Args::try_parse_from(["sim", "--json-only"]).unwrap().json_only && !d.json_only);
+        let g = Args::try_parse_from(["sim", "--feature-gates=ShardedListAndWatch=true"]).unwrap().feature_gates;
+        assert!(g.sharded_list_and_watch && !d.feature_gates.sharded_list_and_watch);
+        assert_eq!(d.kubernetes_version, 36);
+        for (v, minor) in [("1.28", 28), ("v1.30", 30), ("1.33.2", 33)] {
+            let a = Args::try_parse_from(["sim", "--kubernetes-version", v]).unwrap();
+            assert_eq!(a.kubernetes_version, minor, "{v}");
+        }
+        for bad in ["1.27", "1.37", "2.0", "x"] {
+            assert!(Args::try_parse_from(["sim", "--kubernetes-version", bad]).is_err(), "{bad}");
+        }
+        for bad in [
+            "--feature-gates=Nope=true",
+            "--feature-gates=ShardedListAndWatch=yes",
+            "--feature-gates=ShardedListAndWatch",
+        ] {
+            assert!(Args::try_parse_from(["sim", bad]).is_err(), "{bad}");
+        }
         let adm = Args::try_parse_from(["sim", "--admin-address", "127.0.0.1:7000"]).unwrap();
         let help = <Args as clap::CommandFactory>::command().render_long_help().to_string();
         for route in [

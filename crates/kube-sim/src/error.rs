@@ -72,8 +72,12 @@ impl SimError {
         };
         Self::new(404, "NotFound", what).with_details(plural, name)
     }
+    /// What kube-apiserver answers for a path nothing serves (an unknown group, version or
+    /// resource): its `details` is present and empty.
     pub fn not_found_path() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        let mut e = Self::new(404, "NotFound", "the server could not find the requested resource");
+        e.details = Some(Box::default());
+        e
     }
     pub fn method_not_allowed(msg: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", msg)
@@ -158,7 +162,7 @@ impl SimError {
         if !self.reason.is_empty() {
             f.push(("reason", json!(self.reason)));
         }
-        if !details.is_empty() {
+        if self.details.is_some() {
             f.push(("details", raw(&ordered(&details))));
         }
         f.push(("code", json!(self.code)));

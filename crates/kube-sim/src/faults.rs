@@ -22,6 +22,7 @@
 //! | `POST /faults/start` | listen again, on the same address |
 //! | `POST /faults/clear` | drop pending errors and latency, listen again |
 //! | `POST /faults/streaming-lists?enabled=false` | refuse streaming lists as a kube-apiserver on etcd < 3.4.31 does (`enabled=true` serves them again) |
+//! | `POST /faults/feature-gates?ShardedListAndWatch=true` | switch the KEP-5866 feature gate: `shardSelector` honoured (see [`crate::shard`]) or ignored |
 //! | `GET /requests?prefix=/api/v1/pods&verb=list` | per-request accounting (see [`crate::accounting`]): every request with its method, path, query, verb, status, content type and bytes sent, plus totals |
 //! | `POST /requests/reset` | forget the requests seen so far |
 
@@ -94,6 +95,8 @@ pub struct Faults {
     pub(crate) log: RequestLog,
     /// Whether streaming lists are served (false: refused as on etcd < 3.4.31).
     streaming_lists: AtomicBool,
+    /// The ShardedListAndWatch feature gate.
+    sharded: AtomicBool,
     cuts: AtomicU64,
     expiries: AtomicU64,
     injected: AtomicU64,
@@ -116,6 +119,7 @@ impl Faults {
             listening: watch::Sender::new(false),
             log: RequestLog::default(),
             streaming_lists: AtomicBool::new(true),
+            sharded: AtomicBool::new(false),
             cuts: AtomicU64::new(0),
             expiries: AtomicU64::new(0),
             injected: AtomicU64::new(0),
@@ -265,6 +269,15 @@ impl Faults {
         self.streaming_lists.load(Ordering::Relaxed)
     }
 
+    /// The `ShardedListAndWatch` feature gate: `shardSelector` honoured, or ignored.
+    pub fn set_sharded_list_and_watch(&self, on: bool) {
+        self.sharded.store(on, Ordering::Relaxed);
+    }
+
+    pub fn sharded_list_and_watch(&self) -> bool {
+        self.sharded.load(Ordering::Relaxed)
+    }
+
     /// The current state, as `GET /faults` shows it.
     pub fn state_json(&self) -> Value {
         json!({
@@ -277,6 +290,7 @@ impl Faults {
             "injectedErrors": self.injected.load(Ordering::Relaxed),
             "requests": self.log.len(),
             "streamingLists": self.streaming_lists(),
+            "featureGates": {"ShardedListAndWatch": self.sharded_list_and_watch()},
         })
     }
 
@@ -401,6 +415,12 @@ pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Op
             faults.set_streaming_lists(on);
             faults.state_json()
         }),
+        ("/faults/feature-gates", true) => {
+            param(&q, "ShardedListAndWatch", faults.sharded_list_and_watch()).map(|on| {
+                faults.set_sharded_list_and_watch(on);
+                faults.state_json()
+            })
+        }
         ("/requests", false) if *method == Method::GET => Ok(requests_json(faults, &q)),
         ("/requests/reset", true) => {
             faults.clear_requests();
@@ -417,6 +437,7 @@ pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Op
             | "/faults/start"
             | "/faults/clear"
             | "/faults/streaming-lists"
+            | "/faults/feature-gates"
             | "/requests"
             | "/requests/reset",
             _,

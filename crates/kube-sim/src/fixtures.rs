@@ -1,5 +1,7 @@
-//! Loading objects from YAML/JSON files: multi-document YAML, `kind: List` dumps, directories.
+//! Loading objects from YAML/JSON files: what `kubectl get ... -o yaml|json` writes (a `List`, or
+//! several), multi-document YAML, API list responses (`PodList` items without kind), directories.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -9,41 +11,46 @@ use crate::store::{CreateMode, Store};
 
 /// Parse one file's text into objects (documents and the items of any `List`).
 pub fn parse_objects(text: &str) -> anyhow::Result<Vec<Value>> {
-    let docs: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
-        match serde_json::from_str::<Value>(text)? {
-            Value::Array(a) => a,
-            v => vec![v],
+    let mut out = Vec::new();
+    if text.trim_start().starts_with(['{', '[']) {
+        // One JSON document, or several one after the other (dumps appended to one file).
+        for doc in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+            match doc.context("parsing JSON")? {
+                Value::Array(a) => a.into_iter().for_each(|d| flatten(d, &mut out)),
+                d => flatten(d, &mut out),
+            }
         }
     } else {
-        serde_saphyr::from_multiple::<Value>(text).context("parsing YAML")?
-    };
-    let mut out = Vec::new();
-    for d in docs {
-        flatten(d, &mut out);
+        // A dump of a large cluster is millions of YAML nodes: no parser budget, the file is ours.
+        let mut opts = serde_saphyr::Options::default();
+        opts.budget = None;
+        for d in serde_saphyr::from_multiple_with_options::<Value>(text, opts).context("parsing YAML")? {
+            flatten(d, &mut out);
+        }
     }
     Ok(out)
 }
 
-fn flatten(d: Value, out: &mut Vec<Value>) {
+fn flatten(mut d: Value, out: &mut Vec<Value>) {
     if d.is_null() {
         return;
     }
-    let is_list = d["kind"].as_str().is_some_and(|k| k == "List" || k.ends_with("List")) && d["items"].is_array();
-    if is_list {
-        let kind = d["kind"].as_str().unwrap_or_default().to_string();
-        let av = d["apiVersion"].clone();
-        if let Value::Array(items) = d["items"].clone() {
-            for mut i in items {
-                // Typed lists (PodList) may omit kind/apiVersion on their items.
-                if i["kind"].is_null() && kind != "List" {
-                    i["kind"] = json!(kind.trim_end_matches("List"));
-                    i["apiVersion"] = av.clone();
-                }
-                flatten(i, out);
-            }
-        }
-    } else {
+    let kind = d["kind"].as_str().unwrap_or_default().to_string();
+    let is_list = (kind == "List" || kind.ends_with("List")) && d["items"].is_array();
+    if !is_list {
         out.push(d);
+        return;
+    }
+    let av = d["apiVersion"].take();
+    if let Value::Array(items) = d["items"].take() {
+        for mut i in items {
+            // Typed lists (PodList, as the API answers) leave kind/apiVersion out of their items.
+            if i["kind"].is_null() && kind != "List" {
+                i["kind"] = json!(kind.trim_end_matches("List"));
+                i["apiVersion"] = av.clone();
+            }
+            flatten(i, out);
+        }
     }
 }
 
@@ -76,7 +83,9 @@ fn rank(kind: &str) -> u8 {
     }
 }
 
-/// Load every object found under `paths` into the store, keeping the metadata they carry.
+/// Load every object found under `paths` into the store, keeping every field as given (the store
+/// assigns resourceVersions, and uid/creationTimestamp only where missing). An object that is
+/// already there — `default`, `kube-system`, or one named twice — is replaced by the one given.
 /// Namespaces referenced but not defined are created. Returns the number of objects loaded.
 pub fn load(store: &Store, paths: &[PathBuf]) -> anyhow::Result<usize> {
     let mut files = Vec::new();
@@ -89,6 +98,7 @@ pub fn load(store: &Store, paths: &[PathBuf]) -> anyhow::Result<usize> {
         objs.extend(parse_objects(&text).with_context(|| format!("parsing {}", f.display()))?);
     }
     objs.sort_by_key(|o| rank(o["kind"].as_str().unwrap_or_default()));
+    let mut namespaces = HashSet::new();
     let mut n = 0;
     for o in objs {
         let av = o["apiVersion"].as_str().unwrap_or_default().to_string();
@@ -96,10 +106,20 @@ pub fn load(store: &Store, paths: &[PathBuf]) -> anyhow::Result<usize> {
         let rt =
             store.resource_for(&av, &kind).with_context(|| format!("fixture object of unknown type {av} {kind}"))?;
         if rt.namespaced {
-            let ns = o["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
-            ensure_namespace(store, &ns)?;
+            let ns = o["metadata"]["namespace"].as_str().unwrap_or("default");
+            if !namespaces.contains(ns) {
+                ensure_namespace(store, ns)?;
+                namespaces.insert(ns.to_string());
+            }
         }
-        store.create_in(&rt, o, CreateMode::Keep).map_err(|e| anyhow::anyhow!("loading {kind}: {e}"))?;
+        let ns = o["metadata"]["namespace"].as_str().unwrap_or("default");
+        let name = o["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let res = if store.get_in(&rt, ns, &name).is_some() {
+            store.replace_in(&rt, o)
+        } else {
+            store.create_in(&rt, o, CreateMode::Fixture)
+        };
+        res.map_err(|e| anyhow::anyhow!("loading {kind} {name}: {e}"))?;
         n += 1;
     }
     Ok(n)
@@ -113,4 +133,22 @@ pub fn ensure_namespace(store: &Store, ns: &str) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
     }
     Ok(())
+}
+
+/// Everything the store holds as `kubectl get <every kind> -A -o json` prints it: one `List` whose
+/// items carry their kind and apiVersion. Loading it back gives the same objects.
+pub fn dump_json(store: &Store) -> Vec<u8> {
+    let mut out = Vec::from(&b"{\"apiVersion\":\"v1\",\"items\":["[..]);
+    let mut first = true;
+    for rt in store.resources() {
+        for o in store.snapshot(&rt, None).0 {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&o.bytes);
+        }
+    }
+    out.extend_from_slice(b"],\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"}}\n");
+    out
 }

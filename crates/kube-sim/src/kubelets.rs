@@ -6,8 +6,11 @@
 //! against the simulator's users) that forwards to the node's kubelet-sim endpoint. The node's status
 //! then points at that front end: InternalIP 127.0.0.1 and `daemonEndpoints.kubeletEndpoint.Port`.
 //!
-//! Nodes whose status already names a loopback InternalIP that is not ours are left alone: someone
-//! else (a test with its own kubelet-sim) simulates their kubelets.
+//! A node gets a kubelet when it asks for one with the annotation [`KUBELET_ANNOTATION`] (the
+//! synthetic cluster's nodes do), or every node does when the simulator is told so. Other nodes —
+//! those of a real cluster's dump — keep their addresses as given. In the every-node mode, nodes whose
+//! status already names a loopback InternalIP that is not ours are left alone: someone else (a test
+//! with its own kubelet-sim) simulates their kubelets.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,6 +28,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{EventType, Store, UpdateKind};
+
+/// The annotation by which a node asks for a simulated kubelet (value `"true"`).
+pub const KUBELET_ANNOTATION: &str = "kube-sim.kubestate.dev/simulated-kubelet";
 
 /// How long a forwarded kubelet request may take before the front end gives up.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,6 +102,8 @@ pub(crate) struct Fleet {
     /// Token kubelet-sim requires; only the front ends know it.
     internal_token: String,
     tokens: HashSet<String>,
+    /// Every node gets a kubelet, not only those that ask.
+    all_nodes: bool,
     nodes: Mutex<HashMap<String, FrontEnd>>,
 }
 
@@ -104,6 +112,7 @@ impl Fleet {
         store: Arc<Store>,
         pki: &crate::tls::TlsMaterial,
         tokens: HashSet<String>,
+        all_nodes: bool,
     ) -> anyhow::Result<Arc<Self>> {
         let internal_token = crate::store::new_uid();
         let sim =
@@ -123,6 +132,7 @@ impl Fleet {
             upstream,
             internal_token,
             tokens,
+            all_nodes,
             nodes: Mutex::new(HashMap::new()),
         }))
     }
@@ -241,11 +251,16 @@ impl Fleet {
         Ok(Response::from_parts(parts, Full::new(body)))
     }
 
-    /// Give `node` a kubelet and point its status at it, unless another simulator owns the node.
+    /// Give `node` a kubelet and point its status at it, if it asks for one (or every node gets one
+    /// and no other simulator owns it).
     fn ensure(self: &Arc<Self>, store: &Store, node: &Value) {
         let Some(name) = node["metadata"]["name"].as_str() else {
             return;
         };
+        let asks = node["metadata"]["annotations"][KUBELET_ANNOTATION] == "true";
+        if !asks && !self.all_nodes {
+            return;
+        }
         let internal_ip = node["status"]["addresses"]
             .as_array()
             .and_then(|a| a.iter().find(|a| a["type"] == "InternalIP"))
@@ -253,7 +268,7 @@ impl Fleet {
             .and_then(|a| a.parse::<IpAddr>().ok());
         let status_port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_u64();
         let ours = self.port(name);
-        if ours.is_none() && internal_ip.is_some_and(|ip| ip.is_loopback()) {
+        if ours.is_none() && !asks && internal_ip.is_some_and(|ip| ip.is_loopback()) {
             return;
         }
         let port = match self.add(name) {

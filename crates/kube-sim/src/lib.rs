@@ -5,6 +5,7 @@ pub mod accounting;
 pub mod aggregation;
 pub mod authz;
 mod client;
+pub mod controllers;
 pub mod error;
 pub mod faults;
 pub mod fixtures;
@@ -15,6 +16,7 @@ pub mod resources;
 pub mod review;
 pub mod selector;
 pub mod server;
+pub mod shard;
 pub mod store;
 pub mod synth;
 pub mod table;
@@ -60,8 +62,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Extra routes tried before the built-in ones.
     pub hooks: Vec<Arc<dyn RouteHook>>,
-    /// Simulated kubelets for every node (see [`kubelets`]).
+    /// Simulated kubelets for the nodes that ask for one (see [`kubelets`]).
     pub kubelets: bool,
+    /// Simulated kubelets for every node, rewriting its address to reach it (fixture nodes keep
+    /// theirs otherwise).
+    pub kubelets_for_all_nodes: bool,
     /// Authorization rules for API requests and SubjectAccessReviews; `None` allows every
     /// authenticated user.
     pub authz: Option<AuthzRules>,
@@ -74,6 +79,13 @@ pub struct SimConfig {
     /// How long a read at a resourceVersion the store has not reached waits before it answers
     /// 504 `ResourceVersionTooLarge` (the watch cache waits 3 s).
     pub rv_wait: Duration,
+    /// The Kubernetes minor version to pretend to be (28 to 36): discovery lists and the API
+    /// serves only the built-in types its kube-apiserver serves by default, `/version` says it, and
+    /// the rest answers 404 as on that server.
+    pub kubernetes_minor: u32,
+    /// The `ShardedListAndWatch` feature gate (alpha in v1.36, off by default): lists and watches
+    /// honour `shardSelector` (see [`shard`]); off, the parameter is ignored as a real server does.
+    pub sharded_list_and_watch: bool,
 }
 
 impl Default for SimConfig {
@@ -92,10 +104,13 @@ impl Default for SimConfig {
             seed: 1,
             hooks: Vec::new(),
             kubelets: true,
+            kubelets_for_all_nodes: false,
             authz: None,
             streaming_lists: true,
             json_only: false,
             rv_wait: Duration::from_secs(3),
+            sharded_list_and_watch: false,
+            kubernetes_minor: resources::NEWEST_MINOR,
         }
     }
 }
@@ -148,7 +163,15 @@ pub struct SimHandle {
 
 /// Start a simulator: load fixtures and the synthetic cluster, bind, and serve in the background.
 pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
-    let store = Arc::new(Store::new(cfg.event_window));
+    if !(resources::OLDEST_MINOR..=resources::NEWEST_MINOR).contains(&cfg.kubernetes_minor) {
+        anyhow::bail!(
+            "Kubernetes version 1.{} is not simulated (1.{} to 1.{} are)",
+            cfg.kubernetes_minor,
+            resources::OLDEST_MINOR,
+            resources::NEWEST_MINOR
+        );
+    }
+    let store = Arc::new(Store::serving(cfg.event_window, store::FIRST_RV, cfg.kubernetes_minor));
     let mut users = std::collections::HashMap::new();
     if let Some(f) = &cfg.token_auth_file {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -184,15 +207,17 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
             None => tls::TlsMaterial::generate(&[])?,
         };
         let tokens = users.keys().cloned().collect();
-        Some(kubelets::Fleet::start(store.clone(), &pki, tokens).await?)
+        Some(kubelets::Fleet::start(store.clone(), &pki, tokens, cfg.kubelets_for_all_nodes).await?)
     } else {
         None
     };
     let mut state = server::State::new(store.clone(), users, cfg.bookmark_interval, cfg.hooks.clone());
     state.authz = cfg.authz.clone();
     state.rv_wait = cfg.rv_wait;
+    state.kubernetes_minor = cfg.kubernetes_minor;
     state.faults.set_streaming_lists(cfg.streaming_lists);
     state.encodings.set_json_only(cfg.json_only);
+    state.faults.set_sharded_list_and_watch(cfg.sharded_list_and_watch);
     state.aggregator = Some(Arc::new(aggregation::Aggregator { front: front_proxy.clone() }));
     let state = Arc::new(state);
     *state.server_address.lock().unwrap_or_else(|e| e.into_inner()) = addr.to_string();
@@ -317,13 +342,18 @@ impl SimHandle {
         self.state.encodings.set_json_only(on);
     }
 
+    /// Turn the `ShardedListAndWatch` feature gate on or off for requests from now on.
+    pub fn set_sharded_list_and_watch(&self, on: bool) {
+        self.state.faults.set_sharded_list_and_watch(on);
+    }
+
     /// Restart as a different cluster on the same address with the same certificates, tokens and
     /// settings: the API port closes (every connection and watch drops), the store is replaced by
     /// `cluster` (its resourceVersions start at `cluster.first_rv`, typically below the ones handed
     /// out so far, as after an etcd restore), and the port listens again. The request log and
     /// faults carry over. Returns once the new cluster is served.
     pub async fn restart_as(&self, cluster: Cluster) -> anyhow::Result<()> {
-        let fresh = Store::starting_at(self.event_window, cluster.first_rv);
+        let fresh = Store::serving(self.event_window, cluster.first_rv, self.state.kubernetes_minor);
         populate(&fresh, &cluster.fixtures, cluster.synthetic.as_ref(), cluster.seed)?;
         for o in cluster.objects {
             fresh.create(o).map_err(|e| anyhow::anyhow!("creating a restart object: {e}"))?;

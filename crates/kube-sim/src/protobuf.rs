@@ -220,6 +220,7 @@ pub(crate) fn list_response(
     rv: u64,
     cont: Option<&str>,
     remaining: usize,
+    shard: Option<&str>,
 ) -> Result<Response<Body>, SimError> {
     let encoded: Vec<Bytes> = items.iter().map(|o| encoded(rt, o)).collect::<Result<_, _>>()?;
     let rv = rv.to_string();
@@ -227,7 +228,7 @@ pub(crate) fn list_response(
         resource_version: &rv,
         continue_token: cont.unwrap_or_default(),
         remaining_item_count: (cont.is_some() && remaining > 0).then(|| i64::try_from(remaining).unwrap_or(i64::MAX)),
-        shard_selector: None,
+        shard_selector: shard,
     };
     let body = kwire::list_body(&rt.api_version(), &rt.list_kind(), &meta, encoded.iter().map(|b| &b[..]));
     Ok(response(StatusCode::OK, PROTOBUF, body))

@@ -123,10 +123,32 @@ const BUILTIN: &[Row] = &[
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, "crd,crds", true),
 ];
 
+/// The newest Kubernetes minor version kube-sim speaks for, and the oldest it can pretend to be.
+pub const NEWEST_MINOR: u32 = 36;
+pub const OLDEST_MINOR: u32 = 28;
+
+/// The first minor version whose kube-apiserver serves a built-in type with default flags (beta APIs
+/// are off by default since 1.24): the admission policies went GA at admissionregistration.k8s.io/v1
+/// in 1.30 (validating) and 1.36 (mutating); everything else in the table is served since 1.28 or
+/// earlier.
+fn served_since(kind: &str) -> u32 {
+    match kind {
+        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => 30,
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => 36,
+        _ => OLDEST_MINOR,
+    }
+}
+
 /// Every built-in resource type, in a stable order.
 pub fn builtin() -> Vec<ResourceType> {
+    builtin_for(NEWEST_MINOR)
+}
+
+/// The built-in types a kube-apiserver of Kubernetes 1.`minor` serves with its default flags.
+pub fn builtin_for(minor: u32) -> Vec<ResourceType> {
     BUILTIN
         .iter()
+        .filter(|row| served_since(row.2) <= minor)
         .map(|&(g, v, k, p, ns, short, status)| ResourceType {
             group: g.to_string(),
             version: v.to_string(),

@@ -21,7 +21,8 @@ use crate::patch::{self, PatchType};
 use crate::protobuf::Encoding;
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector, supported_fields};
-use crate::store::{CreateMode, Event, EventType, Obj, Store, UpdateKind, event_line};
+use crate::shard::ShardSelector;
+use crate::store::{CreateMode, Event, EventType, Obj, Selection, Store, UpdateKind, event_line};
 use crate::table;
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -69,6 +70,8 @@ pub struct State {
     /// How long a read at a resourceVersion the store has not reached waits for it (the watch cache
     /// waits 3 s) before it answers 504.
     pub rv_wait: Duration,
+    /// The Kubernetes minor version `/version` reports.
+    pub kubernetes_minor: u32,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
     /// Protobuf answers on or off (see [`crate::protobuf`]).
     pub encodings: crate::protobuf::Encodings,
@@ -91,6 +94,7 @@ impl State {
             shutdown: CancellationToken::new(),
             authz: None,
             rv_wait: Duration::from_secs(3),
+            kubernetes_minor: crate::resources::NEWEST_MINOR,
             aggregator: None,
             encodings: Default::default(),
         }
@@ -257,7 +261,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
 async fn route(st: &Arc<State>, req: &HookRequest) -> Result<Response<Body>, SimError> {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        ["version"] => Ok(value_response(StatusCode::OK, &version())),
+        ["version"] => Ok(json_response(StatusCode::OK, Bytes::from(version_body(st.kubernetes_minor)))),
         ["healthz"] | ["livez"] | ["readyz"] => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"ok")).boxed());
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -357,12 +361,30 @@ fn openapi_gv(store: &Store, group: &str, version: &str) -> Result<Response<Body
     ))
 }
 
-fn version() -> Value {
-    json!({
-        "major": "1", "minor": "36", "gitVersion": "v1.36.0-kube-sim", "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
-        "platform": "linux/amd64"
-    })
+/// `/version` as kube-apiserver 1.`minor` writes it: its field order, indented, no trailing newline.
+/// The emulation and compatibility fields came with compatibility versions (1.33 here).
+fn version_body(minor: u32) -> String {
+    let (m, prev, git) = (minor.to_string(), minor.saturating_sub(1).to_string(), format!("v1.{minor}.0-kube-sim"));
+    let mut fields = vec![("major", "1"), ("minor", m.as_str())];
+    if minor >= 33 {
+        fields.extend([
+            ("emulationMajor", "1"),
+            ("emulationMinor", m.as_str()),
+            ("minCompatibilityMajor", "1"),
+            ("minCompatibilityMinor", prev.as_str()),
+        ]);
+    }
+    fields.extend([
+        ("gitVersion", git.as_str()),
+        ("gitCommit", "0000000000000000000000000000000000000000"),
+        ("gitTreeState", "clean"),
+        ("buildDate", "2026-01-01T00:00:00Z"),
+        ("goVersion", "go1.26.0"),
+        ("compiler", "gc"),
+        ("platform", "linux/amd64"),
+    ]);
+    let lines: Vec<String> = fields.iter().map(|(k, v)| format!("  {}: {}", json!(k), json!(v))).collect();
+    format!("{{\n{}\n}}", lines.join(",\n"))
 }
 
 fn group_list(store: &Store) -> Value {
@@ -520,24 +542,26 @@ async fn resource_route(
             let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
+            let shard = shard_selector(st, q)?;
             if flag(q, "watch") {
-                return Ok(with_verb(watch(st, &t, labels, fields, q, wants_table, enc), "watch"));
+                return Ok(with_verb(watch(st, &t, labels, fields, shard, q, wants_table, enc), "watch"));
             }
-            list(st, &t, &labels, &fields, q, wants_table, enc).await.map(|r| with_verb(r, "list"))
+            list(st, &t, &labels, &fields, shard.as_ref(), q, wants_table, enc).await.map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
             let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
-            let page = st.store.page(&t.rt, t.ns.as_deref(), None, &labels, &fields, 0);
+            let sel = Selection { labels: &labels, fields: &fields, shard: None };
+            let page = st.store.page(&t.rt, t.ns.as_deref(), None, &sel, 0);
             let mut deleted = Vec::new();
             for o in page.items {
                 if let Ok(d) = st.store.delete_in(&t.rt, &o.namespace, &o.name, None) {
                     deleted.push(d);
                 }
             }
-            Ok(with_verb(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0), "deletecollection"))
+            Ok(with_verb(list_body(&t.rt, &deleted, st.store.current_rv(), None, 0, None), "deletecollection"))
         }
         (_, None) => Err(SimError::method_not_allowed(
             "the server does not allow this method on the requested resource".to_string(),
@@ -578,11 +602,48 @@ async fn resource_route(
             let pre = (pre.is_object()).then(|| {
                 (pre["uid"].as_str().unwrap_or_default(), pre["resourceVersion"].as_str().unwrap_or_default())
             });
-            let o = st.store.delete_in(&t.rt, t.ns.as_deref().unwrap_or_default(), name, pre)?;
-            Ok(json_doc(StatusCode::OK, &o.bytes))
+            let ns = t.ns.as_deref().unwrap_or_default();
+            let o = st.store.delete_in(&t.rt, ns, name, pre)?;
+            // Gone at once: the real server answers a Status naming what went (Services, whose
+            // storage returns the deleted object, excepted); held by finalizers: the object.
+            if st.store.get_in(&t.rt, ns, name).is_some() || t.rt.kind == "Service" {
+                return Ok(json_doc(StatusCode::OK, &o.bytes));
+            }
+            Ok(json_doc(StatusCode::OK, deleted_status(&t.rt, &o).as_bytes()))
         }
         _ => Err(SimError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+/// The request's `shardSelector` when the feature gate is on; a malformed one is the real server's
+/// 500 without a reason. Off, the parameter is ignored, malformed or not.
+fn shard_selector(st: &State, q: &HashMap<String, String>) -> Result<Option<(ShardSelector, String)>, SimError> {
+    if !st.faults.sharded_list_and_watch() {
+        return Ok(None);
+    }
+    let Some(raw) = q.get("shardSelector").filter(|s| !s.is_empty()) else { return Ok(None) };
+    ShardSelector::parse(raw)
+        .map(|s| Some((s, raw.clone())))
+        .map_err(|m| SimError::new(500, "", format!("invalid shard selector: {m}")))
+}
+
+/// What the real server answers for a DELETE that removed the object at once.
+fn deleted_status(rt: &ResourceType, o: &Obj) -> String {
+    let uid = o.value()["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let mut details = vec![("name", json!(o.name))];
+    if !rt.group.is_empty() {
+        details.push(("group", json!(rt.group)));
+    }
+    // The resource, in the field named kind: Go fills it so.
+    details.push(("kind", json!(rt.plural)));
+    details.push(("uid", json!(uid)));
+    crate::error::ordered(&[
+        ("kind", json!("Status")),
+        ("apiVersion", json!("v1")),
+        ("metadata", json!({})),
+        ("status", json!("Success")),
+        ("details", crate::error::raw(&crate::error::ordered(&details))),
+    ])
 }
 
 fn flag(q: &HashMap<String, String>, name: &str) -> bool {
@@ -699,7 +760,14 @@ struct ContinueToken {
     seen: usize,
 }
 
-fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>, remaining: usize) -> Response<Body> {
+fn list_body(
+    rt: &ResourceType,
+    items: &[Arc<Obj>],
+    rv: u64,
+    cont: Option<&str>,
+    remaining: usize,
+    shard: Option<&str>,
+) -> Response<Body> {
     let size: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
     let mut b = BytesMut::with_capacity(size + 256);
     b.put_slice(
@@ -716,12 +784,21 @@ fn list_body(rt: &ResourceType, items: &[Arc<Obj>], rv: u64, cont: Option<&str>,
             b.put_slice(format!(",\"remainingItemCount\":{remaining}").as_bytes());
         }
     }
+    if let Some(sel) = shard {
+        // ListMeta field 5, after continue and remainingItemCount: the selector as the client sent it.
+        b.put_slice(b",\"shardInfo\":{\"selector\":");
+        b.put_slice(&serde_json::to_vec(sel).unwrap_or_default());
+        b.put_u8(b'}');
+    }
     b.put_slice(b"},\"items\":[");
+    // Items without kind and apiVersion, as the real server lists them.
     for (i, o) in items.iter().enumerate() {
         if i > 0 {
             b.put_u8(b',');
         }
-        b.put_slice(&o.bytes);
+        let (open, rest) = o.item_parts();
+        b.put_slice(open);
+        b.put_slice(rest);
     }
     b.put_slice(b"]}\n");
     json_response(StatusCode::OK, b.freeze())
@@ -745,6 +822,7 @@ async fn list(
     t: &Target,
     labels: &LabelSelector,
     fields: &FieldSelector,
+    shard: Option<&(ShardSelector, String)>,
     q: &HashMap<String, String>,
     wants_table: bool,
     enc: Encoding,
@@ -781,7 +859,8 @@ async fn list(
             return Err(SimError::rv_too_large(rv, st.store.current_rv()));
         }
     }
-    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), labels, fields, limit);
+    let sel = Selection { labels, fields, shard: shard.map(|s| &s.0) };
+    let page = st.store.page(&t.rt, t.ns.as_deref(), after.as_ref().map(|a| (a, seen)), &sel, limit);
     let rv = list_rv.unwrap_or(page.rv);
     let seen = seen + page.items.len();
     let cont = page.next.map(|(ns, name)| {
@@ -792,10 +871,11 @@ async fn list(
         let objs: Vec<Value> = page.items.iter().map(|o| o.value()).collect();
         return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &objs, rv, cont.as_deref())));
     }
+    let shard = shard.map(|s| s.1.as_str());
     if enc == Encoding::Protobuf {
-        return crate::protobuf::list_response(&t.rt, &page.items, rv, cont.as_deref(), page.remaining);
+        return crate::protobuf::list_response(&t.rt, &page.items, rv, cont.as_deref(), page.remaining, shard);
     }
-    Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining))
+    Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining, shard))
 }
 
 /// The per-watch filter: namespace, label and field selectors.
@@ -803,11 +883,15 @@ struct Filter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// Events of objects outside the shard are not sent (bookmarks are).
+    shard: Option<ShardSelector>,
 }
 
 impl Filter {
     fn matches(&self, o: &Obj) -> bool {
-        self.ns.as_ref().is_none_or(|ns| *ns == o.namespace) && o.matches(&self.labels, &self.fields)
+        self.ns.as_ref().is_none_or(|ns| *ns == o.namespace)
+            && o.matches(&self.labels, &self.fields)
+            && self.shard.as_ref().is_none_or(|s| s.matches(&o.uid, &o.namespace))
     }
 
     /// What this watcher sees of an event, if anything.
@@ -921,6 +1005,7 @@ fn watch(
     t: &Target,
     labels: LabelSelector,
     fields: FieldSelector,
+    shard: Option<(ShardSelector, String)>,
     q: &HashMap<String, String>,
     wants_table: bool,
     enc: Encoding,
@@ -933,7 +1018,7 @@ fn watch(
         return json_response(StatusCode::OK, Bytes::from_static(STREAMING_REFUSED));
     }
     let (tx, mut rx) = mpsc::channel::<Bytes>(768);
-    let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields };
+    let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields, shard: shard.map(|s| s.0) };
     let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, protobuf: enc == Encoding::Protobuf, tx };
     let params = WatchParams {
         bookmarks: flag(q, "allowWatchBookmarks"),

@@ -19,10 +19,15 @@ pub const FIRST_RV: u64 = 1000;
 /// One stored version of an object.
 #[derive(Debug)]
 pub struct Obj {
+    /// The object as a real server serializes it alone: `{"kind":…,"apiVersion":…,` then the rest.
     pub bytes: Bytes,
+    /// Where the rest starts: `{` + `bytes[item_at..]` is the object as a list item, which the real
+    /// server writes without kind and apiVersion.
+    pub item_at: usize,
     pub rv: u64,
     pub namespace: String,
     pub name: String,
+    pub uid: String,
     pub labels: Vec<(String, String)>,
     pub fields: Vec<(&'static str, String)>,
     /// The protobuf message of this version, made on its first protobuf answer.
@@ -30,6 +35,11 @@ pub struct Obj {
 }
 
 impl Obj {
+    /// The object as an item of a list (no kind, no apiVersion), in two parts to write one after
+    /// the other.
+    pub fn item_parts(&self) -> (&'static [u8], &[u8]) {
+        (b"{", &self.bytes[self.item_at..])
+    }
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
@@ -108,8 +118,11 @@ pub enum CreateMode {
     /// As the API server: uid and creationTimestamp are always assigned, status of types with a
     /// status subresource is dropped.
     Api,
-    /// As fixtures: whatever the object carries is kept; only what is missing is assigned.
+    /// Whatever the object carries is kept; what is missing is assigned (uid, creationTimestamp,
+    /// generation of objects with a spec).
     Keep,
+    /// As a dump gives it: every field kept, only uid and creationTimestamp assigned when missing.
+    Fixture,
 }
 
 /// Which part of an object an update replaces.
@@ -117,6 +130,14 @@ pub enum CreateMode {
 pub enum UpdateKind {
     Main,
     Status,
+}
+
+/// What a list keeps: label, field and shard selectors.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    pub labels: &'a LabelSelector,
+    pub fields: &'a FieldSelector,
+    pub shard: Option<&'a crate::shard::ShardSelector>,
 }
 
 /// A page of a list.
@@ -170,18 +191,32 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
     m.insert("resourceVersion".into(), Value::String(rv.to_string()));
     let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
     let namespace = m.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = m.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
     let labels = m
         .get("labels")
         .and_then(Value::as_object)
         .map(|l| l.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("apiVersion".into(), Value::String(rt.api_version()));
-        o.insert("kind".into(), Value::String(rt.kind.clone()));
+        o.remove("apiVersion");
+        o.remove("kind");
     }
     let fields = extract_fields(&rt.kind, &v);
-    let bytes = serde_json::to_vec(&v).map_err(|e| SimError::internal(e.to_string()))?;
-    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), rv, namespace, name, labels, fields, protobuf: Default::default() }))
+    let rest = serde_json::to_vec(&v).map_err(|e| SimError::internal(e.to_string()))?;
+    // Type first, as Go writes TypeMeta before the other fields.
+    let mut bytes = Vec::with_capacity(rest.len() + 64);
+    bytes.extend_from_slice(b"{\"kind\":");
+    serde_json::to_writer(&mut bytes, &rt.kind).map_err(|e| SimError::internal(e.to_string()))?;
+    bytes.extend_from_slice(b",\"apiVersion\":");
+    serde_json::to_writer(&mut bytes, &rt.api_version()).map_err(|e| SimError::internal(e.to_string()))?;
+    let item_at = if rest.len() > 2 {
+        bytes.push(b',');
+        bytes.len()
+    } else {
+        bytes.len()
+    };
+    bytes.extend_from_slice(&rest[1..]);
+    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), item_at, rv, namespace, name, uid, labels, fields, protobuf: Default::default() }))
 }
 
 impl Store {
@@ -192,6 +227,12 @@ impl Store {
 
     /// An empty store whose resourceVersions continue from `rv` (a restored or different cluster).
     pub fn starting_at(window: usize, rv: u64) -> Self {
+        Self::serving(window, rv, resources::NEWEST_MINOR)
+    }
+
+    /// An empty store serving the built-in types of Kubernetes 1.`minor` (see
+    /// [`resources::builtin_for`]), resourceVersions from `rv`.
+    pub fn serving(window: usize, rv: u64, minor: u32) -> Self {
         let (tx, _) = broadcast::channel(65536);
         let mut inner = Inner {
             rv,
@@ -201,7 +242,7 @@ impl Store {
             compacted: rv,
             window: window.max(1),
         };
-        for rt in resources::builtin() {
+        for rt in resources::builtin_for(minor) {
             inner.register(rt);
         }
         Self { inner: RwLock::new(inner), tx }
@@ -358,10 +399,10 @@ impl Store {
         rt: &ResourceType,
         ns: Option<&str>,
         after: Option<(&(String, String), usize)>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
+        sel: &Selection<'_>,
         limit: usize,
     ) -> Page {
+        let Selection { labels, fields, shard } = *sel;
         let (after, seen) = (after.map(|a| a.0), after.map_or(0, |a| a.1));
         let g = self.read();
         let mut page = Page { items: Vec::new(), rv: g.rv, next: None, remaining: 0 };
@@ -374,12 +415,12 @@ impl Store {
             (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
-        let unfiltered = labels.is_empty() && fields.is_empty();
+        let unfiltered = labels.is_empty() && fields.is_empty() && shard.is_none();
         let mut iter = t
             .objs
             .range((start, std::ops::Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| ns == n))
-            .filter(|(_, o)| o.matches(labels, fields));
+            .filter(|(_, o)| o.matches(labels, fields) && shard.is_none_or(|s| s.matches(&o.uid, &o.namespace)));
         for (k, o) in iter.by_ref() {
             page.items.push(o.clone());
             if limit > 0 && page.items.len() >= limit {
@@ -440,7 +481,7 @@ impl Store {
         }
         if obj.get("spec").is_some() {
             let m = meta_mut(&mut obj)?;
-            if mode == CreateMode::Api || m.get("generation").is_none() {
+            if mode == CreateMode::Api || (mode == CreateMode::Keep && m.get("generation").is_none()) {
                 m.insert("generation".into(), json!(1));
             }
         }
@@ -450,10 +491,13 @@ impl Store {
         {
             o.remove("status");
         }
-        if rt.kind == "Namespace" && obj["status"]["phase"].is_null() {
-            obj["status"] = json!({"phase": "Active"});
+        if rt.kind == "Namespace" && mode != CreateMode::Fixture && obj["status"]["phase"].is_null() {
+            if !obj["status"].is_object() {
+                obj["status"] = json!({});
+            }
+            obj["status"]["phase"] = json!("Active");
         }
-        if rt.kind == "CustomResourceDefinition" {
+        if rt.kind == "CustomResourceDefinition" && obj["status"]["conditions"].is_null() {
             crd_accept(&mut obj);
         }
         let key = obj_key(rt, &obj);
@@ -550,6 +594,25 @@ impl Store {
             g.delete_namespace_contents(&self.tx, name);
         }
         Ok(g.remove(&self.tx, rt, &key, old))
+    }
+
+    /// Replace a stored object by `obj` as given (fixtures superseding what a fresh server made):
+    /// only the resourceVersion is the store's, and uid/creationTimestamp are kept when missing.
+    pub fn replace_in(&self, rt: &Arc<ResourceType>, mut obj: Value) -> Result<Arc<Obj>, SimError> {
+        let key = obj_key(rt, &obj);
+        let mut g = self.write();
+        let old = g.get(rt, &key).ok_or_else(|| SimError::not_found(&rt.plural, &key.1))?;
+        let prev = old.value();
+        let m = meta_mut(&mut obj)?;
+        m.remove("resourceVersion");
+        for f in ["uid", "creationTimestamp"] {
+            if m.get(f).is_none()
+                && let Some(v) = prev["metadata"].get(f)
+            {
+                m.insert(f.into(), v.clone());
+            }
+        }
+        g.replace_raw(&self.tx, rt, key, old, obj)
     }
 
     /// Set up a watch: the retained events after `since` plus a live receiver, or 410.

@@ -1,11 +1,15 @@
 //! A synthetic cluster, deterministic for a seed: nodes, deployments -> replicasets -> pods, jobs and
 //! cronjobs, services with endpoints and endpointslices, config, storage and autoscalers; then every other
 //! kind kube-state-metrics reads (statefulsets, daemonsets, replication controllers, ingresses, policy,
-//! quotas, leases, RBAC, admission configuration, certificate requests, volume attachments); plus churn
-//! that keeps it moving.
+//! quotas, leases, RBAC, admission configuration, certificate requests, volume attachments). The
+//! simulated controllers ([`crate::controllers`]) then give the DaemonSets, StatefulSets and
+//! replication controllers their pods and every workload a status that agrees with its pods; their
+//! churn keeps it moving and consistent.
+//!
+//! Every pod counts against `nodes * pods_per_node`: DaemonSet pods (two per node when there is room),
+//! then StatefulSet and replication controller pods, job pods, and deployments take the rest.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -13,6 +17,9 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{CreateMode, Store, uid_from_bytes};
+
+/// When the synthetic CronJobs run.
+const REPORT_SCHEDULE: &str = "*/30 * * * *";
 
 /// Shape of the generated cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +61,12 @@ impl Gen {
         let ago = self.rng.random_range(60..max_age_secs.max(61));
         (self.now - chrono::Duration::seconds(ago)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
+    /// A timestamp between `t` and a minute ago (no earlier than its owner, no later than now).
+    fn ts_after(&mut self, t: &str) -> String {
+        let from = chrono::DateTime::parse_from_rfc3339(t).map_or(self.now, |t| t.with_timezone(&chrono::Utc));
+        let span = (self.now - from).num_seconds().max(61);
+        (from + chrono::Duration::seconds(self.rng.random_range(0..span - 60))).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
     fn suffix(&mut self, n: usize) -> String {
         const A: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         (0..n).map(|_| A[self.rng.random_range(0..A.len())] as char).collect()
@@ -63,7 +76,8 @@ impl Gen {
 fn put(store: &Store, v: Value, n: &mut usize) -> anyhow::Result<()> {
     let av = v["apiVersion"].as_str().unwrap_or_default().to_string();
     let kind = v["kind"].as_str().unwrap_or_default().to_string();
-    let rt = store.resource_for(&av, &kind).ok_or_else(|| anyhow::anyhow!("unknown type {av} {kind}"))?;
+    // A kind the simulated Kubernetes version does not serve is left out.
+    let Some(rt) = store.resource_for(&av, &kind) else { return Ok(()) };
     store.create_in(&rt, v, CreateMode::Keep).map_err(|e| anyhow::anyhow!("creating {kind}: {e}"))?;
     *n += 1;
     Ok(())
@@ -84,7 +98,7 @@ fn node(g: &mut Gen, i: usize, ready: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "uid": g.uid(), "creationTimestamp": g.ts_ago(90 * 86400), "labels": labels,
-            "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", crate::kubelets::KUBELET_ANNOTATION: "true"}},
         "spec": {"podCIDR": format!("10.244.{}.0/24", i % 256), "podCIDRs": [format!("10.244.{}.0/24", i % 256)], "providerID": format!("sim://{name}"),
             "taints": if ready != "True" { json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]) }
                 else if i == 0 { json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "PreferNoSchedule"}]) } else { json!([]) }},
@@ -131,7 +145,16 @@ fn pick_fate(g: &mut Gen) -> PodFate {
 fn container_status(g: &mut Gen, name: &str, image: &str, fate: PodFate, started: &str) -> Value {
     let cid = format!("containerd://{}", g.uid().replace('-', ""));
     let (ready, restarts, state, last) = match fate {
-        PodFate::Running => (true, g.rng.random_range(0..3), json!({"running": {"startedAt": started}}), json!({})),
+        PodFate::Running => {
+            let restarts = g.rng.random_range(0..3);
+            // A container that restarted has a previous run.
+            let last = if restarts > 0 {
+                json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": started, "containerID": cid}})
+            } else {
+                json!({})
+            };
+            (true, restarts, json!({"running": {"startedAt": started}}), last)
+        }
         PodFate::Pending => (false, 0, json!({"waiting": {"reason": "ContainerCreating"}}), json!({})),
         PodFate::ImagePull => (
             false,
@@ -174,6 +197,7 @@ fn container_status(g: &mut Gen, name: &str, image: &str, fate: PodFate, started
 
 struct PodSpec<'a> {
     ns: &'a str,
+    created: String,
     name: String,
     labels: Value,
     owner: Value,
@@ -185,7 +209,7 @@ struct PodSpec<'a> {
 }
 
 fn pod(g: &mut Gen, p: PodSpec<'_>, ip_n: usize) -> Value {
-    let created = g.ts_ago(30 * 86400);
+    let created = p.created.clone();
     let image = "registry.example/app:1.4.2";
     let mut containers =
         vec![json!({"name": "app", "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}],
@@ -193,7 +217,8 @@ fn pod(g: &mut Gen, p: PodSpec<'_>, ip_n: usize) -> Value {
     let mut statuses = vec![container_status(g, "app", image, p.fate, &created)];
     if p.sidecar {
         containers.push(json!({"name": "proxy", "image": "registry.example/proxy:2.0", "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}));
-        let f = if matches!(p.fate, PodFate::Pending) { PodFate::Pending } else { PodFate::Running };
+        let f =
+            if matches!(p.fate, PodFate::Pending | PodFate::ImagePull) { PodFate::Pending } else { PodFate::Running };
         statuses.push(container_status(g, "proxy", "registry.example/proxy:2.0", f, &created));
     }
     let unschedulable = matches!(p.fate, PodFate::Pending) && p.node.is_none();
@@ -204,14 +229,26 @@ fn pod(g: &mut Gen, p: PodSpec<'_>, ip_n: usize) -> Value {
         PodFate::Failed => "Failed",
     };
     let all_ready = statuses.iter().all(|c| c["ready"] == true);
-    let cond = |t: &str, s: bool| json!({"type": t, "status": if s { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": created});
+    let reason = match p.fate {
+        PodFate::Succeeded => "PodCompleted",
+        PodFate::Failed => "PodFailed",
+        _ => "ContainersNotReady",
+    };
+    let cond = |t: &str, s: bool| {
+        let mut c = json!({"type": t, "status": if s { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": created});
+        if !s && matches!(t, "Ready" | "ContainersReady") {
+            c["reason"] = json!(reason);
+        }
+        c
+    };
     let mut status = json!({"phase": phase, "qosClass": "Burstable"});
     if unschedulable {
         status["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
             "message": "0/3 nodes are available: 3 Insufficient cpu.", "lastTransitionTime": created}]);
     } else {
+        let running = !matches!(p.fate, PodFate::Pending | PodFate::Succeeded | PodFate::Failed);
         status["conditions"] = json!([
-            cond("PodReadyToStartContainers", true),
+            cond("PodReadyToStartContainers", running),
             cond("Initialized", true),
             cond("Ready", all_ready),
             cond("ContainersReady", all_ready),
@@ -278,9 +315,61 @@ struct AppInfo {
 }
 
 /// Populate the store; returns the number of objects created.
+/// How the pod budget (`nodes * pods_per_node`) is shared out before deployments take the rest.
+struct Budget {
+    /// DaemonSets (each one pod per node).
+    daemonsets: usize,
+    /// Replicas of each StatefulSet, per namespace.
+    statefulsets: Vec<Vec<u32>>,
+    /// Replicas of the replication controller of each namespace.
+    rcs: Vec<u32>,
+}
+
+impl Budget {
+    fn new(cfg: &SyntheticConfig, namespaces: usize) -> (Self, usize) {
+        let mut left = cfg.nodes * cfg.pods_per_node;
+        // Job pods come first, one per job, as many as fit.
+        left -= (cfg.jobs_per_namespace * namespaces).min(left);
+        // Controllers other than deployments get at most half of what is left.
+        let mut share = left / 2;
+        let daemonsets = share.checked_div(cfg.nodes).unwrap_or(0).min(2);
+        share -= daemonsets * cfg.nodes;
+        left -= daemonsets * cfg.nodes;
+        let per_ns = 1 + cfg.nodes / 20;
+        let mut take = |want: u32| {
+            let n = (want as usize).min(share);
+            share -= n;
+            left -= n;
+            n as u32
+        };
+        let statefulsets =
+            (0..namespaces).map(|ni| (0..per_ns).map(|i| take(1 + ((ni + i) % 3) as u32)).collect()).collect();
+        let rcs = (0..namespaces).map(|_| take(2)).collect();
+        (Self { daemonsets, statefulsets, rcs }, left)
+    }
+}
+
+/// Make the namespaces the API server created as old as the cluster, as on a real one.
+fn date_system_namespaces(store: &Store, g: &mut Gen) -> anyhow::Result<()> {
+    let Some(rt) = store.resource_for("v1", "Namespace") else { return Ok(()) };
+    let born = (g.now - chrono::Duration::days(120)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let v = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "uid": g.uid(), "creationTimestamp": born, "labels": {"kubernetes.io/metadata.name": ns}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        if store.get_in(&rt, "", ns).is_some() {
+            store.replace_in(&rt, v).map_err(|e| anyhow::anyhow!("dating namespace {ns}: {e}"))?;
+        } else {
+            store.create_in(&rt, v, CreateMode::Keep).map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Result<usize> {
     let mut g = Gen { rng: StdRng::seed_from_u64(seed), now: chrono::Utc::now() };
     let mut n = 0;
+    date_system_namespaces(store, &mut g)?;
     let nodes: Vec<(String, String, bool)> = (0..cfg.nodes)
         .map(|i| {
             let ready = i > 0 && g.rng.random_bool(cfg.not_ready_fraction.clamp(0.0, 1.0));
@@ -293,12 +382,18 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         })
         .collect::<anyhow::Result<_>>()?;
     let namespaces: Vec<String> = (0..cfg.namespaces.max(1)).map(|i| format!("app-{i}")).collect();
-    for ns in &namespaces {
-        let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400), "labels": {"kubernetes.io/metadata.name": ns, "team": format!("team-{}", ns.len() % 3)}}, "status": {"phase": "Active"}});
+    for (ni, ns) in namespaces.iter().enumerate() {
+        // Older than anything in them (nothing namespaced is more than 100 days old), younger than
+        // the cluster; the namespace controller makes the default account at once.
+        let born = g.now - chrono::Duration::days(110) + chrono::Duration::hours(ni as i64);
+        let (ns_born, sa_born) =
+            (crate::controllers::ts(born), crate::controllers::ts(born + chrono::Duration::seconds(1)));
+        let v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "uid": g.uid(), "creationTimestamp": ns_born, "labels": {"kubernetes.io/metadata.name": ns, "team": format!("team-{}", ns.len() % 3)}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
         put(store, v, &mut n)?;
         put(
             store,
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(100 * 86400),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns, "uid": g.uid(), "creationTimestamp": sa_born,
                 "labels": {"app.kubernetes.io/managed-by": "sim"}, "annotations": {"kubernetes.io/description": "namespace default account"}},
                 "automountServiceAccountToken": true, "secrets": [{"name": "secret-0"}], "imagePullSecrets": [{"name": "secret-0"}]}),
             &mut n,
@@ -354,16 +449,25 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
     let place = |i: usize| -> Option<&(String, String, bool)> {
         if ready_nodes.is_empty() { None } else { Some(ready_nodes[i % ready_nodes.len()]) }
     };
-    let total_pods = cfg.nodes * cfg.pods_per_node;
+    let (budget, deployment_pods) = Budget::new(cfg, namespaces.len());
+    // Job pods, then what deployments may take; the rest is reserved for the controllers' pods.
+    let job_pods = (cfg.jobs_per_namespace * namespaces.len()).min(cfg.nodes * cfg.pods_per_node);
+    let total_pods = job_pods + deployment_pods;
     for (ni, ns) in namespaces.iter().enumerate() {
-        let cj_name = "nightly-report".to_string();
+        // Every half hour; its jobs are named after their scheduled minute, as the controller names them.
+        let cj_name = "report".to_string();
         let cj_uid = g.uid();
+        let due = crate::controllers::last_due(REPORT_SCHEDULE, g.now).unwrap_or(g.now);
+        let mut cj_status = json!({});
+        if cfg.jobs_per_namespace > 0 {
+            cj_status["lastScheduleTime"] = json!(crate::controllers::ts(due));
+        }
         put(
             store,
             json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": cj_name, "namespace": ns, "uid": cj_uid, "creationTimestamp": g.ts_ago(30 * 86400)},
-            "spec": {"schedule": "0 3 * * *", "startingDeadlineSeconds": 300, "concurrencyPolicy": "Forbid", "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
-                "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "report", "image": "registry.example/report:1"}], "restartPolicy": "OnFailure"}}}}},
-            "status": {"lastScheduleTime": g.ts_ago(86400), "lastSuccessfulTime": g.ts_ago(86400)}}),
+            "spec": {"schedule": REPORT_SCHEDULE, "startingDeadlineSeconds": 300, "concurrencyPolicy": "Forbid", "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
+                "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {"containers": [{"name": "report", "image": "registry.example/report:1"}], "restartPolicy": "Never"}}}}},
+            "status": cj_status}),
             &mut n,
         )?;
         for j in 0..cfg.jobs_per_namespace {
@@ -371,24 +475,24 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
                 break;
             }
             let failed = j % 2 == 1;
-            let name = if j % 2 == 0 { format!("{cj_name}-{}", 29000000 + j) } else { format!("migrate-{j}") };
+            let (name, start) = if failed {
+                (format!("migrate-{j}"), g.ts_ago(86400))
+            } else {
+                let at = due - chrono::Duration::minutes(30 * (j / 2) as i64);
+                (format!("{cj_name}-{}", at.timestamp() / 60), crate::controllers::ts(at))
+            };
             let juid = g.uid();
-            let start = g.ts_ago(86400);
             let mut meta = json!({"name": name, "namespace": ns, "uid": juid, "creationTimestamp": start, "labels": {"job-name": name}});
-            if j % 2 == 0 {
+            if !failed {
                 meta["ownerReferences"] = json!([owner("batch/v1", "CronJob", &cj_name, &cj_uid)]);
             }
-            let status = if failed {
-                json!({"failed": 1, "startTime": start, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": start}]})
-            } else {
-                json!({"succeeded": 1, "startTime": start, "completionTime": start, "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": start}]})
-            };
+            // The status comes from the job's pod when the cluster settles.
             put(
                 store,
                 json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
                 "spec": {"completions": 1, "parallelism": 1, "backoffLimit": if failed { 0 } else { 6 }, "activeDeadlineSeconds": 3600, "suspend": false, "selector": {"matchLabels": {"job-name": name}},
                     "template": {"metadata": {"labels": {"job-name": name}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.4.2"}], "restartPolicy": "Never"}}},
-                "status": status}),
+                "status": {}}),
                 &mut n,
             )?;
             let node = place(pod_n + ni);
@@ -397,6 +501,7 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
                 &mut g,
                 PodSpec {
                     ns,
+                    created: start.clone(),
                     name: pod_name,
                     labels: json!({"job-name": name}),
                     owner: owner("batch/v1", "Job", &name, &juid),
@@ -425,7 +530,16 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         let rs_uid = g.uid();
         let rs_name = format!("{app}-{hash}");
         let created = g.ts_ago(60 * 86400);
-        let mut fates: Vec<PodFate> = (0..replicas).map(|_| pick_fate(&mut g)).collect();
+        // The first pods of the cluster show each kind of trouble once, whatever its size; the
+        // rest are drawn.
+        let mut fates: Vec<PodFate> = (0..replicas)
+            .map(|i| match pod_n + i - job_pods {
+                0 => PodFate::CrashLoop,
+                1 => PodFate::ImagePull,
+                2 => PodFate::Pending,
+                _ => pick_fate(&mut g),
+            })
+            .collect();
         if nodes.is_empty() {
             fates.iter_mut().for_each(|f| *f = PodFate::Pending);
         }
@@ -457,12 +571,16 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
         )?;
         let mut endpoints = Vec::new();
         for f in fates {
-            let node = if matches!(f, PodFate::Pending) && g.rng.random_bool(0.5) { None } else { place(pod_n) };
+            // Half the pending pods wait for a node (the first always does).
+            let unscheduled = matches!(f, PodFate::Pending) && (pod_n == job_pods + 2 || g.rng.random_bool(0.5));
+            let node = if unscheduled { None } else { place(pod_n) };
             let pod_name = format!("{rs_name}-{}", g.suffix(5));
+            let pod_created = g.ts_after(&created);
             let p = pod(
                 &mut g,
                 PodSpec {
                     ns,
+                    created: pod_created,
                     name: pod_name,
                     labels: json!({"app": app, "pod-template-hash": hash}),
                     owner: owner("apps/v1", "ReplicaSet", &rs_name, &rs_uid),
@@ -535,8 +653,76 @@ pub fn generate(store: &Store, cfg: &SyntheticConfig, seed: u64) -> anyhow::Resu
     // The remaining kinds draw from their own stream so that everything above stays exactly as it was
     // for a seed (other tests count and name those objects).
     let mut xg = Gen { rng: StdRng::seed_from_u64(seed ^ 0x6b75_6265_7374_6174), now: g.now };
-    generate_rest(store, &mut xg, cfg, &namespaces, &nodes, &apps, &mut n)?;
+    generate_rest(store, &mut xg, cfg, &budget, &namespaces, &nodes, &apps, &mut n)?;
+    n += settle(store, &namespaces, &budget, g.now)?;
     Ok(n)
+}
+
+/// Run the simulated controllers once over the generated cluster: DaemonSets, StatefulSets and
+/// replication controllers get their pods (started ten minutes ago), then a few of those pods
+/// crash-loop for variety, some workloads are marked for deletion, and every status is made to agree
+/// with the pods. Returns the number of pods created.
+fn settle(
+    store: &Store,
+    namespaces: &[String],
+    budget: &Budget,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<usize> {
+    let Some(pods_rt) = store.resource_for("v1", "Pod") else { return Ok(0) };
+    let before = store.count("v1", "Pod");
+    let Some(mut ctl) = crate::controllers::Controllers::new(store, 0) else { return Ok(0) };
+    let t0 = now - chrono::Duration::minutes(10);
+    ctl.reconcile_all(store, t0);
+    ctl.reconcile_all(store, t0 + chrono::Duration::seconds(30));
+    // Variety: the last pod of some StatefulSets and one pod of some replication controllers
+    // crash-loop, as in a cluster with trouble.
+    for (ni, ns) in namespaces.iter().enumerate() {
+        let mut hurt = Vec::new();
+        for (i, replicas) in budget.statefulsets.get(ni).into_iter().flatten().enumerate() {
+            if (ni + i) % 4 == 3 && *replicas > 0 {
+                let name = if i == 0 { "db".to_string() } else { format!("cache-{i}") };
+                hurt.push(format!("{name}-{}", replicas - 1));
+            }
+        }
+        if ni % 2 == 1 && budget.rcs.get(ni).is_some_and(|r| *r > 0) {
+            let rc_pod = store
+                .snapshot(&pods_rt, Some(ns))
+                .0
+                .iter()
+                .find(|p| p.name.starts_with("legacy-web-"))
+                .map(|p| p.name.clone());
+            hurt.extend(rc_pod);
+        }
+        for pod in hurt {
+            ctl.crash_loop(store, ns, &pod, t0 + chrono::Duration::minutes(5));
+        }
+    }
+    ctl.reconcile_all(store, t0 + chrono::Duration::minutes(6));
+    // Held by a finalizer of an operator that is not running: terminating, pods and status as they
+    // were when deletion began.
+    let last = namespaces.last().cloned().unwrap_or_default();
+    let per_ns = budget.statefulsets.last().map_or(0, Vec::len);
+    let doomed = [
+        (
+            "apps/v1",
+            "StatefulSet",
+            last.clone(),
+            if per_ns > 1 { format!("cache-{}", per_ns - 1) } else { "db".to_string() },
+        ),
+        ("apps/v1", "DaemonSet", "kube-system".to_string(), "node-exporter".to_string()),
+    ];
+    for (av, kind, ns, name) in doomed {
+        let Some(rt) = store.resource_for(av, kind) else { continue };
+        if let Some(o) = store.get_in(&rt, &ns, &name) {
+            let mut v = o.value();
+            v["metadata"]["deletionTimestamp"] =
+                json!((now - chrono::Duration::minutes(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            v["metadata"]["finalizers"] = json!(["cleanup.example.com/drain"]);
+            store.replace_in(&rt, v).map_err(|e| anyhow::anyhow!("marking {kind} {name} for deletion: {e}"))?;
+        }
+    }
+    Ok(store.count("v1", "Pod") - before)
 }
 
 fn meta(g: &mut Gen, name: &str, ns: Option<&str>, max_age_days: i64, labels: Value) -> Value {
@@ -555,23 +741,20 @@ fn terminating(v: &mut Value, g: &mut Gen) {
     v["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
 }
 
-/// Workload controllers without pods of their own (the pod budget belongs to deployments and jobs):
-/// statefulsets, daemonsets and a legacy replication controller.
+/// Workload controllers whose pods the simulated controllers make when the cluster settles:
+/// statefulsets, daemonsets (node agents in kube-system) and a legacy replication controller, sized by
+/// the pod budget.
 fn workloads(
     store: &Store,
     g: &mut Gen,
-    cfg: &SyntheticConfig,
+    budget: &Budget,
     namespaces: &[String],
     apps: &[AppInfo],
     n: &mut usize,
 ) -> anyhow::Result<()> {
-    let ready_nodes = cfg.nodes.saturating_sub((cfg.nodes as f64 * cfg.not_ready_fraction).round() as usize);
-    let per_ns = 1 + cfg.nodes / 20;
     for (ni, ns) in namespaces.iter().enumerate() {
-        for i in 0..per_ns {
+        for (i, replicas) in budget.statefulsets[ni].iter().enumerate() {
             let name = if i == 0 { "db".to_string() } else { format!("cache-{i}") };
-            let replicas = g.rng.random_range(1..=3u32);
-            let ready = if (ni + i) % 4 == 3 { replicas - 1 } else { replicas };
             let rev = format!("{name}-{}", g.suffix(10));
             let gen_n = g.rng.random_range(1..5u32);
             let mut v = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -581,51 +764,43 @@ fn workloads(
                     "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Delete"},
                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "registry.example/db:16"}]}},
                     "updateStrategy": {"type": "RollingUpdate"}},
-                "status": {"observedGeneration": gen_n, "replicas": replicas, "readyReplicas": ready, "currentReplicas": replicas,
-                    "updatedReplicas": replicas, "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0}});
+                "status": {"observedGeneration": gen_n, "replicas": 0, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0}});
             v["metadata"]["generation"] = json!(gen_n);
-            if ni + 1 == namespaces.len() && i + 1 == per_ns {
-                terminating(&mut v, g);
-            }
             put(store, v, n)?;
         }
         let rc = "legacy-web";
-        let replicas = 2u32;
-        let ready = if ni % 2 == 0 { 2 } else { 1 };
         let mut v = json!({"apiVersion": "v1", "kind": "ReplicationController",
-            "metadata": meta(g, rc, Some(ns), 200, json!({"app": rc})),
-            "spec": {"replicas": replicas, "selector": {"app": rc},
+            "metadata": meta(g, rc, Some(ns), 100, json!({"app": rc})),
+            "spec": {"replicas": budget.rcs[ni], "selector": {"app": rc},
                 "template": {"metadata": {"labels": {"app": rc}}, "spec": {"containers": [{"name": "web", "image": "registry.example/web:0.9"}]}}},
-            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": 1}});
+            "status": {"replicas": 0}});
         v["metadata"]["generation"] = json!(1);
-        // Left over from a Helm-style migration: owned by the namespace's first deployment, so that
-        // ownership shows on this kind too.
+        // Left over from a Helm-style migration: the namespace's first deployment holds it (not as its
+        // controller), so that ownership shows on this kind too.
         if let Some(a) = apps.iter().find(|a| &a.ns == ns) {
-            v["metadata"]["ownerReferences"] = json!([owner("apps/v1", "Deployment", &a.name, &a.uid)]);
+            let mut o = owner("apps/v1", "Deployment", &a.name, &a.uid);
+            o["controller"] = json!(false);
+            v["metadata"]["ownerReferences"] = json!([o]);
         }
         put(store, v, n)?;
     }
-    // Node agents: one pod per Ready node, one agent lagging behind on an update.
+    // Node agents: one pod on every node.
     for (i, (name, image)) in [
         ("kube-proxy", "registry.k8s.io/kube-proxy:v1.36.0"),
         ("node-exporter", "quay.io/prometheus/node-exporter:v1.9.0"),
     ]
     .into_iter()
     .enumerate()
+    .take(budget.daemonsets)
     {
-        let desired = cfg.nodes;
-        let ready = ready_nodes.min(desired);
-        let updated = if i == 1 { desired.saturating_sub(1) } else { desired };
         let mut v = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": meta(g, name, Some("kube-system"), 90, json!({"k8s-app": name})),
             "spec": {"selector": {"matchLabels": {"k8s-app": name}}, "updateStrategy": {"type": "RollingUpdate"},
-                "template": {"metadata": {"labels": {"k8s-app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}},
-            "status": {"currentNumberScheduled": desired, "desiredNumberScheduled": desired, "numberAvailable": ready, "numberReady": ready,
-                "numberUnavailable": desired - ready, "numberMisscheduled": i, "updatedNumberScheduled": updated, "observedGeneration": 2 + i}});
+                "template": {"metadata": {"labels": {"k8s-app": name}},
+                    "spec": {"containers": [{"name": name, "image": image, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}],
+                        "tolerations": [{"operator": "Exists"}]}}},
+            "status": {}});
         v["metadata"]["generation"] = json!(2 + i);
-        if i == 1 {
-            terminating(&mut v, g);
-        }
         put(store, v, n)?;
     }
     Ok(())
@@ -706,7 +881,7 @@ fn namespaced(
                     "metadata": {"name": format!("{}-leader", first.name), "namespace": ns, "uid": g.uid(), "creationTimestamp": g.ts_ago(30 * 86400),
                         "ownerReferences": [owner("apps/v1", "Deployment", &first.name, &first.uid)]},
                     "spec": {"holderIdentity": format!("{}-{}", first.name, g.suffix(5)), "leaseDurationSeconds": 15,
-                        "acquireTime": g.ts_ago(86400), "renewTime": g.now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "leaseTransitions": ni}}),
+                        "acquireTime": crate::controllers::micro_ts(g.now - chrono::Duration::seconds(g.rng.random_range(3600..86400))), "renewTime": g.now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "leaseTransitions": ni}}),
                 n,
             )?;
         }
@@ -949,115 +1124,23 @@ fn cluster_scoped(
 }
 
 /// Every kind kube-state-metrics reads that the part above does not make.
+#[allow(clippy::too_many_arguments)]
 fn generate_rest(
     store: &Store,
     g: &mut Gen,
     cfg: &SyntheticConfig,
+    budget: &Budget,
     namespaces: &[String],
     nodes: &[(String, String, bool)],
     apps: &[AppInfo],
     n: &mut usize,
 ) -> anyhow::Result<()> {
-    workloads(store, g, cfg, namespaces, apps, n)?;
+    workloads(store, g, budget, namespaces, apps, n)?;
     namespaced(store, g, namespaces, apps, n)?;
     cluster_scoped(store, g, cfg, namespaces, nodes, n)
 }
 
-/// Keep the cluster moving: restarts, failures, delete-and-recreate, deployment scaling.
+/// Keep the cluster moving, consistently: see [`crate::controllers::churn`].
 pub async fn churn(store: Arc<Store>, per_sec: f64, seed: u64, stop: CancellationToken) {
-    let Some(pods_rt) = store.resource_for("v1", "Pod") else {
-        return;
-    };
-    let Some(dep_rt) = store.resource_for("apps/v1", "Deployment") else {
-        return;
-    };
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(0x9e37_79b9));
-    let mut pods: Vec<(String, String)> =
-        store.snapshot(&pods_rt, None).0.iter().map(|o| (o.namespace.clone(), o.name.clone())).collect();
-    let deps: Vec<(String, String)> =
-        store.snapshot(&dep_rt, None).0.iter().map(|o| (o.namespace.clone(), o.name.clone())).collect();
-    let period = Duration::from_secs_f64(1.0 / per_sec.max(0.001));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if pods.is_empty() {
-            continue;
-        }
-        let i = rng.random_range(0..pods.len());
-        let (ns, name) = pods[i].clone();
-        let action = rng.random_range(0..100);
-        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let res = match action {
-            // Container restart.
-            0..=49 => store.modify_in(&pods_rt, &ns, &name, crate::store::UpdateKind::Status, |mut v| {
-                if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
-                    for c in cs.iter_mut().take(1) {
-                        let rc = c["restartCount"].as_i64().unwrap_or(0) + 1;
-                        c["restartCount"] = json!(rc);
-                        c["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}});
-                        c["state"] = json!({"running": {"startedAt": now}});
-                        c["ready"] = json!(true);
-                    }
-                }
-                Ok(v)
-            }).map(|_| ()),
-            // Pod fails.
-            50..=64 => store.modify_in(&pods_rt, &ns, &name, crate::store::UpdateKind::Status, |mut v| {
-                v["status"]["phase"] = json!("Failed");
-                v["status"]["reason"] = json!("Evicted");
-                v["status"]["message"] = json!("The node was low on resource: memory.");
-                Ok(v)
-            }).map(|_| ()),
-            // Deleted and recreated under a new name, as a ReplicaSet would.
-            65..=89 => match store.get_in(&pods_rt, &ns, &name) {
-                Some(old) => {
-                    let mut v = old.value();
-                    let _ = store.delete_in(&pods_rt, &ns, &name, None);
-                    let base = name.rsplit_once('-').map_or(name.as_str(), |(b, _)| b).to_string();
-                    let new_name = format!("{base}-{}", (0..5).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect::<String>());
-                    v["metadata"]["name"] = json!(new_name);
-                    v["metadata"]["uid"] = json!(uid_from_bytes(rng.random()));
-                    v["metadata"]["creationTimestamp"] = json!(now);
-                    if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
-                        for c in cs {
-                            c["restartCount"] = json!(0);
-                            c["state"] = json!({"running": {"startedAt": now}});
-                            c["ready"] = json!(true);
-                        }
-                    }
-                    v["status"]["phase"] = json!("Running");
-                    let r = store.create_in(&pods_rt, v, CreateMode::Keep).map(|_| ());
-                    if r.is_ok() {
-                        pods[i] = (ns, new_name);
-                    }
-                    r
-                }
-                None => {
-                    pods.swap_remove(i);
-                    Ok(())
-                }
-            },
-            // A deployment scales.
-            _ => {
-                if deps.is_empty() {
-                    Ok(())
-                } else {
-                    let (dns, dname) = &deps[rng.random_range(0..deps.len())];
-                    let up = rng.random_bool(0.5);
-                    store.modify_in(&dep_rt, dns, dname, crate::store::UpdateKind::Main, |mut v| {
-                        let r = v["spec"]["replicas"].as_i64().unwrap_or(1);
-                        v["spec"]["replicas"] = json!(if up { r + 1 } else { (r - 1).max(1) });
-                        Ok(v)
-                    }).map(|_| ())
-                }
-            }
-        };
-        if let Err(e) = res {
-            tracing::debug!(error = %e, "churn step failed");
-        }
-    }
+    crate::controllers::churn(store, per_sec, seed, stop).await;
 }

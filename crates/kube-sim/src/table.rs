@@ -26,11 +26,40 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// Columns the real server prints with priority 1 (`kubectl get -o wide`).
+const WIDE: &[&str] = &["Containers", "Images", "Selector", "IP", "Node", "Nominated Node", "Readiness Gates"];
+
 fn columns(kind: &str) -> Vec<&'static str> {
     match kind {
-        "Pod" => vec!["Name", "Ready", "Status", "Restarts", "Age"],
-        "Deployment" => vec!["Name", "Ready", "Up-to-date", "Available", "Age"],
-        "ReplicaSet" => vec!["Name", "Desired", "Current", "Ready", "Age"],
+        "Pod" => vec!["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"],
+        "Deployment" => vec!["Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"],
+        "ReplicaSet" => vec!["Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"],
+        "DaemonSet" => vec![
+            "Name",
+            "Desired",
+            "Current",
+            "Ready",
+            "Up-to-date",
+            "Available",
+            "Node Selector",
+            "Age",
+            "Containers",
+            "Images",
+            "Selector",
+        ],
+        "StatefulSet" => vec!["Name", "Ready", "Age", "Containers", "Images"],
+        "CronJob" => vec![
+            "Name",
+            "Schedule",
+            "Timezone",
+            "Suspend",
+            "Active",
+            "Last Schedule",
+            "Age",
+            "Containers",
+            "Images",
+            "Selector",
+        ],
         "Node" => vec!["Name", "Status", "Roles", "Age", "Version"],
         "Namespace" => vec!["Name", "Status", "Age"],
         "Service" => vec!["Name", "Type", "Cluster-IP", "Port(s)", "Age"],
@@ -40,11 +69,49 @@ fn columns(kind: &str) -> Vec<&'static str> {
     }
 }
 
+/// `k=v,k2=v2` of a map, `<none>` when empty.
+fn pairs(m: &Value) -> String {
+    let p: Vec<String> =
+        m.as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", s(v))).collect()).unwrap_or_default();
+    if p.is_empty() { "<none>".to_string() } else { p.join(",") }
+}
+
+/// A label selector as kubectl prints it: matchLabels, then the expressions.
+fn selector(sel: &Value) -> String {
+    if sel.is_null() {
+        return "<none>".to_string();
+    }
+    let mut parts: Vec<String> = sel["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", s(v))).collect())
+        .unwrap_or_default();
+    for e in sel["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let key = s(&e["key"]);
+        let vals: Vec<String> = e["values"].as_array().map(|v| v.iter().map(s).collect()).unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", vals.join(",")),
+            "NotIn" => format!("{key} notin ({})", vals.join(",")),
+            "Exists" => key,
+            _ => format!("!{key}"),
+        });
+    }
+    if parts.is_empty() { "<none>".to_string() } else { parts.join(",") }
+}
+
+/// Container names and images of a pod spec, comma-joined.
+fn containers_images(pod_spec: &Value) -> (String, String) {
+    let cs = pod_spec["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let names: Vec<String> = cs.iter().map(|c| s(&c["name"])).collect();
+    let images: Vec<String> = cs.iter().map(|c| s(&c["image"])).collect();
+    (names.join(","), images.join(","))
+}
+
 fn cells(kind: &str, o: &Value) -> Vec<Value> {
     let name = s(&o["metadata"]["name"]);
     let age = age(o["metadata"]["creationTimestamp"].as_str().unwrap_or_default());
     let st = &o["status"];
     let spec = &o["spec"];
+    let int = |v: &Value| json!(v.as_i64().unwrap_or(0));
     match kind {
         "Pod" => {
             let statuses = st["containerStatuses"].as_array().cloned().unwrap_or_default();
@@ -58,22 +125,93 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                 .or(st["phase"].as_str())
                 .unwrap_or("Pending");
             let reason = if o["metadata"]["deletionTimestamp"].is_string() { "Terminating" } else { reason };
-            vec![json!(name), json!(format!("{ready}/{total}")), json!(reason), json!(restarts), json!(age)]
+            let gates = spec["readinessGates"].as_array().map_or(0, Vec::len);
+            vec![
+                json!(name),
+                json!(format!("{ready}/{total}")),
+                json!(reason),
+                json!(restarts),
+                json!(age),
+                json!(st["podIP"].as_str().unwrap_or("<none>")),
+                json!(spec["nodeName"].as_str().unwrap_or("<none>")),
+                json!(st["nominatedNodeName"].as_str().unwrap_or("<none>")),
+                json!(if gates == 0 { "<none>".to_string() } else { format!("{gates}") }),
+            ]
         }
-        "Deployment" => vec![
-            json!(name),
-            json!(format!("{}/{}", st["readyReplicas"].as_i64().unwrap_or(0), spec["replicas"].as_i64().unwrap_or(1))),
-            json!(st["updatedReplicas"].as_i64().unwrap_or(0)),
-            json!(st["availableReplicas"].as_i64().unwrap_or(0)),
-            json!(age),
-        ],
-        "ReplicaSet" => vec![
-            json!(name),
-            json!(spec["replicas"].as_i64().unwrap_or(1)),
-            json!(st["replicas"].as_i64().unwrap_or(0)),
-            json!(st["readyReplicas"].as_i64().unwrap_or(0)),
-            json!(age),
-        ],
+        "Deployment" => {
+            let (c, i) = containers_images(&spec["template"]["spec"]);
+            vec![
+                json!(name),
+                json!(format!(
+                    "{}/{}",
+                    st["readyReplicas"].as_i64().unwrap_or(0),
+                    spec["replicas"].as_i64().unwrap_or(1)
+                )),
+                int(&st["updatedReplicas"]),
+                int(&st["availableReplicas"]),
+                json!(age),
+                json!(c),
+                json!(i),
+                json!(selector(&spec["selector"])),
+            ]
+        }
+        "ReplicaSet" => {
+            let (c, i) = containers_images(&spec["template"]["spec"]);
+            vec![
+                json!(name),
+                json!(spec["replicas"].as_i64().unwrap_or(1)),
+                int(&st["replicas"]),
+                int(&st["readyReplicas"]),
+                json!(age),
+                json!(c),
+                json!(i),
+                json!(selector(&spec["selector"])),
+            ]
+        }
+        "DaemonSet" => {
+            let (c, i) = containers_images(&spec["template"]["spec"]);
+            vec![
+                json!(name),
+                int(&st["desiredNumberScheduled"]),
+                int(&st["currentNumberScheduled"]),
+                int(&st["numberReady"]),
+                int(&st["updatedNumberScheduled"]),
+                int(&st["numberAvailable"]),
+                json!(pairs(&spec["template"]["spec"]["nodeSelector"])),
+                json!(age),
+                json!(c),
+                json!(i),
+                json!(selector(&spec["selector"])),
+            ]
+        }
+        "StatefulSet" => {
+            let (c, i) = containers_images(&spec["template"]["spec"]);
+            let ready =
+                format!("{}/{}", st["readyReplicas"].as_i64().unwrap_or(0), spec["replicas"].as_i64().unwrap_or(1));
+            vec![json!(name), json!(ready), json!(age), json!(c), json!(i)]
+        }
+        "CronJob" => {
+            let job = &spec["jobTemplate"]["spec"];
+            let (c, i) = containers_images(&job["template"]["spec"]);
+            let last = st["lastScheduleTime"].as_str().map_or("<none>".to_string(), self::age);
+            vec![
+                json!(name),
+                json!(s(&spec["schedule"])),
+                json!(spec["timeZone"].as_str().unwrap_or("<none>")),
+                // Printed by the server as Go's printers do: "True"/"False", "<unset>" when absent.
+                json!(match spec["suspend"].as_bool() {
+                    Some(true) => "True",
+                    Some(false) => "False",
+                    None => "<unset>",
+                }),
+                json!(st["active"].as_array().map_or(0, Vec::len)),
+                json!(last),
+                json!(age),
+                json!(c),
+                json!(i),
+                json!(selector(&job["selector"])),
+            ]
+        }
         "Node" => {
             let ready = st["conditions"]
                 .as_array()
@@ -140,10 +278,13 @@ pub fn table(rt: &ResourceType, objects: &[Value], rv: u64, cont: Option<&str>) 
         .map(|c| {
             let (ty, fmt) = match *c {
                 "Name" => ("string", "name"),
-                "Restarts" | "Up-to-date" | "Available" | "Desired" | "Current" | "Data" => ("integer", ""),
+                "Restarts" | "Up-to-date" | "Available" | "Desired" | "Current" | "Data" | "Active" => ("integer", ""),
+                "Ready" if rt.kind == "DaemonSet" || rt.kind == "ReplicaSet" => ("integer", ""),
+                "Suspend" => ("boolean", ""),
                 _ => ("string", ""),
             };
-            json!({"name": c, "type": ty, "format": fmt, "description": "", "priority": 0})
+            let priority = i32::from(WIDE.contains(c));
+            json!({"name": c, "type": ty, "format": fmt, "description": "", "priority": priority})
         })
         .collect();
     let rows: Vec<Value> = objects.iter().map(|o| json!({"cells": cells(&rt.kind, o), "object": o})).collect();

@@ -158,3 +158,44 @@ async fn kubectl_get_watch_sees_changes_until_timeout() {
     assert!(t0.elapsed() < Duration::from_secs(15));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn kubectl_get_wide_prints_the_real_servers_columns() {
+    let sim = sim().await;
+    let Some(k) = Kubectl::new(&sim, "wide") else { return };
+    sim.store()
+        .create(serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "tz", "namespace": "app-0"},
+            "spec": {"schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "suspend": true,
+                "jobTemplate": {"spec": {"selector": {"matchLabels": {"job": "tz"}},
+                    "template": {"spec": {"containers": [{"name": "run", "image": "busybox:1"}], "restartPolicy": "Never"}}}}}}))
+        .unwrap();
+    let header = |out: &str| out.lines().next().unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    let ds = k.ok(&["get", "ds", "-A", "-o", "wide"]).await;
+    assert_eq!(
+        header(&ds),
+        "NAMESPACE NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE CONTAINERS IMAGES SELECTOR",
+        "{ds}"
+    );
+    assert!(
+        ds.contains("kube-proxy")
+            && ds.contains("registry.k8s.io/kube-proxy:v1.36.0")
+            && ds.contains("k8s-app=kube-proxy"),
+        "{ds}"
+    );
+    let sts = k.ok(&["get", "sts", "-A", "-o", "wide"]).await;
+    assert_eq!(header(&sts), "NAMESPACE NAME READY AGE CONTAINERS IMAGES", "{sts}");
+    assert!(sts.contains("registry.example/db:16"), "{sts}");
+    let cj = k.ok(&["get", "cronjobs", "-n", "app-0", "-o", "wide"]).await;
+    assert_eq!(
+        header(&cj),
+        "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE CONTAINERS IMAGES SELECTOR",
+        "{cj}"
+    );
+    let row = cj.lines().find(|l| l.starts_with("tz ")).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(row.starts_with("tz */5 * * * * Europe/Paris True 0 <none>"), "{row}");
+    assert!(row.ends_with("run busybox:1 job=tz"), "{row}");
+    // Without -o wide the priority-1 columns stay hidden, as on a real server.
+    assert_eq!(header(&k.ok(&["get", "sts", "-A"]).await), "NAMESPACE NAME READY AGE");
+    sim.shutdown().await;
+}

@@ -59,8 +59,14 @@ async fn nodes_get_kubelets_verified_by_the_sim_ca() {
     let sim = kube_sim::start(SimConfig { token_auth_file: Some(tokens.clone()), ..Default::default() }).await.unwrap();
     let ca = sim.ca_pem().unwrap();
     sim.store()
-        .create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+        .create(json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "annotations": {kube_sim::kubelets::KUBELET_ANNOTATION: "true"}},
             "status": {"addresses": [{"type": "InternalIP", "address": "10.1.2.3"}, {"type": "Hostname", "address": "n1"}]}}))
+        .unwrap();
+    // A node that does not ask keeps its address and gets no kubelet.
+    sim.store()
+        .create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "real"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "10.9.9.9"}]}}))
         .unwrap();
     sim.store()
         .create(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
@@ -86,7 +92,8 @@ async fn nodes_get_kubelets_verified_by_the_sim_ca() {
         assert!(start.elapsed() < Duration::from_secs(5), "node never got a kubelet: {node}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(sim.kubelet_port("foreign").is_none());
+    assert!(sim.kubelet_port("foreign").is_none() && sim.kubelet_port("real").is_none());
+    assert_eq!(sim.store().get("v1", "Node", None, "real").unwrap()["status"]["addresses"][0]["address"], "10.9.9.9");
     assert_eq!(
         sim.store().get("v1", "Node", None, "foreign").unwrap()["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
         1

@@ -98,8 +98,8 @@ async fn churn_keeps_changing_the_cluster() {
     let rv1 = sim.store().current_rv();
     assert!(rv1 > rv0 + 20, "only {} changes", rv1 - rv0);
     let after = ids(&sim, "v1", "Pod");
-    assert_eq!(after.len(), before.len(), "pods are replaced, not lost");
     assert_ne!(after, before, "some pods were recreated");
+    // Their consistency under churn is checked object by object in demo_consistency.rs.
     sim.shutdown().await;
 }
 
