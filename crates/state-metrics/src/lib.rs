@@ -16,7 +16,8 @@ pub mod server;
 pub mod shard;
 pub mod store;
 pub mod telemetry;
-pub mod trim;
+/// Handing freed memory back after lists and scrape bursts (shared with metrics-server).
+pub use memtrim as trim;
 pub mod watch;
 pub mod webconfig;
 
