@@ -313,7 +313,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         .await
         .with_context(|| format!("binding {}:{}", opts.bind_address, opts.secure_port))?;
     tracing::info!(addr = %listener.local_addr()?, "serving securely");
-    server::serve(listener, Arc::new(server_cfg), state, shutdown).await;
+    server::serve(listener, Arc::new(server_cfg), state, server::Limits::default(), shutdown).await;
     if let Some(r) = reload {
         r.abort();
     }

@@ -158,15 +158,32 @@ fn gzip_fast(data: &[u8]) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
-/// How long the TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to start and finish a request's headers (Go's `ReadHeaderTimeout` as the
-/// generic apiserver sets it); a connection that sends nothing after the handshake is closed after it.
-pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(32);
-/// How long a connection may sit idle between requests (the apiserver's `IdleTimeout`, HTTP/1 and 2).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// How long a connection told to close (idle) may take to finish before it is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// The connection timers.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long the TLS handshake may take.
+    pub handshake: Duration,
+    /// How long a client may take to start and finish a request's headers (Go's `ReadHeaderTimeout` as
+    /// the generic apiserver sets it, 32 s); a connection that sends nothing after the handshake is
+    /// closed after it.
+    pub read_header: Duration,
+    /// How long a connection may sit idle between requests (the apiserver's `IdleTimeout`, 90 s), for
+    /// HTTP/1 and HTTP/2 alike.
+    pub idle: Duration,
+    /// How long a connection told to close (idle) may take to finish before it is dropped.
+    pub close_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake: Duration::from_secs(10),
+            read_header: Duration::from_secs(32),
+            idle: Duration::from_secs(90),
+            close_grace: Duration::from_secs(5),
+        }
+    }
+}
 
 /// What Go's HTTPS server answers to a plain-HTTP request on its TLS port.
 pub const PLAIN_HTTP_ANSWER: &[u8] =
@@ -198,6 +215,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     state: Arc<State>,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -227,7 +245,7 @@ pub async fn serve(
                 }
                 acceptor.accept(tcp).await.map(Some)
             };
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            let tls = match tokio::time::timeout(limits.handshake, handshake).await {
                 Ok(Ok(Some(s))) => s,
                 Ok(Ok(None)) => return,
                 Ok(Err(e)) => {
@@ -238,7 +256,7 @@ pub async fn serve(
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let identity = Arc::new(state.auth.peer_identity(tls.get_ref().1.peer_certificates()));
-            let watch = Arc::new(ConnWatch::new(h2));
+            let watch = Arc::new(ConnWatch::new(h2, limits));
             let svc = {
                 let watch = watch.clone();
                 hyper::service::service_fn(move |req| {
@@ -281,7 +299,7 @@ pub async fn serve(
                     }
                     Verdict::Idle => {
                         conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(CLOSE_GRACE, conn.as_mut()).await;
+                        let _ = tokio::time::timeout(limits.close_grace, conn.as_mut()).await;
                         return;
                     }
                 }
@@ -303,6 +321,7 @@ enum Verdict {
 
 /// Request and read activity of one connection, for its timers.
 struct ConnWatch {
+    limits: Limits,
     in_flight: std::sync::atomic::AtomicUsize,
     /// HTTP/2: once the client has spoken, only the idle timer applies.
     h2: AtomicBool,
@@ -328,9 +347,10 @@ impl Drop for Busy<'_> {
 }
 
 impl ConnWatch {
-    fn new(h2: bool) -> Self {
+    fn new(h2: bool, limits: Limits) -> Self {
         let now = Instant::now();
         ConnWatch {
+            limits,
             in_flight: Default::default(),
             h2: AtomicBool::new(h2),
             state: Mutex::new(WatchState { waiting_since: Some(now), last_done: now, spoke: false }),
@@ -378,8 +398,8 @@ impl ConnWatch {
         }
         let s = self.lock();
         match s.waiting_since {
-            Some(t) => (t + READ_HEADER_TIMEOUT, Verdict::Slow),
-            None => (s.last_done + IDLE_TIMEOUT, Verdict::Idle),
+            Some(t) => (t + self.limits.read_header, Verdict::Slow),
+            None => (s.last_done + self.limits.idle, Verdict::Idle),
         }
     }
 }
@@ -629,4 +649,209 @@ fn health(state: &State, endpoint: &str, sub: &str, raw_query: Option<&str>) -> 
     }
     out.push_str(&format!("{endpoint} check passed\n"));
     text(200, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::TokenSource;
+    use http_body_util::{BodyExt, Empty};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn state(anonymous: bool) -> Arc<State> {
+        let auth = Auth::new(
+            None,
+            None,
+            None,
+            None,
+            vec!["/healthz".into()],
+            anonymous,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        let cluster = Arc::new(Cluster::default());
+        cluster.nodes_synced.store(true, Ordering::Release);
+        cluster.pods_synced.store(true, Ordering::Release);
+        Arc::new(State {
+            cluster,
+            storage: RwLock::new(Storage::new(Duration::from_secs(15))),
+            interner: Mutex::new(Interner::default()),
+            metrics: Arc::new(SelfMetrics::new(15.0)),
+            auth,
+            kubelet: Arc::new(KubeletClient {
+                tls: None,
+                token: TokenSource::None,
+                port: 10250,
+                use_node_status_port: false,
+                preferred_address_types: vec![],
+                timeout: Duration::from_secs(1),
+            }),
+            node_selector: LabelSelector::default(),
+            resolution: Duration::from_secs(15),
+            last_tick_start: Mutex::new(None),
+            was_ready: AtomicBool::new(false),
+        })
+    }
+
+    /// A server on a free port with short timers; dropped with the returned sender.
+    async fn start(limits: Limits, anonymous: bool) -> (u16, tokio::sync::oneshot::Sender<()>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let resolver = crate::tls::ReloadingCert::new(vec![cert.cert.der().clone()], key).unwrap();
+        let mut cfg = crate::tls::server_builder(None, &[]).unwrap().with_no_client_auth().with_cert_resolver(resolver);
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(serve(listener, Arc::new(cfg), state(anonymous), limits, async move {
+            let _ = rx.await;
+        }));
+        (port, tx)
+    }
+
+    async fn tls(port: u16, alpn: &[u8]) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let mut cfg = (*crate::tls::kubelet_client_config(crate::tls::KubeletVerify::Insecure, None).unwrap()).clone();
+        cfg.alpn_protocols = vec![alpn.to_vec()];
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.unwrap()
+    }
+
+    fn limits(read_header_ms: u64, idle_ms: u64) -> Limits {
+        Limits {
+            read_header: Duration::from_millis(read_header_ms),
+            idle: Duration::from_millis(idle_ms),
+            ..Limits::default()
+        }
+    }
+
+    /// How long until the server closes `s` (reading and discarding), up to `limit`.
+    async fn closed_after<S: tokio::io::AsyncRead + Unpin>(s: &mut S, limit: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        let mut sink = vec![0u8; 4096];
+        loop {
+            match tokio::time::timeout(limit.saturating_sub(start.elapsed()), s.read(&mut sink)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+                Ok(Ok(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_on_the_tls_port_gets_gos_400() {
+        let (port, _stop) = start(Limits::default(), true).await;
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got)).await.unwrap().unwrap();
+        assert_eq!(got, PLAIN_HTTP_ANSWER);
+        assert!(looks_like_http(b"OPTIO") && looks_like_http(b"PUT /") && !looks_like_http(b"\x16\x03\x01\x02\x00"));
+    }
+
+    #[tokio::test]
+    async fn silent_or_slow_clients_are_closed_after_the_header_timeout() {
+        let (port, _stop) = start(limits(400, 5_000), true).await;
+        // Nothing at all after the handshake (the HTTP/1-or-2 detection read).
+        let mut silent = tls(port, b"http/1.1").await;
+        let t = closed_after(&mut silent, Duration::from_secs(4)).await.expect("silent connection left open");
+        assert!(t >= Duration::from_millis(300), "closed after {t:?}");
+        // Also when HTTP/2 was agreed by ALPN and no preface follows.
+        let mut silent_h2 = tls(port, b"h2").await;
+        assert!(closed_after(&mut silent_h2, Duration::from_secs(4)).await.is_some());
+        // Headers started but never finished.
+        let mut slow = tls(port, b"http/1.1").await;
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Partial: ").await.unwrap();
+        slow.flush().await.unwrap();
+        assert!(closed_after(&mut slow, Duration::from_secs(4)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn kept_alive_connections_get_the_idle_timeout_not_the_header_one() {
+        let (port, _stop) = start(limits(300, 1_500), true).await;
+        let io = TokioIo::new(tls(port, b"http/1.1").await);
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let get = || http::Request::get("/healthz").header("host", "x").body(Empty::<Bytes>::new()).unwrap();
+        let r = send.send_request(get()).await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.into_body().collect().await.unwrap();
+        // Longer than the header timeout, shorter than the idle one: still usable.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let r = send.send_request(get()).await.expect("idle connection closed before the idle timeout");
+        assert_eq!(r.status(), 200);
+        r.into_body().collect().await.unwrap();
+        let start = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), conn)
+            .await
+            .expect("idle connection never closed")
+            .unwrap()
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(1_200), "closed after {:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn idle_http2_connections_are_closed() {
+        let (port, _stop) = start(limits(300, 1_000), true).await;
+        let io = TokioIo::new(tls(port, b"h2").await);
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let r = send.send_request(http::Request::get("https://x/healthz").body(Empty::<Bytes>::new()).unwrap()).await;
+        assert_eq!(r.unwrap().status(), 200);
+        let start = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), conn)
+            .await
+            .expect("idle h2 connection never closed")
+            .unwrap()
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(800), "closed after {:?}", start.elapsed());
+    }
+
+    async fn get(port: u16, path: &str) -> http::Response<Bytes> {
+        let io = TokioIo::new(tls(port, b"http/1.1").await);
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::get(path).header("host", "x").body(Empty::<Bytes>::new()).unwrap();
+        let (parts, body) = send.send_request(req).await.unwrap().into_parts();
+        http::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+    }
+
+    #[tokio::test]
+    async fn anonymous_requests_are_authorized_like_any_user() {
+        let (port, _stop) = start(Limits::default(), true).await;
+        let r = get(port, "/healthz").await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-cache, private");
+        assert_eq!(r.headers()["audit-id"].len(), 36);
+        // No authorizer here: system:anonymous is denied with a 403, not refused with a 401.
+        let r = get(port, "/apis/metrics.k8s.io/v1beta1/nodes").await;
+        assert_eq!(r.status(), 403);
+        assert!(
+            String::from_utf8_lossy(r.body())
+                .contains("User \\\"system:anonymous\\\" cannot list resource \\\"nodes\\\"")
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+
+        let (port, _stop) = start(Limits::default(), false).await;
+        for path in ["/healthz", "/apis/metrics.k8s.io/v1beta1/nodes", "/version"] {
+            let r = get(port, path).await;
+            assert_eq!(r.status(), 401, "{path}");
+            assert_eq!(
+                r.body().as_ref(),
+                b"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}\n"
+            );
+            assert!(r.headers().get("x-content-type-options").is_none(), "the apiserver's 401 has no nosniff");
+            assert_eq!(r.headers()["cache-control"], "no-cache, private");
+        }
+    }
+
+    #[test]
+    fn audit_ids_look_like_uuids() {
+        let id = audit_id();
+        let parts: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12]);
+        assert!(id.as_bytes()[14] == b'4');
+        assert_ne!(audit_id(), id);
+    }
 }
