@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod decode;
 pub mod format;
 pub mod negotiate;
+pub mod openapi;
 pub mod options;
 pub mod proto;
 pub mod scrape;

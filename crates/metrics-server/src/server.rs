@@ -523,9 +523,11 @@ async fn respond(state: &State, identity: &PeerIdentity, parts: &mut http::reque
     if parts.method != http::Method::GET && parts.method != http::Method::HEAD {
         return fail(api::method_not_allowed());
     }
-    route(state, &path, raw_query, &query, accept, pretty, gzip)
+    let if_none_match = header(&parts.headers, http::header::IF_NONE_MATCH);
+    route(state, &path, raw_query, &query, accept, pretty, gzip, if_none_match)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn route(
     state: &State,
     path: &str,
@@ -534,6 +536,7 @@ fn route(
     accept: Option<&str>,
     pretty: bool,
     gzip: bool,
+    if_none_match: Option<&str>,
 ) -> Resp {
     for endpoint in ["healthz", "livez", "readyz"] {
         let base = format!("/{endpoint}");
@@ -564,6 +567,13 @@ fn route(
             return r;
         }
         _ => {}
+    }
+    if let Some((r, etag)) = crate::openapi::serve(path, if_none_match) {
+        let mut resp = from_api(r, gzip);
+        if let Some(e) = etag.and_then(|e| http::HeaderValue::from_str(&e).ok()) {
+            resp.headers_mut().insert(http::header::ETAG, e);
+        }
+        return resp;
     }
     if path == "/apis" || path.starts_with("/apis/") {
         let req = api::Request { path, query, accept, pretty, now: now_nanos() };
