@@ -134,6 +134,11 @@ pub struct SimMetricsServer {
 impl SimMetricsServer {
     /// Publishes the front-proxy ConfigMap, starts the binary with `extra` flags and waits for /healthz.
     pub async fn start(sim: &kube_sim::SimHandle, extra: &[&str]) -> SimMetricsServer {
+        Self::start_with_probe(sim, extra, 200).await
+    }
+
+    /// As [`SimMetricsServer::start`], waiting for an unauthenticated /healthz to answer `probe`.
+    pub async fn start_with_probe(sim: &kube_sim::SimHandle, extra: &[&str], probe: u16) -> SimMetricsServer {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -172,7 +177,13 @@ impl SimMetricsServer {
             .args(defaults)
             .arg("--kubelet-preferred-address-types=InternalIP")
             .arg("--kubelet-use-node-status-port")
-            .arg(format!("--kubelet-certificate-authority={}", kubelet_ca.display()))
+            // Unless the test chose another way to talk to kubelets.
+            .args(
+                (!extra
+                    .iter()
+                    .any(|e| e.starts_with("--kubelet-insecure-tls") || e.starts_with("--deprecated-kubelet")))
+                .then(|| format!("--kubelet-certificate-authority={}", kubelet_ca.display())),
+            )
             .args(extra)
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
@@ -185,7 +196,9 @@ impl SimMetricsServer {
         let start = std::time::Instant::now();
         loop {
             ms.assert_running();
-            if let Ok((200, _)) = get(port, "/healthz", Cred::None, &ms.front).await {
+            if let Ok((status, _)) = get(port, "/healthz", Cred::None, &ms.front).await
+                && status == probe
+            {
                 return ms;
             }
             assert!(start.elapsed() < Duration::from_secs(30), "metrics-server did not start serving");
