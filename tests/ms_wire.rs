@@ -21,23 +21,9 @@ use support::rss_kib;
 const NODES: &str = "/apis/metrics.k8s.io/v1beta1/nodes";
 const PODS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
 
+/// A synthetic cluster whose TokenReviews and SubjectAccessReviews go to [`ReviewHook`].
 async fn cluster(nodes: usize, pods_per_node: usize) -> kube_sim::SimHandle {
-    kube_sim::start(kube_sim::SimConfig {
-        seed: 5,
-        kubelets: true,
-        hooks: vec![Arc::new(ReviewHook)],
-        synthetic: Some(kube_sim::SyntheticConfig {
-            nodes,
-            pods_per_node,
-            namespaces: 4,
-            not_ready_fraction: 0.0,
-            jobs_per_namespace: 0,
-            configmaps_per_namespace: 0,
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("start kube-sim")
+    ms_support::synthetic_cluster(nodes, pods_per_node, vec![Arc::new(ReviewHook)]).await
 }
 
 /// GET over one new connection, presenting `cert` if given, with extra request headers.

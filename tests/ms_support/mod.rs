@@ -54,6 +54,31 @@ pub async fn get(port: u16, path: &str, cred: Cred<'_>, front: &FrontProxyCert) 
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// A kube-sim cluster of `nodes` synthetic nodes × `pods_per_node`, every node Ready and served by a
+/// simulated kubelet, with `hooks` in front of the simulator's own routes.
+pub async fn synthetic_cluster(
+    nodes: usize,
+    pods_per_node: usize,
+    hooks: Vec<Arc<dyn kube_sim::RouteHook>>,
+) -> kube_sim::SimHandle {
+    kube_sim::start(kube_sim::SimConfig {
+        seed: 11,
+        kubelets: true,
+        hooks,
+        synthetic: Some(kube_sim::SyntheticConfig {
+            nodes,
+            pods_per_node,
+            namespaces: 10,
+            not_ready_fraction: 0.0,
+            jobs_per_namespace: 0,
+            configmaps_per_namespace: 0,
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("start kube-sim")
+}
+
 /// TokenReview: `alice-token` → alice, `bob-token` → bob, anything else unauthenticated.
 /// SubjectAccessReview: alice may do anything, everyone else is denied.
 pub struct ReviewHook;

@@ -55,6 +55,22 @@ fn usage(prefix: &str, of: &str) -> Value {
     })
 }
 
+/// The schema of `<item>List`.
+fn list(p: &str, item: &str, what: &str) -> Value {
+    json!({
+        "description": format!("A list of {what} metrics."),
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": string(API_VERSION_DOC),
+            "kind": string(KIND_DOC),
+            "metadata": described_ref(p, &format!("{META}ListMeta"), "List metadata (always empty here: lists are not paginated)."),
+            "items": {"type": "array", "description": format!("The {what}s' metrics."), "items": r(p, &format!("{METRICS}{item}"))},
+        },
+        "x-kubernetes-group-version-kind": gvk(&format!("{item}List")),
+    })
+}
+
 /// Every schema the documents use, keyed by definition name.
 fn schemas(prefix: &str) -> BTreeMap<String, Value> {
     let p = prefix;
@@ -79,21 +95,7 @@ fn schemas(prefix: &str) -> BTreeMap<String, Value> {
             "x-kubernetes-group-version-kind": gvk("NodeMetrics"),
         }),
     );
-    put(
-        format!("{METRICS}NodeMetricsList"),
-        json!({
-            "description": "A list of node metrics.",
-            "type": "object",
-            "required": ["items"],
-            "properties": {
-                "apiVersion": string(API_VERSION_DOC),
-                "kind": string(KIND_DOC),
-                "metadata": described_ref(p, &format!("{META}ListMeta"), "List metadata (always empty here: lists are not paginated)."),
-                "items": {"type": "array", "description": "The nodes' metrics.", "items": r(p, &format!("{METRICS}NodeMetrics"))},
-            },
-            "x-kubernetes-group-version-kind": gvk("NodeMetricsList"),
-        }),
-    );
+    put(format!("{METRICS}NodeMetricsList"), list(p, "NodeMetrics", "node"));
     put(
         format!("{METRICS}PodMetrics"),
         json!({
@@ -116,21 +118,7 @@ fn schemas(prefix: &str) -> BTreeMap<String, Value> {
             "x-kubernetes-group-version-kind": gvk("PodMetrics"),
         }),
     );
-    put(
-        format!("{METRICS}PodMetricsList"),
-        json!({
-            "description": "A list of pod metrics.",
-            "type": "object",
-            "required": ["items"],
-            "properties": {
-                "apiVersion": string(API_VERSION_DOC),
-                "kind": string(KIND_DOC),
-                "metadata": described_ref(p, &format!("{META}ListMeta"), "List metadata (always empty here: lists are not paginated)."),
-                "items": {"type": "array", "description": "The pods' metrics.", "items": r(p, &format!("{METRICS}PodMetrics"))},
-            },
-            "x-kubernetes-group-version-kind": gvk("PodMetricsList"),
-        }),
-    );
+    put(format!("{METRICS}PodMetricsList"), list(p, "PodMetrics", "pod"));
     put(
         format!("{METRICS}ContainerMetrics"),
         json!({
