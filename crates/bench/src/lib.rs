@@ -10,6 +10,7 @@ pub mod scaling;
 mod ksm;
 mod ms;
 mod sim;
+mod top;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Config {
     /// Full scrape cycles measured after the first one completed.
     pub ms_cycles: u64,
     pub skip_ksm: bool,
+    /// Pods for the `kubectl top pods -A` run through kube-sim's aggregation (0 skips it; needs kubectl).
+    pub top_pods: usize,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
             ms_resolution: Duration::from_secs(15),
             ms_cycles: 2,
             skip_ksm: false,
+            top_pods: 0,
         }
     }
 
@@ -91,6 +95,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
     for &n in &cfg.ms_nodes {
         ms.push(ms::bench(cfg, n).await?);
     }
+    let top = if cfg.top_pods > 0 { Some(top::bench(cfg, cfg.top_pods).await?) } else { None };
     let mut r = Report {
         cores,
         cpu_model,
@@ -99,6 +104,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         ms_resolution_seconds: cfg.ms_resolution.as_secs_f64(),
         ksm,
         ms,
+        top,
         targets: Vec::new(),
     };
     r.targets = report::targets(&r);
