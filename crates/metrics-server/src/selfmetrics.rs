@@ -2,27 +2,74 @@
 //! families of its process collector.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Clone, Debug)]
 struct Histogram {
-    bounds: Vec<f64>,
+    bounds: Arc<Bounds>,
     counts: Vec<u64>,
     sum: f64,
     count: u64,
 }
 
+/// Bucket bounds and their `le="…"` label text, formatted once: a per-node histogram is rendered on
+/// every scrape of `/metrics`.
+#[derive(Debug)]
+struct Bounds {
+    values: Vec<f64>,
+    labels: Vec<Vec<u8>>,
+}
+
+impl Bounds {
+    fn new(values: Vec<f64>) -> Arc<Bounds> {
+        let labels = values
+            .iter()
+            .map(|b| {
+                let mut l = b"le=\"".to_vec();
+                exposition::write_float(&mut l, *b);
+                l.extend_from_slice(b"\"} ");
+                l
+            })
+            .collect();
+        Arc::new(Bounds { values, labels })
+    }
+
+    fn default_buckets() -> Arc<Bounds> {
+        static DEFAULT: OnceLock<Arc<Bounds>> = OnceLock::new();
+        DEFAULT.get_or_init(|| Bounds::new(DEFAULT_BUCKETS.to_vec())).clone()
+    }
+}
+
+/// A count as Go's text format prints it: digits below a million, Go's float form above.
+fn write_count(out: &mut Vec<u8>, c: u64) {
+    if c < 1_000_000 {
+        let mut buf = [0u8; 6];
+        let mut i = buf.len();
+        let mut v = c;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&buf[i..]);
+    } else {
+        exposition::write_float(out, c as f64);
+    }
+}
+
 impl Histogram {
-    fn new(bounds: Vec<f64>) -> Self {
-        let n = bounds.len();
+    fn new(bounds: Arc<Bounds>) -> Self {
+        let n = bounds.values.len();
         Histogram { bounds, counts: vec![0; n], sum: 0.0, count: 0 }
     }
 
     fn observe(&mut self, v: f64) {
-        for (b, c) in self.bounds.iter().zip(self.counts.iter_mut()) {
+        for (b, c) in self.bounds.values.iter().zip(self.counts.iter_mut()) {
             if v <= *b {
                 *c += 1;
             }
@@ -31,21 +78,54 @@ impl Histogram {
         self.count += 1;
     }
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{}\"}} {c}", go_float(*b));
+    /// `name_bucket{labels,le="…"}` … `name_sum{labels}`, `name_count{labels}`; `labels` is `k="v"` text
+    /// or empty. Written straight into bytes: with one histogram per node this is most of `/metrics`.
+    fn render(&self, out: &mut Vec<u8>, name: &str, labels: &str) {
+        let open = |out: &mut Vec<u8>| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"_bucket{");
+            out.extend_from_slice(labels.as_bytes());
+            if !labels.is_empty() {
+                out.push(b',');
+            }
+        };
+        for (le, c) in self.bounds.labels.iter().zip(&self.counts) {
+            open(out);
+            out.extend_from_slice(le);
+            write_count(out, *c);
+            out.push(b'\n');
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-        let _ = writeln!(out, "{name}_sum{braces} {}", go_float(self.sum));
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+        open(out);
+        out.extend_from_slice(b"le=\"+Inf\"} ");
+        write_count(out, self.count);
+        out.push(b'\n');
+        for suffix in ["_sum", "_count"] {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(suffix.as_bytes());
+            if !labels.is_empty() {
+                out.push(b'{');
+                out.extend_from_slice(labels.as_bytes());
+                out.push(b'}');
+            }
+            out.push(b' ');
+            if suffix == "_sum" {
+                exposition::write_float(out, self.sum);
+            } else {
+                write_count(out, self.count);
+            }
+            out.push(b'\n');
+        }
     }
 }
 
-/// Prometheus-style float formatting for the values we emit (integers without a fraction).
-fn go_float(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+/// One `name{labels} value` line.
+fn sample(out: &mut Vec<u8>, name: &str, labels: &str, v: f64) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'{');
+    out.extend_from_slice(labels.as_bytes());
+    out.extend_from_slice(b"} ");
+    exposition::write_float(out, v);
+    out.push(b'\n');
 }
 
 #[derive(Debug)]
@@ -75,11 +155,11 @@ impl SelfMetrics {
         }
         SelfMetrics {
             inner: Mutex::new(Inner {
-                freshness: Histogram::new(freshness),
+                freshness: Histogram::new(Bounds::new(freshness)),
                 last_request: BTreeMap::new(),
                 request_duration: BTreeMap::new(),
                 request_total: [0; 2],
-                tick_duration: Histogram::new(tick),
+                tick_duration: Histogram::new(Bounds::new(tick)),
                 node_points: 0,
                 container_points: 0,
             }),
@@ -101,11 +181,21 @@ impl SelfMetrics {
     /// One kubelet request that ended at `end_unix_secs` (whole seconds, as upstream records it).
     pub fn kubelet_request(&self, node: &str, end_unix_secs: f64, duration_secs: f64, success: bool) {
         self.with(|i| {
-            i.last_request.insert(node.to_string(), end_unix_secs);
-            i.request_duration
-                .entry(node.to_string())
-                .or_insert_with(|| Histogram::new(DEFAULT_BUCKETS.to_vec()))
-                .observe(duration_secs);
+            // Known nodes (every tick after the first) are updated in place, without a new key.
+            match i.last_request.get_mut(node) {
+                Some(v) => *v = end_unix_secs,
+                None => {
+                    i.last_request.insert(node.to_string(), end_unix_secs);
+                }
+            }
+            match i.request_duration.get_mut(node) {
+                Some(h) => h.observe(duration_secs),
+                None => {
+                    let mut h = Histogram::new(Bounds::default_buckets());
+                    h.observe(duration_secs);
+                    i.request_duration.insert(node.to_string(), h);
+                }
+            }
             i.request_total[usize::from(success)] += 1;
         });
     }
@@ -130,39 +220,47 @@ impl SelfMetrics {
     }
 
     pub fn render(&self) -> String {
-        let mut out = render_process(&ProcessStats::read());
-        out.push_str(&self.render_own());
-        out
+        let mut out = render_process(&ProcessStats::read()).into_bytes();
+        self.render_own(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 
-    fn render_own(&self) -> String {
+    fn render_own(&self, out: &mut Vec<u8>) {
         self.with(|i| {
-            let mut out = String::new();
-            out.push_str("# HELP metrics_server_api_metric_freshness_seconds [ALPHA] Freshness of metrics exported\n");
-            out.push_str("# TYPE metrics_server_api_metric_freshness_seconds histogram\n");
-            i.freshness.render(&mut out, "metrics_server_api_metric_freshness_seconds", "");
-            out.push_str("# HELP metrics_server_kubelet_last_request_time_seconds [ALPHA] Time of last request performed to kubelet by metrics-server\n");
-            out.push_str("# TYPE metrics_server_kubelet_last_request_time_seconds gauge\n");
+            out.reserve(64 + i.request_duration.len() * 1200);
+            let header = |out: &mut Vec<u8>, name: &str, help: &str, kind: &str| {
+                out.extend_from_slice(format!("# HELP {name} [ALPHA] {help}\n# TYPE {name} {kind}\n").as_bytes());
+            };
+            let node = |n: &str| {
+                let mut l = String::with_capacity(n.len() + 7);
+                l.push_str("node=\"");
+                l.push_str(&escape(n));
+                l.push('"');
+                l
+            };
+            header(out, "metrics_server_api_metric_freshness_seconds", "Freshness of metrics exported", "histogram");
+            i.freshness.render(out, "metrics_server_api_metric_freshness_seconds", "");
+            let name = "metrics_server_kubelet_last_request_time_seconds";
+            header(out, name, "Time of last request performed to kubelet by metrics-server", "gauge");
             for (n, v) in &i.last_request {
-                let _ = writeln!(out, "metrics_server_kubelet_last_request_time_seconds{{node=\"{}\"}} {}", escape(n), go_float(*v));
+                sample(out, name, &node(n), *v);
             }
-            out.push_str("# HELP metrics_server_kubelet_request_duration_seconds [ALPHA] Duration of requests to kubelet API in seconds\n");
-            out.push_str("# TYPE metrics_server_kubelet_request_duration_seconds histogram\n");
+            let name = "metrics_server_kubelet_request_duration_seconds";
+            header(out, name, "Duration of requests to kubelet API in seconds", "histogram");
             for (n, h) in &i.request_duration {
-                h.render(&mut out, "metrics_server_kubelet_request_duration_seconds", &format!("node=\"{}\"", escape(n)));
+                h.render(out, name, &node(n));
             }
-            out.push_str("# HELP metrics_server_kubelet_request_total [ALPHA] Number of requests sent to kubelet API\n");
-            out.push_str("# TYPE metrics_server_kubelet_request_total counter\n");
-            let _ = writeln!(out, "metrics_server_kubelet_request_total{{success=\"false\"}} {}", i.request_total[0]);
-            let _ = writeln!(out, "metrics_server_kubelet_request_total{{success=\"true\"}} {}", i.request_total[1]);
-            out.push_str("# HELP metrics_server_manager_tick_duration_seconds [ALPHA] The total time spent collecting and storing metrics in seconds.\n");
-            out.push_str("# TYPE metrics_server_manager_tick_duration_seconds histogram\n");
-            i.tick_duration.render(&mut out, "metrics_server_manager_tick_duration_seconds", "");
-            out.push_str("# HELP metrics_server_storage_points [ALPHA] Number of metrics points stored.\n");
-            out.push_str("# TYPE metrics_server_storage_points gauge\n");
-            let _ = writeln!(out, "metrics_server_storage_points{{type=\"container\"}} {}", i.container_points);
-            let _ = writeln!(out, "metrics_server_storage_points{{type=\"node\"}} {}", i.node_points);
-            out
+            let name = "metrics_server_kubelet_request_total";
+            header(out, name, "Number of requests sent to kubelet API", "counter");
+            sample(out, name, "success=\"false\"", i.request_total[0] as f64);
+            sample(out, name, "success=\"true\"", i.request_total[1] as f64);
+            let name = "metrics_server_manager_tick_duration_seconds";
+            header(out, name, "The total time spent collecting and storing metrics in seconds.", "histogram");
+            i.tick_duration.render(out, name, "");
+            let name = "metrics_server_storage_points";
+            header(out, name, "Number of metrics points stored.", "gauge");
+            sample(out, name, "type=\"container\"", i.container_points as f64);
+            sample(out, name, "type=\"node\"", i.node_points as f64);
         })
     }
 }
@@ -296,8 +394,12 @@ fn render_process(p: &ProcessStats) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// A label value escaped for the text format; node names never need it, so they are borrowed.
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 #[cfg(test)]
@@ -325,6 +427,12 @@ mod tests {
         assert!(t.contains("metrics_server_manager_tick_duration_seconds_bucket{le=\"30\"} 1\n"));
         assert!(t.contains("metrics_server_storage_points{type=\"node\"} 3\n"));
         assert!(t.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n2\"} 1001\n"));
+        // Values as Go's text format prints them: shortest form, exponent from a million up.
+        m.kubelet_request("n3", 1_786_010_401.0, 0.0123, true);
+        let t = m.render();
+        assert!(t.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n3\"} 1.786010401e+09\n"), "{t}");
+        assert!(t.contains("metrics_server_kubelet_request_duration_seconds_sum{node=\"n3\"} 0.0123\n"));
+        assert!(t.contains("metrics_server_kubelet_request_duration_seconds_bucket{node=\"n3\",le=\"+Inf\"} 1\n"));
         m.retain_nodes(|n| n == "n1");
         assert!(!m.render().contains("node=\"n2\""));
     }
