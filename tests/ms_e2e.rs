@@ -159,12 +159,14 @@ async fn metrics_server_end_to_end() {
     .unwrap();
     let h = setup(&sim, &kubelets).await;
 
-    // Unauthenticated requests to the API are rejected; health endpoints are always allowed.
+    // Requests without credentials are system:anonymous, which the SubjectAccessReview denies here;
+    // health endpoints skip authorization.
     let (s, body) = h.get("/apis/metrics.k8s.io/v1beta1/nodes", Cred::None).await;
-    assert_eq!(s, 401, "{body}");
-    assert!(body.contains("\"reason\":\"Unauthorized\""));
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("User \\\"system:anonymous\\\" cannot list resource \\\"nodes\\\""), "{body}");
     assert_eq!(h.get("/livez", Cred::None).await.0, 200);
-    // A certificate from the right CA but with a CN that is not allowed cannot assert identities.
+    // A certificate from the right CA but with a CN that is not allowed cannot assert identities: the
+    // request fails authentication (no fallback to anonymous).
     let (s, _) =
         get(h.port, "/apis/metrics.k8s.io/v1beta1/nodes", Cred::FrontProxy("admin", "system:masters"), &h.intruder)
             .await

@@ -56,21 +56,7 @@ impl Drop for SimThread {
 
 /// A synthetic cluster whose nodes all get simulated kubelets; every node is Ready.
 async fn cluster(nodes: usize, pods_per_node: usize) -> kube_sim::SimHandle {
-    kube_sim::start(kube_sim::SimConfig {
-        seed: 11,
-        kubelets: true,
-        synthetic: Some(kube_sim::SyntheticConfig {
-            nodes,
-            pods_per_node,
-            namespaces: 10,
-            not_ready_fraction: 0.0,
-            jobs_per_namespace: 0,
-            configmaps_per_namespace: 0,
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("start kube-sim")
+    ms_support::synthetic_cluster(nodes, pods_per_node, Vec::new()).await
 }
 
 /// (namespace, name) of every pod the simulated kubelets report: Running and bound to a node.

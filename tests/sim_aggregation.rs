@@ -19,6 +19,9 @@ const RULES: &str = r#"
   verbs: [get, list, watch]
   apiGroups: ["", metrics.k8s.io]
   resources: [nodes, pods, namespaces]
+- groups: [system:authenticated, system:unauthenticated]
+  verbs: [get]
+  nonResourceURLs: [/version, /openapi, /openapi/*]
 "#;
 
 const TOKENS: &str = "alice-token,alice,1001,\"viewers\"\nmallory-token,mallory,1002\n";
@@ -223,6 +226,29 @@ async fn kubectl_top_through_aggregated_metrics_server() {
     let cpu = items[0]["containers"][0]["usage"]["cpu"].as_str().unwrap();
     assert!(leading_number(cpu) > 0, "{cpu}");
 
+    // kubectl's protobuf requests (top above) decode; its Table request lists every running pod.
+    let out = kubectl(&dir, &alice_kc, &["get", "podmetrics", "-A"]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("WINDOW") && running.iter().all(|p| stdout.contains(p.as_str())), "{stdout}");
+
+    // The schema comes through the simulator's aggregation the way kube-apiserver downloads it (the
+    // backend's /openapi/v3 root, then the document it names), and kubectl explains the kinds from it.
+    let out = kubectl(&dir, &admin_kc, &["explain", "nodemetrics"]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "kubectl explain nodemetrics: {stderr}");
+    for want in ["NodeMetrics", "metrics.k8s.io", "Resource usage of one node", "window", "usage", "timestamp"] {
+        assert!(stdout.contains(want), "explain lacks {want:?}:\n{stdout}");
+    }
+    let out = kubectl(&dir, &admin_kc, &["explain", "podmetrics.containers.usage"]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "kubectl explain podmetrics.containers.usage: {stderr}");
+    assert!(stdout.contains("Resource usage of the container"), "{stdout}");
+    let out = kubectl(&dir, &admin_kc, &["get", "--raw", "/openapi/v3"]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("apis/metrics.k8s.io/v1beta1"), "{stdout}");
+
     // mallory has no rule: the simulator itself refuses her with a real Status.
     let mallory_kc = dir.join("mallory.kubeconfig");
     kubeconfig(&mallory_kc, &sim.url(), Some(&ca), Some("mallory-token"));
@@ -252,9 +278,14 @@ async fn kubectl_top_through_aggregated_metrics_server() {
     assert!(nodes.iter().all(|n| stdout.contains(n.as_str())), "{stdout}");
     // kubectl prompts for a password when it has no credentials, so these go without it.
     let ms_cert = std::fs::read_to_string(dir.join("ms").join("apiserver.crt")).unwrap();
+    // Without credentials metrics-server sees system:anonymous and asks the simulator, as upstream: no
+    // rule for the API (403), the public /version rule (200).
     let (s, body) = anonymous_get(&ms_cert, ms_port, "/apis/metrics.k8s.io/v1beta1/nodes").await;
-    assert_eq!(s, 401, "{body}");
-    assert!(body.contains("Unauthorized"), "{body}");
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("User \\\"system:anonymous\\\" cannot list resource \\\"nodes\\\""), "{body}");
+    let (s, body) = anonymous_get(&ms_cert, ms_port, "/version").await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("\"gitVersion\""), "{body}");
     // And without credentials the simulator answers 401 before proxying anything.
     let (s, body) =
         anonymous_get(&sim.ca_pem().unwrap(), sim.addr().port(), "/apis/metrics.k8s.io/v1beta1/nodes").await;

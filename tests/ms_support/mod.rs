@@ -54,6 +54,31 @@ pub async fn get(port: u16, path: &str, cred: Cred<'_>, front: &FrontProxyCert) 
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// A kube-sim cluster of `nodes` synthetic nodes × `pods_per_node`, every node Ready and served by a
+/// simulated kubelet, with `hooks` in front of the simulator's own routes.
+pub async fn synthetic_cluster(
+    nodes: usize,
+    pods_per_node: usize,
+    hooks: Vec<Arc<dyn kube_sim::RouteHook>>,
+) -> kube_sim::SimHandle {
+    kube_sim::start(kube_sim::SimConfig {
+        seed: 11,
+        kubelets: true,
+        hooks,
+        synthetic: Some(kube_sim::SyntheticConfig {
+            nodes,
+            pods_per_node,
+            namespaces: 10,
+            not_ready_fraction: 0.0,
+            jobs_per_namespace: 0,
+            configmaps_per_namespace: 0,
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("start kube-sim")
+}
+
 /// TokenReview: `alice-token` → alice, `bob-token` → bob, anything else unauthenticated.
 /// SubjectAccessReview: alice may do anything, everyone else is denied.
 pub struct ReviewHook;
@@ -134,6 +159,11 @@ pub struct SimMetricsServer {
 impl SimMetricsServer {
     /// Publishes the front-proxy ConfigMap, starts the binary with `extra` flags and waits for /healthz.
     pub async fn start(sim: &kube_sim::SimHandle, extra: &[&str]) -> SimMetricsServer {
+        Self::start_with_probe(sim, extra, 200).await
+    }
+
+    /// As [`SimMetricsServer::start`], waiting for an unauthenticated /healthz to answer `probe`.
+    pub async fn start_with_probe(sim: &kube_sim::SimHandle, extra: &[&str], probe: u16) -> SimMetricsServer {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -172,7 +202,13 @@ impl SimMetricsServer {
             .args(defaults)
             .arg("--kubelet-preferred-address-types=InternalIP")
             .arg("--kubelet-use-node-status-port")
-            .arg(format!("--kubelet-certificate-authority={}", kubelet_ca.display()))
+            // Unless the test chose another way to talk to kubelets.
+            .args(
+                (!extra
+                    .iter()
+                    .any(|e| e.starts_with("--kubelet-insecure-tls") || e.starts_with("--deprecated-kubelet")))
+                .then(|| format!("--kubelet-certificate-authority={}", kubelet_ca.display())),
+            )
             .args(extra)
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
@@ -185,7 +221,9 @@ impl SimMetricsServer {
         let start = std::time::Instant::now();
         loop {
             ms.assert_running();
-            if let Ok((200, _)) = get(port, "/healthz", Cred::None, &ms.front).await {
+            if let Ok((status, _)) = get(port, "/healthz", Cred::None, &ms.front).await
+                && status == probe
+            {
                 return ms;
             }
             assert!(start.elapsed() < Duration::from_secs(30), "metrics-server did not start serving");

@@ -11,6 +11,7 @@ mod encoding;
 mod ksm;
 mod ms;
 mod sim;
+mod top;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub struct Config {
     pub skip_ksm: bool,
     /// Also start kube-state-metrics against a JSON-only simulator and time the decoders alone.
     pub encodings: bool,
+    /// Pods for the `kubectl top pods -A` run through kube-sim's aggregation (0 skips it; needs kubectl).
+    pub top_pods: usize,
 }
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
             ms_resolution: Duration::from_secs(15),
             ms_cycles: 2,
             skip_ksm: false,
+            top_pods: 0,
         }
     }
 
@@ -107,6 +111,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
     for &n in &cfg.ms_nodes {
         ms.push(ms::bench(cfg, n).await?);
     }
+    let top = if cfg.top_pods > 0 { Some(top::bench(cfg, cfg.top_pods).await?) } else { None };
     let mut r = Report {
         cores,
         cpu_model,
@@ -117,6 +122,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         encodings,
         decode,
         ms,
+        top,
         targets: Vec::new(),
     };
     r.targets = report::targets(&r);

@@ -61,6 +61,10 @@ struct Args {
     /// Skip the protobuf-against-JSON comparison (two more starts and the decoder timings).
     #[arg(long)]
     skip_encodings: bool,
+    /// Time `kubectl top pods -A` (protobuf and JSON) at this many pods through kube-sim's aggregation
+    /// (needs kubectl; 0 skips).
+    #[arg(long)]
+    top_pods: Option<usize>,
     /// Instead of running, compare the JSON reports of earlier runs at different pod counts: each
     /// figure's median per size and how fast it grows with the cluster (exponent 1 = linear).
     #[arg(long, num_args = 1.., value_name = "REPORT.json")]
@@ -83,7 +87,18 @@ fn config(a: &Args) -> anyhow::Result<Config> {
     macro_rules! set {
         ($($f:ident),*) => { $(if let Some(v) = a.$f { c.$f = v; })* };
     }
-    set!(pods, pods_per_node, namespaces, scrapes, concurrency, events, churn_rate, ms_pods_per_node, ms_cycles);
+    set!(
+        pods,
+        pods_per_node,
+        namespaces,
+        scrapes,
+        concurrency,
+        events,
+        churn_rate,
+        ms_pods_per_node,
+        ms_cycles,
+        top_pods
+    );
     if let Some(s) = a.churn_seconds {
         c.churn = Duration::from_secs(s);
     }

@@ -2,6 +2,7 @@
 //! hosted in this process and kube-sim's synthetic Nodes pointed at them.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -63,7 +64,8 @@ fn gauge(text: &str, series: &str) -> u64 {
 
 const TICK: &str = "metrics_server_manager_tick_duration_seconds";
 
-/// Polls metrics-server's own /metrics until at least `want` cycles have completed.
+/// Polls metrics-server's own /metrics (twice a second: each poll renders every node's series, which
+/// must not weigh on the CPU measured) until at least `want` cycles have completed.
 async fn wait_ticks(conn: &mut FrontProxy, want: u64, limit: Duration) -> anyhow::Result<(String, f64, u64, Instant)> {
     let start = Instant::now();
     loop {
@@ -73,8 +75,75 @@ async fn wait_ticks(conn: &mut FrontProxy, want: u64, limit: Duration) -> anyhow
             return Ok((text, sum, count, Instant::now()));
         }
         anyhow::ensure!(start.elapsed() < limit, "metrics-server finished {count} cycles, wanted {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// kubelet-sim serving every node of a kube-sim cluster, with each Node's status pointed at it.
+pub struct Kubelets {
+    /// Serves the kubelets until dropped.
+    _server: KubeletSim,
+    /// The file with the kubelets' CA.
+    pub ca: PathBuf,
+    pub names: Vec<String>,
+    /// Running pods the kubelets report.
+    pub running: usize,
+}
+
+impl Kubelets {
+    pub async fn start(sim: &mut Sim, pod_list: &Value, dir: &Path) -> anyhow::Result<Kubelets> {
+        let by_node = Arc::new(running_pods(pod_list, SystemTime::now()));
+        let running = by_node.values().map(Vec::len).sum();
+        let source = by_node.clone();
+        let kubelets = KubeletSim::start(kubelet_sim::Config::new(Arc::new(move |node: &str| {
+            source.get(node).cloned().unwrap_or_default()
+        })))
+        .await
+        .context("starting simulated kubelets")?;
+        let node_list: Value = serde_json::from_slice(&sim.api.get_ok("/api/v1/nodes", &[]).await?.body)?;
+        let names: Vec<String> = node_list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        tracing::info!(nodes = names.len(), "pointing nodes at simulated kubelets");
+        for name in &names {
+            let addr = kubelets.add_node(name)?;
+            let patch = json!({"status": {
+                "addresses": [{"type": "InternalIP", "address": addr.ip().to_string()}, {"type": "Hostname", "address": name}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": addr.port()}}}});
+            sim.api
+                .send_json(
+                    http::Method::PATCH,
+                    &format!("/api/v1/nodes/{name}/status"),
+                    "application/merge-patch+json",
+                    &patch,
+                )
+                .await?;
+        }
+        let ca = dir.join("kubelet-ca.crt");
+        std::fs::write(&ca, kubelets.ca_pem())?;
+        Ok(Kubelets { _server: kubelets, ca, names, running })
+    }
+}
+
+/// metrics-server's command line for a bench cluster.
+pub fn metrics_server_args(cfg: &Config, sim: &Sim, dir: &Path, port: u16, kubelet_ca: &Path) -> Vec<String> {
+    let res = cfg.ms_resolution.as_secs().max(10);
+    let timeout = (res * 9 / 10).clamp(1, 10);
+    vec![
+        "metrics-server".to_string(),
+        format!("--kubeconfig={}", sim.kubeconfig.display()),
+        format!("--secure-port={port}"),
+        "--bind-address=127.0.0.1".into(),
+        format!("--cert-dir={}", dir.display()),
+        format!("--metric-resolution={res}s"),
+        format!("--kubelet-request-timeout={timeout}s"),
+        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
+        "--kubelet-use-node-status-port".into(),
+        format!("--kubelet-certificate-authority={}", kubelet_ca.display()),
+    ]
 }
 
 pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
@@ -82,40 +151,10 @@ pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
     tracing::info!(nodes, "starting kube-sim for metrics-server");
     let mut sim = Sim::start(&cfg.kubestate, &dir.0, nodes, cfg.ms_pods_per_node, 10).await?;
     let (sim_stats, pod_list) = sim.initial_lists().await?;
-    let by_node = Arc::new(running_pods(&pod_list, SystemTime::now()));
+    let kubelets = Kubelets::start(&mut sim, &pod_list, &dir.0).await?;
     drop(pod_list);
-    let pods: usize = by_node.values().map(Vec::len).sum();
-
-    let source = by_node.clone();
-    let kubelets = KubeletSim::start(kubelet_sim::Config::new(Arc::new(move |node: &str| {
-        source.get(node).cloned().unwrap_or_default()
-    })))
-    .await
-    .context("starting simulated kubelets")?;
-    let node_list: Value = serde_json::from_slice(&sim.api.get_ok("/api/v1/nodes", &[]).await?.body)?;
-    let names: Vec<String> = node_list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
-        .collect();
-    tracing::info!(nodes = names.len(), "pointing nodes at simulated kubelets");
-    for name in &names {
-        let addr = kubelets.add_node(name)?;
-        let patch = json!({"status": {
-            "addresses": [{"type": "InternalIP", "address": addr.ip().to_string()}, {"type": "Hostname", "address": name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": addr.port()}}}});
-        sim.api
-            .send_json(
-                http::Method::PATCH,
-                &format!("/api/v1/nodes/{name}/status"),
-                "application/merge-patch+json",
-                &patch,
-            )
-            .await?;
-    }
-    let kubelet_ca = dir.0.join("kubelet-ca.crt");
-    std::fs::write(&kubelet_ca, kubelets.ca_pem())?;
+    let pods = kubelets.running;
+    let names = &kubelets.names;
     // Front-proxy trust comes from the ConfigMap kube-apiserver publishes, as in a real cluster.
     let front_ca = TestCa::new("bench-front-proxy-ca")?;
     let data = json!({
@@ -152,19 +191,7 @@ pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
 
     let port = free_port()?;
     let res = cfg.ms_resolution.as_secs().max(10);
-    let timeout = (res * 9 / 10).clamp(1, 10);
-    let args = vec![
-        "metrics-server".to_string(),
-        format!("--kubeconfig={}", sim.kubeconfig.display()),
-        format!("--secure-port={port}"),
-        "--bind-address=127.0.0.1".into(),
-        format!("--cert-dir={}", dir.0.display()),
-        format!("--metric-resolution={res}s"),
-        format!("--kubelet-request-timeout={timeout}s"),
-        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
-        "--kubelet-use-node-status-port".into(),
-        format!("--kubelet-certificate-authority={}", kubelet_ca.display()),
-    ];
+    let args = metrics_server_args(cfg, &sim, &dir.0, port, &kubelets.ca);
     tracing::info!(nodes, pods, "starting metrics-server");
     let mut ms = Proc::spawn("metrics-server", &cfg.kubestate, &args, &dir.0)?;
     let pid = ms.pid();
@@ -192,6 +219,7 @@ pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
     let cycle_seconds = if cycles > 0 { (sum1 - sum0) / cycles as f64 } else { 0.0 };
     let wall = t1.duration_since(t0).as_secs_f64().max(1e-3);
     let millicores = (cpu1 - cpu0) / wall * 1000.0;
+    let cpu_seconds_per_cycle = if cycles > 0 { (cpu1 - cpu0) / cycles as f64 } else { 0.0 };
     let mem = procfs::mem(pid);
 
     let reps = if cfg.scrapes >= 10 { 10 } else { 3 };
@@ -235,6 +263,7 @@ pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
         rss_kib_per_node: mem.rss_kib as f64 / n,
         millicores,
         millicores_per_node: millicores / n,
+        cpu_seconds_per_cycle,
         cycle_seconds,
         cycles,
         node_points: gauge(&text, "metrics_server_storage_points{type=\"node\"}"),

@@ -184,6 +184,8 @@ pub struct MsReport {
     pub rss_kib_per_node: f64,
     pub millicores: f64,
     pub millicores_per_node: f64,
+    /// CPU seconds (user + system) spent per completed scrape cycle.
+    pub cpu_seconds_per_cycle: f64,
     /// Mean of `metrics_server_manager_tick_duration_seconds` over the measured cycles.
     pub cycle_seconds: f64,
     pub cycles: u64,
@@ -194,6 +196,19 @@ pub struct MsReport {
     pub pod_list_bytes: usize,
     pub pod_get: Latency,
     pub sim: SimStats,
+}
+
+/// `kubectl top pods -A` through kube-sim's aggregation, with protobuf and with JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TopReport {
+    /// Pod metrics metrics-server served.
+    pub pods: usize,
+    pub runs: usize,
+    pub protobuf: Latency,
+    pub json: Latency,
+    /// The pod metrics list through the aggregation, in each encoding.
+    pub protobuf_bytes: usize,
+    pub json_bytes: usize,
 }
 
 /// A goal, what we measured, and whether it was met (informational).
@@ -216,6 +231,7 @@ pub struct Report {
     pub encodings: Vec<EncodingRun>,
     pub decode: Option<DecodeReport>,
     pub ms: Vec<MsReport>,
+    pub top: Option<TopReport>,
     pub targets: Vec<Target>,
 }
 
@@ -480,13 +496,14 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  {:>6} {:>7} {:>9} {:>10} {:>8} {:>10} {:>9} {:>16} {:>15} {:>12}",
+            "  {:>6} {:>7} {:>9} {:>10} {:>8} {:>10} {:>11} {:>9} {:>16} {:>15} {:>12}",
             "nodes",
             "pods",
             "RSS MiB",
             "KiB/node",
             "CPU m",
             "m/node",
+            "CPU s/cycle",
             "cycle s",
             "pod list p50/p99",
             "pod get p50/p99",
@@ -495,17 +512,31 @@ pub fn render(r: &Report) -> String {
         for m in &r.ms {
             let _ = writeln!(
                 s,
-                "  {:>6} {:>7} {:>9.1} {:>10.1} {:>8.1} {:>10.3} {:>9.3} {:>16} {:>15} {:>12.0}",
+                "  {:>6} {:>7} {:>9.1} {:>10.1} {:>8.1} {:>10.3} {:>11.3} {:>9.3} {:>16} {:>15} {:>12.0}",
                 m.nodes,
                 m.pods,
                 mib(m.rss_kib),
                 m.rss_kib_per_node,
                 m.millicores,
                 m.millicores_per_node,
+                m.cpu_seconds_per_cycle,
                 m.cycle_seconds,
                 format!("{:.1}/{:.1} ms", m.pod_list.p50 * 1e3, m.pod_list.p99 * 1e3),
                 format!("{:.2}/{:.2} ms", m.pod_get.p50 * 1e3, m.pod_get.p99 * 1e3),
                 mib(m.sim.rss_kib),
+            );
+        }
+    }
+    if let Some(t) = &r.top {
+        let _ =
+            writeln!(s, "\nkubectl top pods -A through kube-sim's aggregation, {} pods, {} runs each", t.pods, t.runs);
+        for (name, l, bytes) in [("protobuf", &t.protobuf, t.protobuf_bytes), ("JSON", &t.json, t.json_bytes)] {
+            let _ = writeln!(
+                s,
+                "  {name:<9} p50 {:.3} s  max {:.3} s  (pod list {:.2} MB)",
+                l.p50,
+                l.max,
+                bytes as f64 / 1e6
             );
         }
     }
@@ -558,6 +589,7 @@ mod tests {
             ksm: Some(k),
             encodings: vec![],
             decode: None,
+            top: None,
             ms: vec![ms],
             targets: vec![],
         };

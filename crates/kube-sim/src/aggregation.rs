@@ -117,10 +117,13 @@ impl Aggregator {
             None => req.path.clone(),
         };
         let mut out = Request::builder().method(req.method.clone()).uri(path_and_query);
-        for name in [header::ACCEPT, header::CONTENT_TYPE, header::USER_AGENT, header::ACCEPT_ENCODING] {
-            if let Some(v) = req.headers.get(&name) {
-                out = out.header(name, v.clone());
+        // The caller's headers go along (content negotiation, compression, conditional requests), except
+        // its credentials, hop-by-hop ones and any identity headers of its own.
+        for (name, v) in &req.headers {
+            if !forwarded(name) {
+                continue;
             }
+            out = out.header(name, v.clone());
         }
         if let Some(u) = &user {
             out = out.header("X-Remote-User", u.name.as_str());
@@ -158,9 +161,9 @@ impl Aggregator {
         let (parts, bytes) = resp.into_parts();
         let mut r = Response::new(Full::new(bytes).boxed());
         *r.status_mut() = parts.status;
-        for name in [header::CONTENT_TYPE, header::CONTENT_ENCODING] {
-            if let Some(v) = parts.headers.get(&name) {
-                r.headers_mut().insert(name, v.clone());
+        for (name, v) in &parts.headers {
+            if !is_hop_by_hop(name) && name != header::CONTENT_LENGTH {
+                r.headers_mut().append(name, v.clone());
             }
         }
         if !r.headers().contains_key(header::CONTENT_TYPE) && r.status() != StatusCode::NO_CONTENT {
@@ -168,6 +171,106 @@ impl Aggregator {
         }
         Ok(r)
     }
+
+    /// The OpenAPI v3 document of an aggregated group/version, fetched as kube-apiserver's aggregator
+    /// does: the backend's `/openapi/v3` root first, then the document it points at, as
+    /// `system:aggregator`. `None` when no APIService sends the group/version elsewhere.
+    pub(crate) fn openapi_v3(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &str,
+        version: &str,
+    ) -> Option<futures::future::BoxFuture<'static, Response<Body>>> {
+        let svc = api_service(store, group, version)?;
+        let backend = backend(store, &svc);
+        let this = self.clone();
+        let wanted = format!("apis/{group}/{version}");
+        Some(Box::pin(async move {
+            let fetch = |path: String| {
+                let this = this.clone();
+                let backend = backend.clone();
+                async move {
+                    let b = backend?;
+                    let req = Request::builder()
+                        .method(http::Method::GET)
+                        .uri(path)
+                        .header(header::ACCEPT, "application/json")
+                        .header("X-Remote-User", AGGREGATOR_USER);
+                    let r = this.forward(&b, req, Bytes::new()).await?;
+                    let status = r.status();
+                    let body = r
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| SimError::internal(format!("reading OpenAPI: {e}")))?
+                        .to_bytes();
+                    if !status.is_success() {
+                        return Err(SimError::new(
+                            status.as_u16(),
+                            "ServiceUnavailable",
+                            format!("OpenAPI download from the aggregated server failed with status {status}"),
+                        ));
+                    }
+                    Ok::<Bytes, SimError>(body)
+                }
+            };
+            let doc = async {
+                let root: Value = serde_json::from_slice(&fetch("/openapi/v3".to_string()).await?)
+                    .map_err(|e| SimError::internal(format!("OpenAPI v3 root: {e}")))?;
+                let url = root["paths"][wanted.as_str()]["serverRelativeURL"]
+                    .as_str()
+                    .ok_or_else(SimError::not_found_path)?
+                    .to_string();
+                fetch(url).await
+            };
+            match doc.await {
+                Ok(body) => {
+                    let mut r = Response::new(Full::new(body).boxed());
+                    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    r
+                }
+                Err(e) => crate::server::error_response(&e),
+            }
+        }))
+    }
+}
+
+/// The user kube-apiserver's aggregator downloads OpenAPI documents as (no groups).
+const AGGREGATOR_USER: &str = "system:aggregator";
+
+/// Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus those a client must
+/// not pass to the aggregated server: its credentials and identity or impersonation headers.
+fn is_hop_by_hop(name: &header::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+fn forwarded(name: &header::HeaderName) -> bool {
+    let n = name.as_str();
+    !(is_hop_by_hop(name)
+        || name == header::HOST
+        || name == header::AUTHORIZATION
+        || name == header::CONTENT_LENGTH
+        || n.starts_with("x-remote-")
+        || n.starts_with("impersonate-"))
+}
+
+/// `apis/GROUP/VERSION` of every aggregated group/version, for the OpenAPI v3 root.
+pub(crate) fn openapi_v3_paths(store: &Store) -> Vec<String> {
+    aggregated_groups(store)
+        .into_iter()
+        .flat_map(|(g, vs)| vs.into_iter().map(move |v| format!("apis/{g}/{v}")))
+        .collect()
 }
 
 /// The ConfigMap kube-apiserver publishes for extension API servers.
@@ -280,6 +383,25 @@ mod tests {
         assert_eq!((b.host.as_str(), b.port), ("10.0.0.9", 443));
         let missing = json!({"spec": {"insecureSkipTLSVerify": true, "service": {"namespace": "x", "name": "y"}}});
         assert_eq!(backend(&s, &missing).unwrap_err().code, 503);
+    }
+
+    #[test]
+    fn proxied_headers() {
+        for kept in ["accept", "accept-encoding", "if-none-match", "user-agent", "content-type"] {
+            assert!(forwarded(&header::HeaderName::from_static(kept)), "{kept}");
+        }
+        for dropped in [
+            "authorization",
+            "host",
+            "connection",
+            "x-remote-user",
+            "x-remote-extra-scopes",
+            "impersonate-user",
+            "content-length",
+        ] {
+            assert!(!forwarded(&header::HeaderName::from_static(dropped)), "{dropped}");
+        }
+        assert!(is_hop_by_hop(&header::TRANSFER_ENCODING) && !is_hop_by_hop(&header::CONTENT_ENCODING));
     }
 
     #[test]

@@ -288,7 +288,12 @@ async fn route(st: &Arc<State>, req: &HookRequest) -> Result<Response<Body>, Sim
         }
         ["openapi", "v3"] => Ok(value_response(StatusCode::OK, &openapi_root(&st.store))),
         ["openapi", "v3", "api", "v1"] => openapi_gv(&st.store, "", "v1"),
-        ["openapi", "v3", "apis", group, version] => openapi_gv(&st.store, group, version),
+        ["openapi", "v3", "apis", group, version] => {
+            if let Some(fut) = st.aggregator.as_ref().and_then(|a| a.openapi_v3(&st.store, group, version)) {
+                return Ok(fut.await);
+            }
+            openapi_gv(&st.store, group, version)
+        }
         ["apis", "authentication.k8s.io", "v1", "tokenreviews"] if req.method == Method::POST => {
             let v = crate::review::token_review(&st.users, &req.body)?;
             Ok(value_response(StatusCode::CREATED, &v))
@@ -320,6 +325,9 @@ fn openapi_root(store: &Store) -> Value {
             format!("apis/{}/{}", rt.group, rt.version)
         };
         paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", store.current_rv())}));
+    }
+    for p in crate::aggregation::openapi_v3_paths(store) {
+        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}")}));
     }
     json!({"paths": paths})
 }

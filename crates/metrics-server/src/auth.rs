@@ -58,6 +58,9 @@ pub enum PeerIdentity {
     FrontProxy,
     /// A client certificate from `--client-ca-file`: user = CN, groups = O.
     X509(User),
+    /// A certificate that verifies against neither CA (or a front-proxy one whose name is not allowed):
+    /// the request fails authentication unless a bearer token authenticates it.
+    Invalid(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,36 +69,165 @@ pub enum AuthError {
     TokenReview(String),
     #[error("SubjectAccessReview failed: {0}")]
     Sar(String),
+    #[error("verifying the client certificate failed: {0}")]
+    Certificate(String),
 }
 
+/// Entries a cache holds at most (authentication and authorization each).
+pub const CACHE_MAX_ENTRIES: usize = 4096;
+/// Bytes of cached identities and denial reasons a cache holds at most.
+pub const CACHE_MAX_BYTES: usize = 8 << 20;
+
+type Digest = [u8; 32];
+
+/// A TTL cache of review results. Keys are HMAC-SHA256 digests under a key drawn at start, so a bearer
+/// token is never kept and a client cannot choose how much a key weighs. Expired entries go as new ones
+/// come in; the entry count and the bytes of the values are bounded, the oldest entries going first.
 struct Cache<V> {
     ttl_ok: Duration,
     ttl_denied: Duration,
-    map: Mutex<HashMap<String, (Instant, V)>>,
+    max_entries: usize,
+    max_bytes: usize,
+    key: ring::hmac::Key,
+    inner: Mutex<CacheInner<V>>,
+}
+
+struct CacheInner<V> {
+    map: HashMap<Digest, (Instant, V, usize)>,
+    /// Insertion order; an entry replaced later leaves a stale pair here, skipped when it comes up.
+    order: std::collections::VecDeque<(Digest, Instant)>,
+    bytes: usize,
 }
 
 impl<V: Clone> Cache<V> {
-    fn new(ttl_ok: Duration, ttl_denied: Duration) -> Self {
-        Cache { ttl_ok, ttl_denied, map: Mutex::new(HashMap::new()) }
+    fn new(ttl_ok: Duration, ttl_denied: Duration, max_entries: usize, max_bytes: usize) -> Self {
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).unwrap_or_else(|_| {
+            // The system's random source failed: fall back to a key from the process's own generator.
+            let bytes: [u8; 32] = rand::random();
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)
+        });
+        Cache {
+            ttl_ok,
+            ttl_denied,
+            max_entries,
+            max_bytes,
+            key,
+            inner: Mutex::new(CacheInner { map: HashMap::new(), order: Default::default(), bytes: 0 }),
+        }
     }
 
-    fn get(&self, k: &str, ok: impl Fn(&V) -> bool) -> Option<V> {
-        let g = self.map.lock().ok()?;
-        let (at, v) = g.get(k)?;
+    fn digest(&self, k: &[u8]) -> Digest {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(ring::hmac::sign(&self.key, k).as_ref());
+        d
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner<V>> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn get(&self, k: &[u8], ok: impl Fn(&V) -> bool) -> Option<V> {
+        let d = self.digest(k);
+        let g = self.lock();
+        let (at, v, _) = g.map.get(&d)?;
         let ttl = if ok(v) { self.ttl_ok } else { self.ttl_denied };
         (at.elapsed() < ttl).then(|| v.clone())
     }
 
-    fn put(&self, k: String, v: V) {
-        if let Ok(mut g) = self.map.lock() {
-            // Bound the cache: expired entries are dropped whenever it grows large.
-            if g.len() > 10_000 {
-                let max = self.ttl_ok.max(self.ttl_denied);
-                g.retain(|_, (at, _)| at.elapsed() < max);
+    /// Cache `v`, which holds about `size` bytes.
+    fn put(&self, k: &[u8], v: V, size: usize) {
+        let d = self.digest(k);
+        let size = size + std::mem::size_of::<(Digest, Instant, V, usize)>();
+        let max_ttl = self.ttl_ok.max(self.ttl_denied);
+        let mut g = self.lock();
+        let g = &mut *g;
+        let now = Instant::now();
+        let evict = |g: &mut CacheInner<V>, expired_only: bool| -> bool {
+            let Some(&(front, at)) = g.order.front() else { return false };
+            if expired_only && now.duration_since(at) < max_ttl {
+                return false;
             }
-            g.insert(k, (Instant::now(), v));
+            g.order.pop_front();
+            if g.map.get(&front).is_some_and(|(t, _, _)| *t == at)
+                && let Some((_, _, b)) = g.map.remove(&front)
+            {
+                g.bytes -= b;
+            }
+            true
+        };
+        while evict(g, true) {}
+        if let Some((_, _, b)) = g.map.remove(&d) {
+            g.bytes -= b;
+        }
+        if size > self.max_bytes || self.max_entries == 0 {
+            return;
+        }
+        while (g.map.len() >= self.max_entries || g.bytes + size > self.max_bytes) && evict(g, false) {}
+        if g.order.len() > 2 * self.max_entries {
+            let live = &g.map;
+            g.order.retain(|(d, at)| live.get(d).is_some_and(|(t, _, _)| t == at));
+        }
+        g.map.insert(d, (now, v, size));
+        g.order.push_back((d, now));
+        g.bytes += size;
+    }
+
+    #[cfg(test)]
+    fn stats(&self) -> (usize, usize, usize) {
+        let g = self.lock();
+        (g.map.len(), g.order.len(), g.bytes)
+    }
+}
+
+fn user_size(u: &Option<User>) -> usize {
+    u.as_ref().map_or(0, |u| {
+        u.name.len()
+            + u.uid.len()
+            + u.groups.iter().map(|g| g.len() + 24).sum::<usize>()
+            + u.extra.iter().map(|(k, v)| k.len() + 48 + v.iter().map(|x| x.len() + 24).sum::<usize>()).sum::<usize>()
+    })
+}
+
+/// An unambiguous cache key for one user and request: every field length-prefixed.
+fn decision_key(user: &User, attrs: &Attributes) -> Vec<u8> {
+    let mut k = Vec::with_capacity(128);
+    let mut put = |s: &str| {
+        k.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        k.extend_from_slice(s.as_bytes());
+    };
+    put(&user.name);
+    put(&user.uid);
+    put(&user.groups.len().to_string());
+    for g in &user.groups {
+        put(g);
+    }
+    put(&user.extra.len().to_string());
+    for (key, vs) in &user.extra {
+        put(key);
+        put(&vs.len().to_string());
+        for v in vs {
+            put(v);
         }
     }
+    match attrs {
+        Attributes::Resource { verb, resource, namespace, name } => {
+            put("resource");
+            put(verb);
+            put(resource);
+            put(namespace.as_deref().unwrap_or("\0none"));
+            put(name.as_deref().unwrap_or("\0none"));
+        }
+        Attributes::NonResource { verb, path } => {
+            put("path");
+            put(verb);
+            put(path);
+        }
+    }
+    k
 }
 
 /// Authenticator + authorizer.
@@ -105,6 +237,8 @@ pub struct Auth {
     pub authn_client: Option<kube::Client>,
     pub authz_client: Option<kube::Client>,
     pub always_allow_paths: Vec<String>,
+    /// Requests without credentials are `system:anonymous` (`--anonymous-auth`); else they get 401.
+    pub anonymous: bool,
     tokens: Cache<Option<User>>,
     decisions: Cache<(bool, String)>,
 }
@@ -117,6 +251,7 @@ impl Auth {
         authn_client: Option<kube::Client>,
         authz_client: Option<kube::Client>,
         always_allow_paths: Vec<String>,
+        anonymous: bool,
         token_ttl: Duration,
         authorized_ttl: Duration,
         unauthorized_ttl: Duration,
@@ -127,33 +262,49 @@ impl Auth {
             authn_client,
             authz_client,
             always_allow_paths,
-            tokens: Cache::new(token_ttl, token_ttl),
-            decisions: Cache::new(authorized_ttl, unauthorized_ttl),
+            anonymous,
+            tokens: Cache::new(token_ttl, token_ttl, CACHE_MAX_ENTRIES, CACHE_MAX_BYTES),
+            decisions: Cache::new(authorized_ttl, unauthorized_ttl, CACHE_MAX_ENTRIES, CACHE_MAX_BYTES),
         }
     }
 
-    /// Classify the peer's certificate chain (called once per connection).
+    /// Classify the peer's certificate chain (called once per connection). The handshake accepted any
+    /// certificate whose key the client holds; whether it is trusted is decided here.
     pub fn peer_identity(&self, chain: Option<&[CertificateDer<'static>]>) -> PeerIdentity {
         let Some((end, intermediates)) = chain.and_then(|c| c.split_first()) else {
             return PeerIdentity::None;
         };
         let now = UnixTime::now();
-        if let Some(rh) = &self.request_header
-            && rh.verifier.verify_client_cert(end, intermediates, now).is_ok()
-        {
-            let cn = subject_names(end).map(|(cn, _)| cn).unwrap_or_default();
-            if rh.allowed_names.is_empty() || rh.allowed_names.contains(&cn) {
-                return PeerIdentity::FrontProxy;
+        let mut errors = Vec::new();
+        if let Some(rh) = &self.request_header {
+            match rh.verifier.verify_client_cert(end, intermediates, now) {
+                Ok(_) => {
+                    let cn = subject_names(end).map(|(cn, _)| cn).unwrap_or_default();
+                    if rh.allowed_names.is_empty() || rh.allowed_names.contains(&cn) {
+                        return PeerIdentity::FrontProxy;
+                    }
+                    errors.push(format!("client certificate name {cn:?} is not in --requestheader-allowed-names"));
+                }
+                Err(e) => errors.push(format!("front-proxy CA: {e}")),
             }
-            tracing::info!(cn, "front-proxy certificate CN not in --requestheader-allowed-names");
         }
-        if let Some(v) = &self.client_ca
-            && v.verify_client_cert(end, intermediates, now).is_ok()
-            && let Some((cn, orgs)) = subject_names(end)
-        {
-            return PeerIdentity::X509(User { name: cn, groups: orgs, ..Default::default() }.authenticated());
+        if let Some(v) = &self.client_ca {
+            match v.verify_client_cert(end, intermediates, now) {
+                Ok(_) => match subject_names(end) {
+                    Some((cn, orgs)) => {
+                        return PeerIdentity::X509(
+                            User { name: cn, groups: orgs, ..Default::default() }.authenticated(),
+                        );
+                    }
+                    None => errors.push("client certificate has no common name".to_string()),
+                },
+                Err(e) => errors.push(format!("client CA: {e}")),
+            }
         }
-        PeerIdentity::None
+        if errors.is_empty() {
+            errors.push("no client CA is configured".to_string());
+        }
+        PeerIdentity::Invalid(errors.join("; "))
     }
 
     /// Authenticate one request. `Ok(None)` means anonymous; `Err` an authenticator failure.
@@ -169,10 +320,16 @@ impl Auth {
                 }
             }
             PeerIdentity::X509(u) => return Ok(Some(u.clone())),
-            PeerIdentity::None => {}
+            PeerIdentity::None | PeerIdentity::Invalid(_) => {}
         }
-        let Some(token) = bearer(headers) else { return Ok(None) };
-        if let Some(cached) = self.tokens.get(token, Option::is_some) {
+        let Some(token) = bearer(headers) else {
+            // An unverifiable certificate is an authentication error, not an anonymous request.
+            return match peer {
+                PeerIdentity::Invalid(e) => Err(AuthError::Certificate(e.clone())),
+                _ => Ok(None),
+            };
+        };
+        if let Some(cached) = self.tokens.get(token.as_bytes(), Option::is_some) {
             return cached.map(Some).ok_or_else(|| AuthError::TokenReview("token not authenticated".into()));
         }
         let Some(client) = &self.authn_client else {
@@ -200,7 +357,8 @@ impl Auth {
                 .authenticated(),
             )
         });
-        self.tokens.put(token.to_string(), user.clone());
+        let size = user_size(&user);
+        self.tokens.put(token.as_bytes(), user.clone(), size);
         user.map(Some).ok_or_else(|| AuthError::TokenReview("token not authenticated".into()))
     }
 
@@ -217,7 +375,7 @@ impl Auth {
         if user.groups.iter().any(|g| g == "system:masters") {
             return Ok(Ok(()));
         }
-        let key = format!("{user:?}|{attrs:?}");
+        let key = decision_key(user, attrs);
         if let Some((allowed, reason)) = self.decisions.get(&key, |(a, _)| *a) {
             return Ok(if allowed { Ok(()) } else { Err(reason) });
         }
@@ -243,9 +401,9 @@ impl Auth {
                     ..Default::default()
                 })
             }
-            Attributes::NonResource { path } => {
+            Attributes::NonResource { verb, path } => {
                 spec.non_resource_attributes =
-                    Some(NonResourceAttributes { path: Some(path.clone()), verb: Some("get".into()) })
+                    Some(NonResourceAttributes { path: Some(path.clone()), verb: Some(verb.to_string()) })
             }
         }
         let sar = SubjectAccessReview { spec, ..Default::default() };
@@ -255,7 +413,8 @@ impl Auth {
             .status
             .map(|s| (s.allowed && s.denied != Some(true), s.reason.unwrap_or_default()))
             .unwrap_or((false, String::new()));
-        self.decisions.put(key, (allowed, reason.clone()));
+        let size = reason.len();
+        self.decisions.put(&key, (allowed, reason.clone()), size);
         Ok(if allowed { Ok(()) } else { Err(reason) })
     }
 }
@@ -378,6 +537,53 @@ mod tests {
     }
 
     #[test]
+    fn caches_hold_digests_drop_expired_entries_and_stay_bounded() {
+        let ttl = Duration::from_millis(200);
+        let c: Cache<Option<User>> = Cache::new(ttl, ttl, 100, 64 << 10);
+        // 1,000 distinct 200 KiB tokens: only 32-byte digests are kept, at most 100 of them.
+        let mut token = "t".repeat(200 << 10);
+        for i in 0..1000 {
+            token.truncate(200 << 10);
+            token.push_str(&i.to_string());
+            c.put(token.as_bytes(), None, user_size(&None));
+        }
+        let (entries, order, bytes) = c.stats();
+        assert_eq!(entries, 100);
+        assert!(order <= 200, "{order}");
+        assert!(bytes < 100 * 256, "{bytes} bytes for 100 entries");
+        assert!(c.get(token.as_bytes(), Option::is_some).is_some(), "the newest entry is served");
+        // Expired entries go when the next one comes in.
+        std::thread::sleep(ttl + Duration::from_millis(50));
+        c.put(b"fresh", None, 0);
+        assert_eq!(c.stats().0, 1);
+        // Large identities: the byte bound evicts the oldest.
+        let big = Some(User { name: "u".repeat(10 << 10), ..Default::default() });
+        for i in 0..20 {
+            c.put(format!("user-{i}").as_bytes(), big.clone(), user_size(&big));
+        }
+        let (entries, _, bytes) = c.stats();
+        assert!(bytes <= 64 << 10 && entries <= 6, "{entries} entries, {bytes} bytes");
+        assert!(c.get(b"user-19", Option::is_some).is_some());
+        assert!(c.get(b"user-0", Option::is_some).is_none());
+        // The key is secret per cache: the same token has another digest elsewhere.
+        let other: Cache<Option<User>> = Cache::new(ttl, ttl, 10, 1 << 20);
+        assert_ne!(c.digest(b"token"), other.digest(b"token"));
+    }
+
+    #[test]
+    fn decision_keys_are_unambiguous() {
+        let u = |name: &str, groups: &[&str]| User {
+            name: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        };
+        let a = Attributes::NonResource { verb: "get", path: "/metrics".into() };
+        assert_ne!(decision_key(&u("a", &["b"]), &a), decision_key(&u("ab", &[]), &a));
+        assert_ne!(decision_key(&u("a", &["b", "c"]), &a), decision_key(&u("a", &["bc"]), &a));
+        assert_eq!(decision_key(&u("a", &["b"]), &a), decision_key(&u("a", &["b"]), &a));
+    }
+
+    #[test]
     fn bearer_parsing_and_always_allow() {
         let mut h = http::HeaderMap::new();
         h.insert(http::header::AUTHORIZATION, "Bearer abc".parse().unwrap());
@@ -390,6 +596,7 @@ mod tests {
             None,
             None,
             vec!["/healthz".into(), "/debug/*".into()],
+            true,
             Duration::ZERO,
             Duration::ZERO,
             Duration::ZERO,

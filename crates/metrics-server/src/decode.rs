@@ -11,12 +11,22 @@ use crate::storage::{Batch, Interner, Name, Nanos, PodBatch, Point};
 /// Longest accepted line. Real lines are < 300 bytes.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// What the series of one response may take in memory (names, map entries, points) before the node
+/// fails: about 25,000 containers, far beyond a real node (110 pods by default) but a bound on what a
+/// hostile kubelet naming ever new pods can make this process allocate.
+pub const MAX_DECODED_BYTES: usize = 4 << 20;
+/// Estimated cost of a pod's map entry and of a container's, beyond their names.
+const POD_COST: usize = 128;
+const CONTAINER_COST: usize = 80;
+
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("line {0}: line longer than {MAX_LINE} bytes")]
     LineTooLong(usize),
     #[error("line {0}: {1}")]
     Syntax(usize, &'static str),
+    #[error("line {0}: the series so far would take more than {MAX_DECODED_BYTES} bytes")]
+    TooManySeries(usize),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,6 +59,11 @@ pub struct Decoder<'a> {
     node_seen: bool,
     /// (namespace, pod) → container → point.
     pods: HashMap<(Name, Name), Vec<(Name, Point)>>,
+    /// Pods with a value that cannot be a usage (non-finite, negative, out of range).
+    bad_pods: std::collections::HashSet<(Name, Name)>,
+    node_bad: bool,
+    /// Estimated bytes held by `pods`, against [`MAX_DECODED_BYTES`].
+    decoded_bytes: usize,
     failed: Option<DecodeError>,
 }
 
@@ -63,8 +78,16 @@ impl<'a> Decoder<'a> {
             node: Point::default(),
             node_seen: false,
             pods: HashMap::new(),
+            bad_pods: Default::default(),
+            node_bad: false,
+            decoded_bytes: 0,
             failed: None,
         }
+    }
+
+    /// Estimated bytes the series decoded so far hold.
+    pub fn decoded_bytes(&self) -> usize {
+        self.decoded_bytes
     }
 
     /// Feed the next chunk of the body.
@@ -119,12 +142,18 @@ impl<'a> Decoder<'a> {
         }
         let mut batch = Batch::default();
         let n = self.node;
-        if self.node_seen && n.ts != 0 && n.cpu != 0 && n.mem != 0 {
+        if self.node_bad {
+            tracing::debug!(node = %node, "Dropping node metric with a value that is not a usage");
+        } else if self.node_seen && n.ts != 0 && n.cpu != 0 && n.mem != 0 {
             batch.nodes.push((node.clone(), n));
         } else {
             tracing::debug!(node = %node, "Failed getting complete node metric");
         }
         for ((namespace, name), containers) in self.pods {
+            if self.bad_pods.contains(&(namespace.clone(), name.clone())) {
+                tracing::debug!(%namespace, pod = %name, "Dropping pod metric with a value that is not a usage");
+                continue;
+            }
             if containers.iter().any(|(_, p)| p.cpu == 0 || p.mem == 0) {
                 tracing::debug!(%namespace, pod = %name, "Failed getting complete Pod metric");
                 continue;
@@ -172,12 +201,18 @@ impl<'a> Decoder<'a> {
         match fam {
             Family::NodeCpu => {
                 self.node_seen = true;
-                self.node.cpu = seconds_to_nanos(value);
+                match to_u64(value, 1e9) {
+                    Some(v) => self.node.cpu = v,
+                    None => self.node_bad = true,
+                }
                 self.node.ts = ts;
             }
             Family::NodeMem => {
                 self.node_seen = true;
-                self.node.mem = value as u64;
+                match to_u64(value, 1.0) {
+                    Some(v) => self.node.mem = v,
+                    None => self.node_bad = true,
+                }
                 self.node.ts = ts;
             }
             Family::ContainerCpu | Family::ContainerMem | Family::ContainerStart => {
@@ -187,44 +222,62 @@ impl<'a> Decoder<'a> {
                 let ns = utf8(ns, ln)?;
                 let pod = utf8(pod, ln)?;
                 let c = utf8(c, ln)?;
-                let p = self.container(ns, pod, c);
-                match fam {
-                    Family::ContainerCpu => {
-                        p.cpu = seconds_to_nanos(value);
+                let Some((key, p)) = self.container(ns, pod, c) else {
+                    return Err(DecodeError::TooManySeries(ln));
+                };
+                let ok = match fam {
+                    Family::ContainerCpu => to_u64(value, 1e9).map(|v| {
+                        p.cpu = v;
                         p.ts = ts;
-                    }
-                    Family::ContainerMem => {
-                        p.mem = value as u64;
+                    }),
+                    Family::ContainerMem => to_u64(value, 1.0).map(|v| {
+                        p.mem = v;
                         p.ts = ts;
-                    }
-                    _ => p.start = seconds_to_nanos(value) as i64,
+                    }),
+                    _ => to_u64(value, 1e9).and_then(|v| i64::try_from(v).ok()).map(|v| p.start = v),
+                };
+                if ok.is_none() {
+                    self.bad_pods.insert(key);
                 }
             }
         }
         Ok(())
     }
 
-    fn container(&mut self, ns: &str, pod: &str, c: &str) -> &mut Point {
+    /// The point of a container, created if new; `None` once the series exceed [`MAX_DECODED_BYTES`].
+    fn container(&mut self, ns: &str, pod: &str, c: &str) -> Option<((Name, Name), &mut Point)> {
         let key = (self.interner.intern(ns), self.interner.intern(pod));
-        let cs = self.pods.entry(key).or_default();
+        let cs = match self.pods.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.decoded_bytes += POD_COST + ns.len() + pod.len();
+                e.insert(Vec::new())
+            }
+        };
         let idx = match cs.iter().position(|(n, _)| &**n == c) {
             Some(i) => i,
             None => {
+                self.decoded_bytes += CONTAINER_COST + c.len();
                 cs.push((self.interner.intern(c), Point::default()));
                 cs.len() - 1
             }
         };
-        &mut cs[idx].1
+        if self.decoded_bytes > MAX_DECODED_BYTES {
+            return None;
+        }
+        Some((key, &mut cs[idx].1))
     }
+}
+
+/// A sample as a whole number of `unit`s (Go's `uint64(v * unit)`), or `None` when it cannot be one: not
+/// finite, negative, or beyond `u64`.
+fn to_u64(v: f64, unit: f64) -> Option<u64> {
+    let x = v * unit;
+    (x.is_finite() && x >= 0.0 && x < u64::MAX as f64).then_some(x as u64)
 }
 
 fn utf8(b: &[u8], ln: usize) -> Result<&str, DecodeError> {
     std::str::from_utf8(b).map_err(|_| DecodeError::Syntax(ln, "label value is not UTF-8"))
-}
-
-/// Go `uint64(f * 1e9)` for the non-negative finite values a kubelet sends; NaN and negatives become 0.
-fn seconds_to_nanos(v: f64) -> u64 {
-    (v * 1e9) as u64
 }
 
 #[derive(Default)]
@@ -490,6 +543,62 @@ scrape_error 0
         let (a, b) = body.as_bytes().split_at(MAX_LINE / 2);
         let r = split.feed(a).and_then(|()| split.feed(b));
         assert_eq!(r, Err(DecodeError::LineTooLong(1)));
+    }
+
+    #[test]
+    fn values_that_cannot_be_usages_are_bad_points() {
+        let pod = |cpu: &str, mem: &str, start: &str| {
+            format!(
+                "container_cpu_usage_seconds_total{{container=\"c\",namespace=\"n\",pod=\"p\"}} {cpu} 1000\n\
+                 container_memory_working_set_bytes{{container=\"c\",namespace=\"n\",pod=\"p\"}} {mem} 1000\n\
+                 container_start_time_seconds{{container=\"c\",namespace=\"n\",pod=\"p\"}} {start}\n\
+                 container_cpu_usage_seconds_total{{container=\"c\",namespace=\"n\",pod=\"ok\"}} 1 1000\n\
+                 container_memory_working_set_bytes{{container=\"c\",namespace=\"n\",pod=\"ok\"}} 1 1000\n"
+            )
+        };
+        assert_eq!(run(pod("1", "1", "5").as_bytes()).unwrap().pods.len(), 2);
+        for (cpu, mem, start) in [
+            ("1", "+Inf", "5"),
+            ("1", "NaN", "5"),
+            ("1", "-1", "5"),
+            ("1", "1e30", "5"),
+            ("+Inf", "1", "5"),
+            ("-Inf", "1", "5"),
+            ("-0.5", "1", "5"),
+            ("1e11", "1", "5"),
+            ("1", "1", "NaN"),
+            ("1", "1", "1e300"),
+        ] {
+            let b = run(pod(cpu, mem, start).as_bytes()).unwrap();
+            let names: Vec<&str> = b.pods.iter().map(|p| &*p.name).collect();
+            assert_eq!(names, ["ok"], "cpu {cpu} memory {mem} start {start}");
+        }
+        for body in [
+            "node_cpu_usage_seconds_total 1 1\nnode_memory_working_set_bytes +Inf 1\n",
+            "node_cpu_usage_seconds_total NaN 1\nnode_memory_working_set_bytes 5 1\n",
+            "node_cpu_usage_seconds_total 1 1\nnode_memory_working_set_bytes -5 1\n",
+        ] {
+            assert!(run(body.as_bytes()).unwrap().nodes.is_empty(), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_flood_of_distinct_pods_fails_within_the_bound() {
+        let mut i = Interner::default();
+        let mut d = Decoder::new(&mut i, 0);
+        let mut err = None;
+        for n in 0..1_000_000 {
+            let line = format!(
+                "container_memory_working_set_bytes{{container=\"c\",namespace=\"ns\",pod=\"pod-{n:012}\"}} 1 1\n"
+            );
+            if let Err(e) = d.feed(line.as_bytes()) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert!(matches!(err, Some(DecodeError::TooManySeries(_))), "{err:?}");
+        assert!(d.decoded_bytes() <= MAX_DECODED_BYTES + 512, "{}", d.decoded_bytes());
+        assert!(d.pods.len() < 25_000, "{} pods held", d.pods.len());
     }
 
     #[test]

@@ -8,23 +8,115 @@ pub fn go_duration(d: Nanos) -> String {
     gocompat::format_duration(d)
 }
 
-/// `metav1.Time` JSON: RFC 3339, UTC, whole seconds.
+/// `metav1.Time` JSON: RFC 3339, UTC, whole seconds. Every listed object carries two of these, so the
+/// common years are formatted directly rather than through chrono's strftime.
 pub fn rfc3339(ts: Nanos) -> String {
     let secs = ts.div_euclid(1_000_000_000);
-    match chrono::DateTime::from_timestamp(secs, 0) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => "1970-01-01T00:00:00Z".to_string(),
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return match chrono::DateTime::from_timestamp(secs, 0) {
+            Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            None => "1970-01-01T00:00:00Z".to_string(),
+        };
     }
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, v: i64, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, m, 2);
+    put(8, d, 2);
+    put(11, sod / 3600, 2);
+    put(14, sod / 60 % 60, 2);
+    put(17, sod % 60, 2);
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian calendar (the
+/// era-based conversion of Howard Hinnant's date algorithms).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// CPU as a DecimalSI quantity of scale −9 in canonical form (`187654321n`, `20u`, `500m`, `12`).
+/// Every container of every listed pod has one: the integer path below gives the quantity crate's
+/// answer without its arbitrary-precision arithmetic, which stays for values it cannot take.
 pub fn cpu_nanocores(n: u64) -> String {
-    quantity::format_cpu_nanocores(n)
+    decimal_si(n, -9).unwrap_or_else(|| quantity::format_cpu_nanocores(n))
 }
 
-/// Memory as a BinarySI quantity (`600`, `12240Ki`, `2Mi`, `1000001`).
+/// Memory as a BinarySI quantity (`600`, `12240Ki`, `2Mi`, `1000001`); below 1024 Go prints it as
+/// DecimalSI (`1000` → `1k`).
 pub fn bytes_binary(n: u64) -> String {
-    quantity::format_bytes_binary(n)
+    if n < 1024 {
+        return decimal_si(n, 0).unwrap_or_else(|| quantity::format_bytes_binary(n));
+    }
+    if n > i64::MAX as u64 {
+        return quantity::format_bytes_binary(n);
+    }
+    let (mut m, mut e) = (n, 0usize);
+    while m % 1024 == 0 && e < 6 {
+        m /= 1024;
+        e += 1;
+    }
+    format!("{m}{}", ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][e])
+}
+
+/// Go's canonical DecimalSI form of `n`×10^`scale` for an int64 `n`: trailing zeros move into the
+/// exponent, which then drops to a multiple of three. `None` where Go would leave int64 arithmetic.
+fn decimal_si(n: u64, scale: i32) -> Option<String> {
+    if n == 0 {
+        return Some("0".to_string());
+    }
+    if n > i64::MAX as u64 {
+        return None;
+    }
+    let (mut m, mut e) = (n, scale);
+    while m % 10 == 0 {
+        m /= 10;
+        e += 1;
+    }
+    let m = match e.rem_euclid(3) {
+        0 => m,
+        1 => {
+            e -= 1;
+            m.checked_mul(10)?
+        }
+        _ => {
+            e -= 2;
+            m.checked_mul(100)?
+        }
+    };
+    if m > i64::MAX as u64 {
+        return None;
+    }
+    let suffix = match e {
+        -9 => "n",
+        -6 => "u",
+        -3 => "m",
+        0 => "",
+        3 => "k",
+        6 => "M",
+        9 => "G",
+        12 => "T",
+        15 => "P",
+        18 => "E",
+        _ => return None,
+    };
+    Some(format!("{m}{suffix}"))
 }
 
 #[cfg(test)]
@@ -35,6 +127,18 @@ mod tests {
     fn time_is_seconds_precision_utc() {
         assert_eq!(rfc3339(1_786_010_401_999_000_000), "2026-08-06T10:00:01Z");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        // The direct path agrees with chrono across leap years, century rules and day boundaries.
+        let chrono_form =
+            |secs: i64| chrono::DateTime::from_timestamp(secs, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut secs: i64 = -2_000_000_000;
+        while secs < 9_000_000_000 {
+            assert_eq!(rfc3339(secs * 1_000_000_000), chrono_form(secs), "{secs}");
+            secs += 86_399 * 7 + 3_601;
+        }
+        for secs in [951_782_400, 951_868_799, 4_107_542_400, 4_107_628_799, 9_223_372_035] {
+            assert_eq!(rfc3339(secs * 1_000_000_000), chrono_form(secs), "{secs}");
+        }
     }
 
     #[test]
@@ -50,6 +154,38 @@ mod tests {
             (12000000000, "12"),
         ] {
             assert_eq!(cpu_nanocores(n), want);
+        }
+    }
+
+    #[test]
+    fn integer_paths_agree_with_the_quantity_crate() {
+        let mut values: Vec<u64> = (0..5000).collect();
+        for p in 0..64 {
+            let v = 1u64 << p;
+            values.extend([v, v - 1, v + 1, v.saturating_mul(3)]);
+        }
+        let mut pow10 = 1u64;
+        for _ in 0..19 {
+            values.extend([pow10, pow10 * 7, pow10.saturating_mul(25), pow10 + 1]);
+            pow10 *= 10;
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x >> (x % 64));
+        }
+        values.extend([
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            u64::MAX,
+            1_000_000_000_000_000_000,
+            922_337_203_685_477_580,
+        ]);
+        for v in values {
+            assert_eq!(cpu_nanocores(v), quantity::format_cpu_nanocores(v), "cpu {v}");
+            assert_eq!(bytes_binary(v), quantity::format_bytes_binary(v), "memory {v}");
         }
     }
 

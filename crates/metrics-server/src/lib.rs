@@ -6,13 +6,18 @@ pub mod auth;
 pub mod cluster;
 pub mod decode;
 pub mod format;
+pub mod negotiate;
+pub mod openapi;
 pub mod options;
+pub mod proto;
 pub mod scrape;
 pub mod selector;
 pub mod selfmetrics;
 pub mod server;
 pub mod storage;
 pub mod tls;
+pub mod wire;
+pub mod yaml;
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -234,13 +239,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let (certs, key) =
         tls::serving_cert(opts.tls_cert_file.as_deref(), opts.tls_private_key_file.as_deref(), &opts.cert_dir)?;
     let all_cas: Vec<_> = rh_ca.iter().chain(&client_ca).cloned().collect();
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?;
-    let resolver = tls::ReloadingCert::new(certs, key)?;
+    let builder = tls::server_builder(opts.tls_min_version, &opts.tls_cipher_suites)?;
+    let reloading = tls::ReloadingCert::new(certs, key)?;
+    let resolver = tls::SniResolver::new(reloading.clone(), &opts.tls_sni_cert_key)?;
+    // Like Go's RequestClientCert: ask for a certificate when some CA could vouch for one, verify it per
+    // request after the handshake.
     let mut server_cfg = if all_cas.is_empty() {
-        builder.with_no_client_auth().with_cert_resolver(resolver.clone())
+        builder.with_no_client_auth().with_cert_resolver(resolver)
     } else {
-        builder.with_client_cert_verifier(verifier(&all_cas)?).with_cert_resolver(resolver.clone())
+        builder.with_client_cert_verifier(tls::RequestClientCert::new(&all_cas)).with_cert_resolver(resolver)
     };
 
     server_cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -251,6 +258,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         Some(authn_client),
         Some(authz_client),
         opts.authorization_always_allow_paths.clone(),
+        opts.anonymous_auth,
         opts.authentication_token_webhook_cache_ttl,
         opts.authorization_webhook_cache_authorized_ttl,
         opts.authorization_webhook_cache_unauthorized_ttl,
@@ -289,7 +297,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     }
     tracing::info!("caches synced");
     let reload = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
-        (Some(c), Some(k)) => Some(tokio::spawn(resolver.watch(c.clone(), k.clone(), Duration::from_secs(10)))),
+        (Some(c), Some(k)) => Some(tokio::spawn(reloading.watch(c.clone(), k.clone(), Duration::from_secs(10)))),
         _ => None,
     };
     let scraper = tokio::spawn(server::scrape_loop(state.clone()));
@@ -297,7 +305,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         .await
         .with_context(|| format!("binding {}:{}", opts.bind_address, opts.secure_port))?;
     tracing::info!(addr = %listener.local_addr()?, "serving securely");
-    server::serve(listener, Arc::new(server_cfg), state, shutdown).await;
+    server::serve(listener, Arc::new(server_cfg), state, server::Limits::default(), shutdown).await;
     if let Some(r) = reload {
         r.abort();
     }

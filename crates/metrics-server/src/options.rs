@@ -80,10 +80,22 @@ pub struct Options {
     /// File containing the default x509 private key matching --tls-cert-file.
     #[arg(long)]
     pub tls_private_key_file: Option<PathBuf>,
+    /// Minimum TLS version served: VersionTLS12 (the default) or VersionTLS13. VersionTLS10 and VersionTLS11 are refused: this server speaks TLS 1.2 and 1.3 only.
+    #[arg(long, value_parser = crate::tls::parse_min_version)]
+    pub tls_min_version: Option<crate::tls::MinVersion>,
+    /// Comma-separated cipher suites (IANA names, as Go spells them) allowed for TLS 1.2; TLS 1.3 suites are always on. Only AEAD suites with ECDHE key exchange are served; others are refused. Default: all of those.
+    #[arg(long, value_delimiter = ',', value_parser = crate::tls::parse_cipher_suite)]
+    pub tls_cipher_suites: Vec<String>,
+    /// A certificate and key file, optionally followed by the domain patterns it serves ("cert,key" or "cert,key:*.foo.com,foo.com"); without patterns the certificate's own names are used. Repeat for several pairs; an exact name beats a wildcard, explicit patterns beat a certificate's names, an earlier flag beats a later one.
+    #[arg(long, value_parser = crate::tls::parse_sni_cert_key)]
+    pub tls_sni_cert_key: Vec<crate::tls::SniCertKey>,
 
     /// kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.
     #[arg(long)]
     pub authentication_kubeconfig: Option<PathBuf>,
+    /// Treat requests without credentials as user system:anonymous (group system:unauthenticated), authorized like any other user. When false they get 401 on every path, /healthz, /livez and /readyz included.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
+    pub anonymous_auth: bool,
     /// If false, the authentication-kubeconfig will be used to lookup missing authentication configuration from the cluster.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub authentication_skip_lookup: bool,
@@ -216,9 +228,6 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "shutdown-watch-termination-grace-period",
     "storage-initialization-timeout",
     "strict-transport-security-directives",
-    "tls-sni-cert-key",
-    "tls-cipher-suites",
-    "tls-min-version",
     "tls-curve-preferences",
     "http2-max-streams-per-connection",
     "audit-policy-file",
@@ -400,6 +409,39 @@ mod tests {
             bad(&["--deprecated-kubelet-completely-insecure", "--kubelet-insecure-tls"]),
             OptionsError::DeprecatedWithTls
         );
+    }
+
+    #[test]
+    fn tls_flags() {
+        use crate::tls::MinVersion;
+        let o = parse(&[
+            "--tls-min-version=VersionTLS13",
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256",
+            "--tls-sni-cert-key=a.crt,a.key",
+            "--tls-sni-cert-key",
+            "b.crt, b.key:*.foo.com,foo.com",
+        ])
+        .unwrap();
+        assert_eq!(o.tls_min_version, Some(MinVersion::Tls13));
+        assert_eq!(o.tls_cipher_suites, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"]);
+        assert_eq!(o.tls_sni_cert_key.len(), 2);
+        assert_eq!(o.tls_sni_cert_key[1].names, ["*.foo.com", "foo.com"]);
+        assert_eq!(o.tls_sni_cert_key[1].key, std::path::PathBuf::from("b.key"));
+        assert_eq!(parse(&["--tls-min-version=VersionTLS12"]).unwrap().tls_min_version, Some(MinVersion::Tls12));
+        let err = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert!(err(&["--tls-min-version=VersionTLS99"]).contains("unknown tls version \"VersionTLS99\""));
+        assert!(err(&["--tls-min-version=VersionTLS10"]).contains("TLS 1.2 and 1.3 only"));
+        assert!(err(&["--tls-min-version=VersionTLS11"]).contains("VersionTLS11 cannot be served"));
+        let e = err(&["--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA"]);
+        assert!(e.contains("TLS_RSA_WITH_AES_128_CBC_SHA is not served by this server"), "{e}");
+        assert!(
+            err(&["--tls-cipher-suites=TLS_MADE_UP"])
+                .contains("cipher suite TLS_MADE_UP not supported or doesn't exist")
+        );
+        assert!(err(&["--tls-sni-cert-key=a.crt"]).contains("expected comma separated certificate and key file paths"));
+        assert!(err(&["--tls-sni-cert-key=a.crt,a.key:"]).contains("empty names list is not allowed"));
+        assert!(parse(&[]).unwrap().anonymous_auth);
+        assert!(!parse(&["--anonymous-auth=false"]).unwrap().anonymous_auth);
     }
 
     #[test]

@@ -202,31 +202,31 @@ pub async fn scrape_all(
                 let ms = rand::random_range(0..jitter.as_millis() as u64);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            let target = match client.target(&name, &info) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(node = %name, error = %e, "Failed to scrape node");
-                    return None;
-                }
-            };
-            let start_wall = now_nanos() as f64 / 1e9;
+            // Like upstream, every node counts as a kubelet request, one without a usable address too
+            // (a failed one); its duration and time are taken when it ends.
             let t0 = Instant::now();
-            let r = match tokio::time::timeout(client.timeout, client.fetch(&target, token.as_deref())).await {
-                Ok(r) => r,
-                Err(_) => Err(ScrapeError::Timeout),
+            let target = client.target(&name, &info);
+            let r = match &target {
+                Ok(t) => match tokio::time::timeout(client.timeout, client.fetch(t, token.as_deref())).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ScrapeError::Timeout),
+                },
+                Err(_) => Err(ScrapeError::NoAddress(client.preferred_address_types.clone())),
             };
-            metrics.kubelet_request(&name, start_wall, t0.elapsed().as_secs_f64(), r.is_ok());
+            let end_wall = (now_nanos() / 1_000_000_000) as f64;
+            metrics.kubelet_request(&name, end_wall, t0.elapsed().as_secs_f64(), r.is_ok());
+            let address = target.as_ref().map(|t| t.host.as_str()).unwrap_or("");
             match r {
                 Ok(b) => {
                     tracing::trace!(node = %name, pods = b.pods.len(), "scraped node");
                     Some(b)
                 }
                 Err(ScrapeError::Timeout) => {
-                    tracing::warn!(node = %name, address = %target.host, "Failed to scrape node, timeout to access kubelet");
+                    tracing::warn!(node = %name, address, "Failed to scrape node, timeout to access kubelet");
                     None
                 }
                 Err(e) => {
-                    tracing::warn!(node = %name, address = %target.host, error = %e, "Failed to scrape node");
+                    tracing::warn!(node = %name, address, error = %e, "Failed to scrape node");
                     None
                 }
             }
@@ -314,6 +314,28 @@ mod tests {
         assert_eq!(b.pods[0].containers[0].1.cpu, 1, "first one wins");
         // ns, p, c, a, bb
         assert_eq!(interner.lock().unwrap().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_node_without_a_matching_address_is_a_failed_request() {
+        let client = Arc::new(KubeletClient {
+            tls: None,
+            token: TokenSource::None,
+            port: 10250,
+            use_node_status_port: false,
+            preferred_address_types: vec!["InternalIP".into()],
+            timeout: Duration::from_secs(1),
+        });
+        let info = NodeInfo { addresses: vec![("Hostname".into(), "n1.local".into())], ..Default::default() };
+        let metrics = Arc::new(SelfMetrics::new(15.0));
+        let interner = Mutex::new(Interner::default());
+        let (batch, ok) =
+            scrape_all(client, vec![("n1".into(), info)], metrics.clone(), &interner, Duration::from_secs(5)).await;
+        assert_eq!((batch.nodes.len(), ok), (0, 0));
+        let text = metrics.render();
+        assert!(text.contains("metrics_server_kubelet_request_total{success=\"false\"} 1\n"), "{text}");
+        assert!(text.contains("metrics_server_kubelet_request_duration_seconds_count{node=\"n1\"} 1\n"));
+        assert!(text.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n1\"} "));
     }
 
     #[test]

@@ -1,27 +1,75 @@
-//! The six `metrics_server_*` families upstream exposes on its own `/metrics`.
+//! The six `metrics_server_*` families upstream exposes on its own `/metrics`, after the `process_*`
+//! families of its process collector.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Clone, Debug)]
 struct Histogram {
-    bounds: Vec<f64>,
+    bounds: Arc<Bounds>,
     counts: Vec<u64>,
     sum: f64,
     count: u64,
 }
 
+/// Bucket bounds and their `le="…"` label text, formatted once: a per-node histogram is rendered on
+/// every scrape of `/metrics`.
+#[derive(Debug)]
+struct Bounds {
+    values: Vec<f64>,
+    labels: Vec<Vec<u8>>,
+}
+
+impl Bounds {
+    fn new(values: Vec<f64>) -> Arc<Bounds> {
+        let labels = values
+            .iter()
+            .map(|b| {
+                let mut l = b"le=\"".to_vec();
+                exposition::write_float(&mut l, *b);
+                l.extend_from_slice(b"\"} ");
+                l
+            })
+            .collect();
+        Arc::new(Bounds { values, labels })
+    }
+
+    fn default_buckets() -> Arc<Bounds> {
+        static DEFAULT: OnceLock<Arc<Bounds>> = OnceLock::new();
+        DEFAULT.get_or_init(|| Bounds::new(DEFAULT_BUCKETS.to_vec())).clone()
+    }
+}
+
+/// A count as Go's text format prints it: digits below a million, Go's float form above.
+fn write_count(out: &mut Vec<u8>, c: u64) {
+    if c < 1_000_000 {
+        let mut buf = [0u8; 6];
+        let mut i = buf.len();
+        let mut v = c;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&buf[i..]);
+    } else {
+        exposition::write_float(out, c as f64);
+    }
+}
+
 impl Histogram {
-    fn new(bounds: Vec<f64>) -> Self {
-        let n = bounds.len();
+    fn new(bounds: Arc<Bounds>) -> Self {
+        let n = bounds.values.len();
         Histogram { bounds, counts: vec![0; n], sum: 0.0, count: 0 }
     }
 
     fn observe(&mut self, v: f64) {
-        for (b, c) in self.bounds.iter().zip(self.counts.iter_mut()) {
+        for (b, c) in self.bounds.values.iter().zip(self.counts.iter_mut()) {
             if v <= *b {
                 *c += 1;
             }
@@ -30,21 +78,54 @@ impl Histogram {
         self.count += 1;
     }
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{}\"}} {c}", go_float(*b));
+    /// `name_bucket{labels,le="…"}` … `name_sum{labels}`, `name_count{labels}`; `labels` is `k="v"` text
+    /// or empty. Written straight into bytes: with one histogram per node this is most of `/metrics`.
+    fn render(&self, out: &mut Vec<u8>, name: &str, labels: &str) {
+        let open = |out: &mut Vec<u8>| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"_bucket{");
+            out.extend_from_slice(labels.as_bytes());
+            if !labels.is_empty() {
+                out.push(b',');
+            }
+        };
+        for (le, c) in self.bounds.labels.iter().zip(&self.counts) {
+            open(out);
+            out.extend_from_slice(le);
+            write_count(out, *c);
+            out.push(b'\n');
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-        let _ = writeln!(out, "{name}_sum{braces} {}", go_float(self.sum));
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+        open(out);
+        out.extend_from_slice(b"le=\"+Inf\"} ");
+        write_count(out, self.count);
+        out.push(b'\n');
+        for suffix in ["_sum", "_count"] {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(suffix.as_bytes());
+            if !labels.is_empty() {
+                out.push(b'{');
+                out.extend_from_slice(labels.as_bytes());
+                out.push(b'}');
+            }
+            out.push(b' ');
+            if suffix == "_sum" {
+                exposition::write_float(out, self.sum);
+            } else {
+                write_count(out, self.count);
+            }
+            out.push(b'\n');
+        }
     }
 }
 
-/// Prometheus-style float formatting for the values we emit (integers without a fraction).
-fn go_float(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+/// One `name{labels} value` line.
+fn sample(out: &mut Vec<u8>, name: &str, labels: &str, v: f64) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'{');
+    out.extend_from_slice(labels.as_bytes());
+    out.extend_from_slice(b"} ");
+    exposition::write_float(out, v);
+    out.push(b'\n');
 }
 
 #[derive(Debug)]
@@ -74,11 +155,11 @@ impl SelfMetrics {
         }
         SelfMetrics {
             inner: Mutex::new(Inner {
-                freshness: Histogram::new(freshness),
+                freshness: Histogram::new(Bounds::new(freshness)),
                 last_request: BTreeMap::new(),
                 request_duration: BTreeMap::new(),
                 request_total: [0; 2],
-                tick_duration: Histogram::new(tick),
+                tick_duration: Histogram::new(Bounds::new(tick)),
                 node_points: 0,
                 container_points: 0,
             }),
@@ -97,13 +178,24 @@ impl SelfMetrics {
         self.with(|i| i.freshness.observe(secs));
     }
 
-    pub fn kubelet_request(&self, node: &str, start_unix_secs: f64, duration_secs: f64, success: bool) {
+    /// One kubelet request that ended at `end_unix_secs` (whole seconds, as upstream records it).
+    pub fn kubelet_request(&self, node: &str, end_unix_secs: f64, duration_secs: f64, success: bool) {
         self.with(|i| {
-            i.last_request.insert(node.to_string(), start_unix_secs);
-            i.request_duration
-                .entry(node.to_string())
-                .or_insert_with(|| Histogram::new(DEFAULT_BUCKETS.to_vec()))
-                .observe(duration_secs);
+            // Known nodes (every tick after the first) are updated in place, without a new key.
+            match i.last_request.get_mut(node) {
+                Some(v) => *v = end_unix_secs,
+                None => {
+                    i.last_request.insert(node.to_string(), end_unix_secs);
+                }
+            }
+            match i.request_duration.get_mut(node) {
+                Some(h) => h.observe(duration_secs),
+                None => {
+                    let mut h = Histogram::new(Bounds::default_buckets());
+                    h.observe(duration_secs);
+                    i.request_duration.insert(node.to_string(), h);
+                }
+            }
             i.request_total[usize::from(success)] += 1;
         });
     }
@@ -128,39 +220,186 @@ impl SelfMetrics {
     }
 
     pub fn render(&self) -> String {
+        let mut out = render_process(&ProcessStats::read()).into_bytes();
+        self.render_own(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn render_own(&self, out: &mut Vec<u8>) {
         self.with(|i| {
-            let mut out = String::new();
-            out.push_str("# HELP metrics_server_api_metric_freshness_seconds [ALPHA] Freshness of metrics exported\n");
-            out.push_str("# TYPE metrics_server_api_metric_freshness_seconds histogram\n");
-            i.freshness.render(&mut out, "metrics_server_api_metric_freshness_seconds", "");
-            out.push_str("# HELP metrics_server_kubelet_last_request_time_seconds [ALPHA] Time of last request performed to kubelet by metrics-server\n");
-            out.push_str("# TYPE metrics_server_kubelet_last_request_time_seconds gauge\n");
+            out.reserve(64 + i.request_duration.len() * 1200);
+            let header = |out: &mut Vec<u8>, name: &str, help: &str, kind: &str| {
+                out.extend_from_slice(format!("# HELP {name} [ALPHA] {help}\n# TYPE {name} {kind}\n").as_bytes());
+            };
+            let node = |n: &str| {
+                let mut l = String::with_capacity(n.len() + 7);
+                l.push_str("node=\"");
+                l.push_str(&escape(n));
+                l.push('"');
+                l
+            };
+            header(out, "metrics_server_api_metric_freshness_seconds", "Freshness of metrics exported", "histogram");
+            i.freshness.render(out, "metrics_server_api_metric_freshness_seconds", "");
+            let name = "metrics_server_kubelet_last_request_time_seconds";
+            header(out, name, "Time of last request performed to kubelet by metrics-server", "gauge");
             for (n, v) in &i.last_request {
-                let _ = writeln!(out, "metrics_server_kubelet_last_request_time_seconds{{node=\"{}\"}} {}", escape(n), go_float(*v));
+                sample(out, name, &node(n), *v);
             }
-            out.push_str("# HELP metrics_server_kubelet_request_duration_seconds [ALPHA] Duration of requests to kubelet API in seconds\n");
-            out.push_str("# TYPE metrics_server_kubelet_request_duration_seconds histogram\n");
+            let name = "metrics_server_kubelet_request_duration_seconds";
+            header(out, name, "Duration of requests to kubelet API in seconds", "histogram");
             for (n, h) in &i.request_duration {
-                h.render(&mut out, "metrics_server_kubelet_request_duration_seconds", &format!("node=\"{}\"", escape(n)));
+                h.render(out, name, &node(n));
             }
-            out.push_str("# HELP metrics_server_kubelet_request_total [ALPHA] Number of requests sent to kubelet API\n");
-            out.push_str("# TYPE metrics_server_kubelet_request_total counter\n");
-            let _ = writeln!(out, "metrics_server_kubelet_request_total{{success=\"false\"}} {}", i.request_total[0]);
-            let _ = writeln!(out, "metrics_server_kubelet_request_total{{success=\"true\"}} {}", i.request_total[1]);
-            out.push_str("# HELP metrics_server_manager_tick_duration_seconds [ALPHA] The total time spent collecting and storing metrics in seconds.\n");
-            out.push_str("# TYPE metrics_server_manager_tick_duration_seconds histogram\n");
-            i.tick_duration.render(&mut out, "metrics_server_manager_tick_duration_seconds", "");
-            out.push_str("# HELP metrics_server_storage_points [ALPHA] Number of metrics points stored.\n");
-            out.push_str("# TYPE metrics_server_storage_points gauge\n");
-            let _ = writeln!(out, "metrics_server_storage_points{{type=\"container\"}} {}", i.container_points);
-            let _ = writeln!(out, "metrics_server_storage_points{{type=\"node\"}} {}", i.node_points);
-            out
+            let name = "metrics_server_kubelet_request_total";
+            header(out, name, "Number of requests sent to kubelet API", "counter");
+            sample(out, name, "success=\"false\"", i.request_total[0] as f64);
+            sample(out, name, "success=\"true\"", i.request_total[1] as f64);
+            let name = "metrics_server_manager_tick_duration_seconds";
+            header(out, name, "The total time spent collecting and storing metrics in seconds.", "histogram");
+            i.tick_duration.render(out, name, "");
+            let name = "metrics_server_storage_points";
+            header(out, name, "Number of metrics points stored.", "gauge");
+            sample(out, name, "type=\"container\"", i.container_points as f64);
+            sample(out, name, "type=\"node\"", i.node_points as f64);
         })
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// What the process collector reports, read from `/proc`; a value that cannot be read is left out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProcessStats {
+    pub cpu_seconds: Option<f64>,
+    pub max_fds: Option<f64>,
+    pub network_receive_bytes: Option<f64>,
+    pub network_transmit_bytes: Option<f64>,
+    pub open_fds: Option<f64>,
+    pub resident_bytes: Option<f64>,
+    pub start_time_seconds: Option<f64>,
+    pub virtual_bytes: Option<f64>,
+    pub virtual_max_bytes: Option<f64>,
+}
+
+/// USER_HZ: /proc reports CPU times and the start time in these ticks.
+const CLOCK_TICKS: f64 = 100.0;
+
+impl ProcessStats {
+    pub fn read() -> ProcessStats {
+        let read = |p: &str| std::fs::read_to_string(p).ok();
+        let fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count().saturating_sub(1) as f64);
+        Self::parse(
+            read("/proc/self/stat").as_deref(),
+            read("/proc/self/status").as_deref(),
+            read("/proc/self/limits").as_deref(),
+            read("/proc/stat").as_deref(),
+            read("/proc/self/net/dev").as_deref(),
+            fds,
+        )
+    }
+
+    fn parse(
+        stat: Option<&str>,
+        status: Option<&str>,
+        limits: Option<&str>,
+        system_stat: Option<&str>,
+        net_dev: Option<&str>,
+        open_fds: Option<f64>,
+    ) -> ProcessStats {
+        // Fields after the command name, which is in parentheses and may hold spaces; index 0 is field 3.
+        let fields: Vec<&str> =
+            stat.and_then(|s| s.rfind(')').map(|i| s[i + 1..].split_whitespace().collect())).unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        let kib = |key: &str| {
+            status?
+                .lines()
+                .find_map(|l| l.strip_prefix(key))?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+                .map(|k| k * 1024.0)
+        };
+        // A soft limit; "unlimited" is the largest 64-bit value, as Go's procfs reads it.
+        let limit = |prefix: &str| {
+            let line = limits?.lines().find(|l| l.starts_with(prefix))?;
+            let soft = line[prefix.len()..].split_whitespace().next()?;
+            if soft == "unlimited" { Some(u64::MAX as f64) } else { soft.parse::<f64>().ok() }
+        };
+        let boot =
+            system_stat.and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse::<f64>().ok());
+        // Receive bytes are the first number after the interface name, transmit bytes the ninth.
+        let (mut rx, mut tx, mut any) = (0.0, 0.0, false);
+        for line in net_dev.unwrap_or("").lines().skip(2) {
+            let Some((_, nums)) = line.split_once(':') else { continue };
+            let n: Vec<f64> = nums.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            if n.len() >= 9 {
+                rx += n[0];
+                tx += n[8];
+                any = true;
+            }
+        }
+        ProcessStats {
+            cpu_seconds: field(14).zip(field(15)).map(|(u, s)| (u + s) / CLOCK_TICKS),
+            max_fds: limit("Max open files"),
+            network_receive_bytes: any.then_some(rx),
+            network_transmit_bytes: any.then_some(tx),
+            open_fds,
+            resident_bytes: kib("VmRSS:"),
+            start_time_seconds: field(22).zip(boot).map(|(start, boot)| boot + start / CLOCK_TICKS),
+            virtual_bytes: kib("VmSize:"),
+            virtual_max_bytes: limit("Max address space"),
+        }
+    }
+}
+
+/// The `process_*` families, in name order as a Prometheus registry gathers them.
+fn render_process(p: &ProcessStats) -> String {
+    let families: [(&str, &str, &str, Option<f64>); 9] = [
+        ("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter", p.cpu_seconds),
+        ("process_max_fds", "Maximum number of open file descriptors.", "gauge", p.max_fds),
+        (
+            "process_network_receive_bytes_total",
+            "Number of bytes received by the process over the network.",
+            "counter",
+            p.network_receive_bytes,
+        ),
+        (
+            "process_network_transmit_bytes_total",
+            "Number of bytes sent by the process over the network.",
+            "counter",
+            p.network_transmit_bytes,
+        ),
+        ("process_open_fds", "Number of open file descriptors.", "gauge", p.open_fds),
+        ("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", p.resident_bytes),
+        (
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            "gauge",
+            p.start_time_seconds,
+        ),
+        ("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", p.virtual_bytes),
+        (
+            "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.",
+            "gauge",
+            p.virtual_max_bytes,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, help, kind, value) in families {
+        let Some(v) = value else { continue };
+        out.extend_from_slice(format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} ").as_bytes());
+        exposition::write_float(&mut out, v);
+        out.push(b'\n');
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A label value escaped for the text format; node names never need it, so they are borrowed.
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 #[cfg(test)]
@@ -177,7 +416,9 @@ mod tests {
         m.observe_freshness(2.0);
         let t = m.render();
         let families: Vec<&str> = t.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
-        assert_eq!(families.len(), 6);
+        let own = families.iter().filter(|f| f.starts_with("metrics_server_")).count();
+        assert_eq!(own, 6);
+        assert!(families.first().unwrap().starts_with("process_cpu_seconds_total"), "process families come first");
         assert!(t.contains("metrics_server_kubelet_request_total{success=\"true\"} 1\n"));
         assert!(t.contains("metrics_server_kubelet_request_total{success=\"false\"} 1\n"));
         assert!(t.contains("metrics_server_kubelet_request_duration_seconds_bucket{node=\"n1\",le=\"0.025\"} 1\n"));
@@ -186,7 +427,64 @@ mod tests {
         assert!(t.contains("metrics_server_manager_tick_duration_seconds_bucket{le=\"30\"} 1\n"));
         assert!(t.contains("metrics_server_storage_points{type=\"node\"} 3\n"));
         assert!(t.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n2\"} 1001\n"));
+        // Values as Go's text format prints them: shortest form, exponent from a million up.
+        m.kubelet_request("n3", 1_786_010_401.0, 0.0123, true);
+        let t = m.render();
+        assert!(t.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n3\"} 1.786010401e+09\n"), "{t}");
+        assert!(t.contains("metrics_server_kubelet_request_duration_seconds_sum{node=\"n3\"} 0.0123\n"));
+        assert!(t.contains("metrics_server_kubelet_request_duration_seconds_bucket{node=\"n3\",le=\"+Inf\"} 1\n"));
         m.retain_nodes(|n| n == "n1");
         assert!(!m.render().contains("node=\"n2\""));
+    }
+
+    #[test]
+    fn process_families_from_proc() {
+        let stat = "4242 (metrics server) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 50 0 0 20 0 8 0 12345 700000000 3000 18446744073709551615";
+        let status = "Name:\tkubestate\nVmSize:\t  683592 kB\nVmRSS:\t   14336 kB\n";
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax address space         unlimited            unlimited            bytes\n";
+        let net = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo: 1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2500      20    0    0    0     0          0         0      700       7    0    0    0     0       0          0\n";
+        let p = ProcessStats::parse(
+            Some(stat),
+            Some(status),
+            Some(limits),
+            Some("cpu 1 2\nbtime 1700000000\n"),
+            Some(net),
+            Some(9.0),
+        );
+        let text = render_process(&p);
+        let want = "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 2
+# HELP process_max_fds Maximum number of open file descriptors.
+# TYPE process_max_fds gauge
+process_max_fds 1.048576e+06
+# HELP process_network_receive_bytes_total Number of bytes received by the process over the network.
+# TYPE process_network_receive_bytes_total counter
+process_network_receive_bytes_total 3500
+# HELP process_network_transmit_bytes_total Number of bytes sent by the process over the network.
+# TYPE process_network_transmit_bytes_total counter
+process_network_transmit_bytes_total 1700
+# HELP process_open_fds Number of open file descriptors.
+# TYPE process_open_fds gauge
+process_open_fds 9
+# HELP process_resident_memory_bytes Resident memory size in bytes.
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 1.4680064e+07
+# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.
+# TYPE process_start_time_seconds gauge
+process_start_time_seconds 1.70000012345e+09
+# HELP process_virtual_memory_bytes Virtual memory size in bytes.
+# TYPE process_virtual_memory_bytes gauge
+process_virtual_memory_bytes 6.99998208e+08
+# HELP process_virtual_memory_max_bytes Maximum amount of virtual memory available in bytes.
+# TYPE process_virtual_memory_max_bytes gauge
+process_virtual_memory_max_bytes 1.8446744073709552e+19
+";
+        assert_eq!(text, want);
+        // This process's own numbers are there on Linux.
+        let live = ProcessStats::read();
+        if cfg!(target_os = "linux") {
+            assert!(live.resident_bytes.unwrap() > 0.0 && live.open_fds.unwrap() > 0.0);
+        }
     }
 }

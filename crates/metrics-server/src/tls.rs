@@ -92,6 +92,14 @@ impl ReloadingCert {
         Ok(Arc::new(ReloadingCert { current: std::sync::RwLock::new(Arc::new(certified(chain, key)?)) }))
     }
 
+    /// The certificate served now.
+    pub fn current(&self) -> Arc<rustls::sign::CertifiedKey> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
     fn set(&self, ck: rustls::sign::CertifiedKey) {
         match self.current.write() {
             Ok(mut g) => *g = Arc::new(ck),
@@ -125,10 +133,7 @@ impl ReloadingCert {
 
 impl rustls::server::ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        match self.current.read() {
-            Ok(g) => Some(g.clone()),
-            Err(p) => Some(p.into_inner().clone()),
-        }
+        Some(self.current())
     }
 }
 
@@ -155,7 +160,7 @@ pub fn kubelet_client_config(
         rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let builder = match verify {
         KubeletVerify::Insecure => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider)))
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert { provider }))
         }
         KubeletVerify::Roots(certs) => builder.with_root_certificates(root_store(&certs)),
     };
@@ -167,9 +172,39 @@ pub fn kubelet_client_config(
     Ok(Arc::new(cfg))
 }
 
+/// The handshake-signature half of a certificate verifier, with the ring provider's algorithms: a
+/// verifier that accepts any certificate still makes the peer prove it holds the certificate's key.
+macro_rules! signature_checks {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider.signature_verification_algorithms.supported_schemes()
+        }
+    };
+}
+
 /// `--kubelet-insecure-tls`: no verification of the kubelet's certificate (signatures still checked).
 #[derive(Debug)]
-struct AcceptAnyServerCert(Arc<rustls::crypto::CryptoProvider>);
+struct AcceptAnyServerCert {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
 
 impl ServerCertVerifier for AcceptAnyServerCert {
     fn verify_server_cert(
@@ -183,27 +218,7 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    signature_checks!();
 }
 
 /// Subject CN and O values of a DER certificate.
@@ -213,6 +228,262 @@ pub fn subject_names(der: &[u8]) -> Option<(String, Vec<String>)> {
     let cn = subject.iter_common_name().next()?.as_str().ok()?.to_string();
     let orgs = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_string)).collect();
     Some((cn, orgs))
+}
+
+/// Requests a client certificate without requiring one and accepts any certificate whose key the
+/// client proves to hold: whether it is trusted is decided per request, after the handshake
+/// ([`crate::auth::Auth::peer_identity`]). A certificate from an unknown CA thus fails that request's
+/// authentication (a bearer token still works) instead of the handshake, as Go's `RequestClientCert`.
+#[derive(Debug)]
+pub struct RequestClientCert {
+    hints: Vec<rustls::DistinguishedName>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl RequestClientCert {
+    /// `cas`: the CAs whose subjects are sent as hints (client CA and front-proxy CA).
+    pub fn new(cas: &[CertificateDer<'static>]) -> Arc<Self> {
+        Arc::new(RequestClientCert {
+            hints: root_store(cas).subjects(),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        })
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    signature_checks!();
+}
+
+// ---------- --tls-min-version, --tls-cipher-suites, --tls-sni-cert-key ----------
+
+/// `--tls-min-version`, in Go's spelling. Only the versions rustls serves are accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinVersion {
+    Tls12,
+    Tls13,
+}
+
+pub fn parse_min_version(s: &str) -> Result<MinVersion, String> {
+    match s {
+        // Empty is Go's default for servers, TLS 1.2.
+        "" | "VersionTLS12" => Ok(MinVersion::Tls12),
+        "VersionTLS13" => Ok(MinVersion::Tls13),
+        "VersionTLS10" | "VersionTLS11" => Err(format!(
+            "{s} cannot be served: this server speaks TLS 1.2 and 1.3 only (use VersionTLS12 or VersionTLS13)"
+        )),
+        _ => Err(format!("unknown tls version {s:?} (known: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13)")),
+    }
+}
+
+/// Go's cipher suite names (IANA names plus the two legacy ChaCha20 aliases Kubernetes accepts) with
+/// the rustls suite serving each; `None` for suites Go knows that rustls does not implement (CBC, RC4,
+/// 3DES, RSA key exchange).
+static CIPHER_SUITES: &[(&str, Option<&rustls::SupportedCipherSuite>)] = {
+    use rustls::crypto::ring::cipher_suite as cs;
+    &[
+        ("TLS_AES_128_GCM_SHA256", Some(&cs::TLS13_AES_128_GCM_SHA256)),
+        ("TLS_AES_256_GCM_SHA384", Some(&cs::TLS13_AES_256_GCM_SHA384)),
+        ("TLS_CHACHA20_POLY1305_SHA256", Some(&cs::TLS13_CHACHA20_POLY1305_SHA256)),
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", Some(&cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)),
+        ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", Some(&cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)),
+        ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", Some(&cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)),
+        ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", Some(&cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)),
+        ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", Some(&cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256)),
+        ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", Some(&cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256)),
+        ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", Some(&cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256)),
+        ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", Some(&cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256)),
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", None),
+        ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", None),
+        ("TLS_RSA_WITH_RC4_128_SHA", None),
+        ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_128_CBC_SHA256", None),
+        ("TLS_RSA_WITH_AES_128_GCM_SHA256", None),
+        ("TLS_RSA_WITH_AES_256_GCM_SHA384", None),
+        ("TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_RC4_128_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", None),
+    ]
+};
+
+/// One `--tls-cipher-suites` name, checked: known to Go and served here.
+pub fn parse_cipher_suite(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    match CIPHER_SUITES.iter().find(|(n, _)| *n == name) {
+        Some((_, Some(_))) => Ok(name.to_string()),
+        Some((_, None)) => Err(format!(
+            "cipher suite {name} is not served by this server (it serves the AEAD suites with ECDHE key exchange: {})",
+            CIPHER_SUITES
+                .iter()
+                .filter(|(n, s)| s.is_some() && n.starts_with("TLS_ECDHE"))
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => Err(format!("cipher suite {name} not supported or doesn't exist")),
+    }
+}
+
+/// A rustls server config builder honouring `--tls-min-version` and `--tls-cipher-suites`. As in Go,
+/// the listed suites restrict TLS 1.2 only; TLS 1.3's suites are always on.
+pub fn server_builder(
+    min: Option<MinVersion>,
+    suite_names: &[String],
+) -> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>, TlsError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !suite_names.is_empty() {
+        let mut tls12: Vec<rustls::SupportedCipherSuite> = Vec::new();
+        for name in suite_names {
+            if let Some((_, Some(s))) = CIPHER_SUITES.iter().find(|(n, _)| n == name)
+                && s.tls13().is_none()
+                && !tls12.iter().any(|t| t.suite() == s.suite())
+            {
+                tls12.push(**s);
+            }
+        }
+        provider.cipher_suites.retain(|s| s.tls13().is_some());
+        provider.cipher_suites.extend(tls12);
+    }
+    let has_tls12 = provider.cipher_suites.iter().any(|s| s.tls13().is_none());
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match min {
+        Some(MinVersion::Tls13) => &[&rustls::version::TLS13],
+        _ if !has_tls12 => &[&rustls::version::TLS13],
+        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    };
+    Ok(rustls::ServerConfig::builder_with_provider(Arc::new(provider)).with_protocol_versions(versions)?)
+}
+
+/// One `--tls-sni-cert-key`: `cert,key` or `cert,key:name1,name2` (names may start with `*.`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SniCertKey {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub names: Vec<String>,
+}
+
+pub fn parse_sni_cert_key(value: &str) -> Result<SniCertKey, String> {
+    let (files, names) = match value.split_once(':') {
+        Some((files, names)) => {
+            let names = names.trim();
+            if names.is_empty() {
+                return Err("empty names list is not allowed".to_string());
+            }
+            (files.trim(), names.split(',').map(|n| n.trim().to_string()).collect())
+        }
+        None => (value.trim(), Vec::new()),
+    };
+    match files.split(',').collect::<Vec<_>>().as_slice() {
+        [cert, key] => Ok(SniCertKey { cert: PathBuf::from(cert.trim()), key: PathBuf::from(key.trim()), names }),
+        _ => Err("expected comma separated certificate and key file paths".to_string()),
+    }
+}
+
+/// Picks the serving certificate by SNI: an exact name, then the `*.` form of the name, then the
+/// default (reloading) certificate. Names given with a flag win over names read from certificates,
+/// and an earlier flag over a later one, as upstream.
+#[derive(Debug)]
+pub struct SniResolver {
+    default: Arc<ReloadingCert>,
+    by_name: std::collections::HashMap<String, Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl SniResolver {
+    pub fn new(default: Arc<ReloadingCert>, sni: &[SniCertKey]) -> Result<Arc<Self>, TlsError> {
+        let mut loaded = Vec::with_capacity(sni.len());
+        for s in sni {
+            let chain = read_certs(&s.cert)?;
+            let names = if s.names.is_empty() { cert_names(&chain[0]) } else { Vec::new() };
+            let ck = Arc::new(certified(chain, read_key(&s.key)?)?);
+            loaded.push((ck, names, &s.names));
+        }
+        let mut by_name = std::collections::HashMap::new();
+        for (ck, implicit, _) in loaded.iter().rev() {
+            for n in implicit {
+                by_name.insert(n.to_ascii_lowercase(), ck.clone());
+            }
+        }
+        for (ck, _, explicit) in loaded.iter().rev() {
+            for n in explicit.iter() {
+                by_name.insert(n.to_ascii_lowercase(), ck.clone());
+            }
+        }
+        Ok(Arc::new(SniResolver { default, by_name }))
+    }
+
+    fn pick(&self, server_name: Option<&str>) -> Arc<rustls::sign::CertifiedKey> {
+        if let Some(name) = server_name.map(str::to_ascii_lowercase) {
+            if let Some(ck) = self.by_name.get(&name) {
+                return ck.clone();
+            }
+            if let Some((_, rest)) = name.split_once('.')
+                && let Some(ck) = self.by_name.get(&format!("*.{rest}"))
+            {
+                return ck.clone();
+            }
+        }
+        self.default.current()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.pick(hello.server_name()))
+    }
+}
+
+/// DNS and IP names of a certificate (its common name when it has no DNS names).
+fn cert_names(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Vec::new() };
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => names.push(d.to_string()),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => match ip.len() {
+                    4 => names.push(std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()),
+                    16 => {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(ip);
+                        names.push(std::net::Ipv6Addr::from(b).to_string());
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    if !names.iter().any(|n| n.parse::<std::net::IpAddr>().is_err())
+        && let Some((cn, _)) = subject_names(der)
+    {
+        names.push(cn);
+    }
+    names
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ pub mod server;
 pub mod shard;
 pub mod telemetry;
 pub mod textstore;
-pub mod trim;
+/// Handing freed memory back after lists and scrape bursts (shared with metrics-server).
+pub use memtrim as trim;
 pub mod webconfig;
 
 use std::ffi::OsString;

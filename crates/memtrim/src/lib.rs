@@ -1,4 +1,5 @@
-//! Handing memory the process has freed back to the system after a burst.
+//! Handing memory the process has freed back to the system after a burst (kube-state-metrics after its
+//! lists and scrape bursts, metrics-server after a failed scrape).
 //!
 //! glibc's malloc keeps what a thread frees in that thread's arena and returns only the top of each
 //! heap, so after the start (every object decoded and rendered once) or a burst of concurrent scrapes,

@@ -1,0 +1,121 @@
+//! `kubectl top pods -A` through kube-sim's aggregation: metrics-server registered as an APIService of the
+//! simulator, which proxies kubectl's requests to it; the same pods fetched with protobuf (kubectl's
+//! default) and with JSON.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::Config;
+use crate::ms::{Kubelets, metrics_server_args};
+use crate::report::{Latency, TopReport};
+use crate::sim::{Proc, Scratch, Sim, free_port};
+
+const PODS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
+const RUNS: usize = 7;
+
+fn kubectl() -> anyhow::Result<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow::anyhow!("--top-pods needs kubectl in PATH (Debian package kubernetes-client)"))
+}
+
+pub async fn bench(cfg: &Config, pods: usize) -> anyhow::Result<TopReport> {
+    let kubectl = kubectl()?;
+    let dir = Scratch::new("top")?;
+    let per_node = cfg.ms_pods_per_node.max(1);
+    // About 93 % of synthetic pods run; size the cluster so that `pods` of them do.
+    let nodes = (pods as f64 / (per_node as f64 * 0.93)).ceil() as usize;
+    tracing::info!(nodes, "starting kube-sim for kubectl top");
+    let mut sim = Sim::start(&cfg.kubestate, &dir.0, nodes, per_node, 10).await?;
+    let (_, pod_list) = sim.initial_lists().await?;
+    let kubelets = Kubelets::start(&mut sim, &pod_list, &dir.0).await?;
+    drop(pod_list);
+
+    // Registering the APIService makes the simulator publish its own front-proxy CA, which
+    // metrics-server then trusts: the requests it proxies carry the caller's identity.
+    let port = free_port()?;
+    let svc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+        "spec": {"type": "ExternalName", "externalName": "127.0.0.1"}});
+    let apisvc = json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io"},
+        "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+                 "groupPriorityMinimum": 100, "versionPriority": 100,
+                 "service": {"namespace": "kube-system", "name": "metrics-server", "port": port}}});
+    for (path, obj) in
+        [("/api/v1/namespaces/kube-system/services", svc), ("/apis/apiregistration.k8s.io/v1/apiservices", apisvc)]
+    {
+        let r = sim
+            .api
+            .request(http::Method::POST, path, &[], Some(("application/json", obj.to_string().into_bytes())))
+            .await?;
+        anyhow::ensure!(r.status < 300, "creating {path}: status {}", r.status);
+    }
+    let cm = "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.api.get(cm, &[]).await?.status != 200 {
+        anyhow::ensure!(Instant::now() < deadline, "kube-sim did not publish its front-proxy CA");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let args = metrics_server_args(cfg, &sim, &dir.0, port, &kubelets.ca);
+    let mut ms = Proc::spawn("metrics-server", &cfg.kubestate, &args, &dir.0)?;
+    let kubeconfig = sim.kubeconfig.clone();
+    let cache = dir.0.join("kubectl-cache");
+    let run = |args: &[&str]| {
+        std::process::Command::new(&kubectl)
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--cache-dir={}", cache.display()))
+            .args(args)
+            .output()
+    };
+    // Until metrics-server serves nearly every running pod (two scrapes).
+    let want = kubelets.running * 95 / 100;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let items = loop {
+        ms.check_alive()?;
+        let out = run(&["get", "--raw", PODS])?;
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let n = v["items"].as_array().map_or(0, Vec::len);
+            if n >= want {
+                break n;
+            }
+        }
+        anyhow::ensure!(Instant::now() < deadline, "metrics-server did not serve {want} pods within 5 minutes");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let time = |protobuf: bool| -> anyhow::Result<Latency> {
+        let flag = format!("--use-protocol-buffers={protobuf}");
+        let mut samples = Vec::new();
+        for i in 0..=RUNS {
+            let t0 = Instant::now();
+            let out = run(&["top", "pods", "-A", &flag])?;
+            let took = t0.elapsed().as_secs_f64();
+            anyhow::ensure!(out.status.success(), "kubectl top: {}", String::from_utf8_lossy(&out.stderr));
+            let lines = out.stdout.iter().filter(|b| **b == b'\n').count();
+            anyhow::ensure!(lines > items / 2, "kubectl top printed {lines} lines for {items} pods");
+            // The first run warms kubectl's discovery cache.
+            if i > 0 {
+                samples.push(took);
+            }
+        }
+        Ok(Latency::of(samples))
+    };
+    let protobuf = time(true)?;
+    let json_lat = time(false)?;
+    let size = |accept: &'static str| {
+        let api = &sim.api;
+        async move { api.get_ok(PODS, &[("accept", accept)]).await.map(|r| r.body.len()) }
+    };
+    let protobuf_bytes = size("application/vnd.kubernetes.protobuf").await?;
+    let json_bytes = size("application/json").await?;
+    ms.check_alive()?;
+    drop(kubelets);
+    Ok(TopReport { pods: items, runs: RUNS, protobuf, json: json_lat, protobuf_bytes, json_bytes })
+}
