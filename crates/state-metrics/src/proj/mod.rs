@@ -11,6 +11,8 @@
 //! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
 
 pub mod meta;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -18,7 +20,7 @@ use std::collections::BTreeMap;
 use kwire::{Field, Reader, Value, WireError};
 use serde::{Deserialize, Deserializer};
 
-pub use meta::{Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
+pub use meta::{Bytes, Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
 pub use time::Time;
 
 /// A protobuf message a projection can be decoded from.
