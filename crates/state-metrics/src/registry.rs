@@ -16,8 +16,8 @@ use crate::resources::{self as r, LegacyResource, Resource};
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
     vec![
         legacy::<r::certificatesigningrequest::CertificateSigningRequests>(),
-        legacy::<r::clusterrolebinding::ClusterRoleBindings>(),
-        legacy::<r::clusterrole::ClusterRoles>(),
+        handle::<r::clusterrolebinding::ClusterRoleBindings>(),
+        handle::<r::clusterrole::ClusterRoles>(),
         handle::<r::configmap::ConfigMaps>(),
         legacy::<r::cronjob::CronJobs>(),
         legacy::<r::daemonset::DaemonSets>(),
@@ -43,8 +43,8 @@ pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
         legacy::<r::replicaset::ReplicaSets>(),
         legacy::<r::replicationcontroller::ReplicationControllers>(),
         legacy::<r::resourcequota::ResourceQuotas>(),
-        legacy::<r::rolebinding::RoleBindings>(),
-        legacy::<r::role::Roles>(),
+        handle::<r::rolebinding::RoleBindings>(),
+        handle::<r::role::Roles>(),
         legacy::<r::secret::Secrets>(),
         legacy::<r::serviceaccount::ServiceAccounts>(),
         legacy::<r::service::Services>(),

@@ -11,6 +11,7 @@
 //! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
 
 pub mod meta;
+pub mod rbac;
 #[cfg(test)]
 pub mod testing;
 pub mod time;
@@ -20,7 +21,9 @@ use std::collections::BTreeMap;
 use kwire::{Field, Reader, Value, WireError};
 use serde::{Deserialize, Deserializer};
 
-pub use meta::{Bytes, Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
+pub use meta::{
+    Bytes, Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity,
+};
 pub use time::Time;
 
 /// A protobuf message a projection can be decoded from.
