@@ -10,6 +10,7 @@
 //! Decoding is lenient the way Go's decoders are: a JSON `null` is the field's zero value, unknown
 //! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
 
+pub mod admissionregistration;
 pub mod meta;
 pub mod rbac;
 #[cfg(test)]
