@@ -11,6 +11,7 @@
 //! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
 
 pub mod admissionregistration;
+pub mod core;
 pub mod meta;
 pub mod rbac;
 #[cfg(test)]
