@@ -171,6 +171,49 @@ pub fn string_field(msg: &[u8], number: u32) -> Result<Option<String>, WireError
     Ok(out)
 }
 
+/// A `[]byte` field: standard base64 text in JSON (as Go's encoder writes it), the bytes themselves in
+/// protobuf.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("base64 text")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Bytes, E> {
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map(Bytes)
+                    .map_err(|e| E::custom(format!("not base64: {e}")))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl PbField for Bytes {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Value::Bytes(b) = v {
+            self.0 = b.to_vec();
+        }
+        Ok(())
+    }
+}
+
+impl PbField for Option<Bytes> {
+    fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
+        if let Value::Bytes(b) = v {
+            *self = Some(Bytes(b.to_vec()));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +277,15 @@ mod tests {
         assert_eq!(IntOrString::decode(s.as_bytes()).unwrap(), IntOrString::String("25%".into()));
         assert_eq!(serde_json::from_str::<IntOrString>("8080").unwrap(), IntOrString::Int(8080));
         assert_eq!(serde_json::from_str::<IntOrString>("\"25%\"").unwrap(), IntOrString::String("25%".into()));
+    }
+
+    #[test]
+    fn bytes_are_base64_in_json_and_raw_in_protobuf() {
+        let json: Option<Bytes> = serde_json::from_str("\"aGk=\"").unwrap();
+        let mut pb: Option<Bytes> = None;
+        pb.merge_value(Value::Bytes(b"hi")).unwrap();
+        assert_eq!(json, pb);
+        assert_eq!(pb, Some(Bytes(b"hi".to_vec())));
+        assert!(serde_json::from_str::<Bytes>("\"not base64!\"").is_err());
     }
 }

@@ -10,7 +10,12 @@
 //! Decoding is lenient the way Go's decoders are: a JSON `null` is the field's zero value, unknown
 //! fields are ignored, and protobuf fields of an unexpected wire type are skipped.
 
+pub mod admissionregistration;
+pub mod core;
 pub mod meta;
+pub mod rbac;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -19,7 +24,9 @@ use kwire::{Field, Reader, Value, WireError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-pub use meta::{Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity};
+pub use meta::{
+    Bytes, Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity,
+};
 pub use time::Time;
 
 /// A protobuf message a projection can be decoded from.
@@ -259,13 +266,28 @@ macro_rules! message {
     ) => {
         $(#[$m])*
         #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-        #[serde(default, rename_all = "camelCase")]
+        #[serde(default, rename_all = "camelCase", remote = "Self")]
         pub struct $name {
             $(
                 $(#[$fm])*
                 #[serde(deserialize_with = "crate::proj::field")]
                 pub $field: $ty,
             )*
+        }
+
+        // A `null` in place of the whole message (`conditions: [null, {…}]`) is its zero value, as Go
+        // decodes it; the derived decoder (generated as an inherent function by `remote = "Self"`)
+        // takes everything else.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct NotNull($name);
+                impl<'de> serde::Deserialize<'de> for NotNull {
+                    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        $name::deserialize(d).map(NotNull)
+                    }
+                }
+                Ok(<Option<NotNull> as serde::Deserialize>::deserialize(d)?.map_or_else(Self::default, |n| n.0))
+            }
         }
 
         impl $crate::proj::Message for $name {
@@ -289,4 +311,20 @@ macro_rules! object {
             }
         })*
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Condition, ObjectMeta};
+
+    #[test]
+    fn a_null_message_is_its_zero_value() {
+        let v: Vec<Condition> = serde_json::from_str(r#"[null, {"type": "Ready", "status": "True"}]"#).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], Condition::default());
+        assert_eq!((v[1].type_.as_str(), v[1].status.as_str()), ("Ready", "True"));
+        let m: ObjectMeta = serde_json::from_str("null").unwrap();
+        assert_eq!(m, ObjectMeta::default());
+        assert!(serde_json::from_str::<Condition>("3").is_err());
+    }
 }

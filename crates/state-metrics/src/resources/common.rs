@@ -114,3 +114,8 @@ pub fn quantity_count(q: &Quantity) -> Option<f64> {
 pub fn quantity_value(resource_name: &str, q: &Quantity) -> Option<f64> {
     if resource_name == "cpu" { quantity_cores(q) } else { quantity_count(q) }
 }
+
+/// `kube_<res>_metadata_generation`: metadata.generation, 0 when unset (Go's zero value).
+pub fn generation<T: Object>(o: &T, _: &Ctx, s: &mut Samples<'_>) {
+    s.push(&[], o.meta().generation.unwrap_or(0) as f64);
+}

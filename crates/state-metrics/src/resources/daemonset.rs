@@ -1,51 +1,63 @@
 //! `daemonsets`: kube_daemonset_* families.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use super::common::{annotations, created, deletion_timestamp, generation, labels};
+use super::{Identity, Resource};
+use crate::family::Stability::{Alpha, Stable};
+use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
 
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
-use crate::family::{Ctx, Family, Samples, Stability};
+message! {
+    /// `DaemonSet`: metadata and the status counters.
+    pub struct DaemonSet {
+        1 => metadata: ObjectMeta,
+        3 => status: Option<DaemonSetStatus>,
+    }
+}
+object!(DaemonSet);
+
+message! {
+    pub struct DaemonSetStatus {
+        1 => current_number_scheduled: i32,
+        2 => number_misscheduled: i32,
+        3 => desired_number_scheduled: i32,
+        4 => number_ready: i32,
+        5 => observed_generation: Option<i64>,
+        6 => updated_number_scheduled: Option<i32>,
+        7 => number_available: Option<i32>,
+        8 => number_unavailable: Option<i32>,
+    }
+}
 
 pub struct DaemonSets;
 
 impl Resource for DaemonSets {
     type Obj = DaemonSet;
+    type Api = k8s_openapi::api::apps::v1::DaemonSet;
     const NAME: &'static str = "daemonsets";
-
-    fn identity(d: &DaemonSet) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", d.metadata.namespace.clone().unwrap_or_default()),
-            ("daemonset", d.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<DaemonSet> = Identity::namespaced("daemonset");
 
     fn families() -> &'static [Family<DaemonSet>] {
         FAMILIES
     }
 }
 
-use Stability::{Alpha, Stable};
-
 #[rustfmt::skip]
 static FAMILIES: &[Family<DaemonSet>] = &[
-    gauge("kube_daemonset_created", "Unix creation timestamp", Stable, created),
-    gauge("kube_daemonset_status_current_number_scheduled", "The number of nodes running at least one daemon pod and are supposed to.", Stable, current_number_scheduled),
-    gauge("kube_daemonset_status_desired_number_scheduled", "The number of nodes that should be running the daemon pod.", Stable, desired_number_scheduled),
-    gauge("kube_daemonset_status_number_available", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available", Stable, number_available),
-    gauge("kube_daemonset_status_number_misscheduled", "The number of nodes running a daemon pod but are not supposed to.", Stable, number_misscheduled),
-    gauge("kube_daemonset_status_number_ready", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.", Stable, number_ready),
-    gauge("kube_daemonset_status_number_unavailable", "The number of nodes that should be running the daemon pod and have none of the daemon pod running and available", Stable, number_unavailable),
-    gauge("kube_daemonset_status_observed_generation", "The most recent generation observed by the daemon set controller.", Stable, observed_generation),
-    gauge("kube_daemonset_status_updated_number_scheduled", "The total number of nodes that are running updated daemon pod", Stable, updated_number_scheduled),
-    gauge("kube_daemonset_metadata_generation", "Sequence number representing a specific generation of the desired state.", Stable, metadata_generation),
-    gauge("kube_daemonset_deletion_timestamp", "Unix deletion timestamp", Alpha, deletion_timestamp),
-    gauge("kube_daemonset_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
-    gauge("kube_daemonset_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_daemonset_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_daemonset_status_current_number_scheduled", "The number of nodes running at least one daemon pod and are supposed to.", Stable, current_number_scheduled),
+    Family::gauge("kube_daemonset_status_desired_number_scheduled", "The number of nodes that should be running the daemon pod.", Stable, desired_number_scheduled),
+    Family::gauge("kube_daemonset_status_number_available", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available", Stable, number_available),
+    Family::gauge("kube_daemonset_status_number_misscheduled", "The number of nodes running a daemon pod but are not supposed to.", Stable, number_misscheduled),
+    Family::gauge("kube_daemonset_status_number_ready", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.", Stable, number_ready),
+    Family::gauge("kube_daemonset_status_number_unavailable", "The number of nodes that should be running the daemon pod and have none of the daemon pod running and available", Stable, number_unavailable),
+    Family::gauge("kube_daemonset_status_observed_generation", "The most recent generation observed by the daemon set controller.", Stable, observed_generation),
+    Family::gauge("kube_daemonset_status_updated_number_scheduled", "The total number of nodes that are running updated daemon pod", Stable, updated_number_scheduled),
+    Family::gauge("kube_daemonset_metadata_generation", "Sequence number representing a specific generation of the desired state.", Stable, generation),
+    Family::gauge("kube_daemonset_deletion_timestamp", "Unix deletion timestamp", Alpha, deletion_timestamp),
+    Family::gauge("kube_daemonset_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_daemonset_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
 ];
-
-fn created(d: &DaemonSet, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&d.metadata, s)
-}
 
 /// A status number; an absent status or field counts as 0 like the Go zero value.
 fn status_value(d: &DaemonSet, s: &mut Samples<'_>, f: fn(&DaemonSetStatus) -> i64) {
@@ -84,18 +96,28 @@ fn updated_number_scheduled(d: &DaemonSet, _: &Ctx, s: &mut Samples<'_>) {
     status_value(d, s, |st| st.updated_number_scheduled.unwrap_or(0).into())
 }
 
-fn metadata_generation(d: &DaemonSet, _: &Ctx, s: &mut Samples<'_>) {
-    s.push(&[], d.metadata.generation.unwrap_or(0) as f64);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
 
-fn deletion_timestamp(d: &DaemonSet, _: &Ctx, s: &mut Samples<'_>) {
-    util::deletion_timestamp(&d.metadata, s)
-}
-
-fn annotations(d: &DaemonSet, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&d.metadata, &ctx.annotations, s)
-}
-
-fn labels(d: &DaemonSet, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&d.metadata, &ctx.labels, s)
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let status = pb(|st| {
+            for (field, v) in [(1, 3), (2, 1), (3, 4), (4, 2), (5, 9), (6, 3), (7, 2), (8, 2)] {
+                st.varint(field, v);
+            }
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(3, &status);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"selector": {{}}}}, "status": {{"currentNumberScheduled": 3,
+                "numberMisscheduled": 1, "desiredNumberScheduled": 4, "numberReady": 2, "observedGeneration": 9,
+                "updatedNumberScheduled": 3, "numberAvailable": 2, "numberUnavailable": 2}}}}"#
+        );
+        let o: DaemonSet = same(&encoded, &json);
+        assert_eq!(o.status.unwrap().number_misscheduled, 1);
+    }
 }

@@ -1,43 +1,115 @@
 //! `ingresses` (networking.k8s.io/v1 Ingress).
 
-use k8s_openapi::api::networking::v1::Ingress;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::{annotations, created, labels, resource_version};
+use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
+
+message! {
+    /// `Ingress`: metadata, the class, the rules' paths and backends, TLS hosts.
+    pub struct Ingress {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<IngressSpec>,
+    }
+}
+object!(Ingress);
+
+message! {
+    pub struct IngressSpec {
+        2 => tls: Option<Vec<IngressTLS>>,
+        3 => rules: Option<Vec<IngressRule>>,
+        4 => ingress_class_name: Option<String>,
+    }
+}
+
+message! {
+    pub struct IngressTLS {
+        1 => hosts: Option<Vec<String>>,
+        2 => secret_name: Option<String>,
+    }
+}
+
+message! {
+    pub struct IngressRule {
+        1 => host: Option<String>,
+        // Inline in JSON (`http` sits in the rule), an embedded message in protobuf.
+        #[serde(flatten)]
+        2 => ingress_rule_value: IngressRuleValue,
+    }
+}
+
+message! {
+    pub struct IngressRuleValue {
+        1 => http: Option<HTTPIngressRuleValue>,
+    }
+}
+
+message! {
+    pub struct HTTPIngressRuleValue {
+        1 => paths: Vec<HTTPIngressPath>,
+    }
+}
+
+message! {
+    pub struct HTTPIngressPath {
+        1 => path: Option<String>,
+        2 => backend: IngressBackend,
+        3 => path_type: String,
+    }
+}
+
+message! {
+    pub struct IngressBackend {
+        3 => resource: Option<TypedLocalObjectReference>,
+        4 => service: Option<IngressServiceBackend>,
+    }
+}
+
+message! {
+    pub struct TypedLocalObjectReference {
+        1 => api_group: Option<String>,
+        2 => kind: String,
+        3 => name: String,
+    }
+}
+
+message! {
+    pub struct IngressServiceBackend {
+        1 => name: String,
+        2 => port: Option<ServiceBackendPort>,
+    }
+}
+
+message! {
+    pub struct ServiceBackendPort {
+        2 => number: Option<i32>,
+    }
+}
 
 pub struct Ingresses;
 
 impl Resource for Ingresses {
     type Obj = Ingress;
+    type Api = k8s_openapi::api::networking::v1::Ingress;
     const NAME: &'static str = "ingresses";
-
-    fn identity(i: &Ingress) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", i.metadata.namespace.clone().unwrap_or_default()),
-            ("ingress", i.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<Ingress> = Identity::namespaced("ingress");
 
     fn families() -> &'static [Family<Ingress>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<Ingress>] = &[
-    gauge("kube_ingress_info", "Information about ingress.", Stable, info),
-    gauge("kube_ingress_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
-    gauge("kube_ingress_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
-    gauge("kube_ingress_created", "Unix creation timestamp", Stable, created),
-    gauge(
-        "kube_ingress_metadata_resource_version",
-        "Resource version representing a specific version of ingress.",
-        Alpha,
-        resource_version,
-    ),
-    gauge("kube_ingress_path", "Ingress host, paths and backend service information.", Stable, path),
-    gauge("kube_ingress_tls", "Ingress TLS host and secret information.", Stable, tls),
+    Family::gauge("kube_ingress_info", "Information about ingress.", Stable, info),
+    Family::gauge("kube_ingress_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_ingress_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_ingress_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_ingress_metadata_resource_version", "Resource version representing a specific version of ingress.", Alpha, resource_version),
+    Family::gauge("kube_ingress_path", "Ingress host, paths and backend service information.", Stable, path),
+    Family::gauge("kube_ingress_tls", "Ingress TLS host and secret information.", Stable, tls),
 ];
 
 /// The legacy annotation still wins over `spec.ingressClassName`, as it does for most controllers.
@@ -50,26 +122,10 @@ fn info(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
     s.push(&[("ingressclass", class)], 1.0);
 }
 
-fn annotations(i: &Ingress, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&i.metadata, &ctx.annotations, s);
-}
-
-fn labels(i: &Ingress, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&i.metadata, &ctx.labels, s);
-}
-
-fn created(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&i.metadata, s);
-}
-
-fn resource_version(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
-    util::resource_version(&i.metadata, s);
-}
-
 fn path(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
     let rules = i.spec.as_ref().and_then(|sp| sp.rules.as_deref()).unwrap_or_default();
     for rule in rules {
-        let Some(http) = &rule.http else { continue };
+        let Some(http) = &rule.ingress_rule_value.http else { continue };
         let host = rule.host.as_deref().unwrap_or_default();
         for p in &http.paths {
             let path = p.path.as_deref().unwrap_or_default();
@@ -112,5 +168,74 @@ fn tls(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
         for host in t.hosts.iter().flatten() {
             s.push(&[("tls_host", host), ("secret", secret)], 1.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let service = pb(|b| {
+            b.string(1, "web");
+            b.message(2, &pb(|p| p.varint(2, 8080)));
+        });
+        let to_service = pb(|p| {
+            p.string(1, "/");
+            p.message(2, &pb(|b| b.message(4, &service)));
+            p.string(3, "Prefix");
+        });
+        let resource = pb(|r| {
+            r.string(1, "storage.example.com");
+            r.string(2, "Bucket");
+            r.string(3, "assets");
+        });
+        let to_resource = pb(|p| {
+            p.string(1, "/static");
+            p.message(2, &pb(|b| b.message(3, &resource)));
+            p.string(3, "Exact");
+        });
+        let rule = pb(|r| {
+            r.string(1, "shop.example.com");
+            r.message(
+                2,
+                &pb(|v| {
+                    v.message(
+                        1,
+                        &pb(|h| {
+                            h.message(1, &to_service);
+                            h.message(1, &to_resource);
+                        }),
+                    )
+                }),
+            );
+        });
+        let tls = pb(|t| {
+            t.string(1, "shop.example.com");
+            t.string(2, "shop-tls");
+        });
+        let spec = pb(|sp| {
+            sp.message(2, &tls);
+            sp.message(3, &rule);
+            sp.string(4, "nginx");
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &spec);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"ingressClassName": "nginx",
+                "tls": [{{"hosts": ["shop.example.com"], "secretName": "shop-tls"}}],
+                "rules": [{{"host": "shop.example.com", "http": {{"paths": [
+                    {{"path": "/", "pathType": "Prefix", "backend": {{"service": {{"name": "web", "port": {{"number": 8080}}}}}}}},
+                    {{"path": "/static", "pathType": "Exact", "backend": {{"resource":
+                        {{"apiGroup": "storage.example.com", "kind": "Bucket", "name": "assets"}}}}}}]}}}}]}}}}"#
+        );
+        let o: Ingress = same(&encoded, &json);
+        let rules = o.spec.unwrap().rules.unwrap();
+        let paths = &rules[0].ingress_rule_value.http.as_ref().unwrap().paths;
+        assert_eq!(paths[1].backend.resource.as_ref().unwrap().name, "assets");
     }
 }

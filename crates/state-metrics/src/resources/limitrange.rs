@@ -2,24 +2,47 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use super::common::{created, quantity_milli};
+use super::{Identity, Resource};
+use crate::family::Stability::Stable;
+use crate::family::{Ctx, Family, Samples};
+use crate::proj::{ObjectMeta, Quantity};
+use crate::{message, object};
 
-use super::{LegacyResource as Resource, util};
-use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+message! {
+    /// `LimitRange`: metadata and every limit.
+    pub struct LimitRange {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<LimitRangeSpec>,
+    }
+}
+object!(LimitRange);
+
+message! {
+    pub struct LimitRangeSpec {
+        1 => limits: Vec<LimitRangeItem>,
+    }
+}
+
+message! {
+    pub struct LimitRangeItem {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => max: Option<BTreeMap<String, Quantity>>,
+        3 => min: Option<BTreeMap<String, Quantity>>,
+        4 => default: Option<BTreeMap<String, Quantity>>,
+        5 => default_request: Option<BTreeMap<String, Quantity>>,
+        6 => max_limit_request_ratio: Option<BTreeMap<String, Quantity>>,
+    }
+}
 
 pub struct LimitRanges;
 
 impl Resource for LimitRanges {
     type Obj = LimitRange;
+    type Api = k8s_openapi::api::core::v1::LimitRange;
     const NAME: &'static str = "limitranges";
-
-    fn identity(o: &LimitRange) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", o.metadata.namespace.clone().unwrap_or_default()),
-            ("limitrange", o.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<LimitRange> = Identity::namespaced("limitrange");
 
     fn families() -> &'static [Family<LimitRange>] {
         FAMILIES
@@ -28,8 +51,8 @@ impl Resource for LimitRanges {
 
 #[rustfmt::skip]
 static FAMILIES: &[Family<LimitRange>] = &[
-    Family { name: "kube_limitrange", help: "Information about limit range.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: limitrange },
-    Family { name: "kube_limitrange_created", help: "Unix creation timestamp", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: created },
+    Family::gauge("kube_limitrange", "Information about limit range.", Stable, limitrange),
+    Family::gauge("kube_limitrange_created", "Unix creation timestamp", Stable, created),
 ];
 
 type Constraint = fn(&LimitRangeItem) -> Option<&BTreeMap<String, Quantity>>;
@@ -49,7 +72,7 @@ fn limitrange(o: &LimitRange, _: &Ctx, s: &mut Samples<'_>) {
     for item in o.spec.iter().flat_map(|sp| &sp.limits) {
         for (constraint, get) in CONSTRAINTS {
             for (resource, q) in get(item).into_iter().flatten() {
-                if let Some(v) = util::quantity_milli(q) {
+                if let Some(v) = quantity_milli(q) {
                     s.push(&[("resource", resource), ("type", &item.type_), ("constraint", constraint)], v);
                 }
             }
@@ -57,6 +80,32 @@ fn limitrange(o: &LimitRange, _: &Ctx, s: &mut Samples<'_>) {
     }
 }
 
-fn created(o: &LimitRange, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&o.metadata, s)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, entry_msg, meta, pb, quantity, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let item = pb(|i| {
+            i.string(1, "Container");
+            entry_msg(i, 2, "cpu", &quantity("2"));
+            entry_msg(i, 3, "memory", &quantity("64Mi"));
+            entry_msg(i, 4, "cpu", &quantity("500m"));
+            entry_msg(i, 5, "cpu", &quantity("250m"));
+            entry_msg(i, 6, "cpu", &quantity("4"));
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &pb(|sp| sp.message(1, &item)));
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"limits": [{{"type": "Container", "max": {{"cpu": "2"}},
+                "min": {{"memory": "64Mi"}}, "default": {{"cpu": "500m"}}, "defaultRequest": {{"cpu": "250m"}},
+                "maxLimitRequestRatio": {{"cpu": "4"}}}}]}}}}"#
+        );
+        let o: LimitRange = same(&encoded, &json);
+        let item = &o.spec.unwrap().limits[0];
+        assert_eq!(item.default_request.as_ref().unwrap()["cpu"], Quantity("250m".into()));
+    }
 }

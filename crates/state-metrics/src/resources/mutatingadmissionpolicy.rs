@@ -1,34 +1,48 @@
 //! `mutatingadmissionpolicies` (admissionregistration.k8s.io/v1), cluster-scoped: the `namespace`
 //! identity label is always empty.
 
-use k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicy;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::created;
+use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::proj::admissionregistration::ParamKind;
+use crate::{message, object};
+
+message! {
+    /// `MutatingAdmissionPolicy`: metadata and the spec's parameter kind and policies.
+    pub struct MutatingAdmissionPolicy {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<MutatingAdmissionPolicySpec>,
+    }
+}
+object!(MutatingAdmissionPolicy);
+
+message! {
+    pub struct MutatingAdmissionPolicySpec {
+        1 => param_kind: Option<ParamKind>,
+        5 => failure_policy: Option<String>,
+        7 => reinvocation_policy: Option<String>,
+    }
+}
 
 pub struct MutatingAdmissionPolicies;
 
 impl Resource for MutatingAdmissionPolicies {
     type Obj = MutatingAdmissionPolicy;
+    type Api = k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicy;
     const NAME: &'static str = "mutatingadmissionpolicies";
-
-    fn identity(p: &MutatingAdmissionPolicy) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", p.metadata.namespace.clone().unwrap_or_default()),
-            ("mutatingadmissionpolicy", p.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<MutatingAdmissionPolicy> = Identity::namespaced("mutatingadmissionpolicy");
 
     fn families() -> &'static [Family<MutatingAdmissionPolicy>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<MutatingAdmissionPolicy>] = &[
-    gauge("kube_mutatingadmissionpolicy_info", "Information about the MutatingAdmissionPolicy.", Alpha, info),
-    gauge("kube_mutatingadmissionpolicy_created", "Unix creation timestamp.", Alpha, created),
+    Family::gauge("kube_mutatingadmissionpolicy_info", "Information about the MutatingAdmissionPolicy.", Alpha, info),
+    Family::gauge("kube_mutatingadmissionpolicy_created", "Unix creation timestamp.", Alpha, created),
 ];
 
 fn info(p: &MutatingAdmissionPolicy, _: &Ctx, s: &mut Samples<'_>) {
@@ -45,6 +59,31 @@ fn info(p: &MutatingAdmissionPolicy, _: &Ctx, s: &mut Samples<'_>) {
     );
 }
 
-fn created(p: &MutatingAdmissionPolicy, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&p.metadata, s);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let kind = pb(|k| {
+            k.string(1, "v1");
+            k.string(2, "ConfigMap");
+        });
+        let spec = pb(|s| {
+            s.message(1, &kind);
+            s.string(5, "Ignore");
+            s.string(7, "IfNeeded");
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &spec);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"paramKind": {{"apiVersion": "v1", "kind": "ConfigMap"}},
+                "failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded", "mutations": []}}}}"#
+        );
+        let o: MutatingAdmissionPolicy = same(&encoded, &json);
+        assert_eq!(o.spec.unwrap().reinvocation_policy.as_deref(), Some("IfNeeded"));
+    }
 }

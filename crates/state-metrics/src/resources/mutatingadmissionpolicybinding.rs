@@ -1,39 +1,47 @@
 //! `mutatingadmissionpolicybindings` (admissionregistration.k8s.io/v1), cluster-scoped: the `namespace`
 //! identity label is always empty.
 
-use k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicyBinding;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::created;
+use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::proj::admissionregistration::ParamRef;
+use crate::{message, object};
+
+message! {
+    /// `MutatingAdmissionPolicyBinding`: metadata, the policy and its parameter.
+    pub struct MutatingAdmissionPolicyBinding {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<MutatingAdmissionPolicyBindingSpec>,
+    }
+}
+object!(MutatingAdmissionPolicyBinding);
+
+message! {
+    pub struct MutatingAdmissionPolicyBindingSpec {
+        1 => policy_name: Option<String>,
+        2 => param_ref: Option<ParamRef>,
+    }
+}
 
 pub struct MutatingAdmissionPolicyBindings;
 
 impl Resource for MutatingAdmissionPolicyBindings {
     type Obj = MutatingAdmissionPolicyBinding;
+    type Api = k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicyBinding;
     const NAME: &'static str = "mutatingadmissionpolicybindings";
-
-    fn identity(b: &MutatingAdmissionPolicyBinding) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", b.metadata.namespace.clone().unwrap_or_default()),
-            ("mutatingadmissionpolicybinding", b.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<MutatingAdmissionPolicyBinding> = Identity::namespaced("mutatingadmissionpolicybinding");
 
     fn families() -> &'static [Family<MutatingAdmissionPolicyBinding>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<MutatingAdmissionPolicyBinding>] = &[
-    gauge(
-        "kube_mutatingadmissionpolicybinding_info",
-        "Information about the MutatingAdmissionPolicyBinding.",
-        Alpha,
-        info,
-    ),
-    gauge("kube_mutatingadmissionpolicybinding_created", "Unix creation timestamp.", Alpha, created),
+    Family::gauge("kube_mutatingadmissionpolicybinding_info", "Information about the MutatingAdmissionPolicyBinding.", Alpha, info),
+    Family::gauge("kube_mutatingadmissionpolicybinding_created", "Unix creation timestamp.", Alpha, created),
 ];
 
 fn info(b: &MutatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
@@ -50,6 +58,31 @@ fn info(b: &MutatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
     );
 }
 
-fn created(b: &MutatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&b.metadata, s);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let param = pb(|p| {
+            p.string(1, "defaults");
+            p.string(2, "policies");
+            p.string(4, "Allow");
+        });
+        let spec = pb(|s| {
+            s.string(1, "add-labels");
+            s.message(2, &param);
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &spec);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"policyName": "add-labels",
+                "paramRef": {{"name": "defaults", "namespace": "policies", "parameterNotFoundAction": "Allow"}}}}}}"#
+        );
+        let o: MutatingAdmissionPolicyBinding = same(&encoded, &json);
+        assert_eq!(o.spec.unwrap().policy_name.as_deref(), Some("add-labels"));
+    }
 }

@@ -1,19 +1,44 @@
 //! `namespaces`: kube_namespace_* families.
 
-use k8s_openapi::api::core::v1::Namespace;
+use super::common::{annotations, bool_f64, condition_values, created, labels};
+use super::{Identity, Resource};
+use crate::family::Stability::{Alpha, Stable};
+use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
 
-use super::{LegacyResource as Resource, util};
-use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+message! {
+    /// `Namespace`: metadata, phase and conditions.
+    pub struct Namespace {
+        1 => metadata: ObjectMeta,
+        3 => status: Option<NamespaceStatus>,
+    }
+}
+object!(Namespace);
+
+message! {
+    pub struct NamespaceStatus {
+        1 => phase: Option<String>,
+        2 => conditions: Option<Vec<NamespaceCondition>>,
+    }
+}
+
+message! {
+    pub struct NamespaceCondition {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => status: String,
+    }
+}
 
 pub struct Namespaces;
 
 impl Resource for Namespaces {
     type Obj = Namespace;
+    type Api = k8s_openapi::api::core::v1::Namespace;
     const NAME: &'static str = "namespaces";
-
-    fn identity(n: &Namespace) -> Vec<(&'static str, String)> {
-        vec![("namespace", n.metadata.name.clone().unwrap_or_default())]
-    }
+    // A namespace's own name is its `namespace` label.
+    const IDENTITY: Identity<Namespace> = Identity::cluster("namespace");
 
     fn families() -> &'static [Family<Namespace>] {
         FAMILIES
@@ -22,38 +47,58 @@ impl Resource for Namespaces {
 
 #[rustfmt::skip]
 static FAMILIES: &[Family<Namespace>] = &[
-    Family { name: "kube_namespace_created", help: "Unix creation timestamp", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: created },
-    Family { name: "kube_namespace_annotations", help: "Kubernetes annotations converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: annotations },
-    Family { name: "kube_namespace_labels", help: "Kubernetes labels converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: labels },
-    Family { name: "kube_namespace_status_phase", help: "kubernetes namespace status phase.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: status_phase },
-    Family { name: "kube_namespace_status_condition", help: "The condition of a namespace.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: status_condition },
+    Family::gauge("kube_namespace_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_namespace_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_namespace_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_namespace_status_phase", "kubernetes namespace status phase.", Stable, status_phase),
+    Family::gauge("kube_namespace_status_condition", "The condition of a namespace.", Alpha, status_condition),
 ];
-
-fn created(n: &Namespace, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&n.metadata, s)
-}
-
-fn annotations(n: &Namespace, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&n.metadata, &ctx.annotations, s)
-}
-
-fn labels(n: &Namespace, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&n.metadata, &ctx.labels, s)
-}
 
 /// Unlike other phase families, both series are written even when the phase is unset (then both are 0).
 fn status_phase(n: &Namespace, _: &Ctx, s: &mut Samples<'_>) {
     let phase = n.status.as_ref().and_then(|st| st.phase.as_deref()).unwrap_or_default();
     for p in ["Active", "Terminating"] {
-        s.push(&[("phase", p)], util::bool_f64(phase == p));
+        s.push(&[("phase", p)], bool_f64(phase == p));
     }
 }
 
 fn status_condition(n: &Namespace, _: &Ctx, s: &mut Samples<'_>) {
     let conditions = n.status.as_ref().and_then(|st| st.conditions.as_deref()).unwrap_or_default();
     for c in conditions {
-        for (status, v) in util::condition_values(&c.status) {
+        for (status, v) in condition_values(&c.status) {
             s.push(&[("condition", &c.type_), ("status", status)], v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same, time};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let condition = pb(|c| {
+            c.string(1, "NamespaceDeletionContentFailure");
+            c.string(2, "False");
+            c.message(4, &time(1_700_000_100));
+            c.string(5, "ContentDeleted");
+        });
+        let status = pb(|st| {
+            st.string(1, "Terminating");
+            st.message(2, &condition);
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &pb(|sp| sp.string(1, "kubernetes")));
+            w.message(3, &status);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"finalizers": ["kubernetes"]}}, "status": {{"phase": "Terminating",
+                "conditions": [{{"type": "NamespaceDeletionContentFailure", "status": "False",
+                "lastTransitionTime": "2023-11-14T22:15:00Z", "reason": "ContentDeleted"}}]}}}}"#
+        );
+        let o: Namespace = same(&encoded, &json);
+        assert_eq!(o.status.unwrap().conditions.unwrap()[0].status, "False");
     }
 }

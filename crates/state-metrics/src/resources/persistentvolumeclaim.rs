@@ -1,22 +1,63 @@
 //! `persistentvolumeclaims`: kube_persistentvolumeclaim_* families.
 
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use std::collections::BTreeMap;
 
-use super::{LegacyResource as Resource, util};
-use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+use super::common::{annotations, bool_f64, condition_values, created, deletion_timestamp, labels, quantity_count};
+use super::{Identity, Resource};
+use crate::family::Stability::{Alpha, Stable};
+use crate::family::{Ctx, Family, Samples};
+use crate::proj::{ObjectMeta, Quantity};
+use crate::{message, object};
+
+message! {
+    /// `PersistentVolumeClaim`: metadata, the spec's class, volume, mode, access modes and requested
+    /// storage, the status phase and conditions.
+    pub struct PersistentVolumeClaim {
+        1 => metadata: ObjectMeta,
+        2 => spec: Option<PersistentVolumeClaimSpec>,
+        3 => status: Option<PersistentVolumeClaimStatus>,
+    }
+}
+object!(PersistentVolumeClaim);
+
+message! {
+    pub struct PersistentVolumeClaimSpec {
+        1 => access_modes: Option<Vec<String>>,
+        2 => resources: Option<VolumeResourceRequirements>,
+        3 => volume_name: Option<String>,
+        5 => storage_class_name: Option<String>,
+        6 => volume_mode: Option<String>,
+    }
+}
+
+message! {
+    pub struct VolumeResourceRequirements {
+        2 => requests: Option<BTreeMap<String, Quantity>>,
+    }
+}
+
+message! {
+    pub struct PersistentVolumeClaimStatus {
+        1 => phase: Option<String>,
+        4 => conditions: Option<Vec<PersistentVolumeClaimCondition>>,
+    }
+}
+
+message! {
+    pub struct PersistentVolumeClaimCondition {
+        #[serde(rename = "type")]
+        1 => type_: String,
+        2 => status: String,
+    }
+}
 
 pub struct PersistentVolumeClaims;
 
 impl Resource for PersistentVolumeClaims {
     type Obj = PersistentVolumeClaim;
+    type Api = k8s_openapi::api::core::v1::PersistentVolumeClaim;
     const NAME: &'static str = "persistentvolumeclaims";
-
-    fn identity(o: &PersistentVolumeClaim) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", o.metadata.namespace.clone().unwrap_or_default()),
-            ("persistentvolumeclaim", o.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<PersistentVolumeClaim> = Identity::namespaced("persistentvolumeclaim");
 
     fn families() -> &'static [Family<PersistentVolumeClaim>] {
         FAMILIES
@@ -25,27 +66,19 @@ impl Resource for PersistentVolumeClaims {
 
 #[rustfmt::skip]
 static FAMILIES: &[Family<PersistentVolumeClaim>] = &[
-    Family { name: "kube_persistentvolumeclaim_labels", help: "Kubernetes labels converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: labels },
-    Family { name: "kube_persistentvolumeclaim_annotations", help: "Kubernetes annotations converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: annotations },
-    Family { name: "kube_persistentvolumeclaim_info", help: "Information about persistent volume claim.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: info },
-    Family { name: "kube_persistentvolumeclaim_status_phase", help: "The phase the persistent volume claim is currently in.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: status_phase },
-    Family { name: "kube_persistentvolumeclaim_resource_requests_storage_bytes", help: "The capacity of storage requested by the persistent volume claim.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: resource_requests_storage_bytes },
-    Family { name: "kube_persistentvolumeclaim_access_mode", help: "The access mode(s) specified by the persistent volume claim.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: access_mode },
-    Family { name: "kube_persistentvolumeclaim_status_condition", help: "Information about status of different conditions of persistent volume claim.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: status_condition },
-    Family { name: "kube_persistentvolumeclaim_created", help: "Unix creation timestamp", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: created },
-    Family { name: "kube_persistentvolumeclaim_deletion_timestamp", help: "Unix deletion timestamp", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: deletion_timestamp },
+    Family::gauge("kube_persistentvolumeclaim_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_persistentvolumeclaim_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_persistentvolumeclaim_info", "Information about persistent volume claim.", Stable, info),
+    Family::gauge("kube_persistentvolumeclaim_status_phase", "The phase the persistent volume claim is currently in.", Stable, status_phase),
+    Family::gauge("kube_persistentvolumeclaim_resource_requests_storage_bytes", "The capacity of storage requested by the persistent volume claim.", Stable, resource_requests_storage_bytes),
+    Family::gauge("kube_persistentvolumeclaim_access_mode", "The access mode(s) specified by the persistent volume claim.", Stable, access_mode),
+    Family::gauge("kube_persistentvolumeclaim_status_condition", "Information about status of different conditions of persistent volume claim.", Alpha, status_condition),
+    Family::gauge("kube_persistentvolumeclaim_created", "Unix creation timestamp", Alpha, created),
+    Family::gauge("kube_persistentvolumeclaim_deletion_timestamp", "Unix deletion timestamp", Alpha, deletion_timestamp),
 ];
 
 /// The legacy beta annotation still wins over spec.storageClassName, as in the Kubernetes helper upstream uses.
 const BETA_STORAGE_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";
-
-fn labels(o: &PersistentVolumeClaim, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&o.metadata, &ctx.labels, s)
-}
-
-fn annotations(o: &PersistentVolumeClaim, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&o.metadata, &ctx.annotations, s)
-}
 
 fn info(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
     let spec = o.spec.as_ref();
@@ -68,7 +101,7 @@ fn status_phase(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
         return;
     }
     for p in ["Lost", "Bound", "Pending"] {
-        s.push(&[("phase", p)], util::bool_f64(phase == p));
+        s.push(&[("phase", p)], bool_f64(phase == p));
     }
 }
 
@@ -79,7 +112,7 @@ fn resource_requests_storage_bytes(o: &PersistentVolumeClaim, _: &Ctx, s: &mut S
         .and_then(|sp| sp.resources.as_ref())
         .and_then(|r| r.requests.as_ref())
         .and_then(|r| r.get("storage"));
-    if let Some(v) = storage.and_then(util::quantity_count) {
+    if let Some(v) = storage.and_then(quantity_count) {
         s.push(&[], v);
     }
 }
@@ -94,16 +127,46 @@ fn access_mode(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
 fn status_condition(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
     let conditions = o.status.as_ref().and_then(|st| st.conditions.as_deref()).unwrap_or_default();
     for c in conditions {
-        for (status, v) in util::condition_values(&c.status) {
+        for (status, v) in condition_values(&c.status) {
             s.push(&[("condition", &c.type_), ("status", status)], v);
         }
     }
 }
 
-fn created(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&o.metadata, s)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, entry_msg, meta, pb, quantity, same};
 
-fn deletion_timestamp(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
-    util::deletion_timestamp(&o.metadata, s)
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let spec = pb(|sp| {
+            sp.string(1, "ReadWriteOnce");
+            sp.string(1, "ReadOnlyMany");
+            sp.message(2, &pb(|r| entry_msg(r, 2, "storage", &quantity("10Gi"))));
+            sp.string(3, "pv-1");
+            sp.string(5, "fast");
+            sp.string(6, "Block");
+        });
+        let condition = pb(|c| {
+            c.string(1, "Resizing");
+            c.string(2, "True");
+        });
+        let status = pb(|st| {
+            st.string(1, "Bound");
+            st.message(4, &condition);
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &spec);
+            w.message(3, &status);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+                "resources": {{"requests": {{"storage": "10Gi"}}}}, "volumeName": "pv-1", "storageClassName": "fast",
+                "volumeMode": "Block"}}, "status": {{"phase": "Bound", "conditions": [{{"type": "Resizing", "status": "True"}}]}}}}"#
+        );
+        let o: PersistentVolumeClaim = same(&encoded, &json);
+        assert_eq!(o.spec.unwrap().access_modes.unwrap().len(), 2);
+    }
 }

@@ -1,59 +1,50 @@
 //! `roles` (rbac.authorization.k8s.io/v1 Role).
 
-use k8s_openapi::api::rbac::v1::Role;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::{annotations, created, labels, one, resource_version};
+use super::{Identity, Resource};
+use crate::family::Family;
 use crate::family::Stability::Alpha;
-use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
+
+message! {
+    /// `Role`: the families read its metadata only.
+    pub struct Role {
+        1 => metadata: ObjectMeta,
+    }
+}
+object!(Role);
 
 pub struct Roles;
 
 impl Resource for Roles {
     type Obj = Role;
+    type Api = k8s_openapi::api::rbac::v1::Role;
     const NAME: &'static str = "roles";
-
-    fn identity(r: &Role) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", r.metadata.namespace.clone().unwrap_or_default()),
-            ("role", r.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<Role> = Identity::namespaced("role");
 
     fn families() -> &'static [Family<Role>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<Role>] = &[
-    gauge("kube_role_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
-    gauge("kube_role_labels", "Kubernetes labels converted to Prometheus labels.", Alpha, labels),
-    gauge("kube_role_info", "Information about role.", Alpha, info),
-    gauge("kube_role_created", "Unix creation timestamp", Alpha, created),
-    gauge(
-        "kube_role_metadata_resource_version",
-        "Resource version representing a specific version of the role.",
-        Alpha,
-        resource_version,
-    ),
+    Family::gauge("kube_role_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_role_labels", "Kubernetes labels converted to Prometheus labels.", Alpha, labels),
+    Family::gauge("kube_role_info", "Information about role.", Alpha, one),
+    Family::gauge("kube_role_created", "Unix creation timestamp", Alpha, created),
+    Family::gauge("kube_role_metadata_resource_version", "Resource version representing a specific version of the role.", Alpha, resource_version),
 ];
 
-fn annotations(r: &Role, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&r.metadata, &ctx.annotations, s);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
 
-fn labels(r: &Role, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&r.metadata, &ctx.labels, s);
-}
-
-fn info(_: &Role, _: &Ctx, s: &mut Samples<'_>) {
-    s.push(&[], 1.0);
-}
-
-fn created(r: &Role, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&r.metadata, s);
-}
-
-fn resource_version(r: &Role, _: &Ctx, s: &mut Samples<'_>) {
-    util::resource_version(&r.metadata, s);
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let o: Role = same(&pb(|w| w.message(1, &meta())), &format!(r#"{{"metadata": {META_JSON}, "rules": []}}"#));
+        assert_eq!(o.metadata.namespace.as_deref(), Some("ns"));
+    }
 }

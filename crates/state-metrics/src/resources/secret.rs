@@ -1,22 +1,29 @@
-//! `secrets`: kube_secret_* families. Secret data is never read.
+//! `secrets`: kube_secret_* families. Secret data is never read (nor decoded).
 
-use k8s_openapi::api::core::v1::Secret;
+use super::common::{annotations, created, labels, one, owner, resource_version};
+use super::{Identity, Resource};
+use crate::family::Stability::{Alpha, Stable};
+use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
 
-use super::{LegacyResource as Resource, util};
-use crate::family::{Ctx, Family, MetricType, Samples, Stability};
+message! {
+    /// `Secret`: metadata and type.
+    pub struct Secret {
+        1 => metadata: ObjectMeta,
+        #[serde(rename = "type")]
+        3 => type_: Option<String>,
+    }
+}
+object!(Secret);
 
 pub struct Secrets;
 
 impl Resource for Secrets {
     type Obj = Secret;
+    type Api = k8s_openapi::api::core::v1::Secret;
     const NAME: &'static str = "secrets";
-
-    fn identity(o: &Secret) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", o.metadata.namespace.clone().unwrap_or_default()),
-            ("secret", o.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<Secret> = Identity::namespaced("secret");
 
     fn families() -> &'static [Family<Secret>] {
         FAMILIES
@@ -25,40 +32,42 @@ impl Resource for Secrets {
 
 #[rustfmt::skip]
 static FAMILIES: &[Family<Secret>] = &[
-    Family { name: "kube_secret_info", help: "Information about secret.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: info },
-    Family { name: "kube_secret_type", help: "Type about secret.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: secret_type },
-    Family { name: "kube_secret_annotations", help: "Kubernetes annotations converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: annotations },
-    Family { name: "kube_secret_labels", help: "Kubernetes labels converted to Prometheus labels.", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: labels },
-    Family { name: "kube_secret_created", help: "Unix creation timestamp", kind: MetricType::Gauge, stability: Stability::Stable, deprecated_since: None, opt_in: false, generate: created },
-    Family { name: "kube_secret_metadata_resource_version", help: "Resource version representing a specific version of secret.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: metadata_resource_version },
-    Family { name: "kube_secret_owner", help: "Information about the Secret's owner.", kind: MetricType::Gauge, stability: Stability::Alpha, deprecated_since: None, opt_in: false, generate: owner },
+    Family::gauge("kube_secret_info", "Information about secret.", Stable, one),
+    Family::gauge("kube_secret_type", "Type about secret.", Stable, secret_type),
+    Family::gauge("kube_secret_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_secret_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_secret_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_secret_metadata_resource_version", "Resource version representing a specific version of secret.", Alpha, resource_version),
+    Family::gauge("kube_secret_owner", "Information about the Secret's owner.", Alpha, owner),
 ];
-
-fn info(_: &Secret, _: &Ctx, s: &mut Samples<'_>) {
-    s.push(&[], 1.0)
-}
 
 /// An unset type is the empty string, as Go's zero value (the API server defaults it to Opaque).
 fn secret_type(o: &Secret, _: &Ctx, s: &mut Samples<'_>) {
     s.push(&[("type", o.type_.as_deref().unwrap_or_default())], 1.0)
 }
 
-fn annotations(o: &Secret, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&o.metadata, &ctx.annotations, s)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, entry, meta, pb, same};
 
-fn labels(o: &Secret, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&o.metadata, &ctx.labels, s)
-}
-
-fn created(o: &Secret, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&o.metadata, s)
-}
-
-fn metadata_resource_version(o: &Secret, _: &Ctx, s: &mut Samples<'_>) {
-    util::resource_version(&o.metadata, s)
-}
-
-fn owner(o: &Secret, _: &Ctx, s: &mut Samples<'_>) {
-    util::owner_refs_family(&o.metadata, true, s)
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            let data = pb(|e| {
+                e.string(1, "password");
+                e.bytes(2, b"hunter2");
+            });
+            w.message(2, &data);
+            w.string(3, "kubernetes.io/basic-auth");
+            entry(w, 4, "user", "me");
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "data": {{"password": "aHVudGVyMg=="}}, "stringData": {{"user": "me"}},
+                "type": "kubernetes.io/basic-auth"}}"#
+        );
+        let o: Secret = same(&encoded, &json);
+        assert_eq!(o.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    }
 }

@@ -1,37 +1,42 @@
 //! `storageclasses` (storage.k8s.io/v1 StorageClass), cluster-scoped.
 
-use k8s_openapi::api::storage::v1::StorageClass;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::{annotations, created, labels};
+use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::{message, object};
+
+message! {
+    /// `StorageClass`: metadata, provisioner, reclaim policy and binding mode.
+    pub struct StorageClass {
+        1 => metadata: ObjectMeta,
+        2 => provisioner: String,
+        4 => reclaim_policy: Option<String>,
+        7 => volume_binding_mode: Option<String>,
+    }
+}
+object!(StorageClass);
 
 pub struct StorageClasses;
 
 impl Resource for StorageClasses {
     type Obj = StorageClass;
+    type Api = k8s_openapi::api::storage::v1::StorageClass;
     const NAME: &'static str = "storageclasses";
-
-    fn identity(sc: &StorageClass) -> Vec<(&'static str, String)> {
-        vec![("storageclass", sc.metadata.name.clone().unwrap_or_default())]
-    }
+    const IDENTITY: Identity<StorageClass> = Identity::cluster("storageclass");
 
     fn families() -> &'static [Family<StorageClass>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<StorageClass>] = &[
-    gauge("kube_storageclass_info", "Information about storageclass.", Stable, info),
-    gauge("kube_storageclass_created", "Unix creation timestamp", Stable, created),
-    gauge(
-        "kube_storageclass_annotations",
-        "Kubernetes annotations converted to Prometheus labels.",
-        Alpha,
-        annotations,
-    ),
-    gauge("kube_storageclass_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
+    Family::gauge("kube_storageclass_info", "Information about storageclass.", Stable, info),
+    Family::gauge("kube_storageclass_created", "Unix creation timestamp", Stable, created),
+    Family::gauge("kube_storageclass_annotations", "Kubernetes annotations converted to Prometheus labels.", Alpha, annotations),
+    Family::gauge("kube_storageclass_labels", "Kubernetes labels converted to Prometheus labels.", Stable, labels),
 ];
 
 fn info(sc: &StorageClass, _: &Ctx, s: &mut Samples<'_>) {
@@ -41,14 +46,26 @@ fn info(sc: &StorageClass, _: &Ctx, s: &mut Samples<'_>) {
     s.push(&[("provisioner", &sc.provisioner), ("reclaim_policy", reclaim), ("volume_binding_mode", binding)], 1.0);
 }
 
-fn created(sc: &StorageClass, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&sc.metadata, s);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, entry, meta, pb, same};
 
-fn annotations(sc: &StorageClass, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::annotations_family(&sc.metadata, &ctx.annotations, s);
-}
-
-fn labels(sc: &StorageClass, ctx: &Ctx, s: &mut Samples<'_>) {
-    util::labels_family(&sc.metadata, &ctx.labels, s);
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.string(2, "ebs.csi.aws.com");
+            entry(w, 3, "type", "gp3");
+            w.string(4, "Retain");
+            w.varint(6, 1);
+            w.string(7, "WaitForFirstConsumer");
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "provisioner": "ebs.csi.aws.com", "parameters": {{"type": "gp3"}},
+                "reclaimPolicy": "Retain", "allowVolumeExpansion": true, "volumeBindingMode": "WaitForFirstConsumer"}}"#
+        );
+        let o: StorageClass = same(&encoded, &json);
+        assert_eq!(o.volume_binding_mode.as_deref(), Some("WaitForFirstConsumer"));
+    }
 }

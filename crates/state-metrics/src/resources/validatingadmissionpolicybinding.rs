@@ -1,45 +1,50 @@
 //! `validatingadmissionpolicybindings` (admissionregistration.k8s.io/v1), cluster-scoped: the `namespace`
 //! identity label is always empty.
 
-use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::created;
+use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::proj::admissionregistration::ParamRef;
+use crate::{message, object};
+
+message! {
+    /// `ValidatingAdmissionPolicyBinding`: metadata, the policy, its parameter and actions.
+    pub struct ValidatingAdmissionPolicyBinding {
+        1 => metadata: ObjectMeta,
+        2 => spec: ValidatingAdmissionPolicyBindingSpec,
+    }
+}
+object!(ValidatingAdmissionPolicyBinding);
+
+message! {
+    pub struct ValidatingAdmissionPolicyBindingSpec {
+        1 => policy_name: String,
+        2 => param_ref: Option<ParamRef>,
+        4 => validation_actions: Vec<String>,
+    }
+}
 
 pub struct ValidatingAdmissionPolicyBindings;
 
 impl Resource for ValidatingAdmissionPolicyBindings {
     type Obj = ValidatingAdmissionPolicyBinding;
+    type Api = k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
     const NAME: &'static str = "validatingadmissionpolicybindings";
-
-    fn identity(b: &ValidatingAdmissionPolicyBinding) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", b.metadata.namespace.clone().unwrap_or_default()),
-            ("validatingadmissionpolicybinding", b.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<ValidatingAdmissionPolicyBinding> =
+        Identity::namespaced("validatingadmissionpolicybinding");
 
     fn families() -> &'static [Family<ValidatingAdmissionPolicyBinding>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<ValidatingAdmissionPolicyBinding>] = &[
-    gauge(
-        "kube_validatingadmissionpolicybinding_info",
-        "Information about the ValidatingAdmissionPolicyBinding.",
-        Alpha,
-        info,
-    ),
-    gauge("kube_validatingadmissionpolicybinding_created", "Unix creation timestamp.", Alpha, created),
-    gauge(
-        "kube_validatingadmissionpolicybinding_validation_action",
-        "Validation actions for the ValidatingAdmissionPolicyBinding.",
-        Alpha,
-        validation_action,
-    ),
+    Family::gauge("kube_validatingadmissionpolicybinding_info", "Information about the ValidatingAdmissionPolicyBinding.", Alpha, info),
+    Family::gauge("kube_validatingadmissionpolicybinding_created", "Unix creation timestamp.", Alpha, created),
+    Family::gauge("kube_validatingadmissionpolicybinding_validation_action", "Validation actions for the ValidatingAdmissionPolicyBinding.", Alpha, validation_action),
 ];
 
 fn info(b: &ValidatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
@@ -55,12 +60,40 @@ fn info(b: &ValidatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
     );
 }
 
-fn created(b: &ValidatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&b.metadata, s);
-}
-
 fn validation_action(b: &ValidatingAdmissionPolicyBinding, _: &Ctx, s: &mut Samples<'_>) {
     for action in &b.spec.validation_actions {
         s.push(&[("action", action)], 1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let param = pb(|p| {
+            p.string(1, "limits");
+            p.string(2, "policies");
+            p.string(4, "Deny");
+        });
+        let spec = pb(|s| {
+            s.string(1, "replica-limit");
+            s.message(2, &param);
+            s.string(4, "Deny");
+            s.string(4, "Audit");
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &spec);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "spec": {{"policyName": "replica-limit",
+                "paramRef": {{"name": "limits", "namespace": "policies", "parameterNotFoundAction": "Deny"}},
+                "validationActions": ["Deny", "Audit"]}}}}"#
+        );
+        let o: ValidatingAdmissionPolicyBinding = same(&encoded, &json);
+        assert_eq!(o.spec.validation_actions, ["Deny", "Audit"]);
     }
 }

@@ -1,76 +1,73 @@
 //! `validatingwebhookconfigurations` (admissionregistration.k8s.io/v1), cluster-scoped: the `namespace`
 //! identity label is kept for compatibility and is always empty.
 
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-
-use super::LegacyResource as Resource;
-use super::util::{self, gauge};
+use super::common::{created, one, resource_version};
+use super::mutatingwebhookconfiguration::webhook_services;
+use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
+use crate::proj::ObjectMeta;
+use crate::proj::admissionregistration::Webhook;
+use crate::{message, object};
+
+message! {
+    /// `ValidatingWebhookConfiguration`: metadata and the webhooks' services.
+    pub struct ValidatingWebhookConfiguration {
+        1 => metadata: ObjectMeta,
+        2 => webhooks: Option<Vec<Webhook>>,
+    }
+}
+object!(ValidatingWebhookConfiguration);
 
 pub struct ValidatingWebhookConfigurations;
 
 impl Resource for ValidatingWebhookConfigurations {
     type Obj = ValidatingWebhookConfiguration;
+    type Api = k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
     const NAME: &'static str = "validatingwebhookconfigurations";
-
-    fn identity(m: &ValidatingWebhookConfiguration) -> Vec<(&'static str, String)> {
-        vec![
-            ("namespace", m.metadata.namespace.clone().unwrap_or_default()),
-            ("validatingwebhookconfiguration", m.metadata.name.clone().unwrap_or_default()),
-        ]
-    }
+    const IDENTITY: Identity<ValidatingWebhookConfiguration> = Identity::namespaced("validatingwebhookconfiguration");
 
     fn families() -> &'static [Family<ValidatingWebhookConfiguration>] {
         FAMILIES
     }
 }
 
+#[rustfmt::skip]
 static FAMILIES: &[Family<ValidatingWebhookConfiguration>] = &[
-    gauge(
-        "kube_validatingwebhookconfiguration_info",
-        "Information about the ValidatingWebhookConfiguration.",
-        Alpha,
-        info,
-    ),
-    gauge("kube_validatingwebhookconfiguration_created", "Unix creation timestamp.", Alpha, created),
-    gauge(
-        "kube_validatingwebhookconfiguration_metadata_resource_version",
-        "Resource version representing a specific version of the ValidatingWebhookConfiguration.",
-        Alpha,
-        resource_version,
-    ),
-    gauge(
-        "kube_validatingwebhookconfiguration_webhook_clientconfig_service",
-        "Service used by the apiserver to connect to a validating webhook.",
-        Alpha,
-        clientconfig_service,
-    ),
+    Family::gauge("kube_validatingwebhookconfiguration_info", "Information about the ValidatingWebhookConfiguration.", Alpha, one),
+    Family::gauge("kube_validatingwebhookconfiguration_created", "Unix creation timestamp.", Alpha, created),
+    Family::gauge("kube_validatingwebhookconfiguration_metadata_resource_version", "Resource version representing a specific version of the ValidatingWebhookConfiguration.", Alpha, resource_version),
+    Family::gauge("kube_validatingwebhookconfiguration_webhook_clientconfig_service", "Service used by the apiserver to connect to a validating webhook.", Alpha, clientconfig_service),
 ];
 
-fn info(_: &ValidatingWebhookConfiguration, _: &Ctx, s: &mut Samples<'_>) {
-    s.push(&[], 1.0);
-}
-
-fn created(m: &ValidatingWebhookConfiguration, _: &Ctx, s: &mut Samples<'_>) {
-    util::created(&m.metadata, s);
-}
-
-fn resource_version(m: &ValidatingWebhookConfiguration, _: &Ctx, s: &mut Samples<'_>) {
-    util::resource_version(&m.metadata, s);
-}
-
 fn clientconfig_service(m: &ValidatingWebhookConfiguration, _: &Ctx, s: &mut Samples<'_>) {
-    for w in m.webhooks.iter().flatten() {
-        // URL-based webhooks have no service: one sample with empty service labels.
-        let svc = w.client_config.service.as_ref();
-        s.push(
-            &[
-                ("webhook_name", &w.name),
-                ("service_name", svc.map_or("", |v| v.name.as_str())),
-                ("service_namespace", svc.map_or("", |v| v.namespace.as_str())),
-            ],
-            1.0,
+    webhook_services(m.webhooks.as_deref().unwrap_or_default(), s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proj::admissionregistration::testing::webhook;
+    use crate::proj::testing::{META_JSON, meta, pb, same};
+
+    #[test]
+    fn decodes_alike_from_json_and_protobuf() {
+        let (hook, hook_json) = webhook();
+        let url_hook = pb(|w| {
+            w.string(1, "by-url");
+            w.message(2, &pb(|c| c.string(3, "https://x")));
+        });
+        let encoded = pb(|w| {
+            w.message(1, &meta());
+            w.message(2, &hook);
+            w.message(2, &url_hook);
+        });
+        let json = format!(
+            r#"{{"metadata": {META_JSON}, "webhooks": [{hook_json},
+                {{"name": "by-url", "clientConfig": {{"url": "https://x"}}}}]}}"#
         );
+        let o: ValidatingWebhookConfiguration = same(&encoded, &json);
+        let hooks = o.webhooks.unwrap();
+        assert_eq!((hooks.len(), hooks[1].client_config.service.as_ref()), (2, None));
     }
 }
