@@ -35,8 +35,7 @@ const MISSING_KUBECONFIG: &str = "/nonexistent-kubestate-test/kubeconfig";
 
 #[test]
 fn help_fits_80_columns_and_help_subcommand_equals_help_flag() {
-    // `kubestate sim --help` is kube-sim's own text (its fault-injection route table is wider).
-    for sub in ["kube-state-metrics", "metrics-server", "demo"] {
+    for sub in ["kube-state-metrics", "metrics-server", "demo", "sim"] {
         let flag = run(&[sub, "--help"]);
         assert!(flag.status.success(), "{sub} --help: {}", stderr(&flag));
         let text = stdout(&flag);
@@ -50,8 +49,6 @@ fn help_fits_80_columns_and_help_subcommand_equals_help_flag() {
         assert!(sub_help.status.success());
         assert_eq!(stdout(&sub_help), text, "`kubestate help {sub}` differs from `kubestate {sub} --help`");
     }
-    let sim = run(&["help", "sim"]);
-    assert_eq!(stdout(&sim), stdout(&run(&["sim", "--help"])));
     let top = stdout(&run(&["--help"]));
     assert!(top.lines().all(|l| l.chars().count() <= 80), "{top}");
     assert_eq!(stdout(&run(&["help"])), top);
@@ -245,4 +242,29 @@ fn documents_name_only_real_subcommands() {
         }
     }
     assert!(named >= 4, "found only {named} subcommand mentions in {docs:?}");
+}
+
+/// A file flag naming a missing file: one error line, the path and the cause once, no invented prefix.
+#[test]
+fn unreadable_files_are_named_once_with_their_cause() {
+    for (flag, prefix) in [
+        ("--tls-config", "--tls-config /nonexistent-kubestate-test/web.yml: "),
+        (
+            "--custom-resource-state-config-file",
+            "reading --custom-resource-state-config-file /nonexistent-kubestate-test/web.yml: ",
+        ),
+    ] {
+        let arg = format!("{flag}=/nonexistent-kubestate-test/web.yml");
+        let o = run(&["kube-state-metrics", &arg, "--port=0", "--telemetry-port=0"]);
+        assert_eq!(o.status.code(), Some(1), "{flag}: {}", stderr(&o));
+        let err = stderr(&o);
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{flag}: {err}");
+        let line = errors[0];
+        let at = line.find(prefix).unwrap_or_else(|| panic!("{flag}: no `{prefix}` in {line}"));
+        let rest = &line[at + prefix.len()..];
+        assert!(rest.starts_with("No such file or directory"), "{flag}: {line}");
+        assert_eq!(line.matches("No such file").count(), 1, "{flag}: the cause twice: {line}");
+        assert!(!line.contains("(file)") && !line.contains("custom resource state metrics:"), "{line}");
+    }
 }

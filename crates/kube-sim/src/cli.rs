@@ -14,7 +14,7 @@ use crate::{SimConfig, SyntheticConfig};
 /// `kubestate sim render DUMP... [kube-state-metrics flags]` instead prints what kube-state-metrics
 /// would report for the objects in the dumps and exits (see `kubestate sim render --help`).
 #[derive(Debug, Parser)]
-#[command(name = "kubestate sim")]
+#[command(name = "kubestate sim", next_line_help = true, max_term_width = 80)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "KUBE_SIM_LISTEN", default_value = "127.0.0.1:6443")]
@@ -90,26 +90,32 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Serve the fault-injection admin routes on this address: plain HTTP without
-    /// authentication, so keep it on loopback. It is a port apart from the API, so that
+    /// authentication, so keep it on loopback. A port apart from the API, so that
     /// stopping the API port can be driven over HTTP too.
     ///
-    /// Routes (answers are JSON; each POST answers with the new state):
-    ///   GET  /faults                      current state
-    ///   GET  /faults/requests?prefix=P    requests seen under path prefix P (count, times)
-    ///   POST /faults/cut-watches          end every open watch
+    /// Routes (JSON answers; each POST answers with the new state):
+    ///   GET  /faults                  current state
+    ///   GET  /faults/requests?prefix=P
+    ///                                 requests seen under path prefix P
+    ///   POST /faults/cut-watches      end every open watch
     ///   POST /faults/fail?n=3&code=429&retry_after=2&prefix=/api
-    ///                                     the next n requests under prefix fail with code
-    ///                                     (Retry-After in seconds when given)
-    ///   POST /faults/latency?ms=200       delay every API request (0 ends it)
-    ///   POST /faults/expire               forget history: resuming watches get 410 Gone
-    ///   POST /faults/stop                 close the API port and drop its connections
-    ///   POST /faults/start                listen again on the same address
-    ///   POST /faults/clear                no errors, no latency, listening
+    ///                                 the next n requests under prefix
+    ///                                 fail with code (Retry-After: s)
+    ///   POST /faults/latency?ms=200   delay every API request (0 ends)
+    ///   POST /faults/expire           forget history: resuming
+    ///                                 watches get 410 Gone
+    ///   POST /faults/stop             close the API port and drop
+    ///                                 its connections
+    ///   POST /faults/start            listen again on the same address
+    ///   POST /faults/clear            no errors, no latency, listening
     ///   POST /faults/streaming-lists?enabled=false
-    ///                                     refuse streaming lists (true serves them)
-    ///   GET  /requests?prefix=P&verb=V    every request: method, path, query, verb,
-    ///                                     status, content type, encoding, bytes sent; totals
-    ///   POST /requests/reset              forget the requests seen so far
+    ///                                 refuse streaming lists (true
+    ///                                 serves them)
+    ///   GET  /requests?prefix=P&verb=V
+    ///                                 every request: method, path,
+    ///                                 query, verb, status, content
+    ///                                 type, encoding, bytes; totals
+    ///   POST /requests/reset          forget the requests seen so far
     #[arg(long, env = "KUBE_SIM_ADMIN_ADDRESS", verbatim_doc_comment)]
     admin_address: Option<SocketAddr>,
 }

@@ -24,6 +24,9 @@ pub fn parse_objects(text: &str) -> anyhow::Result<Vec<Value>> {
         // A dump of a large cluster is millions of YAML nodes: no parser budget, the file is ours.
         let mut opts = serde_saphyr::Options::default();
         opts.budget = None;
+        // kubectl reads YAML 1.1 (sigs.k8s.io/yaml): `mode: 0444` is octal 292, as in every manifest
+        // that spells file modes that way.
+        opts.legacy_octal_numbers = true;
         for d in serde_saphyr::from_multiple_with_options::<Value>(text, opts).context("parsing YAML")? {
             flatten(d, &mut out);
         }
@@ -151,4 +154,19 @@ pub fn dump_json(store: &Store) -> Vec<u8> {
     }
     out.extend_from_slice(b"],\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"}}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_reads_as_kubectl_does() {
+        let objs = parse_objects("kind: ConfigMap\nmode: 0444\nplain: 10\nzero: 0\n---\nkind: Secret\n").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(
+            (objs[0]["mode"].as_i64(), objs[0]["plain"].as_i64(), objs[0]["zero"].as_i64()),
+            (Some(292), Some(10), Some(0))
+        );
+    }
 }

@@ -552,9 +552,14 @@ async fn resource_route(
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
             let shard = shard_selector(st, q)?;
             if flag(q, "watch") {
-                return Ok(with_verb(watch(st, &t, labels, fields, shard, q, wants_table, enc), "watch"));
+                return Ok(with_verb(
+                    watch(st, &t, labels, fields, shard, q, Form { table: wants_table, enc }),
+                    "watch",
+                ));
             }
-            list(st, &t, &labels, &fields, shard.as_ref(), q, wants_table, enc).await.map(|r| with_verb(r, "list"))
+            list(st, &t, &labels, &fields, shard.as_ref(), q, Form { table: wants_table, enc })
+                .await
+                .map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
@@ -825,6 +830,13 @@ async fn wait_for_rv(store: &Store, rv: u64, wait: Duration) -> bool {
     true
 }
 
+/// How an answer is written: as a Table (`as=Table`), and in which encoding.
+#[derive(Clone, Copy)]
+struct Form {
+    table: bool,
+    enc: Encoding,
+}
+
 async fn list(
     st: &Arc<State>,
     t: &Target,
@@ -832,9 +844,9 @@ async fn list(
     fields: &FieldSelector,
     shard: Option<&(ShardSelector, String)>,
     q: &HashMap<String, String>,
-    wants_table: bool,
-    enc: Encoding,
+    form: Form,
 ) -> Result<Response<Body>, SimError> {
+    let Form { table: wants_table, enc } = form;
     let mut limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut after = None;
     let mut list_rv = None;
@@ -1015,9 +1027,9 @@ fn watch(
     fields: FieldSelector,
     shard: Option<(ShardSelector, String)>,
     q: &HashMap<String, String>,
-    wants_table: bool,
-    enc: Encoding,
+    form: Form,
 ) -> Response<Body> {
+    let Form { table: wants_table, enc } = form;
     let initial = flag(q, "sendInitialEvents");
     if initial && !st.faults.streaming_lists() {
         if enc == Encoding::Protobuf {
