@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         Command::KubeStateMetrics(p) => state_metrics::cli_main(with_name("kube-state-metrics", p.args)),
         Command::MetricsServer(p) => metrics_server::cli_main(with_name("metrics-server", p.args)),
         Command::Sim(p) if p.args.first().is_some_and(|a| a == "render") => {
-            logging::init(logging::LogFormat::Text, "warn");
+            logging::init(logging::LogFormat::Text, &state_metrics::log_filter("warn"));
             demo::render_main(with_name("kubestate sim render", p.args.into_iter().skip(1).collect()))
         }
         Command::Sim(p) => {

@@ -11,6 +11,7 @@ use tokio::sync::watch as signal;
 
 use crate::authfilter::AuthFilter;
 use crate::config::{self, ResourcePlan};
+use crate::discovery;
 use crate::ingest::{self, KubeTransport, Received, Reporter, WatchSpec};
 use crate::options::Options;
 use crate::routes::{self, App};
@@ -77,11 +78,30 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     for r in &plan.resources {
         let (s, sp) = wire_resource(r, &maintenance, &plan.watch, &transport, &reporter, &telemetry);
         served.push(s);
-        specs.extend(sp.into_iter().map(|spec| (r.handle.clone(), spec)));
+        specs.push(sp.into_iter().map(|spec| (r.handle.clone(), spec)).collect::<Vec<_>>());
     }
     let specs = Arc::new(specs);
-    let mut watches = spawn_watches(&specs, shard);
     let mut aux = tokio::task::JoinSet::new();
+
+    // Only what the server serves is listed; the rest waits for discovery to find it.
+    let mut tracker = discovery::Tracker::new(planned(&plan, &opts));
+    let (version, first) = first_discovery(&transport, &tracker).await;
+    if let Some(v) = &version {
+        tracing::info!(version = %v, "connected to the API server");
+    }
+    let version = version.unwrap_or_else(|| "of unknown version".to_owned());
+    let mut running = Running::new(specs.len());
+    for change in tracker.update(&first) {
+        apply_availability(change, &tracker, &version, &specs, &served, &telemetry, &mut running, shard).await;
+    }
+    let (avail_tx, mut avail_rx) = tokio::sync::mpsc::unbounded_channel();
+    if !tracker.settled() {
+        aux.spawn(follow_discovery(transport.clone(), tracker, avail_tx, DISCOVERY_EVERY));
+    } else {
+        drop(avail_tx);
+    }
+    let mut discovering = true;
+
     let (shard_tx, mut shard_rx) = signal::channel(shard);
     if let Some((sts, _)) = &auto {
         aux.spawn(follow_statefulset(
@@ -100,15 +120,6 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         telemetry = %display_addr(&tel_listener),
         "kube-state-metrics started"
     );
-    {
-        let c = client.clone();
-        aux.spawn(async move {
-            // Failures are the list/watches' to report (once, with the cause).
-            if let Ok(v) = c.apiserver_version().await {
-                tracing::info!(version = %v.git_version, "connected to the API server");
-            }
-        });
-    }
 
     let custom = custom.map(|p| {
         let received = Arc::new(Received::default());
@@ -172,6 +183,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            found = avail_rx.recv(), if discovering => {
+                match found {
+                    Some((change, tracker_view)) => {
+                        let shard = *shard_rx.borrow();
+                        apply_availability(change, &tracker_view, &version, &specs, &app.served, &app.telemetry, &mut running, shard).await;
+                    }
+                    None => discovering = false,
+                }
+            }
             changed = shard_rx.changed(), if resharding => {
                 if changed.is_err() {
                     resharding = false;
@@ -182,16 +202,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
                 // Every old watch must be gone before the stores are emptied (their writers are freed
                 // when their tasks end), or one could still insert an object the new assignment gives
                 // to another shard.
-                watches.shutdown().await;
-                reset_all(&app.served);
+                let restart = running.stop_all().await;
+                reset_all(&app.served, &restart);
                 app.telemetry.set_sharding(i32::try_from(new.index).unwrap_or(i32::MAX), i32::try_from(new.total).unwrap_or(i32::MAX));
-                watches = spawn_watches(&specs, new);
+                for index in restart {
+                    running.start(index, &specs[index], new);
+                }
             }
         }
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    watches.abort_all();
+    running.abort_all();
     aux.abort_all();
     let _ = main.await;
     let _ = tel.await;
@@ -239,20 +261,58 @@ fn wire_resource(
     (served, specs)
 }
 
-fn spawn_watches(
-    specs: &[(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)],
-    shard: Shard,
-) -> tokio::task::JoinSet<()> {
-    let mut set = tokio::task::JoinSet::new();
-    for (h, spec) in specs {
-        set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
-    }
-    set
+/// The list/watch tasks of every resource that runs, one set per resource of the plan, so that one
+/// resource can start (discovery found it) or stop without touching the others.
+struct Running {
+    sets: Vec<Option<tokio::task::JoinSet<()>>>,
 }
 
-/// Empties every store and marks it unsynced (no watch task runs, so every writer is free).
-fn reset_all(served: &[Served]) {
-    for s in served {
+type Specs = [(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)];
+
+impl Running {
+    fn new(resources: usize) -> Self {
+        Running { sets: (0..resources).map(|_| None).collect() }
+    }
+
+    fn start(&mut self, index: usize, specs: &Specs, shard: Shard) {
+        let mut set = tokio::task::JoinSet::new();
+        for (h, spec) in specs {
+            set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
+        }
+        self.sets[index] = Some(set);
+    }
+
+    /// Stops one resource's tasks and waits until they are gone (their store writers are free again).
+    async fn stop(&mut self, index: usize) {
+        if let Some(mut set) = self.sets[index].take() {
+            set.shutdown().await;
+        }
+    }
+
+    /// Stops every resource; returns the ones that were running.
+    async fn stop_all(&mut self) -> Vec<usize> {
+        let mut was = Vec::new();
+        for index in 0..self.sets.len() {
+            if self.sets[index].is_some() {
+                self.stop(index).await;
+                was.push(index);
+            }
+        }
+        was
+    }
+
+    fn abort_all(&mut self) {
+        for set in self.sets.iter_mut().flatten() {
+            set.abort_all();
+        }
+    }
+}
+
+/// Empties the stores of `which` and marks them unsynced (none of their tasks runs, so every writer is
+/// free).
+fn reset_all(served: &[Served], which: &[usize]) {
+    for &index in which {
+        let s = &served[index];
         for part in 0..s.store.part_count() {
             match s.store.reclaim(part) {
                 Some(mut w) => {
@@ -260,6 +320,133 @@ fn reset_all(served: &[Served]) {
                 }
                 None => tracing::error!(resource = %s.name, part, "a list/watch of this part outlived its shutdown"),
             }
+        }
+    }
+}
+
+/// How often discovery is asked again while some planned resource is not served (or discovery did
+/// not answer).
+const DISCOVERY_EVERY: Duration = Duration::from_secs(30);
+/// How long the first discovery round may take before everything is listed as if served.
+const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(10);
+
+/// The planned resources as discovery sees them.
+fn planned(plan: &config::Plan, opts: &Options) -> Vec<discovery::Planned> {
+    let given: std::collections::BTreeSet<&str> = opts.resources.iter().map(|s| s.trim()).collect();
+    plan.resources
+        .iter()
+        .map(|r| {
+            let path = r.handle.collection(None);
+            discovery::Planned {
+                name: r.handle.name().to_owned(),
+                api_version: r.handle.api_version_kind().0,
+                plural: path.rsplit('/').next().unwrap_or_default().to_owned(),
+                explicit: given.contains(r.handle.name()),
+            }
+        })
+        .collect()
+}
+
+/// The server's version and the first discovery round. A server that does not answer in time (or at
+/// all) leaves every group/version unknown: everything is then listed, and the lists report why they
+/// fail.
+async fn first_discovery(
+    transport: &KubeTransport,
+    tracker: &discovery::Tracker,
+) -> (Option<String>, std::collections::BTreeMap<String, discovery::GroupVersion>) {
+    let asks = tracker.to_ask();
+    let round = async {
+        let (version, answers) =
+            futures::join!(discovery::fetch(transport, "/version"), discovery::probe(transport, &asks));
+        (version.ok().and_then(|b| discovery::git_version(&b)), answers)
+    };
+    match tokio::time::timeout(FIRST_DISCOVERY_WAIT, round).await {
+        Ok(r) => r,
+        Err(_) => {
+            let why = format!("no discovery answer within {}s", FIRST_DISCOVERY_WAIT.as_secs());
+            (None, asks.into_iter().map(|gv| (gv, discovery::GroupVersion::Unknown(why.clone()))).collect())
+        }
+    }
+}
+
+/// Asks discovery again every `every` until every planned resource is served; sends each change with
+/// the tracker's view at that time.
+async fn follow_discovery<T: ingest::Transport>(
+    transport: Arc<T>,
+    mut tracker: discovery::Tracker,
+    tx: tokio::sync::mpsc::UnboundedSender<(discovery::Change, Arc<discovery::Tracker>)>,
+    every: Duration,
+) {
+    while !tracker.settled() {
+        tokio::time::sleep(every).await;
+        let answers = discovery::probe(&*transport, &tracker.to_ask()).await;
+        let changes = tracker.update(&answers);
+        if changes.is_empty() {
+            continue;
+        }
+        let view = Arc::new(tracker.clone());
+        for change in changes {
+            if tx.send((change, view.clone())).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts or stops one resource after discovery, with one log line and the telemetry gauge. A resource
+/// the server does not serve is an empty, synced store (it holds readiness back no longer).
+#[allow(clippy::too_many_arguments)]
+async fn apply_availability(
+    change: discovery::Change,
+    tracker: &discovery::Tracker,
+    version: &str,
+    specs: &[Vec<(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)>],
+    served: &[Served],
+    telemetry: &Telemetry,
+    running: &mut Running,
+    shard: Shard,
+) {
+    let index = change.index;
+    let p = &tracker.planned()[index];
+    telemetry.set_served(&p.name, change.runs);
+    if change.runs {
+        if running.sets[index].is_none() {
+            if served[index].store.synced() {
+                // It was skipped before: the server serves it now.
+                tracing::info!(resource = %p.name, group_version = %p.api_version, "the API server serves this resource now; listing it");
+                reset_all(served, &[index]);
+            }
+            running.start(index, &specs[index], shard);
+        }
+        return;
+    }
+    // Listed before (discovery had not answered), not served after all: its tasks stop first, so that
+    // their store writers are free to empty it.
+    running.stop(index).await;
+    mark_not_served(&served[index]);
+    if p.explicit {
+        tracing::warn!(
+            resource = %p.name,
+            group_version = %p.api_version,
+            server = %version,
+            "the API server does not serve this resource named in --resources; skipping it until it does"
+        );
+    } else {
+        tracing::info!(
+            resource = %p.name,
+            group_version = %p.api_version,
+            server = %version,
+            "the API server does not serve this resource; skipping it until it does"
+        );
+    }
+}
+
+/// An empty store that counts as synced: nothing to wait for, nothing to serve.
+fn mark_not_served(s: &Served) {
+    for part in 0..s.store.part_count() {
+        if let Some(mut w) = s.store.reclaim(part) {
+            w.apply(textstore::StoreEvent::BeginRelist);
+            w.apply(textstore::StoreEvent::EndRelist);
         }
     }
 }
@@ -370,4 +557,74 @@ async fn kube_config(opts: &Options) -> anyhow::Result<kube::Config> {
         config.cluster_url = url;
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use futures::StreamExt as _;
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::ingest::driver::Response;
+    use crate::ingest::wire::{Failure, Status};
+
+    /// Answers discovery of `admissionregistration.k8s.io/v1` from a script, one answer per request.
+    struct Scripted(Mutex<Vec<Option<&'static str>>>);
+
+    impl ingest::Transport for Scripted {
+        fn get(&self, _uri: String, _accept: &'static str) -> BoxFuture<'static, Result<Response, Failure>> {
+            let next = {
+                let mut g = self.0.lock().unwrap();
+                if g.len() > 1 { g.remove(0) } else { g[0] }
+            };
+            Box::pin(async move {
+                match next {
+                    Some(doc) => Ok(Response {
+                        protobuf: false,
+                        body: futures::stream::once(async move { Ok(Bytes::from_static(doc.as_bytes())) }).boxed(),
+                    }),
+                    None => Err(Failure::Status(Status { code: 404, ..Status::default() })),
+                }
+            })
+        }
+    }
+
+    const OLD: &str = r#"{"resources":[{"name":"validatingwebhookconfigurations"}]}"#;
+    const NEW: &str =
+        r#"{"resources":[{"name":"validatingwebhookconfigurations"},{"name":"validatingadmissionpolicies"}]}"#;
+
+    #[tokio::test(start_paused = true)]
+    async fn discovery_is_asked_again_until_the_server_serves_what_was_skipped() {
+        let gv = "admissionregistration.k8s.io/v1";
+        let planned = |name: &str| discovery::Planned {
+            name: name.into(),
+            api_version: gv.into(),
+            plural: name.into(),
+            explicit: false,
+        };
+        let mut tracker = discovery::Tracker::new(vec![
+            planned("validatingwebhookconfigurations"),
+            planned("validatingadmissionpolicies"),
+        ]);
+        let mut first = std::collections::BTreeMap::new();
+        first.insert(gv.to_owned(), discovery::answer_of(Ok(OLD.as_bytes().to_vec())));
+        let initial = tracker.update(&first);
+        assert_eq!(initial, [discovery::Change { index: 0, runs: true }, discovery::Change { index: 1, runs: false }]);
+        // Two more rounds of the old answer (one of them a failure), then the upgrade.
+        let transport = Arc::new(Scripted(Mutex::new(vec![Some(OLD), None, Some(NEW)])));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(follow_discovery(transport, tracker, tx, Duration::from_secs(30)));
+        let started = tokio::time::Instant::now();
+        let (change, view) = rx.recv().await.expect("a change");
+        assert_eq!(change, discovery::Change { index: 1, runs: true });
+        assert_eq!(view.availability(1), Some(discovery::Availability::Served));
+        // Found in the third round, 90 s in.
+        assert_eq!(started.elapsed(), Duration::from_secs(90));
+        // Everything is served: the follower ends and closes the channel.
+        assert!(rx.recv().await.is_none());
+        task.await.unwrap();
+    }
 }

@@ -4,6 +4,7 @@ pub mod authfilter;
 pub mod config;
 pub mod credcache;
 pub mod custom;
+pub mod discovery;
 pub mod engine;
 pub mod family;
 pub mod filter;
@@ -45,14 +46,7 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
         }
     };
     let level = logging::level_for_verbosity(opts.v);
-    // kube's client logs every failed request at ERROR without saying which (a line a second while the
-    // API server is down); the list/watch pipelines report failures themselves, once per change of
-    // state, with the server's URL and the cause. kube-runtime's watcher (auto-sharding's StatefulSet
-    // watch) warns on every retry.
-    logging::init(
-        opts.logging_format,
-        &format!("{level},kube_client::client::builder=off,kube_runtime::watcher=error"),
-    );
+    logging::init(opts.logging_format, &log_filter(&level.to_string()));
     logging::warn_ignored_flags(ignored);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -102,4 +96,12 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The log filter of kube-state-metrics at `level`, for every command that runs it. kube's client logs
+/// every failed request at ERROR without saying which (a line a second while the API server is down);
+/// the list/watch pipelines report failures themselves, once per change of state, with the server's
+/// URL and the cause. kube-runtime's watcher (auto-sharding's StatefulSet watch) warns on every retry.
+pub fn log_filter(level: &str) -> String {
+    format!("{level},kube_client::client::builder=off,kube_runtime::watcher=error")
 }

@@ -53,6 +53,8 @@ struct Ingest {
     listed: BTreeMap<(String, &'static str), u64>,
     streaming_refused: BTreeMap<String, u64>,
     history_went_back: BTreeMap<String, u64>,
+    /// Whether the API server serves each planned resource (from discovery).
+    served: BTreeMap<String, bool>,
     /// Bytes received, per resource (shared counters, summed over the resource's parts).
     received: Vec<(String, Arc<crate::ingest::Received>)>,
 }
@@ -100,6 +102,11 @@ impl Telemetry {
         *self.ingest().history_went_back.entry(resource.to_owned()).or_insert(0) += 1;
     }
 
+    /// Discovery found that the API server serves `resource` (or does not).
+    pub fn set_served(&self, resource: &str, served: bool) {
+        self.ingest().served.insert(resource.to_owned(), served);
+    }
+
     /// Exports the bytes `received` counts for `resource` (several parts may share one name).
     pub fn track_received(&self, resource: &str, received: Arc<crate::ingest::Received>) {
         self.ingest().received.push((resource.to_owned(), received));
@@ -127,6 +134,16 @@ impl Telemetry {
         );
         for (res, n) in &g.streaming_refused {
             write_sample(out, name, &[("resource", res)], *n as f64);
+        }
+        let name = "kube_state_metrics_resource_served";
+        write_header(
+            out,
+            name,
+            "Whether the API server serves the resource (1); a resource it does not serve (0) is not listed until it does.",
+            "gauge",
+        );
+        for (res, served) in &g.served {
+            write_sample(out, name, &[("resource", res)], if *served { 1.0 } else { 0.0 });
         }
         let name = "kube_state_metrics_resource_version_regressions_total";
         write_header(
