@@ -23,11 +23,21 @@ use crate::credcache::{Cache, Hasher};
 use crate::server::{Request, Response};
 
 #[derive(Debug, thiserror::Error)]
-#[error("--tls-config {file}: {field}: {message}")]
 pub struct WebConfigError {
     pub file: String,
+    /// The field at fault; empty when the file itself cannot be read.
     pub field: String,
     pub message: String,
+}
+
+impl std::fmt::Display for WebConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "--tls-config {}: {}", self.file, self.message)
+        } else {
+            write!(f, "--tls-config {}: {}: {}", self.file, self.field, self.message)
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,7 +260,7 @@ impl WebConfig {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
             file: file.clone(),
-            field: "(file)".into(),
+            field: String::new(),
             message: e.to_string(),
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

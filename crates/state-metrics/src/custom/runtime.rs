@@ -39,13 +39,15 @@ const CRD_PENDING: &str = "customresourcedefinitions";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("reading --custom-resource-state-config-file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    // The causes are in the messages, not chained as sources: `{:#}` would print them twice.
+    #[error("reading --custom-resource-state-config-file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("--custom-resource-state-config-file {path} is not UTF-8 text")]
     NotText { path: PathBuf },
-    #[error("{origin}: {source}")]
-    Config { origin: String, source: ConfigError },
-    #[error("custom resource state metrics: {0}")]
+    #[error("{origin}: {error}")]
+    Config { origin: String, error: ConfigError },
+    /// The metric allow/deny/opt-in lists, which apply to every family, not only custom ones.
+    #[error(transparent)]
     Filter(#[from] FilterError),
 }
 
@@ -88,7 +90,7 @@ pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
     };
     if !opts.custom_resource_state_config.is_empty() {
         let resources = load_and_compile(&opts.custom_resource_state_config)
-            .map_err(|source| StartError::Config { origin: "--custom-resource-state-config".into(), source })?;
+            .map_err(|error| StartError::Config { origin: "--custom-resource-state-config".into(), error })?;
         return Ok(Some(Prepared {
             source: Source::Inline,
             initial: Some(resources),
@@ -121,15 +123,15 @@ pub fn prepare(opts: &Options) -> Result<Option<Prepared>, StartError> {
             );
             Ok(Some(Prepared { source: Source::File(path), initial: None, initial_bytes: None, filter, reach }))
         }
-        Err(source) => Err(StartError::Read { path, source }),
+        Err(error) => Err(StartError::Read { path, error }),
     }
 }
 
 fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<CompiledResource>, StartError> {
     let text = std::str::from_utf8(bytes).map_err(|_| StartError::NotText { path: path.to_owned() })?;
-    load_and_compile(text).map_err(|source| StartError::Config {
+    load_and_compile(text).map_err(|error| StartError::Config {
         origin: format!("--custom-resource-state-config-file {}", path.display()),
-        source,
+        error,
     })
 }
 
