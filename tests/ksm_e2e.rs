@@ -428,6 +428,15 @@ async fn deploy_manifests_match_the_binary() {
     for res in state_metrics::options::DEFAULT_RESOURCES.iter().chain(state_metrics::options::OPT_IN_RESOURCES) {
         assert!(allowed(res), "ClusterRole lacks list/watch on {res}");
     }
+    // The overview's usage reads metrics.k8s.io.
+    for res in ["nodes", "pods"] {
+        assert!(
+            rules.iter().any(|r| r["apiGroups"][0] == "metrics.k8s.io"
+                && r["resources"].as_array().unwrap().iter().any(|x| x == res)
+                && r["verbs"].as_array().unwrap().iter().any(|x| x == "list")),
+            "ClusterRole lacks list on metrics.k8s.io {res}"
+        );
+    }
 
     let dep = kind("Deployment");
     let container = &dep["spec"]["template"]["spec"]["containers"][0];

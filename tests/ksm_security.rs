@@ -278,7 +278,8 @@ async fn auth_filter_guards_both_metrics_endpoints() {
     let (reviews, _cluster, k) = with_auth_filter().await;
 
     let bearer = |t: &str| format!("Bearer {t}");
-    for url in [k.url("/metrics"), k.telemetry_url("/metrics")] {
+    // The overview page and its JSON show what /metrics holds: guarded, and authorized, as /metrics.
+    for url in [k.url("/metrics"), k.telemetry_url("/metrics"), k.url("/"), k.url("/overview.json")] {
         assert_eq!(get(&url, &[]).await.status, 401, "{url} without a token");
         let r = get(&url, &[("authorization", bearer("nobody-token").as_str())]).await;
         assert_eq!(r.status, 401, "{url} unknown token");

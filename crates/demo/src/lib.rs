@@ -221,6 +221,7 @@ fn banner(a: &Args, sim_url: &str, paths: &Paths) -> String {
     let ksm = format!("http://127.0.0.1:{}", a.ksm_port);
     format!(
         "kubestate demo is running (Ctrl-C to stop)\n\n\
+         Open in a browser:          {ksm}/  (the cluster at a glance, live)\n\n\
          API server (kube-sim):      {sim_url}\n\
          kube-state-metrics:         {ksm}/metrics\n\
          kube-state-metrics telemetry: http://127.0.0.1:{tel}/metrics\n\
@@ -361,6 +362,7 @@ mod tests {
         assert!(b.contains("kube_node_status_condition{condition=\"Ready\",status!=\"true\"} == 1"));
         assert!(b.contains("about 15 s") && b.contains("deploy/prometheus/prometheus-demo.yml"), "{b}");
         assert!(b.contains("127.0.0.1 only"), "{b}");
+        assert!(b.contains("Open in a browser:          http://127.0.0.1:9090/ "), "{b}");
         assert_eq!(demo_main(vec!["demo".into(), "--bogus".into()]), ExitCode::from(2));
     }
 }

@@ -64,11 +64,17 @@ impl AuthFilter {
 
     /// `None` lets the request through; otherwise the response to send instead.
     pub async fn refusal(&self, req: &crate::server::Request) -> Option<Response> {
+        self.refusal_for(req, req.uri().path()).await
+    }
+
+    /// [`AuthFilter::refusal`], authorizing the request as one for `path` (pages that show what `path`
+    /// serves need no RBAC rule of their own).
+    pub async fn refusal_for(&self, req: &crate::server::Request, path: &str) -> Option<Response> {
         let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let verb = verb(req.method());
         let decision = match bearer_token(header) {
             None => Decision::Unauthenticated,
-            Some(token) => match self.decide(token, &verb, req.uri().path()).await {
+            Some(token) => match self.decide(token, &verb, path).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "auth filter: API server review failed");

@@ -143,7 +143,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     });
     // Upstream builds the filter from the same client; API errors at request time answer 503.
     let filter = opts.auth_filter.then(|| Arc::new(AuthFilter::new(client.clone())));
-    let app = Arc::new(App { served, gzip: opts.enable_gzip_encoding, telemetry: telemetry.clone(), client, custom });
+    let overview = crate::overview::OverviewState::new(opts.overview_usage.then(|| client.clone()));
+    let app = Arc::new(App {
+        served,
+        gzip: opts.enable_gzip_encoding,
+        telemetry: telemetry.clone(),
+        client,
+        custom,
+        overview,
+    });
     let tls = web.as_ref().and_then(|w| w.tls.clone());
     let (stop_tx, stop_rx) = signal::channel(false);
     let main_timeouts = Timeouts::new(

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod key;
 pub mod lenient;
 pub mod options;
+pub mod overview;
 pub mod proj;
 pub mod registry;
 pub mod resources;

@@ -186,6 +186,11 @@ pub struct Options {
     #[arg(long, env = "KSM_AUTH_FILTER", value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
     pub auth_filter: bool,
+    /// Show CPU and memory usage on the overview page at / (read from metrics.k8s.io through the API
+    /// server with this process's identity; needs get/list on nodes and pods of metrics.k8s.io).
+    #[arg(long, env = "KSM_OVERVIEW_USAGE", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub overview_usage: bool,
     /// Path to an exporter-toolkit web config file (TLS, client certificates, basic auth, headers),
     /// applied to both servers.
     #[arg(long, env = "KSM_TLS_CONFIG", default_value = "")]
@@ -415,6 +420,7 @@ impl Options {
                 "use_api_server_cache" => self.use_apiserver_cache = yaml_bool(value).map_err(|m| err(k, m))?,
                 "object_limit" => self.object_limit = yaml_int(value).map_err(|m| err(k, m))?,
                 "auth_filter" => self.auth_filter = yaml_bool(value).map_err(|m| err(k, m))?,
+                "overview_usage" => self.overview_usage = yaml_bool(value).map_err(|m| err(k, m))?,
                 "help" => {}
                 other => tracing::warn!(key = other, path = %path.display(), "unknown key in config file ignored"),
             }

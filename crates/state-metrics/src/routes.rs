@@ -19,6 +19,7 @@ pub struct App {
     pub telemetry: Arc<Telemetry>,
     pub client: kube::Client,
     pub custom: Option<Arc<CustomRuntime>>,
+    pub overview: crate::overview::OverviewState,
 }
 
 /// The web config's basic authentication (every path) and the auth filter (`/metrics` only) in front
@@ -39,9 +40,10 @@ where
     };
     if refused.is_none()
         && let Some(f) = &filter
-        && req.uri().path() == "/metrics"
+        && matches!(req.uri().path(), "/metrics" | "/" | "/overview.json")
     {
-        refused = f.refusal(&req).await;
+        // The overview shows what /metrics holds: it is authorized as /metrics is.
+        refused = f.refusal_for(&req, "/metrics").await;
     }
     let mut resp = match refused {
         Some(r) => r,
@@ -59,6 +61,19 @@ pub async fn main_handler(app: Arc<App>, req: Request) -> Response {
         "/healthz" => server::text(http::StatusCode::OK, "OK"),
         "/livez" => livez(&app.client).await,
         "/readyz" => readyz(&CustomRuntime::for_readiness(&app.served, app.custom.as_deref())),
+        "/overview.json" => {
+            let o = app.overview.current(&app.served).await;
+            let mut body = serde_json::to_vec(&*o).unwrap_or_default();
+            body.push(b'\n');
+            with_type(body, "application/json")
+        }
+        "/" => {
+            let o = app.overview.current(&app.served).await;
+            let fragment = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "fragment=main"));
+            let html =
+                if fragment { crate::overview::page::main(&o) } else { crate::overview::page::page(&o, MAIN_LINKS) };
+            with_type(html.into_bytes(), "text/html; charset=utf-8")
+        }
         _ => index(MAIN_INDEX),
     }
 }
@@ -149,6 +164,17 @@ fn pending_line(name: &str, errors: &[String]) -> String {
         },
         many => format!("{name} ({})", many.join("; ")),
     }
+}
+
+/// The links of upstream's index page, kept below the overview.
+const MAIN_LINKS: &[(&str, &str)] =
+    &[("metrics", "metrics"), ("healthz", "healthz"), ("livez", "livez"), ("readyz", "readyz")];
+
+fn with_type(body: Vec<u8>, content_type: &'static str) -> Response {
+    let mut r = http::Response::new(server::full(body));
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    r
 }
 
 const MAIN_INDEX: &str = r#"<html>

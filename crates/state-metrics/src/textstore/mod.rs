@@ -275,6 +275,29 @@ impl Snapshot {
         }
     }
 
+    /// Calls `f(family, lines)` with each object's lines of every family in `wanted` (positions among
+    /// the enabled families), object by object through a reused buffer, skipping the other families
+    /// without decoding them: a reader of a few families (the overview page) never holds more than one
+    /// object's text.
+    pub fn for_each_block(&self, wanted: &[usize], mut f: impl FnMut(usize, &[u8])) {
+        let Some(&last) = wanted.iter().max() else { return };
+        let mut buf = Vec::new();
+        for view in &self.views {
+            let mut w = view.walk();
+            for family in 0..=last {
+                let keep = wanted.contains(&family);
+                while let Some(item) = view.next(&mut w, Some(family)) {
+                    if keep {
+                        buf.clear();
+                        let (payload, verbatim) = item.block.unwrap_or_default();
+                        compact::write_lines(self.name(family), item.prefix, payload, verbatim, &mut buf);
+                        f(family, &buf);
+                    }
+                }
+            }
+        }
+    }
+
     /// The lines of family `family` of object `obj`, as a new buffer (tests and tools).
     pub fn family(&self, obj: usize, family: usize) -> Vec<u8> {
         let mut out = Vec::new();
