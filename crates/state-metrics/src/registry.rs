@@ -19,7 +19,7 @@ pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
         handle::<r::clusterrolebinding::ClusterRoleBindings>(),
         handle::<r::clusterrole::ClusterRoles>(),
         handle::<r::configmap::ConfigMaps>(),
-        legacy::<r::cronjob::CronJobs>(),
+        handle::<r::cronjob::CronJobs>(),
         handle::<r::daemonset::DaemonSets>(),
         handle::<r::deployment::Deployments>(),
         handle::<r::endpoint::EndpointsResource>(),

@@ -5,7 +5,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod cronjob_schedule;
 mod pod_cases;
 
 macro_rules! golden {
