@@ -186,6 +186,39 @@ mod tests {
         }
     }
 
+    /// Every time Go's parser takes has its exact seconds, also past the 9999-12-30T22:00:00Z where
+    /// typed Rust time types stop; what Go refuses, this refuses too (the object is then skipped).
+    #[test]
+    fn the_far_future_as_go_reads_it() {
+        for (text, unix) in [
+            ("9999-12-30T22:00:01Z", 253_402_207_201),
+            ("9999-12-31T23:59:59Z", 253_402_300_799),
+            ("9999-12-31T23:59:59.999999999Z", 253_402_300_799),
+            ("9999-12-31T23:59:59,5Z", 253_402_300_799),
+            ("9999-12-31T23:59:59-12:00", 253_402_343_999),
+            ("9999-12-31T23:59:59-23:59", 253_402_387_139),
+            ("9999-12-30T22:00:00Z", 253_402_207_200),
+            ("9999-12-31T12:00:00+14:00", 253_402_207_200),
+            ("0000-01-01T00:00:00Z", -62_167_219_200),
+        ] {
+            assert_eq!(Time::parse(text).map(|t| t.unix()), Some(unix), "{text}");
+        }
+        for text in [
+            "10000-01-01T00:00:00Z",
+            "9999-12-32T00:00:00Z",
+            "9999-02-29T00:00:00Z",
+            "9999-12-31T24:00:00Z",
+            "9999-12-31 23:59:59Z",
+            "9999-12-31T23:59:59",
+            "9999-12-31T23:59:59+24:00",
+            "9999-12-31T23:59:59.Z",
+            "9999-12-31t23:59:59z",
+            "not a time",
+        ] {
+            assert_eq!(Time::parse(text), None, "{text}");
+        }
+    }
+
     #[test]
     fn protobuf_timestamps_and_empty_ones() {
         let mut w = kwire::Writer::new();
