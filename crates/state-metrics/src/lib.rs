@@ -9,7 +9,6 @@ pub mod family;
 pub mod filter;
 pub mod ingest;
 pub mod key;
-pub mod lenient;
 pub mod options;
 pub mod proj;
 pub mod registry;

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use crate::family::{Ctx, Family, MetricType, Rendered, Stability};
 use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
-use crate::resources::{self as r, LegacyResource, Resource};
+use crate::resources::{self as r, Resource};
 
 /// Every resource this build implements. Keep it sorted by store name; one line per resource.
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
@@ -76,8 +76,6 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn header(&self, i: usize, openmetrics: bool) -> Vec<u8>;
     /// Everything the table says of family `i` (tests check it against the spec table).
     fn family_info(&self, i: usize) -> FamilyInfo;
-    /// Whether the resource is read as protobuf (it has a projection).
-    fn reads_protobuf(&self) -> bool;
     /// The `apiVersion` and `kind` of its objects.
     fn api_version_kind(&self) -> (String, String);
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
@@ -161,9 +159,6 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     fn family_info(&self, i: usize) -> FamilyInfo {
         FamilyInfo::of(&R::families()[i])
     }
-    fn reads_protobuf(&self) -> bool {
-        true
-    }
     fn api_version_kind(&self) -> (String, String) {
         (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())
     }
@@ -181,75 +176,6 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
         Box::pin(crate::ingest::run::<R>(spec))
-    }
-}
-
-struct Legacy<R>(PhantomData<fn() -> R>);
-
-/// The handle of a resource not yet converted to a projection.
-pub fn legacy<R: LegacyResource>() -> Arc<dyn ResourceHandle> {
-    Arc::new(Legacy::<R>(PhantomData))
-}
-
-fn family<R: LegacyResource>(i: usize) -> &'static Family<R::Obj> {
-    &R::families()[i]
-}
-
-impl<R: LegacyResource> ResourceHandle for Legacy<R> {
-    fn name(&self) -> &'static str {
-        R::NAME
-    }
-    fn api_plural(&self) -> String {
-        <R::Obj as kube::Resource>::plural(&()).into_owned()
-    }
-    fn namespaced(&self) -> bool {
-        std::any::TypeId::of::<<R::Obj as kube::Resource>::Scope>()
-            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
-    }
-    fn type_label(&self) -> String {
-        crate::ingest::type_label::<R::Obj>()
-    }
-    fn family_count(&self) -> usize {
-        R::families().len()
-    }
-    fn family_name(&self, i: usize) -> &'static str {
-        family::<R>(i).name
-    }
-    fn family_opt_in(&self, i: usize) -> bool {
-        family::<R>(i).opt_in
-    }
-    fn header(&self, i: usize, openmetrics: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        family::<R>(i).write_header(&mut out, openmetrics);
-        out
-    }
-    fn family_info(&self, i: usize) -> FamilyInfo {
-        FamilyInfo::of(&R::families()[i])
-    }
-    fn reads_protobuf(&self) -> bool {
-        false
-    }
-    fn api_version_kind(&self) -> (String, String) {
-        (<R::Obj as kube::Resource>::api_version(&()).into_owned(), <R::Obj as kube::Resource>::kind(&()).into_owned())
-    }
-    fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
-        let obj: R::Obj = match format {
-            Format::Json => match serde_json::from_slice::<crate::lenient::Lenient<R::Obj>>(raw) {
-                Ok(crate::lenient::Lenient::Ok(o)) => o,
-                Ok(crate::lenient::Lenient::Malformed(m)) => return Err(m.error),
-                Err(e) => return Err(e.to_string()),
-            },
-            Format::Yaml => serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?,
-            Format::Protobuf => return Err(format!("{} is not read as protobuf yet", R::NAME)),
-        };
-        Ok(crate::family::render(&obj, &R::identity(&obj), R::families(), enabled, ctx))
-    }
-    fn collection(&self, namespace: Option<&str>) -> String {
-        crate::ingest::collection_path::<R::Obj>(namespace)
-    }
-    fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
-        Box::pin(crate::ingest::run_legacy::<R>(spec))
     }
 }
 

@@ -1,8 +1,8 @@
 //! From an object's bytes to what the store keeps: its key, resourceVersion and rendered text.
 //!
-//! [`Render`] is the only thing built-in and custom resources do differently in the pipeline: a typed
-//! resource decodes into its Kubernetes struct and runs its family table; a custom resource decodes into
-//! generic JSON and runs its configuration.
+//! [`Render`] is the only thing built-in and custom resources do differently in the pipeline: a built-in
+//! resource decodes into its projection (from protobuf or JSON) and runs its family table; a custom
+//! resource decodes into generic JSON and runs its configuration.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,9 +12,8 @@ use serde::Deserialize;
 use super::machine::Item;
 use crate::family::{Ctx, Rendered, render};
 use crate::key::ObjectKey;
-use crate::lenient::Lenient;
 use crate::proj::Object;
-use crate::resources::{LegacyResource, Resource};
+use crate::resources::Resource;
 use crate::shard::Shard;
 
 /// What became of one object.
@@ -71,14 +70,6 @@ pub fn key_of_json(raw: &[u8]) -> Result<(ObjectKey, String), String> {
     let m: Metadata = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let m = m.metadata;
     Ok((ObjectKey::new(&m.namespace, &m.name, &m.uid), m.resource_version.into_owned()))
-}
-
-fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectKey {
-    ObjectKey::new(
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.name.as_deref().unwrap_or(""),
-        meta.uid.as_deref().unwrap_or(""),
-    )
 }
 
 /// A built-in resource: decoded into its projection (from protobuf or JSON), rendered by its family
@@ -166,89 +157,31 @@ fn log_skipped(resource: &str, key: &ObjectKey, error: &str) {
     );
 }
 
-/// A resource not yet converted to a projection: decoded into its k8s-openapi struct (JSON only).
-pub struct LegacyTyped<R: LegacyResource> {
-    pub enabled: Arc<[usize]>,
-    pub ctx: Arc<Ctx>,
-    /// Objects outside this shard are dropped (client-side sharding).
-    pub shard: Shard,
-    pub _resource: PhantomData<fn() -> R>,
-}
-
-impl<R: LegacyResource> LegacyTyped<R> {
-    pub fn new(enabled: Arc<[usize]>, ctx: Arc<Ctx>, shard: Shard) -> Self {
-        LegacyTyped { enabled, ctx, shard, _resource: PhantomData }
-    }
-}
-
-impl<R: LegacyResource> Render for LegacyTyped<R> {
-    fn json(&self, raw: &[u8]) -> Decoded {
-        if raw.trim_ascii_start().first() != Some(&b'{') {
-            return Decoded::Garbage("not a JSON object".into());
-        }
-        let obj: Lenient<R::Obj> = match serde_json::from_slice(raw) {
-            Ok(o) => o,
-            Err(e) => return Decoded::Garbage(e.to_string()),
-        };
-        let (meta, rendered) = match &obj {
-            Lenient::Ok(o) => {
-                let meta = k8s_openapi::Metadata::metadata(o);
-                if !self.shard.owns(meta.uid.as_deref().unwrap_or("")) {
-                    return Decoded::Foreign { resource_version: meta.resource_version.clone().unwrap_or_default() };
-                }
-                (meta, render_guarded::<R>(o, &self.enabled, &self.ctx))
-            }
-            Lenient::Malformed(m) => {
-                if !self.shard.owns(m.meta.uid.as_deref().unwrap_or("")) {
-                    return Decoded::Foreign { resource_version: m.meta.resource_version.clone().unwrap_or_default() };
-                }
-                log_malformed(R::NAME, &m.meta, &m.error);
-                (&m.meta, None)
-            }
-        };
-        Decoded::Item(Item {
-            key: key_of(meta),
-            resource_version: meta.resource_version.clone().unwrap_or_default(),
-            rendered,
-        })
-    }
-}
-
-/// Renders one object. A generator that panics on some unexpected shape must not end the resource's
-/// watch (that would freeze all its series): the object is logged and treated as unrenderable.
-pub fn render_guarded<R: LegacyResource>(o: &R::Obj, enabled: &[usize], ctx: &Ctx) -> Option<Rendered> {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        render(o, &R::identity(o), R::families(), enabled, ctx)
-    }));
-    if r.is_err() {
-        let meta = k8s_openapi::Metadata::metadata(o);
-        log_malformed(R::NAME, meta, "a metric generator panicked on this object");
-    }
-    r.ok()
-}
-
-fn log_malformed(resource: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, error: &str) {
-    tracing::warn!(
-        resource,
-        namespace = meta.namespace.as_deref().unwrap_or(""),
-        name = meta.name.as_deref().unwrap_or(""),
-        error,
-        "skipping object that does not decode"
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::family::{Family, MetricType, Samples, Stability};
-    use k8s_openapi::api::core::v1::ConfigMap;
+    use crate::proj::ObjectMeta;
+    use crate::resources::Identity;
+    use crate::{message, object};
+
+    message! {
+        /// A ConfigMap with its data, for a family that reads more than metadata.
+        pub struct Cm {
+            1 => metadata: ObjectMeta,
+            2 => data: Option<BTreeMap<String, String>>,
+        }
+    }
+    object!(Cm);
 
     struct Cms;
-    fn count(c: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
+    fn count(c: &Cm, _: &Ctx, s: &mut Samples<'_>) {
         assert!(c.metadata.name.as_deref() != Some("boom"), "generator bug");
         s.push(&[], c.data.as_ref().map_or(0, |d| d.len()) as f64);
     }
-    static FAMS: &[Family<ConfigMap>] = &[Family {
+    static FAMS: &[Family<Cm>] = &[Family {
         name: "t_keys",
         help: "h",
         kind: MetricType::Gauge,
@@ -257,19 +190,18 @@ mod tests {
         opt_in: false,
         generate: count,
     }];
-    impl LegacyResource for Cms {
-        type Obj = ConfigMap;
+    impl Resource for Cms {
+        type Obj = Cm;
+        type Api = k8s_openapi::api::core::v1::ConfigMap;
         const NAME: &'static str = "configmaps";
-        fn identity(c: &ConfigMap) -> Vec<(&'static str, String)> {
-            vec![("configmap", c.metadata.name.clone().unwrap_or_default())]
-        }
-        fn families() -> &'static [Family<ConfigMap>] {
+        const IDENTITY: Identity<Cm> = Identity::cluster("configmap");
+        fn families() -> &'static [Family<Cm>] {
             FAMS
         }
     }
 
-    fn typed(shard: Shard) -> LegacyTyped<Cms> {
-        LegacyTyped::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
+    fn typed(shard: Shard) -> Typed<Cms> {
+        Typed::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
     }
 
     fn text(d: Decoded) -> String {
@@ -308,10 +240,18 @@ mod tests {
             let t = typed(Shard { index, total: 3 });
             for (i, u) in uids.iter().enumerate() {
                 let raw = format!(r#"{{"metadata":{{"name":"{u}","uid":"{u}","resourceVersion":"9"}}}}"#);
-                match t.json(raw.as_bytes()) {
-                    Decoded::Item(_) => owners[i] += 1,
-                    Decoded::Foreign { resource_version } => assert_eq!(resource_version, "9"),
-                    Decoded::Garbage(e) => panic!("{e}"),
+                let mut meta = kwire::Writer::new();
+                meta.string(1, u);
+                meta.string(5, u);
+                meta.string(6, "9");
+                let mut pb = kwire::Writer::new();
+                pb.message(1, meta.as_bytes());
+                match (t.json(raw.as_bytes()), t.protobuf(pb.as_bytes())) {
+                    (Decoded::Item(_), Decoded::Item(_)) => owners[i] += 1,
+                    (Decoded::Foreign { resource_version: a }, Decoded::Foreign { resource_version: b }) => {
+                        assert_eq!((a.as_str(), b.as_str()), ("9", "9"))
+                    }
+                    other => panic!("{other:?}"),
                 }
             }
         }
