@@ -102,6 +102,17 @@ impl<R: Resource> Typed<R> {
             guarded(R::NAME, &key, || render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx));
         Decoded::Item(Item { key, resource_version, rendered })
     }
+
+    /// An object whose fields do not decode: when its metadata can still be read it is kept by its key
+    /// without a rendering (so its old series go) and logged; otherwise it is garbage.
+    fn undecodable(&self, key: Option<(ObjectKey, String)>, error: String) -> Decoded {
+        let Some((key, resource_version)) = key else { return Decoded::Garbage(error) };
+        if !self.shard.owns(key.uid()) {
+            return Decoded::Foreign { resource_version };
+        }
+        log_skipped(R::NAME, &key, &error);
+        Decoded::Item(Item { key, resource_version, rendered: None })
+    }
 }
 
 impl<R: Resource> Render for Typed<R> {
@@ -111,17 +122,7 @@ impl<R: Resource> Render for Typed<R> {
         }
         match serde_json::from_slice::<R::Obj>(raw) {
             Ok(o) => self.item(o),
-            // Keep what identifies it, so its old series go; log why it is skipped.
-            Err(e) => match key_of_json(raw) {
-                Ok((key, resource_version)) => {
-                    if !self.shard.owns(key.uid()) {
-                        return Decoded::Foreign { resource_version };
-                    }
-                    log_skipped(R::NAME, &key, &e.to_string());
-                    Decoded::Item(Item { key, resource_version, rendered: None })
-                }
-                Err(_) => Decoded::Garbage(e.to_string()),
-            },
+            Err(e) => self.undecodable(key_of_json(raw).ok(), e.to_string()),
         }
     }
 
@@ -132,7 +133,7 @@ impl<R: Resource> Render for Typed<R> {
     fn protobuf(&self, raw: &[u8]) -> Decoded {
         match <R::Obj as crate::proj::Message>::decode(raw) {
             Ok(o) => self.item(o),
-            Err(e) => Decoded::Garbage(e.to_string()),
+            Err(e) => self.undecodable(super::pb::key_of_pb(raw).ok(), e.to_string()),
         }
     }
 }
@@ -225,6 +226,13 @@ mod tests {
         // A field of the wrong shape: the object is known (so its old series can go) but not rendered.
         let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6"},"data":7}"#;
         assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
+        // The same in protobuf (a data key that is not UTF-8).
+        match t.protobuf(&bad_data_pb()) {
+            Decoded::Item(Item { key, resource_version, rendered: None }) => {
+                assert_eq!((key, resource_version.as_str()), (ObjectKey::new("", "b", "u2"), "6"))
+            }
+            other => panic!("{other:?}"),
+        }
         // A generator that panics on this object.
         let boom = br#"{"metadata":{"name":"boom","uid":"u3","resourceVersion":"7"}}"#;
         assert!(matches!(t.json(boom), Decoded::Item(Item { rendered: None, .. })));
@@ -289,6 +297,26 @@ mod tests {
         let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6","creationTimestamp":"not a time"}}"#;
         assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
         assert!(matches!(t.protobuf(&[0x0a, 0x05]), Decoded::Garbage(_)));
+        // Malformed only where no family of the resource reads (configmaps read metadata alone): the
+        // projection never decodes that field, so the object renders, from either encoding.
+        let odd_json = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6"},"data":7}"#;
+        assert_eq!(text(t.json(odd_json)).2, "kube_configmap_info{namespace=\"\",configmap=\"b\"} 1\n");
+        assert_eq!(text(t.protobuf(&bad_data_pb())).2, "kube_configmap_info{namespace=\"\",configmap=\"b\"} 1\n");
+    }
+
+    /// A ConfigMap `b` (uid `u2`, resourceVersion 6) whose data has a key that is not UTF-8.
+    fn bad_data_pb() -> Vec<u8> {
+        let mut meta = kwire::Writer::new();
+        meta.string(1, "b");
+        meta.string(5, "u2");
+        meta.string(6, "6");
+        let mut entry = kwire::Writer::new();
+        entry.bytes(1, b"\xff");
+        entry.string(2, "v");
+        let mut cm = kwire::Writer::new();
+        cm.message(1, meta.as_bytes());
+        cm.message(2, entry.as_bytes());
+        cm.into_bytes()
     }
 
     #[test]
