@@ -1,6 +1,7 @@
-//! Resource names → type-erased handles built from the generic [`Resource`] trait.
-//!
-//! Adding a resource is one line in [`available`].
+//! The one list of built-in resources ([`RESOURCES`]) and the type-erased handles built from the
+//! generic [`Resource`] trait. The default resource set (`--resources` empty), the names `--resources`
+//! accepts and the names the allowlist flags know are all derived from the list; a test checks it
+//! against the spec table (spec/families.tsv).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,49 +13,96 @@ use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
 use crate::resources::{self as r, Resource};
 
-/// Every resource this build implements. Keep it sorted by store name; one line per resource.
+/// Whether a resource is watched when `--resources` is empty or must be named there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enabled {
+    /// In upstream's default set.
+    ByDefault,
+    /// Only when `--resources` names it.
+    OptIn,
+}
+
+/// One row of [`RESOURCES`].
+pub struct Entry {
+    /// The name used by `--resources` and `?resources=` (the resource's [`Resource::NAME`]).
+    pub name: &'static str,
+    pub enabled: Enabled,
+    make: fn() -> Arc<dyn ResourceHandle>,
+}
+
+impl Entry {
+    /// The resource's handle.
+    pub fn handle(&self) -> Arc<dyn ResourceHandle> {
+        (self.make)()
+    }
+}
+
+const fn default<R: Resource>() -> Entry {
+    Entry { name: R::NAME, enabled: Enabled::ByDefault, make: handle::<R> }
+}
+
+const fn opt_in<R: Resource>() -> Entry {
+    Entry { name: R::NAME, enabled: Enabled::OptIn, make: handle::<R> }
+}
+
+/// Every built-in resource, one line each, sorted by name; upstream v2.20's default set is marked
+/// `default`, the rest `opt_in`.
+#[rustfmt::skip]
+pub static RESOURCES: &[Entry] = &[
+    default::<r::certificatesigningrequest::CertificateSigningRequests>(),
+    opt_in::<r::clusterrolebinding::ClusterRoleBindings>(),
+    opt_in::<r::clusterrole::ClusterRoles>(),
+    default::<r::configmap::ConfigMaps>(),
+    default::<r::cronjob::CronJobs>(),
+    default::<r::daemonset::DaemonSets>(),
+    default::<r::deployment::Deployments>(),
+    opt_in::<r::endpoint::EndpointsResource>(),
+    default::<r::endpointslice::EndpointSlices>(),
+    default::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
+    opt_in::<r::ingressclass::IngressClasses>(),
+    default::<r::ingress::Ingresses>(),
+    default::<r::job::Jobs>(),
+    default::<r::lease::Leases>(),
+    default::<r::limitrange::LimitRanges>(),
+    default::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
+    default::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
+    default::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
+    default::<r::namespace::Namespaces>(),
+    default::<r::networkpolicy::NetworkPolicies>(),
+    default::<r::node::Nodes>(),
+    default::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
+    default::<r::persistentvolume::PersistentVolumes>(),
+    default::<r::poddisruptionbudget::PodDisruptionBudgets>(),
+    default::<r::pod::Pods>(),
+    default::<r::replicaset::ReplicaSets>(),
+    default::<r::replicationcontroller::ReplicationControllers>(),
+    default::<r::resourcequota::ResourceQuotas>(),
+    opt_in::<r::rolebinding::RoleBindings>(),
+    opt_in::<r::role::Roles>(),
+    default::<r::secret::Secrets>(),
+    opt_in::<r::serviceaccount::ServiceAccounts>(),
+    default::<r::service::Services>(),
+    default::<r::statefulset::StatefulSets>(),
+    default::<r::storageclass::StorageClasses>(),
+    default::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
+    default::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
+    default::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
+    default::<r::volumeattachment::VolumeAttachments>(),
+];
+
+/// The handles of every resource, in the order of [`RESOURCES`].
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
-    vec![
-        handle::<r::certificatesigningrequest::CertificateSigningRequests>(),
-        handle::<r::clusterrolebinding::ClusterRoleBindings>(),
-        handle::<r::clusterrole::ClusterRoles>(),
-        handle::<r::configmap::ConfigMaps>(),
-        handle::<r::cronjob::CronJobs>(),
-        handle::<r::daemonset::DaemonSets>(),
-        handle::<r::deployment::Deployments>(),
-        handle::<r::endpoint::EndpointsResource>(),
-        handle::<r::endpointslice::EndpointSlices>(),
-        handle::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
-        handle::<r::ingressclass::IngressClasses>(),
-        handle::<r::ingress::Ingresses>(),
-        handle::<r::job::Jobs>(),
-        handle::<r::lease::Leases>(),
-        handle::<r::limitrange::LimitRanges>(),
-        handle::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
-        handle::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
-        handle::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
-        handle::<r::namespace::Namespaces>(),
-        handle::<r::networkpolicy::NetworkPolicies>(),
-        handle::<r::node::Nodes>(),
-        handle::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
-        handle::<r::persistentvolume::PersistentVolumes>(),
-        handle::<r::poddisruptionbudget::PodDisruptionBudgets>(),
-        handle::<r::pod::Pods>(),
-        handle::<r::replicaset::ReplicaSets>(),
-        handle::<r::replicationcontroller::ReplicationControllers>(),
-        handle::<r::resourcequota::ResourceQuotas>(),
-        handle::<r::rolebinding::RoleBindings>(),
-        handle::<r::role::Roles>(),
-        handle::<r::secret::Secrets>(),
-        handle::<r::serviceaccount::ServiceAccounts>(),
-        handle::<r::service::Services>(),
-        handle::<r::statefulset::StatefulSets>(),
-        handle::<r::storageclass::StorageClasses>(),
-        handle::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
-        handle::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
-        handle::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
-        handle::<r::volumeattachment::VolumeAttachments>(),
-    ]
+    RESOURCES.iter().map(Entry::handle).collect()
+}
+
+/// Every resource name `--resources` accepts, sorted.
+pub fn resource_names() -> impl Iterator<Item = &'static str> {
+    RESOURCES.iter().map(|e| e.name)
+}
+
+/// The resources enabled when `--resources` is empty, sorted.
+pub fn default_resources() -> impl Iterator<Item = &'static str> {
+    RESOURCES.iter().filter(|e| e.enabled == Enabled::ByDefault).map(|e| e.name)
 }
 
 /// A resource with its concrete object type erased.
@@ -195,26 +243,17 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{DEFAULT_RESOURCES, OPT_IN_RESOURCES};
 
     #[test]
-    fn every_handle_has_a_known_unique_name_and_families() {
-        let all = available();
-        let mut names: Vec<&str> = all.iter().map(|h| h.name()).collect();
-        let sorted = {
-            let mut s = names.clone();
-            s.sort();
-            s
-        };
-        assert_eq!(names, sorted, "keep available() sorted by name");
-        names.dedup();
-        assert_eq!(names.len(), all.len());
-        for h in &all {
-            assert!(
-                DEFAULT_RESOURCES.contains(&h.name()) || OPT_IN_RESOURCES.contains(&h.name()),
-                "{} is not an upstream resource name",
-                h.name()
-            );
+    fn every_entry_has_a_unique_name_its_handle_agrees_with_and_families() {
+        let names: Vec<&str> = resource_names().collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted, "keep RESOURCES sorted by name, each once");
+        for e in RESOURCES {
+            let h = e.handle();
+            assert_eq!(h.name(), e.name);
             assert!(h.family_count() > 0, "{}", h.name());
             assert!(h.type_label().starts_with("*v"), "{}", h.type_label());
             let head = String::from_utf8(h.header(0, false)).unwrap();
@@ -223,9 +262,8 @@ mod tests {
     }
 
     #[test]
-    fn every_upstream_resource_is_available() {
+    fn scopes_follow_the_kubernetes_types() {
         let all = available();
-        assert_eq!(all.len(), DEFAULT_RESOURCES.len() + OPT_IN_RESOURCES.len());
         let by_name = |n: &str| all.iter().find(|h| h.name() == n).unwrap().clone();
         assert!(by_name("pods").namespaced());
         assert!(by_name("leases").namespaced());

@@ -1,6 +1,15 @@
 //! One file per Kubernetes resource: its projection (the fields its families read, decodable from JSON
 //! and protobuf) and its table of families, one row per row of the spec table (spec/families.tsv).
-//! `common` holds what every resource shares (metadata families, times, quantities, conditions).
+//! `common` holds what every resource shares (metadata families, times, quantities, conditions);
+//! `naming` the Kubernetes naming rules pod and node share.
+//!
+//! Adding a resource takes, in code, its file (projection, [`Resource`] impl, family table), its
+//! `pub mod` line below and one line in [`crate::registry::RESOURCES`], which says whether it is in the
+//! default set; `--resources`, its default and the allowlist flags follow from that list. Around the
+//! code: its rows in spec/families.tsv (first), its golden cases in tests/fixtures/<name>/ with one line
+//! in the golden test's list, its kind in the end-to-end test's table (tests/ksm_all_families.rs) and
+//! in kube-sim's, and list/watch in the ClusterRole of deploy/. Tests fail, naming what is missing,
+//! until all of it agrees.
 
 pub mod certificatesigningrequest;
 pub mod clusterrole;

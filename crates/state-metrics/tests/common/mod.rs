@@ -254,7 +254,7 @@ pub fn check_table(name: &str) {
     let ours: Vec<&str> = families.iter().map(|f| f.name).collect();
     let theirs: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(ours, theirs, "family list/order of {name} differs from the spec");
-    let default_resource = state_metrics::options::DEFAULT_RESOURCES.contains(&name);
+    let default_resource = state_metrics::registry::default_resources().any(|d| d == name);
     for (f, r) in families.iter().zip(&rows) {
         assert_eq!(f.kind.type_word(false), r.kind, "TYPE of {}", f.name);
         assert_eq!(f.full_help, r.help, "HELP of {}", f.name);
