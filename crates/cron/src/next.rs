@@ -21,6 +21,20 @@ pub(crate) struct Sets {
 }
 
 impl Sets {
+    /// Whether any instant can match: a field with no value at all (`,,` parses to nothing) can never
+    /// match, and neither can the day when day-of-month and day-of-week must both match and one is
+    /// empty, or either may and both are. The search would reach the same answer only after walking
+    /// five years minute by minute.
+    fn can_match(&self) -> bool {
+        let values = |set: u64| set & !STAR != 0;
+        let days = if (self.dom | self.dow) & STAR != 0 {
+            values(self.dom) && values(self.dow)
+        } else {
+            values(self.dom) || values(self.dow)
+        };
+        values(self.minute) && values(self.hour) && values(self.month) && days
+    }
+
     /// Day-of-month and day-of-week: AND when either is a star, OR when both are restricted.
     fn day_matches(&self, c: &Civil) -> bool {
         let d = has(self.dom, c.day);
@@ -122,6 +136,9 @@ impl Clock<'_> {
 /// field by field from the month down as the Go library does, each level resetting the ones below it
 /// the first time it moves and starting over when it wraps into the next unit above.
 pub(crate) fn search(sets: &Sets, start: i64, tz: &TimeZone) -> Result<Next, OutOfRange> {
+    if !sets.can_match() {
+        return Ok(Next::Never);
+    }
     let clock = Clock { tz };
     let mut t = start;
     let mut added = false;

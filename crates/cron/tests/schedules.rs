@@ -285,3 +285,17 @@ fn the_edge_of_time_is_out_of_range() {
     // Within range, a five-year search still ends.
     assert_eq!(parse("0 0 30 2 *").unwrap().next_after(0, &TimeZone::UTC), Ok(Next::Never));
 }
+
+/// A field that parses to no value at all (only commas) can never match: no fire time, answered at
+/// once rather than after a five-year walk (found by the fuzz target). With day-of-month and
+/// day-of-week both restricted, an empty one leaves the other to decide.
+#[test]
+fn empty_fields_never_fire() {
+    for schedule in [",, * * * *", "0 , * * *", "0 0 * ,,, *", "0 0 , * *", "0 0 * * ,", "0 0 , * ,"] {
+        assert_eq!(next(schedule, None, LAST, &TimeZone::UTC), Some(Next::Never), "{schedule}");
+        assert_eq!(next(schedule, Some("America/New_York"), LAST, &TimeZone::UTC), Some(Next::Never), "{schedule}");
+    }
+    // Restricted day-of-month (none) OR Friday: every Friday.
+    assert_eq!(next_utc("0 0 , * 5", None, LAST), 1_520_553_600 + 7 * 86_400); // Friday 2018-03-16
+    assert_eq!(next_utc("0 0 13 * ,", None, LAST), 1_520_899_200); // Tuesday 2018-03-13
+}
