@@ -367,6 +367,19 @@ mod tests {
         assert!(serde_json::from_str::<Condition>("3").is_err());
     }
 
+    /// A field of a wire type the projection does not expect (only a broken server or proxy sends one)
+    /// reads as absent; the rest of the message decodes. Go's generated decoders refuse the message.
+    #[test]
+    fn a_field_of_the_wrong_wire_type_reads_as_absent() {
+        use super::Message;
+        let mut w = kwire::Writer::new();
+        w.varint(1, 7); // name: a string field, sent as a varint
+        w.string(3, "ns");
+        w.string(7, "not a varint"); // generation: an int64 field, sent as bytes
+        let m = ObjectMeta::decode(w.as_bytes()).unwrap();
+        assert_eq!((m.name, m.namespace.as_deref(), m.generation), (None, Some("ns"), None));
+    }
+
     /// Go decodes `null` in a list of strings or as a map value to the element's zero value; so do
     /// the projections (the object is rendered, not skipped).
     #[test]
