@@ -425,7 +425,7 @@ async fn deploy_manifests_match_the_binary() {
             has("resources", res) && has("verbs", "list") && has("verbs", "watch")
         })
     };
-    for res in state_metrics::options::DEFAULT_RESOURCES.iter().chain(state_metrics::options::OPT_IN_RESOURCES) {
+    for res in state_metrics::registry::resource_names() {
         assert!(allowed(res), "ClusterRole lacks list/watch on {res}");
     }
     // The overview's usage reads metrics.k8s.io.

@@ -300,13 +300,18 @@ async fn objects_that_do_not_decode_are_skipped_with_a_log_line() {
     let skipped = |log: &str, name: &str| {
         log.lines().any(|l| l.contains("skipping object that does not decode") && l.contains(name))
     };
+    // Malformed only in `data`, which no configmap family reads: rendered (upstream's LIST fails).
+    let odd_data_cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "odd-data-cm", "namespace": "default"}, "data": {"k": 5}, "binaryData": 7});
     let (samples, body, log, _) = with_odd_objects(
         &["--resources=pods,configmaps,nodes"],
-        vec![bad_pod, bad_cm, bare_pod("good-after")],
-        &["bad-pod", "bad-cm", "good-after"],
+        vec![bad_pod, bad_cm, odd_data_cm, bare_pod("good-after")],
+        &["bad-pod", "bad-cm", "odd-data-cm", "good-after"],
         |b, log| b.contains("pod=\"good-after\"") && skipped(log, "bad-pod") && skipped(log, "bad-cm"),
     )
     .await;
+    assert_eq!(find(&samples, "kube_configmap_info", "odd-data-cm").len(), 1, "{body}");
+    assert!(!skipped(&log, "odd-data-cm"));
     assert!(find(&samples, "kube_pod_info", "bad-pod").is_empty() && !body.contains("\"bad-pod\""));
     assert!(!body.contains("\"bad-cm\""));
     assert_eq!(find(&samples, "kube_pod_info", "good-after").len(), 1, "objects after the bad ones still arrive");

@@ -84,7 +84,6 @@ pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport>
     }
     anyhow::ensure!(!json_items.is_empty() && json_items.len() == pb_items.len(), "pod lists differ");
     let n = json_items.len();
-    use state_metrics::lenient::Lenient;
     use state_metrics::proj::Message;
     use state_metrics::resources::pod::Pod;
     let time = |f: &dyn Fn() -> usize| {
@@ -97,12 +96,7 @@ pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport>
         (secs * 1e9 / (rounds * n) as f64, kept)
     };
     let (legacy_json_ns, a) = time(&|| {
-        json_items
-            .iter()
-            .filter(|i| {
-                matches!(serde_json::from_slice::<Lenient<k8s_openapi::api::core::v1::Pod>>(i), Ok(Lenient::Ok(_)))
-            })
-            .count()
+        json_items.iter().filter(|i| serde_json::from_slice::<k8s_openapi::api::core::v1::Pod>(i).is_ok()).count()
     });
     let (projection_json_ns, b) =
         time(&|| json_items.iter().filter(|i| serde_json::from_slice::<Pod>(i).is_ok()).count());

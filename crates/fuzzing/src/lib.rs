@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("exposition_parse", exposition_parse),
     ("label_selector", label_selector),
     ("field_selector", field_selector),
+    ("cron_schedule", cron_schedule),
 ];
 
 #[cfg(feature = "servers")]
@@ -310,4 +311,46 @@ pub fn field_selector(data: &[u8]) {
     let again = labelselector::FieldSelector::parse(&text).unwrap_or_else(|e| panic!("{s:?} -> {text:?} refused: {e}"));
     assert_eq!(again, sel, "{s:?} -> {text:?}");
     let _ = (sel.matches_with(|_| Some("x")), sel.matches_with(|_| None));
+}
+
+/// Cron schedules (`crates/cron`). Input: a schedule, optionally then a line with a zone name for
+/// `parse_in_zone` (a CronJob's `spec.timeZone`). Invariants: parsing and searching never panic; a
+/// fire time lies strictly after its reference time; and for a five-field schedule read in UTC (no
+/// zone of its own, UTC as the local zone) the search finds the first match: the fire time is on a
+/// whole minute, searching again from just before it finds it again, and a later reference time
+/// never gives an earlier fire time.
+pub fn cron_schedule(data: &[u8]) {
+    use cron::{Next, TimeZone};
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    let (spec, zone) = match s.split_once('\n') {
+        Some((spec, zone)) => (spec, Some(zone)),
+        None => (s, None),
+    };
+    let parsed = match zone {
+        Some(z) => cron::parse_in_zone(spec, z),
+        None => cron::parse(spec),
+    };
+    let Ok(schedule) = parsed else { return };
+    let in_utc = zone.is_none() && !spec.starts_with("TZ=") && !spec.starts_with("CRON_TZ=");
+    let fields = !spec.contains("@every ");
+    let new_york = TimeZone::get("America/New_York").unwrap_or(TimeZone::UTC);
+    // 2018-03-11 (a DST day in New York), just before 1970, 2000-02-29, and near the end of year 9999.
+    let refs = [1_520_742_896, -1, 951_782_400, 253_402_200_000];
+    for after in refs {
+        let _ = schedule.next_after(after, &new_york);
+        let first = match schedule.next_after(after, &TimeZone::UTC) {
+            Ok(Next::At(t)) => t,
+            Ok(Next::Never) | Err(_) => continue,
+        };
+        assert!(first > after, "{spec:?}: {first} is not after {after}");
+        if !(in_utc && fields) {
+            continue;
+        }
+        assert_eq!(first % 60, 0, "{spec:?}: {first} is not on a whole minute");
+        let again = schedule.next_after(first - 1, &TimeZone::UTC);
+        assert_eq!(again, Ok(Next::At(first)), "{spec:?}: from {} the search skipped {first}", first - 1);
+        let later = after + (first - after) / 2;
+        let from_later = schedule.next_after(later, &TimeZone::UTC);
+        assert_eq!(from_later, Ok(Next::At(first)), "{spec:?}: from {later}, before {first}");
+    }
 }

@@ -84,4 +84,14 @@ fn seeds_are_accepted_by_the_real_code() {
     assert_eq!(exposition::parse_text(&text).unwrap().len(), 6);
     let sel = String::from_utf8(seed("label_selector", "s11")).unwrap();
     assert_eq!(labelselector::Selector::parse(&sel).unwrap().requirements().len(), 2);
+
+    // Most schedule seeds parse, and those that parse have a next fire time to check.
+    let schedules: Vec<Vec<u8>> = (1..=20).map(|i| seed("cron_schedule", &format!("s{i:02}"))).collect();
+    let fire = |spec: &[u8]| {
+        let spec = std::str::from_utf8(spec).unwrap();
+        let s = cron::parse(spec).ok()?;
+        s.next_after(1_520_742_896, &cron::TimeZone::UTC).ok()
+    };
+    let firing = schedules.iter().filter(|s| matches!(fire(s), Some(cron::Next::At(_)))).count();
+    assert!(firing >= 14, "only {firing} schedule seeds fire");
 }

@@ -10,7 +10,6 @@ pub mod family;
 pub mod filter;
 pub mod ingest;
 pub mod key;
-pub mod lenient;
 pub mod options;
 pub mod overview;
 pub mod proj;

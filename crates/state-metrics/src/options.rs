@@ -17,46 +17,6 @@ use serde_json::Value;
 use crate::family::KeyAllow;
 use crate::filter::{FamilyFilter, FilterError};
 
-/// Resource names enabled when `--resources` is empty (upstream v2.20's default set).
-pub const DEFAULT_RESOURCES: &[&str] = &[
-    "certificatesigningrequests",
-    "configmaps",
-    "cronjobs",
-    "daemonsets",
-    "deployments",
-    "endpointslices",
-    "horizontalpodautoscalers",
-    "ingresses",
-    "jobs",
-    "leases",
-    "limitranges",
-    "mutatingadmissionpolicies",
-    "mutatingadmissionpolicybindings",
-    "mutatingwebhookconfigurations",
-    "namespaces",
-    "networkpolicies",
-    "nodes",
-    "persistentvolumeclaims",
-    "persistentvolumes",
-    "poddisruptionbudgets",
-    "pods",
-    "replicasets",
-    "replicationcontrollers",
-    "resourcequotas",
-    "secrets",
-    "services",
-    "statefulsets",
-    "storageclasses",
-    "validatingadmissionpolicies",
-    "validatingadmissionpolicybindings",
-    "validatingwebhookconfigurations",
-    "volumeattachments",
-];
-
-/// Resource names that exist but are only enabled when `--resources` names them.
-pub const OPT_IN_RESOURCES: &[&str] =
-    &["clusterrolebindings", "clusterroles", "endpoints", "ingressclasses", "rolebindings", "roles", "serviceaccounts"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
     #[error("resource {name:?} does not exist; valid resources are: {valid}")]
@@ -476,7 +436,7 @@ impl Options {
         &self,
         enabled: &[&str],
     ) -> Result<(BTreeMap<String, KeyAllow>, BTreeMap<String, KeyAllow>), FilterError> {
-        let known: Vec<&str> = DEFAULT_RESOURCES.iter().chain(OPT_IN_RESOURCES).copied().collect();
+        let known: Vec<&str> = crate::registry::resource_names().collect();
         let resolve = |flag: &[String], config: &Option<BTreeMap<String, Vec<String>>>| {
             let map = match config {
                 Some(m) => m.clone(),
@@ -502,9 +462,9 @@ impl Options {
         let given: BTreeSet<String> =
             self.resources.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         if given.is_empty() {
-            return Ok(DEFAULT_RESOURCES.iter().map(|s| (*s).to_owned()).collect());
+            return Ok(crate::registry::default_resources().map(str::to_owned).collect());
         }
-        let valid: BTreeSet<&str> = DEFAULT_RESOURCES.iter().chain(OPT_IN_RESOURCES).copied().collect();
+        let valid: BTreeSet<&str> = crate::registry::resource_names().collect();
         for name in &given {
             if !valid.contains(name.as_str()) {
                 return Err(OptionsError::UnknownResource {
@@ -637,7 +597,10 @@ mod tests {
     #[test]
     fn empty_resources_means_default_set() {
         let o = parse(&["--resources="]);
-        assert_eq!(o.resource_names().unwrap(), DEFAULT_RESOURCES);
+        let defaults = o.resource_names().unwrap();
+        assert_eq!(defaults, crate::registry::default_resources().collect::<Vec<_>>());
+        assert_eq!(defaults.len(), 32);
+        assert!(defaults.contains(&"pods".to_owned()) && !defaults.contains(&"endpoints".to_owned()));
     }
 
     #[test]

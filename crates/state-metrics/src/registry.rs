@@ -1,6 +1,7 @@
-//! Resource names → type-erased handles built from the generic [`Resource`] trait.
-//!
-//! Adding a resource is one line in [`available`].
+//! The one list of built-in resources ([`RESOURCES`]) and the type-erased handles built from the
+//! generic [`Resource`] trait. The default resource set (`--resources` empty), the names `--resources`
+//! accepts and the names the allowlist flags know are all derived from the list; a test checks it
+//! against the spec table (spec/families.tsv).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -10,51 +11,98 @@ use futures::future::BoxFuture;
 use crate::family::{Ctx, Family, MetricType, Rendered, Stability};
 use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
-use crate::resources::{self as r, LegacyResource, Resource};
+use crate::resources::{self as r, Resource};
 
-/// Every resource this build implements. Keep it sorted by store name; one line per resource.
+/// Whether a resource is watched when `--resources` is empty or must be named there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enabled {
+    /// In upstream's default set.
+    ByDefault,
+    /// Only when `--resources` names it.
+    OptIn,
+}
+
+/// One row of [`RESOURCES`].
+pub struct Entry {
+    /// The name used by `--resources` and `?resources=` (the resource's [`Resource::NAME`]).
+    pub name: &'static str,
+    pub enabled: Enabled,
+    make: fn() -> Arc<dyn ResourceHandle>,
+}
+
+impl Entry {
+    /// The resource's handle.
+    pub fn handle(&self) -> Arc<dyn ResourceHandle> {
+        (self.make)()
+    }
+}
+
+const fn default<R: Resource>() -> Entry {
+    Entry { name: R::NAME, enabled: Enabled::ByDefault, make: handle::<R> }
+}
+
+const fn opt_in<R: Resource>() -> Entry {
+    Entry { name: R::NAME, enabled: Enabled::OptIn, make: handle::<R> }
+}
+
+/// Every built-in resource, one line each, sorted by name; upstream v2.20's default set is marked
+/// `default`, the rest `opt_in`.
+#[rustfmt::skip]
+pub static RESOURCES: &[Entry] = &[
+    default::<r::certificatesigningrequest::CertificateSigningRequests>(),
+    opt_in::<r::clusterrolebinding::ClusterRoleBindings>(),
+    opt_in::<r::clusterrole::ClusterRoles>(),
+    default::<r::configmap::ConfigMaps>(),
+    default::<r::cronjob::CronJobs>(),
+    default::<r::daemonset::DaemonSets>(),
+    default::<r::deployment::Deployments>(),
+    opt_in::<r::endpoint::EndpointsResource>(),
+    default::<r::endpointslice::EndpointSlices>(),
+    default::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
+    opt_in::<r::ingressclass::IngressClasses>(),
+    default::<r::ingress::Ingresses>(),
+    default::<r::job::Jobs>(),
+    default::<r::lease::Leases>(),
+    default::<r::limitrange::LimitRanges>(),
+    default::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
+    default::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
+    default::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
+    default::<r::namespace::Namespaces>(),
+    default::<r::networkpolicy::NetworkPolicies>(),
+    default::<r::node::Nodes>(),
+    default::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
+    default::<r::persistentvolume::PersistentVolumes>(),
+    default::<r::poddisruptionbudget::PodDisruptionBudgets>(),
+    default::<r::pod::Pods>(),
+    default::<r::replicaset::ReplicaSets>(),
+    default::<r::replicationcontroller::ReplicationControllers>(),
+    default::<r::resourcequota::ResourceQuotas>(),
+    opt_in::<r::rolebinding::RoleBindings>(),
+    opt_in::<r::role::Roles>(),
+    default::<r::secret::Secrets>(),
+    opt_in::<r::serviceaccount::ServiceAccounts>(),
+    default::<r::service::Services>(),
+    default::<r::statefulset::StatefulSets>(),
+    default::<r::storageclass::StorageClasses>(),
+    default::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
+    default::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
+    default::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
+    default::<r::volumeattachment::VolumeAttachments>(),
+];
+
+/// The handles of every resource, in the order of [`RESOURCES`].
 pub fn available() -> Vec<Arc<dyn ResourceHandle>> {
-    vec![
-        handle::<r::certificatesigningrequest::CertificateSigningRequests>(),
-        handle::<r::clusterrolebinding::ClusterRoleBindings>(),
-        handle::<r::clusterrole::ClusterRoles>(),
-        handle::<r::configmap::ConfigMaps>(),
-        legacy::<r::cronjob::CronJobs>(),
-        handle::<r::daemonset::DaemonSets>(),
-        handle::<r::deployment::Deployments>(),
-        handle::<r::endpoint::EndpointsResource>(),
-        handle::<r::endpointslice::EndpointSlices>(),
-        handle::<r::horizontalpodautoscaler::HorizontalPodAutoscalers>(),
-        handle::<r::ingressclass::IngressClasses>(),
-        handle::<r::ingress::Ingresses>(),
-        handle::<r::job::Jobs>(),
-        handle::<r::lease::Leases>(),
-        handle::<r::limitrange::LimitRanges>(),
-        handle::<r::mutatingadmissionpolicy::MutatingAdmissionPolicies>(),
-        handle::<r::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBindings>(),
-        handle::<r::mutatingwebhookconfiguration::MutatingWebhookConfigurations>(),
-        handle::<r::namespace::Namespaces>(),
-        handle::<r::networkpolicy::NetworkPolicies>(),
-        handle::<r::node::Nodes>(),
-        handle::<r::persistentvolumeclaim::PersistentVolumeClaims>(),
-        handle::<r::persistentvolume::PersistentVolumes>(),
-        handle::<r::poddisruptionbudget::PodDisruptionBudgets>(),
-        handle::<r::pod::Pods>(),
-        handle::<r::replicaset::ReplicaSets>(),
-        handle::<r::replicationcontroller::ReplicationControllers>(),
-        handle::<r::resourcequota::ResourceQuotas>(),
-        handle::<r::rolebinding::RoleBindings>(),
-        handle::<r::role::Roles>(),
-        handle::<r::secret::Secrets>(),
-        handle::<r::serviceaccount::ServiceAccounts>(),
-        handle::<r::service::Services>(),
-        handle::<r::statefulset::StatefulSets>(),
-        handle::<r::storageclass::StorageClasses>(),
-        handle::<r::validatingadmissionpolicy::ValidatingAdmissionPolicies>(),
-        handle::<r::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBindings>(),
-        handle::<r::validatingwebhookconfiguration::ValidatingWebhookConfigurations>(),
-        handle::<r::volumeattachment::VolumeAttachments>(),
-    ]
+    RESOURCES.iter().map(Entry::handle).collect()
+}
+
+/// Every resource name `--resources` accepts, sorted.
+pub fn resource_names() -> impl Iterator<Item = &'static str> {
+    RESOURCES.iter().map(|e| e.name)
+}
+
+/// The resources enabled when `--resources` is empty, sorted.
+pub fn default_resources() -> impl Iterator<Item = &'static str> {
+    RESOURCES.iter().filter(|e| e.enabled == Enabled::ByDefault).map(|e| e.name)
 }
 
 /// A resource with its concrete object type erased.
@@ -76,8 +124,6 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn header(&self, i: usize, openmetrics: bool) -> Vec<u8>;
     /// Everything the table says of family `i` (tests check it against the spec table).
     fn family_info(&self, i: usize) -> FamilyInfo;
-    /// Whether the resource is read as protobuf (it has a projection).
-    fn reads_protobuf(&self) -> bool;
     /// The `apiVersion` and `kind` of its objects.
     fn api_version_kind(&self) -> (String, String);
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
@@ -161,9 +207,6 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     fn family_info(&self, i: usize) -> FamilyInfo {
         FamilyInfo::of(&R::families()[i])
     }
-    fn reads_protobuf(&self) -> bool {
-        true
-    }
     fn api_version_kind(&self) -> (String, String) {
         (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())
     }
@@ -184,75 +227,6 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
 }
 
-struct Legacy<R>(PhantomData<fn() -> R>);
-
-/// The handle of a resource not yet converted to a projection.
-pub fn legacy<R: LegacyResource>() -> Arc<dyn ResourceHandle> {
-    Arc::new(Legacy::<R>(PhantomData))
-}
-
-fn family<R: LegacyResource>(i: usize) -> &'static Family<R::Obj> {
-    &R::families()[i]
-}
-
-impl<R: LegacyResource> ResourceHandle for Legacy<R> {
-    fn name(&self) -> &'static str {
-        R::NAME
-    }
-    fn api_plural(&self) -> String {
-        <R::Obj as kube::Resource>::plural(&()).into_owned()
-    }
-    fn namespaced(&self) -> bool {
-        std::any::TypeId::of::<<R::Obj as kube::Resource>::Scope>()
-            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
-    }
-    fn type_label(&self) -> String {
-        crate::ingest::type_label::<R::Obj>()
-    }
-    fn family_count(&self) -> usize {
-        R::families().len()
-    }
-    fn family_name(&self, i: usize) -> &'static str {
-        family::<R>(i).name
-    }
-    fn family_opt_in(&self, i: usize) -> bool {
-        family::<R>(i).opt_in
-    }
-    fn header(&self, i: usize, openmetrics: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        family::<R>(i).write_header(&mut out, openmetrics);
-        out
-    }
-    fn family_info(&self, i: usize) -> FamilyInfo {
-        FamilyInfo::of(&R::families()[i])
-    }
-    fn reads_protobuf(&self) -> bool {
-        false
-    }
-    fn api_version_kind(&self) -> (String, String) {
-        (<R::Obj as kube::Resource>::api_version(&()).into_owned(), <R::Obj as kube::Resource>::kind(&()).into_owned())
-    }
-    fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
-        let obj: R::Obj = match format {
-            Format::Json => match serde_json::from_slice::<crate::lenient::Lenient<R::Obj>>(raw) {
-                Ok(crate::lenient::Lenient::Ok(o)) => o,
-                Ok(crate::lenient::Lenient::Malformed(m)) => return Err(m.error),
-                Err(e) => return Err(e.to_string()),
-            },
-            Format::Yaml => serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?,
-            Format::Protobuf => return Err(format!("{} is not read as protobuf yet", R::NAME)),
-        };
-        Ok(crate::family::render(&obj, &R::identity(&obj), R::families(), enabled, ctx))
-    }
-    fn collection(&self, namespace: Option<&str>) -> String {
-        crate::ingest::collection_path::<R::Obj>(namespace)
-    }
-    fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
-        Box::pin(crate::ingest::run_legacy::<R>(spec))
-    }
-}
-
 /// The enabled families of a resource, as indexes into its table: allow/deny list AND opt-in list.
 pub fn enabled_families(h: &dyn ResourceHandle, filter: &FamilyFilter) -> Vec<usize> {
     (0..h.family_count()).filter(|&i| filter.keep(h.family_name(i), h.family_opt_in(i))).collect()
@@ -269,26 +243,17 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{DEFAULT_RESOURCES, OPT_IN_RESOURCES};
 
     #[test]
-    fn every_handle_has_a_known_unique_name_and_families() {
-        let all = available();
-        let mut names: Vec<&str> = all.iter().map(|h| h.name()).collect();
-        let sorted = {
-            let mut s = names.clone();
-            s.sort();
-            s
-        };
-        assert_eq!(names, sorted, "keep available() sorted by name");
-        names.dedup();
-        assert_eq!(names.len(), all.len());
-        for h in &all {
-            assert!(
-                DEFAULT_RESOURCES.contains(&h.name()) || OPT_IN_RESOURCES.contains(&h.name()),
-                "{} is not an upstream resource name",
-                h.name()
-            );
+    fn every_entry_has_a_unique_name_its_handle_agrees_with_and_families() {
+        let names: Vec<&str> = resource_names().collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted, "keep RESOURCES sorted by name, each once");
+        for e in RESOURCES {
+            let h = e.handle();
+            assert_eq!(h.name(), e.name);
             assert!(h.family_count() > 0, "{}", h.name());
             assert!(h.type_label().starts_with("*v"), "{}", h.type_label());
             let head = String::from_utf8(h.header(0, false)).unwrap();
@@ -297,9 +262,8 @@ mod tests {
     }
 
     #[test]
-    fn every_upstream_resource_is_available() {
+    fn scopes_follow_the_kubernetes_types() {
         let all = available();
-        assert_eq!(all.len(), DEFAULT_RESOURCES.len() + OPT_IN_RESOURCES.len());
         let by_name = |n: &str| all.iter().find(|h| h.name() == n).unwrap().clone();
         assert!(by_name("pods").namespaced());
         assert!(by_name("leases").namespaced());

@@ -24,11 +24,11 @@ use kube::runtime::watcher::DefaultBackoff;
 pub use self::driver::{KubeTransport, Pipeline, Received, Sink, Transport};
 pub use self::machine::Config;
 use self::machine::Watcher;
-pub use self::render::{LegacyTyped, Render, Typed};
+pub use self::render::{Render, Typed};
 pub use self::report::Reporter;
 pub use self::wire::Scope;
 use crate::family::Ctx;
-use crate::resources::{LegacyResource, Resource};
+use crate::resources::Resource;
 use crate::shard::Shard;
 use crate::textstore::Reader;
 
@@ -59,12 +59,6 @@ pub fn collection_path<K: kube::Resource<DynamicType = ()>>(namespace: Option<&s
 pub async fn run<R: Resource>(spec: WatchSpec) {
     let render = Typed::<R>::new(spec.enabled.clone(), spec.ctx.clone(), spec.shard);
     run_with(spec, render, R::NAME, type_label::<R::Api>()).await
-}
-
-/// [`run`] for a resource not yet converted to a projection.
-pub async fn run_legacy<R: LegacyResource>(spec: WatchSpec) {
-    let render = LegacyTyped::<R>::new(spec.enabled.clone(), spec.ctx.clone(), spec.shard);
-    run_with(spec, render, R::NAME, type_label::<R::Obj>()).await
 }
 
 async fn run_with<T: Render>(spec: WatchSpec, render: T, name: &'static str, type_label: String) {

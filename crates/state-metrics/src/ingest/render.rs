@@ -1,8 +1,8 @@
 //! From an object's bytes to what the store keeps: its key, resourceVersion and rendered text.
 //!
-//! [`Render`] is the only thing built-in and custom resources do differently in the pipeline: a typed
-//! resource decodes into its Kubernetes struct and runs its family table; a custom resource decodes into
-//! generic JSON and runs its configuration.
+//! [`Render`] is the only thing built-in and custom resources do differently in the pipeline: a built-in
+//! resource decodes into its projection (from protobuf or JSON) and runs its family table; a custom
+//! resource decodes into generic JSON and runs its configuration.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,9 +12,8 @@ use serde::Deserialize;
 use super::machine::Item;
 use crate::family::{Ctx, Rendered, render};
 use crate::key::ObjectKey;
-use crate::lenient::Lenient;
 use crate::proj::Object;
-use crate::resources::{LegacyResource, Resource};
+use crate::resources::Resource;
 use crate::shard::Shard;
 
 /// What became of one object.
@@ -73,14 +72,6 @@ pub fn key_of_json(raw: &[u8]) -> Result<(ObjectKey, String), String> {
     Ok((ObjectKey::new(&m.namespace, &m.name, &m.uid), m.resource_version.into_owned()))
 }
 
-fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectKey {
-    ObjectKey::new(
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.name.as_deref().unwrap_or(""),
-        meta.uid.as_deref().unwrap_or(""),
-    )
-}
-
 /// A built-in resource: decoded into its projection (from protobuf or JSON), rendered by its family
 /// table.
 pub struct Typed<R: Resource> {
@@ -111,6 +102,17 @@ impl<R: Resource> Typed<R> {
             guarded(R::NAME, &key, || render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx));
         Decoded::Item(Item { key, resource_version, rendered })
     }
+
+    /// An object whose fields do not decode: when its metadata can still be read it is kept by its key
+    /// without a rendering (so its old series go) and logged; otherwise it is garbage.
+    fn undecodable(&self, key: Option<(ObjectKey, String)>, error: String) -> Decoded {
+        let Some((key, resource_version)) = key else { return Decoded::Garbage(error) };
+        if !self.shard.owns(key.uid()) {
+            return Decoded::Foreign { resource_version };
+        }
+        log_skipped(R::NAME, &key, &error);
+        Decoded::Item(Item { key, resource_version, rendered: None })
+    }
 }
 
 impl<R: Resource> Render for Typed<R> {
@@ -120,17 +122,7 @@ impl<R: Resource> Render for Typed<R> {
         }
         match serde_json::from_slice::<R::Obj>(raw) {
             Ok(o) => self.item(o),
-            // Keep what identifies it, so its old series go; log why it is skipped.
-            Err(e) => match key_of_json(raw) {
-                Ok((key, resource_version)) => {
-                    if !self.shard.owns(key.uid()) {
-                        return Decoded::Foreign { resource_version };
-                    }
-                    log_skipped(R::NAME, &key, &e.to_string());
-                    Decoded::Item(Item { key, resource_version, rendered: None })
-                }
-                Err(_) => Decoded::Garbage(e.to_string()),
-            },
+            Err(e) => self.undecodable(key_of_json(raw).ok(), e.to_string()),
         }
     }
 
@@ -141,7 +133,7 @@ impl<R: Resource> Render for Typed<R> {
     fn protobuf(&self, raw: &[u8]) -> Decoded {
         match <R::Obj as crate::proj::Message>::decode(raw) {
             Ok(o) => self.item(o),
-            Err(e) => Decoded::Garbage(e.to_string()),
+            Err(e) => self.undecodable(super::pb::key_of_pb(raw).ok(), e.to_string()),
         }
     }
 }
@@ -166,89 +158,31 @@ fn log_skipped(resource: &str, key: &ObjectKey, error: &str) {
     );
 }
 
-/// A resource not yet converted to a projection: decoded into its k8s-openapi struct (JSON only).
-pub struct LegacyTyped<R: LegacyResource> {
-    pub enabled: Arc<[usize]>,
-    pub ctx: Arc<Ctx>,
-    /// Objects outside this shard are dropped (client-side sharding).
-    pub shard: Shard,
-    pub _resource: PhantomData<fn() -> R>,
-}
-
-impl<R: LegacyResource> LegacyTyped<R> {
-    pub fn new(enabled: Arc<[usize]>, ctx: Arc<Ctx>, shard: Shard) -> Self {
-        LegacyTyped { enabled, ctx, shard, _resource: PhantomData }
-    }
-}
-
-impl<R: LegacyResource> Render for LegacyTyped<R> {
-    fn json(&self, raw: &[u8]) -> Decoded {
-        if raw.trim_ascii_start().first() != Some(&b'{') {
-            return Decoded::Garbage("not a JSON object".into());
-        }
-        let obj: Lenient<R::Obj> = match serde_json::from_slice(raw) {
-            Ok(o) => o,
-            Err(e) => return Decoded::Garbage(e.to_string()),
-        };
-        let (meta, rendered) = match &obj {
-            Lenient::Ok(o) => {
-                let meta = k8s_openapi::Metadata::metadata(o);
-                if !self.shard.owns(meta.uid.as_deref().unwrap_or("")) {
-                    return Decoded::Foreign { resource_version: meta.resource_version.clone().unwrap_or_default() };
-                }
-                (meta, render_guarded::<R>(o, &self.enabled, &self.ctx))
-            }
-            Lenient::Malformed(m) => {
-                if !self.shard.owns(m.meta.uid.as_deref().unwrap_or("")) {
-                    return Decoded::Foreign { resource_version: m.meta.resource_version.clone().unwrap_or_default() };
-                }
-                log_malformed(R::NAME, &m.meta, &m.error);
-                (&m.meta, None)
-            }
-        };
-        Decoded::Item(Item {
-            key: key_of(meta),
-            resource_version: meta.resource_version.clone().unwrap_or_default(),
-            rendered,
-        })
-    }
-}
-
-/// Renders one object. A generator that panics on some unexpected shape must not end the resource's
-/// watch (that would freeze all its series): the object is logged and treated as unrenderable.
-pub fn render_guarded<R: LegacyResource>(o: &R::Obj, enabled: &[usize], ctx: &Ctx) -> Option<Rendered> {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        render(o, &R::identity(o), R::families(), enabled, ctx)
-    }));
-    if r.is_err() {
-        let meta = k8s_openapi::Metadata::metadata(o);
-        log_malformed(R::NAME, meta, "a metric generator panicked on this object");
-    }
-    r.ok()
-}
-
-fn log_malformed(resource: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, error: &str) {
-    tracing::warn!(
-        resource,
-        namespace = meta.namespace.as_deref().unwrap_or(""),
-        name = meta.name.as_deref().unwrap_or(""),
-        error,
-        "skipping object that does not decode"
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::family::{Family, MetricType, Samples, Stability};
-    use k8s_openapi::api::core::v1::ConfigMap;
+    use crate::proj::ObjectMeta;
+    use crate::resources::Identity;
+    use crate::{message, object};
+
+    message! {
+        /// A ConfigMap with its data, for a family that reads more than metadata.
+        pub struct Cm {
+            1 => metadata: ObjectMeta,
+            2 => data: Option<BTreeMap<String, String>>,
+        }
+    }
+    object!(Cm);
 
     struct Cms;
-    fn count(c: &ConfigMap, _: &Ctx, s: &mut Samples<'_>) {
+    fn count(c: &Cm, _: &Ctx, s: &mut Samples<'_>) {
         assert!(c.metadata.name.as_deref() != Some("boom"), "generator bug");
         s.push(&[], c.data.as_ref().map_or(0, |d| d.len()) as f64);
     }
-    static FAMS: &[Family<ConfigMap>] = &[Family {
+    static FAMS: &[Family<Cm>] = &[Family {
         name: "t_keys",
         help: "h",
         kind: MetricType::Gauge,
@@ -257,19 +191,18 @@ mod tests {
         opt_in: false,
         generate: count,
     }];
-    impl LegacyResource for Cms {
-        type Obj = ConfigMap;
+    impl Resource for Cms {
+        type Obj = Cm;
+        type Api = k8s_openapi::api::core::v1::ConfigMap;
         const NAME: &'static str = "configmaps";
-        fn identity(c: &ConfigMap) -> Vec<(&'static str, String)> {
-            vec![("configmap", c.metadata.name.clone().unwrap_or_default())]
-        }
-        fn families() -> &'static [Family<ConfigMap>] {
+        const IDENTITY: Identity<Cm> = Identity::cluster("configmap");
+        fn families() -> &'static [Family<Cm>] {
             FAMS
         }
     }
 
-    fn typed(shard: Shard) -> LegacyTyped<Cms> {
-        LegacyTyped::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
+    fn typed(shard: Shard) -> Typed<Cms> {
+        Typed::new(Arc::from(vec![0]), Arc::new(Ctx::default()), shard)
     }
 
     fn text(d: Decoded) -> String {
@@ -293,6 +226,13 @@ mod tests {
         // A field of the wrong shape: the object is known (so its old series can go) but not rendered.
         let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6"},"data":7}"#;
         assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
+        // The same in protobuf (a data key that is not UTF-8).
+        match t.protobuf(&bad_data_pb()) {
+            Decoded::Item(Item { key, resource_version, rendered: None }) => {
+                assert_eq!((key, resource_version.as_str()), (ObjectKey::new("", "b", "u2"), "6"))
+            }
+            other => panic!("{other:?}"),
+        }
         // A generator that panics on this object.
         let boom = br#"{"metadata":{"name":"boom","uid":"u3","resourceVersion":"7"}}"#;
         assert!(matches!(t.json(boom), Decoded::Item(Item { rendered: None, .. })));
@@ -308,10 +248,18 @@ mod tests {
             let t = typed(Shard { index, total: 3 });
             for (i, u) in uids.iter().enumerate() {
                 let raw = format!(r#"{{"metadata":{{"name":"{u}","uid":"{u}","resourceVersion":"9"}}}}"#);
-                match t.json(raw.as_bytes()) {
-                    Decoded::Item(_) => owners[i] += 1,
-                    Decoded::Foreign { resource_version } => assert_eq!(resource_version, "9"),
-                    Decoded::Garbage(e) => panic!("{e}"),
+                let mut meta = kwire::Writer::new();
+                meta.string(1, u);
+                meta.string(5, u);
+                meta.string(6, "9");
+                let mut pb = kwire::Writer::new();
+                pb.message(1, meta.as_bytes());
+                match (t.json(raw.as_bytes()), t.protobuf(pb.as_bytes())) {
+                    (Decoded::Item(_), Decoded::Item(_)) => owners[i] += 1,
+                    (Decoded::Foreign { resource_version: a }, Decoded::Foreign { resource_version: b }) => {
+                        assert_eq!((a.as_str(), b.as_str()), ("9", "9"))
+                    }
+                    other => panic!("{other:?}"),
                 }
             }
         }
@@ -349,6 +297,26 @@ mod tests {
         let bad = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6","creationTimestamp":"not a time"}}"#;
         assert!(matches!(t.json(bad), Decoded::Item(Item { rendered: None, .. })));
         assert!(matches!(t.protobuf(&[0x0a, 0x05]), Decoded::Garbage(_)));
+        // Malformed only where no family of the resource reads (configmaps read metadata alone): the
+        // projection never decodes that field, so the object renders, from either encoding.
+        let odd_json = br#"{"metadata":{"name":"b","uid":"u2","resourceVersion":"6"},"data":7}"#;
+        assert_eq!(text(t.json(odd_json)).2, "kube_configmap_info{namespace=\"\",configmap=\"b\"} 1\n");
+        assert_eq!(text(t.protobuf(&bad_data_pb())).2, "kube_configmap_info{namespace=\"\",configmap=\"b\"} 1\n");
+    }
+
+    /// A ConfigMap `b` (uid `u2`, resourceVersion 6) whose data has a key that is not UTF-8.
+    fn bad_data_pb() -> Vec<u8> {
+        let mut meta = kwire::Writer::new();
+        meta.string(1, "b");
+        meta.string(5, "u2");
+        meta.string(6, "6");
+        let mut entry = kwire::Writer::new();
+        entry.bytes(1, b"\xff");
+        entry.string(2, "v");
+        let mut cm = kwire::Writer::new();
+        cm.message(1, meta.as_bytes());
+        cm.message(2, entry.as_bytes());
+        cm.into_bytes()
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl PbField for Option<String> {
     }
 }
 
+/// A JSON list of strings whose elements may be `null` (each an empty string, as in Go).
+fn strings_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(Option::<Vec<Option<String>>>::deserialize(d)?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
+}
+
 impl PbField for Vec<String> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(s) = string(&v)? {
@@ -114,11 +119,19 @@ impl PbField for Vec<String> {
         }
         Ok(())
     }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(strings_from_json(d)?.unwrap_or_default())
+    }
 }
 
 impl PbField for Option<Vec<String>> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         self.get_or_insert_with(Vec::new).merge_value(v)
+    }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strings_from_json(d)
     }
 }
 
@@ -200,8 +213,13 @@ impl<T: Message + DeserializeOwned> PbField for Option<Vec<T>> {
 }
 
 /// A value of a protobuf map (`map<string, V>` travels as repeated entries `{1: key, 2: value}`).
-pub trait MapValue: Sized + Default {
+pub trait MapValue: Sized + Default + DeserializeOwned {
     fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError>;
+
+    /// What a JSON `null` in place of a value decodes to: Go's zero value of the type.
+    fn zero() -> Self {
+        Self::default()
+    }
 }
 
 impl MapValue for String {
@@ -210,10 +228,21 @@ impl MapValue for String {
     }
 }
 
-impl<T: Message> MapValue for T {
+impl MapValue for Quantity {
     fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError> {
-        bytes(&v).map(T::decode).transpose()
+        bytes(&v).map(Quantity::decode).transpose()
     }
+
+    /// Go's zero `resource.Quantity`, which prints and counts as 0.
+    fn zero() -> Self {
+        Quantity("0".to_owned())
+    }
+}
+
+/// A JSON map whose values may be `null` (each the value type's zero, as in Go).
+fn map_from_json<'de, D: Deserializer<'de>, V: MapValue>(d: D) -> Result<Option<BTreeMap<String, V>>, D::Error> {
+    Ok(Option::<BTreeMap<String, Option<V>>>::deserialize(d)?
+        .map(|m| m.into_iter().map(|(k, v)| (k, v.unwrap_or_else(V::zero))).collect()))
 }
 
 impl<V: MapValue> PbField for BTreeMap<String, V> {
@@ -235,11 +264,19 @@ impl<V: MapValue> PbField for BTreeMap<String, V> {
         self.insert(key, value);
         Ok(())
     }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(map_from_json(d)?.unwrap_or_default())
+    }
 }
 
 impl<V: MapValue> PbField for Option<BTreeMap<String, V>> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         self.get_or_insert_with(BTreeMap::new).merge_value(v)
+    }
+
+    fn from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        map_from_json(d)
     }
 }
 
@@ -315,7 +352,9 @@ macro_rules! object {
 
 #[cfg(test)]
 mod tests {
-    use super::{Condition, ObjectMeta};
+    use std::collections::BTreeMap;
+
+    use super::{Condition, LabelSelectorRequirement, ObjectMeta, PbField, Quantity};
 
     #[test]
     fn a_null_message_is_its_zero_value() {
@@ -326,5 +365,39 @@ mod tests {
         let m: ObjectMeta = serde_json::from_str("null").unwrap();
         assert_eq!(m, ObjectMeta::default());
         assert!(serde_json::from_str::<Condition>("3").is_err());
+    }
+
+    /// A field of a wire type the projection does not expect (only a broken server or proxy sends one)
+    /// reads as absent; the rest of the message decodes. Go's generated decoders refuse the message.
+    #[test]
+    fn a_field_of_the_wrong_wire_type_reads_as_absent() {
+        use super::Message;
+        let mut w = kwire::Writer::new();
+        w.varint(1, 7); // name: a string field, sent as a varint
+        w.string(3, "ns");
+        w.string(7, "not a varint"); // generation: an int64 field, sent as bytes
+        let m = ObjectMeta::decode(w.as_bytes()).unwrap();
+        assert_eq!((m.name, m.namespace.as_deref(), m.generation), (None, Some("ns"), None));
+    }
+
+    /// Go decodes `null` in a list of strings or as a map value to the element's zero value; so do
+    /// the projections (the object is rendered, not skipped).
+    #[test]
+    fn null_strings_and_map_values_are_zero_values() {
+        let m: ObjectMeta = serde_json::from_str(r#"{"labels": {"a": null, "b": "x"}, "annotations": null}"#).unwrap();
+        let labels = m.labels.unwrap();
+        assert_eq!((labels["a"].as_str(), labels["b"].as_str()), ("", "x"));
+        assert_eq!(m.annotations, None);
+        let r: LabelSelectorRequirement = serde_json::from_str(r#"{"key": "k", "values": ["a", null]}"#).unwrap();
+        assert_eq!(r.values, Some(vec!["a".to_owned(), String::new()]));
+        let q: BTreeMap<String, Quantity> =
+            PbField::from_json(&mut serde_json::Deserializer::from_str(r#"{"cpu": null, "memory": "1Gi"}"#)).unwrap();
+        assert_eq!((q["cpu"].0.as_str(), q["memory"].0.as_str()), ("0", "1Gi"));
+        // Nulls cost nothing extra: a list of many of them decodes like any other.
+        let many = format!("[{}]", vec!["null"; 1000].join(","));
+        let conditions: Vec<Condition> = serde_json::from_str(&many).unwrap();
+        assert!(conditions.len() == 1000 && conditions.iter().all(|c| *c == Condition::default()));
+        // A value of the wrong type is still an error.
+        assert!(serde_json::from_str::<ObjectMeta>(r#"{"labels": {"a": 5}}"#).is_err());
     }
 }

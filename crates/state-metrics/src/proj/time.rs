@@ -80,7 +80,7 @@ impl Time {
             }
             _ => return None,
         };
-        let days = days_from_civil(year, month, day);
+        let days = gocompat::civil::days_from_civil(year, month, day);
         let seconds = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
         Some(Time { seconds, nanos: nanos as i32 })
     }
@@ -97,17 +97,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl<'de> serde::Deserialize<'de> for Time {
@@ -183,6 +172,39 @@ mod tests {
             "",
         ] {
             assert_eq!(secs(bad), None, "{bad}");
+        }
+    }
+
+    /// Every time Go's parser takes has its exact seconds, also past the 9999-12-30T22:00:00Z where
+    /// typed Rust time types stop; what Go refuses, this refuses too (the object is then skipped).
+    #[test]
+    fn the_far_future_as_go_reads_it() {
+        for (text, unix) in [
+            ("9999-12-30T22:00:01Z", 253_402_207_201),
+            ("9999-12-31T23:59:59Z", 253_402_300_799),
+            ("9999-12-31T23:59:59.999999999Z", 253_402_300_799),
+            ("9999-12-31T23:59:59,5Z", 253_402_300_799),
+            ("9999-12-31T23:59:59-12:00", 253_402_343_999),
+            ("9999-12-31T23:59:59-23:59", 253_402_387_139),
+            ("9999-12-30T22:00:00Z", 253_402_207_200),
+            ("9999-12-31T12:00:00+14:00", 253_402_207_200),
+            ("0000-01-01T00:00:00Z", -62_167_219_200),
+        ] {
+            assert_eq!(Time::parse(text).map(|t| t.unix()), Some(unix), "{text}");
+        }
+        for text in [
+            "10000-01-01T00:00:00Z",
+            "9999-12-32T00:00:00Z",
+            "9999-02-29T00:00:00Z",
+            "9999-12-31T24:00:00Z",
+            "9999-12-31 23:59:59Z",
+            "9999-12-31T23:59:59",
+            "9999-12-31T23:59:59+24:00",
+            "9999-12-31T23:59:59.Z",
+            "9999-12-31t23:59:59z",
+            "not a time",
+        ] {
+            assert_eq!(Time::parse(text), None, "{text}");
         }
     }
 

@@ -7,8 +7,6 @@ use crate::family::{Ctx, KeyAllow, Samples};
 use crate::proj::time::GO_ZERO_SECONDS;
 use crate::proj::{Object, ObjectMeta, Quantity, Time};
 
-pub use super::util::{bool_f64, condition_values, opt_bool_str, sanitize_resource_name};
-
 /// `0001-01-01T00:00:00Z` in unix seconds: Go's zero `time.Time`.
 pub const GO_ZERO_TIME_UNIX: f64 = GO_ZERO_SECONDS as f64;
 
@@ -50,11 +48,24 @@ pub fn annotations<T: Object>(o: &T, ctx: &Ctx, s: &mut Samples<'_>) {
     map_family("annotation", o.meta().annotations.as_ref(), &ctx.annotations, s)
 }
 
+/// The `label_*` / `annotation_*` label set for the keys of `map` that `allow` selects: keys sorted by
+/// their original spelling, names sanitised, collisions suffixed `_conflictN`.
+pub fn kube_map_labels(
+    prefix: &str,
+    map: Option<&BTreeMap<String, String>>,
+    allow: &KeyAllow,
+) -> Vec<(String, String)> {
+    let selected = allow.select(map);
+    let keys: Vec<&str> = selected.iter().map(|(k, _)| *k).collect();
+    let names = exposition::kube_label_names(prefix, &keys);
+    names.into_iter().zip(selected).map(|(n, (_, v))| (n, v.to_owned())).collect()
+}
+
 fn map_family(prefix: &str, map: Option<&BTreeMap<String, String>>, allow: &KeyAllow, s: &mut Samples<'_>) {
     if allow.is_nothing() {
         return;
     }
-    s.push_owned(&super::util::kube_map_labels(prefix, map, allow), 1.0);
+    s.push_owned(&kube_map_labels(prefix, map, allow), 1.0);
 }
 
 /// A family whose one sample is 1 with no labels of its own (`kube_<res>_info` of most resources).
@@ -118,4 +129,36 @@ pub fn quantity_value(resource_name: &str, q: &Quantity) -> Option<f64> {
 /// `kube_<res>_metadata_generation`: metadata.generation, 0 when unset (Go's zero value).
 pub fn generation<T: Object>(o: &T, _: &Ctx, s: &mut Samples<'_>) {
     s.push(&[], o.meta().generation.unwrap_or(0) as f64);
+}
+
+/// The three 0/1 values of a condition status, in upstream's order true, false, unknown. Upstream
+/// compares with the exact constants `True`, `False` and `Unknown`: any other spelling (`true`, `""`,
+/// `yes`) sets none of the three.
+pub fn condition_values(status: &str) -> [(&'static str, f64); 3] {
+    [
+        ("true", bool_f64(status == "True")),
+        ("false", bool_f64(status == "False")),
+        ("unknown", bool_f64(status == "Unknown")),
+    ]
+}
+
+/// 1.0 for true, 0.0 for false.
+pub fn bool_f64(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// A Kubernetes resource name as a label value (`nvidia.com/gpu` -> `nvidia_com_gpu`): every character
+/// outside `[a-zA-Z0-9_]` becomes `_`, case kept. Used for the `resource` label of container
+/// requests/limits and node capacity, which upstream sanitises without snake-casing.
+pub fn sanitize_resource_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// `"true"`/`"false"` for a set boolean, `""` when unset (Go's `strconv.FormatBool` behind a nil check).
+pub fn opt_bool_str(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
 }

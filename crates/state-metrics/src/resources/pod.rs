@@ -1174,7 +1174,7 @@ fn tolerations(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
 fn nodeselectors(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {
     // Not subject to the label allowlist: every nodeSelector entry is exported.
     let selector = spec(p).and_then(|sp| sp.node_selector.as_ref());
-    s.push_owned(&super::util::kube_map_labels("nodeselector", selector, &KeyAllow::All), 1.0);
+    s.push_owned(&util::kube_map_labels("nodeselector", selector, &KeyAllow::All), 1.0);
 }
 
 fn service_account(p: &Pod, _: &Ctx, s: &mut Samples<'_>) {

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use super::common::kube_map_labels;
 use super::common::{bool_f64, created};
-use super::util::kube_map_labels;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, KeyAllow, Samples};

@@ -1,7 +1,8 @@
 //! Golden tests: every `tests/fixtures/<resource>/<case>.yaml` holds one object; `<case>.prom` holds the exact
 //! text kube-state-metrics must print for it alone (HELP/TYPE of every non-opt-in family, then samples).
-//! A `<case>.json` object is decoded the way a LIST response is (through `Lenient`, which must accept it):
-//! for objects whose decoding is the point (far-future times, nulls).
+//! A `<case>.json` object is decoded from JSON as the watcher decodes it: for objects whose decoding is the
+//! point (far-future times, nulls). Every case also goes through the protobuf decoder, after encoding it
+//! as the API server would, and must render the same text.
 //! An optional `<case>.ctx` sets allowlists, one `key=value` per line:
 //!   labels=*            annotations=app,team*      opt_in=kube_pod_nodeselectors
 //! `UPDATE_GOLDEN=1` rewrites the .prom files from the current output: only for bulk edits that are then
@@ -151,11 +152,9 @@ pub fn check_resource(name: &str) {
             render_yaml(name, &text, &ctx, &opt_in)
         };
         // The same object as the API server would send it in protobuf must render the same text.
-        if handle(name).reads_protobuf() {
-            let via_protobuf = render_protobuf(name, &text, &ctx, &opt_in);
-            if via_protobuf != got {
-                failures.push(format!("--- {} (protobuf)\n{}", case.display(), diff(&got, &via_protobuf)));
-            }
+        let via_protobuf = render_protobuf(name, &text, &ctx, &opt_in);
+        if via_protobuf != got {
+            failures.push(format!("--- {} (protobuf)\n{}", case.display(), diff(&got, &via_protobuf)));
         }
         let want_path = case.with_extension("prom");
         if update {
@@ -255,7 +254,7 @@ pub fn check_table(name: &str) {
     let ours: Vec<&str> = families.iter().map(|f| f.name).collect();
     let theirs: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(ours, theirs, "family list/order of {name} differs from the spec");
-    let default_resource = state_metrics::options::DEFAULT_RESOURCES.contains(&name);
+    let default_resource = state_metrics::registry::default_resources().any(|d| d == name);
     for (f, r) in families.iter().zip(&rows) {
         assert_eq!(f.kind.type_word(false), r.kind, "TYPE of {}", f.name);
         assert_eq!(f.full_help, r.help, "HELP of {}", f.name);

@@ -5,7 +5,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod cronjob_schedule;
 mod pod_cases;
 
 macro_rules! golden {
@@ -29,10 +28,14 @@ macro_rules! golden {
             }
         )*
 
-        /// Every resource module with a golden directory is listed above.
+        /// Every resource module with a golden directory is listed above, and so is every resource of
+        /// the registry's list.
         #[test]
-        fn every_fixture_directory_is_tested() {
+        fn every_fixture_directory_and_every_resource_is_tested() {
             let listed: Vec<&str> = vec![$($name),*];
+            for name in state_metrics::registry::resource_names() {
+                assert!(listed.contains(&name), "resource {name} has no golden tests here");
+            }
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
             for entry in std::fs::read_dir(dir).unwrap().flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -42,6 +45,25 @@ macro_rules! golden {
             }
         }
     };
+}
+
+/// The registry's list of resources and the spec name the same resources; each has exactly the
+/// spec's families with the spec's TYPE, stability, deprecation, opt-in and HELP (`check_table`, also
+/// run per resource above); and the default set derived from the list is upstream's: the resources
+/// the spec marks as printing samples in the default configuration (its `default` column).
+#[test]
+fn resource_list_matches_the_spec() {
+    use std::collections::BTreeSet;
+    let spec = common::spec_rows();
+    let in_spec: BTreeSet<&str> = spec.iter().map(|r| r.resource.as_str()).collect();
+    let listed: BTreeSet<&str> = state_metrics::registry::resource_names().collect();
+    assert_eq!(listed, in_spec, "resources of the list (left) and of the spec (right)");
+    let spec_default: BTreeSet<&str> = spec.iter().filter(|r| r.default_on).map(|r| r.resource.as_str()).collect();
+    let default: BTreeSet<&str> = state_metrics::registry::default_resources().collect();
+    assert_eq!(default, spec_default, "default set of the list (left) and of the spec (right)");
+    for name in listed {
+        common::check_table(name);
+    }
 }
 
 golden!(

@@ -1,7 +1,7 @@
-//! CronJob next-schedule computation: pure, with fixed reference times and zones.
+//! The next fire time of whole schedules: fixed reference times and zones, the cases upstream tests,
+//! DST changes, and a plain model of the CronJob controller for the day-of-month/day-of-week rule.
+use cron::{Next, TimeZone, parse, parse_in_zone};
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
-use state_metrics::resources::cronjob::schedule::{GO_ZERO_TIME_UNIX, NextError, next_schedule_time, parse};
 
 fn ts(s: i64) -> Timestamp {
     Timestamp::from_second(s).unwrap()
@@ -11,13 +11,21 @@ fn tz(name: &str) -> TimeZone {
     jiff::tz::db().get(name).unwrap()
 }
 
-/// Next fire time after `after` for `schedule` in `zone` (None: the given local zone).
-fn next(schedule: &str, zone: Option<&str>, after: i64, local: &TimeZone) -> Result<i64, NextError> {
-    next_schedule_time(schedule, zone, Some(ts(after)), None, local)
+/// Next fire time after `after` for `schedule` in `zone` (None: the given local zone); `None` when it
+/// does not parse.
+fn next(schedule: &str, zone: Option<&str>, after: i64, local: &TimeZone) -> Option<Next> {
+    let parsed = match zone {
+        Some(z) => parse_in_zone(schedule, z),
+        None => parse(schedule),
+    };
+    Some(parsed.ok()?.next_after(after, local).unwrap_or_else(|e| panic!("{schedule}: {e}")))
 }
 
 fn next_utc(schedule: &str, zone: Option<&str>, after: i64) -> i64 {
-    next(schedule, zone, after, &TimeZone::UTC).unwrap_or_else(|e| panic!("{schedule}: {e}"))
+    match next(schedule, zone, after, &TimeZone::UTC) {
+        Some(Next::At(t)) => t,
+        other => panic!("{schedule}: {other:?}"),
+    }
 }
 
 // 2018-03-11T04:34:56Z, the reference time of upstream's own test.
@@ -34,24 +42,10 @@ fn upstream_reference_cases() {
 #[test]
 fn unset_zone_uses_the_given_local_zone() {
     let after = 1_767_225_600; // 2026-01-01T00:00Z = 09:00 in Tokyo
-    assert_eq!(next("0 12 * * *", None, after, &tz("Asia/Tokyo")).unwrap(), 1_767_236_400);
-    assert_eq!(next("0 12 * * *", None, after, &TimeZone::UTC).unwrap(), 1_767_268_800);
+    assert_eq!(next("0 12 * * *", None, after, &tz("Asia/Tokyo")), Some(Next::At(1_767_236_400)));
+    assert_eq!(next("0 12 * * *", None, after, &TimeZone::UTC), Some(Next::At(1_767_268_800)));
     // "Local" names the same zone explicitly.
-    assert_eq!(next("0 12 * * *", Some("Local"), after, &tz("Asia/Tokyo")).unwrap(), 1_767_236_400);
-}
-
-#[test]
-fn last_schedule_wins_over_creation_and_one_is_required() {
-    let created = Some(ts(LAST - 86_400 * 10));
-    let got = next_schedule_time("0 */6 * * *", Some("UTC"), Some(ts(LAST)), created, &TimeZone::UTC);
-    assert_eq!(got, Ok(1_520_748_000));
-    let got = next_schedule_time("0 */6 * * *", Some("UTC"), None, Some(ts(LAST)), &TimeZone::UTC);
-    assert_eq!(got, Ok(1_520_748_000));
-    let got = next_schedule_time("0 */6 * * *", None, None, None, &TimeZone::UTC);
-    assert_eq!(got, Err(NextError::NoReferenceTime));
-    // Go's zero time counts as unset.
-    let zero = Some(ts(GO_ZERO_TIME_UNIX));
-    assert_eq!(next_schedule_time("0 */6 * * *", None, zero, zero, &TimeZone::UTC), Err(NextError::NoReferenceTime));
+    assert_eq!(next("0 12 * * *", Some("Local"), after, &tz("Asia/Tokyo")), Some(Next::At(1_767_236_400)));
 }
 
 #[test]
@@ -103,8 +97,8 @@ fn descriptors_names_and_steps() {
 }
 
 #[test]
-fn impossible_dates_give_go_zero_time() {
-    assert_eq!(next_utc("0 0 30 2 *", None, LAST), GO_ZERO_TIME_UNIX);
+fn impossible_dates_never_fire() {
+    assert_eq!(next("0 0 30 2 *", None, LAST, &TimeZone::UTC), Some(Next::Never));
 }
 
 #[test]
@@ -137,18 +131,17 @@ fn invalid_schedules_and_zones_are_errors_not_panics() {
         " @hourly",
         "TZ=UTC",
         "CRON_TZ=Nowhere/City 0 * * * *",
+        "0 0 L * *",
+        "0 0 ? * 1#2",
     ] {
         assert!(parse(bad).is_err(), "{bad:?} must not parse");
-        assert!(matches!(next(bad, None, LAST, &TimeZone::UTC), Err(NextError::Invalid(_))), "{bad:?} is invalid");
+        assert_eq!(next(bad, None, LAST, &TimeZone::UTC), None, "{bad:?} is invalid");
     }
     for zone in ["Invalid/Zone", "asia/shanghai", "", "/etc/localtime", "Europe/../UTC"] {
-        assert!(
-            matches!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC), Err(NextError::Invalid(_))),
-            "zone {zone:?} is invalid"
-        );
+        assert!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC).is_none(), "zone {zone:?} is invalid");
     }
     // A schedule carrying its own prefix plus spec.timeZone has six fields after the prefix.
-    assert!(matches!(next("TZ=UTC 0 * * * *", Some("UTC"), LAST, &TimeZone::UTC), Err(NextError::Invalid(_))));
+    assert_eq!(next("TZ=UTC 0 * * * *", Some("UTC"), LAST, &TimeZone::UTC), None);
 }
 
 #[test]
@@ -160,7 +153,7 @@ fn odd_but_valid_syntax() {
     assert_eq!(next_utc("*-5 * * * *", None, LAST), LAST + 4); // "*-5" is a plain star
     // Backward-compatible link names and Etc zones resolve like any other IANA name.
     for zone in ["US/Pacific", "Etc/GMT+5", "EST5EDT", "UTC", "Europe/Berlin"] {
-        assert!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC).is_ok(), "zone {zone:?} is valid");
+        assert!(next("0 * * * *", Some(zone), LAST, &TimeZone::UTC).is_some(), "zone {zone:?} is valid");
     }
     // The zone name ends at the first space, so a trailing space in spec.timeZone is harmless.
     assert_eq!(next_utc("0 */6 * * *", Some("Asia/Shanghai "), LAST), 1_520_762_400);
@@ -243,4 +236,66 @@ fn restricted_day_of_month_and_week_follow_the_cronjob_controller() {
     // Every Monday in February runs; upstream's AND would wait for a Monday the 29th (2044), beyond
     // its five-year horizon, and print Go's zero time.
     assert_eq!(next_utc("0 12 29 2 MON", None, after), 1_801_483_200); // Monday 2027-02-01, 12:00
+}
+
+/// Schedules of the kind upstream's parser tests use, each with its next fire time after LAST
+/// (Sunday 2018-03-11T04:34:56Z) in UTC.
+#[test]
+fn more_upstream_style_schedules() {
+    let day = |d: i64, h: i64, m: i64| 1_520_726_400 + (d - 11) * 86_400 + h * 3600 + m * 60; // 2018-03-d h:m
+    for (schedule, want) in [
+        ("5 * * * *", day(11, 5, 5)),
+        ("0-4,8-12 * * * *", day(11, 5, 0)),
+        ("*/15 4 * * *", day(11, 4, 45)),
+        ("0 0 * * MON-FRI", day(12, 0, 0)),
+        ("0 0 * * sun", day(18, 0, 0)),
+        ("0 12 * MAR SUN", day(11, 12, 0)),
+        ("0 0 1 */3 *", 1_522_540_800), // 2018-04-01
+        ("@weekly", day(18, 0, 0)),
+        ("@monthly", 1_522_540_800),
+        ("@midnight", day(12, 0, 0)),
+        ("@annually", 1_546_300_800),
+        ("CRON_TZ=UTC @every 1h", LAST + 3600),
+        ("TZ=Asia/Tokyo 0 9 * * *", day(12, 0, 0)), // 09:00 in Tokyo is 00:00Z
+    ] {
+        assert_eq!(next_utc(schedule, None, LAST), want, "{schedule}");
+    }
+}
+
+/// The reference time's second is dropped: the next fire time is strictly after it, also when the
+/// reference is itself a fire time.
+#[test]
+fn next_is_strictly_after_the_reference() {
+    let on_the_hour = 1_520_744_400; // 05:00:00Z
+    assert_eq!(next_utc("0 * * * *", None, on_the_hour), on_the_hour + 3600);
+    assert_eq!(next_utc("0 * * * *", None, on_the_hour - 1), on_the_hour);
+    // Before 1970 too.
+    assert_eq!(next_utc("0 0 1 1 *", None, -1), 0);
+}
+
+/// Near the end of the representable range there is no wall clock to name: an error, not a panic or
+/// a wrong date.
+#[test]
+fn the_edge_of_time_is_out_of_range() {
+    let s = parse("0 0 * * *").unwrap();
+    for after in [253_402_214_400, i64::MAX, i64::MAX - 1, i64::MIN] {
+        assert_eq!(s.next_after(after, &TimeZone::UTC), Err(cron::OutOfRange), "{after}");
+    }
+    assert_eq!(parse("@every 1h").unwrap().next_after(i64::MAX, &TimeZone::UTC), Err(cron::OutOfRange));
+    // Within range, a five-year search still ends.
+    assert_eq!(parse("0 0 30 2 *").unwrap().next_after(0, &TimeZone::UTC), Ok(Next::Never));
+}
+
+/// A field that parses to no value at all (only commas) can never match: no fire time, answered at
+/// once rather than after a five-year walk (found by the fuzz target). With day-of-month and
+/// day-of-week both restricted, an empty one leaves the other to decide.
+#[test]
+fn empty_fields_never_fire() {
+    for schedule in [",, * * * *", "0 , * * *", "0 0 * ,,, *", "0 0 , * *", "0 0 * * ,", "0 0 , * ,"] {
+        assert_eq!(next(schedule, None, LAST, &TimeZone::UTC), Some(Next::Never), "{schedule}");
+        assert_eq!(next(schedule, Some("America/New_York"), LAST, &TimeZone::UTC), Some(Next::Never), "{schedule}");
+    }
+    // Restricted day-of-month (none) OR Friday: every Friday.
+    assert_eq!(next_utc("0 0 , * 5", None, LAST), 1_520_553_600 + 7 * 86_400); // Friday 2018-03-16
+    assert_eq!(next_utc("0 0 13 * ,", None, LAST), 1_520_899_200); // Tuesday 2018-03-13
 }
