@@ -94,6 +94,8 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mem = procfs::mem(pid);
+    tracing::info!("the overview page's cost");
+    let overview = crate::overview::measure(&http, pid, cfg.scrapes).await?;
     let plain_mb_per_second =
         if scrapes.plain_1.p50 > 0.0 { metrics_bytes as f64 / scrapes.plain_1.p50 / 1e6 } else { 0.0 };
 
@@ -164,11 +166,17 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
             hwm_end_kib: end.hwm_kib,
         },
         sim: sim_stats,
+        overview,
     })
 }
 
 /// `n` scrapes one after the other; latencies and the server's CPU seconds per scrape.
-async fn sequential(http: &Plain, pid: u32, n: usize, headers: &[(&str, &str)]) -> anyhow::Result<(Latency, f64)> {
+pub(crate) async fn sequential(
+    http: &Plain,
+    pid: u32,
+    n: usize,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<(Latency, f64)> {
     let cpu0 = procfs::cpu_seconds(pid);
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n.max(1) {

@@ -10,6 +10,7 @@ pub mod scaling;
 mod encoding;
 mod ksm;
 mod ms;
+mod overview;
 mod sim;
 mod top;
 

@@ -97,6 +97,21 @@ pub struct KsmReport {
     pub events_missed: usize,
     pub churn: Churn,
     pub sim: SimStats,
+    /// With the overview page open.
+    pub overview: OverviewCost,
+}
+
+/// What the overview page at `/` costs (crate::overview).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OverviewCost {
+    /// Bytes of the whole page as first served.
+    pub page_bytes: usize,
+    /// Time to answer `/overview.json` when it has to be computed.
+    pub compute: Latency,
+    pub cpu_seconds_per_overview: f64,
+    /// Sequential plain scrapes while a page polls every second.
+    pub plain_1_with_page: Latency,
+    pub rss_with_page_kib: u64,
 }
 
 /// One start of kube-state-metrics with the simulator answering one encoding.
@@ -281,6 +296,25 @@ pub fn targets(r: &Report) -> Vec<Target> {
             format!("{:.3} s", k.scrapes.gzip_1.p50),
             k.scrapes.gzip_1.n > 0 && k.scrapes.gzip_1.p50 <= strict,
         ));
+        let o = &k.overview;
+        out.push(t(
+            "KSM scrape with the overview open within 5%",
+            format!("p50 <= {:.3} s", k.scrapes.plain_1.p50 * 1.05),
+            format!("{:.3} s", o.plain_1_with_page.p50),
+            o.plain_1_with_page.n > 0 && o.plain_1_with_page.p50 <= k.scrapes.plain_1.p50 * 1.05,
+        ));
+        out.push(t(
+            "KSM RSS with the overview open within 5%",
+            format!("<= {:.1} MiB", mib(k.steady_rss_kib) * 1.05),
+            format!("{:.1} MiB", mib(o.rss_with_page_kib)),
+            (o.rss_with_page_kib as f64) <= k.steady_rss_kib as f64 * 1.05,
+        ));
+        out.push(t(
+            "KSM overview page weight",
+            "< 100 KB",
+            format!("{:.1} KB", o.page_bytes as f64 / 1000.0),
+            o.page_bytes < 100_000,
+        ));
         if let Some(c) = &k.start {
             out.push(t(
                 "KSM initial state: one request per collection",
@@ -457,6 +491,20 @@ pub fn render(r: &Report) -> String {
         row(&mut s, "scrape p50/p99, plain, 1 scraper", lat(&sc.plain_1), "0.44-0.49 s".into());
         row(&mut s, &format!("scrape p50/p99, plain, {} scrapers", sc.concurrency), lat(&sc.plain_n), "-".into());
         row(&mut s, "scrape p50/p99, gzip, 1 scraper", lat(&sc.gzip_1), "-".into());
+        let o = &k.overview;
+        row(&mut s, "scrape p50/p99, plain, overview page open", lat(&o.plain_1_with_page), "-".into());
+        row(
+            &mut s,
+            "overview: page, compute p50, CPU, RSS with page",
+            format!(
+                "{:.1} KB, {:.3} s, {:.3} CPU s, {:.1} MiB",
+                o.page_bytes as f64 / 1000.0,
+                o.compute.p50,
+                o.cpu_seconds_per_overview,
+                mib(o.rss_with_page_kib)
+            ),
+            "-".into(),
+        );
         row(&mut s, &format!("scrape p50/p99, gzip, {} scrapers", sc.concurrency), lat(&sc.gzip_n), "-".into());
         row(
             &mut s,
@@ -580,6 +628,13 @@ mod tests {
         k.scrapes.gzip_1 = Latency { n: 3, p50: 0.5, p99: 0.6, max: 0.6 };
         k.event_to_metric = Latency { n: 5, p50: 0.01, p99: 0.02, max: 0.02 };
         k.churn = Churn { seconds: 60.0, rss_start_kib: 100_000, rss_end_kib: 200_000, ..Default::default() };
+        k.scrapes.plain_1 = Latency { n: 3, p50: 0.1, p99: 0.1, max: 0.1 };
+        k.overview = OverviewCost {
+            page_bytes: 20_000,
+            plain_1_with_page: Latency { n: 3, p50: 0.104, p99: 0.11, max: 0.11 },
+            rss_with_page_kib: 11 * 1024,
+            ..Default::default()
+        };
         let ms = MsReport { nodes: 1000, rss_kib_per_node: 300.0, cycles: 2, cycle_seconds: 9.0, ..Default::default() };
         let mut r = Report {
             cores: 2,
@@ -602,6 +657,9 @@ mod tests {
         assert_eq!(pass("KSM gzip"), Some(false));
         assert_eq!(pass("KSM event-to-metric"), Some(true));
         assert_eq!(pass("KSM RSS flat"), Some(false));
+        assert_eq!(pass("KSM scrape with the overview"), Some(true));
+        assert_eq!(pass("KSM RSS with the overview"), Some(false));
+        assert_eq!(pass("KSM overview page weight"), Some(true));
         assert_eq!(pass("metrics-server RSS per node @ 1000"), Some(true));
         assert_eq!(pass("metrics-server cycle @ 1000"), Some(false));
         assert!(render(&r).contains("[MISS] metrics-server cycle @ 1000 nodes"));

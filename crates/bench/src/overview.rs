@@ -1,0 +1,53 @@
+//! The overview page's cost: how long kube-state-metrics takes to compute `/overview.json`, and scrape
+//! latency and memory while a page polls it (at five times the page's own rate, to be safe).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::client::Plain;
+use crate::procfs;
+use crate::report::{Latency, OverviewCost};
+
+/// The page polls every 5 s; the bench polls every second.
+const POLL: Duration = Duration::from_secs(1);
+
+pub async fn measure(http: &Plain, pid: u32, scrapes: usize) -> anyhow::Result<OverviewCost> {
+    let page = http.get_ok("/", &[]).await?;
+    let page_bytes = page.body.len();
+    drop(page);
+    // Computed overviews are reused for 2 s: wait past that before each timed one.
+    let mut compute = Vec::new();
+    let cpu0 = procfs::cpu_seconds(pid);
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let started = Instant::now();
+        http.get_ok("/overview.json", &[]).await?;
+        compute.push(started.elapsed().as_secs_f64());
+    }
+    let cpu_seconds_per_overview = (procfs::cpu_seconds(pid) - cpu0) / compute.len() as f64;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (http, stop) = (http.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = http.get_len("/overview.json", &[]).await;
+                let _ = http.get_len("/?fragment=main", &[]).await;
+                tokio::time::sleep(POLL).await;
+            }
+        })
+    };
+    let (plain_1_with_page, _) = crate::ksm::sequential(http, pid, scrapes, &[]).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mem = procfs::mem(pid);
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.await;
+    Ok(OverviewCost {
+        page_bytes,
+        compute: Latency::of(compute),
+        cpu_seconds_per_overview,
+        plain_1_with_page,
+        rss_with_page_kib: mem.rss_kib,
+    })
+}
