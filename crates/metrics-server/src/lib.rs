@@ -232,6 +232,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         use_node_status_port: opts.kubelet_use_node_status_port,
         preferred_address_types: opts.kubelet_preferred_address_types.clone(),
         timeout: opts.kubelet_request_timeout,
+        pool: Default::default(),
+        names: Default::default(),
     });
 
     // Serving TLS and authentication.
