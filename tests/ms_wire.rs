@@ -9,12 +9,9 @@ mod ms_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use kubelet_sim::insecure::AnyServerCert;
 use kubelet_sim::pki::TestCa;
-use ms_support::{FrontProxyCert, ReviewHook, SimMetricsServer, tls_connect};
+use ms_support::{FrontProxyCert, ReviewHook, SimMetricsServer, request};
 use rustls::pki_types::ServerName;
 use support::rss_kib;
 
@@ -24,29 +21,6 @@ const PODS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
 /// A synthetic cluster whose TokenReviews and SubjectAccessReviews go to [`ReviewHook`].
 async fn cluster(nodes: usize, pods_per_node: usize) -> kube_sim::SimHandle {
     ms_support::synthetic_cluster(nodes, pods_per_node, vec![Arc::new(ReviewHook)]).await
-}
-
-/// GET over one new connection, presenting `cert` if given, with extra request headers.
-async fn request(
-    port: u16,
-    path: &str,
-    cert: Option<&FrontProxyCert>,
-    headers: &[(&str, &str)],
-) -> http::Response<Bytes> {
-    let tls = tls_connect(port, cert).await.expect("TLS handshake (a client certificate must not abort it)");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-    tokio::spawn(conn);
-    let mut req = http::Request::get(path).header("host", format!("127.0.0.1:{port}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp =
-        tokio::time::timeout(Duration::from_secs(20), send.send_request(req.body(Empty::<Bytes>::new()).unwrap()))
-            .await
-            .unwrap()
-            .unwrap();
-    let (parts, body) = resp.into_parts();
-    http::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
 
 fn admin_headers() -> [(&'static str, &'static str); 2] {

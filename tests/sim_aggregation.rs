@@ -3,8 +3,10 @@
 //! kubectl runs `kubectl top` against the simulator. Authentication and authorization come from the
 //! simulator's token file and rule file (TokenReview / SubjectAccessReview).
 
+mod ms_support;
 mod support;
 mod tools;
+use ms_support::AggregatedMetricsServer;
 use support::free_port;
 
 use std::path::{Path, PathBuf};
@@ -134,46 +136,11 @@ async fn kubectl_top_through_aggregated_metrics_server() {
     sim.write_kubeconfig(&admin_kc).unwrap();
     let ca = dir.join("ca.crt");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    let ms_port = free_port();
-    sim.store()
-        .create(serde_json::json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "metrics-server", "namespace": "kube-system"},
-            "spec": {"type": "ExternalName", "externalName": "127.0.0.1"}}))
-        .unwrap();
-    sim.store()
-        .create(serde_json::json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-            "metadata": {"name": "v1beta1.metrics.k8s.io"},
-            "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
-                "groupPriorityMinimum": 100, "versionPriority": 100,
-                "service": {"namespace": "kube-system", "name": "metrics-server", "port": ms_port}}}))
-        .unwrap();
-    // The front-proxy settings appear once an APIService delegates to a Service.
-    let start = Instant::now();
-    let cm = loop {
-        if let Some(cm) = sim.store().get("v1", "ConfigMap", Some("kube-system"), "extension-apiserver-authentication")
-        {
-            break cm;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "extension-apiserver-authentication not published");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let mut ms = AggregatedMetricsServer::start(&sim, &dir).await;
+    let ms_port = ms.port;
+    let cm = sim.store().get("v1", "ConfigMap", Some("kube-system"), "extension-apiserver-authentication").unwrap();
     assert_eq!(cm["data"]["requestheader-allowed-names"], "[\"front-proxy-client\"]");
     assert_eq!(cm["data"]["requestheader-client-ca-file"], sim.front_proxy_ca_pem());
-
-    let mut ms = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubestate"))
-        .arg("metrics-server")
-        .arg(format!("--kubeconfig={}", admin_kc.display()))
-        .arg(format!("--secure-port={ms_port}"))
-        .arg("--bind-address=127.0.0.1")
-        .arg(format!("--cert-dir={}", dir.join("ms").display()))
-        .arg("--metric-resolution=10s")
-        .arg("--kubelet-request-timeout=2s")
-        .arg("--kubelet-use-node-status-port")
-        .arg("--kubelet-preferred-address-types=InternalIP")
-        .arg(format!("--kubelet-certificate-authority={}", ca.display()))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
 
     // Discovery through the simulator lists the aggregated group.
     let out = kubectl(&dir, &admin_kc, &["get", "--raw", "/apis"]).await;
@@ -189,7 +156,7 @@ async fn kubectl_top_through_aggregated_metrics_server() {
         if out.status.success() && nodes.iter().all(|n| stdout.contains(n.as_str())) {
             break stdout;
         }
-        assert!(ms.try_wait().unwrap().is_none(), "metrics-server exited");
+        ms.assert_running();
         assert!(start.elapsed() < Duration::from_secs(60), "kubectl top nodes never worked: {stderr}{stdout}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -277,7 +244,7 @@ async fn kubectl_top_through_aggregated_metrics_server() {
     assert!(out.status.success(), "{stderr}");
     assert!(nodes.iter().all(|n| stdout.contains(n.as_str())), "{stdout}");
     // kubectl prompts for a password when it has no credentials, so these go without it.
-    let ms_cert = std::fs::read_to_string(dir.join("ms").join("apiserver.crt")).unwrap();
+    let ms_cert = std::fs::read_to_string(ms.cert_dir.join("apiserver.crt")).unwrap();
     // Without credentials metrics-server sees system:anonymous and asks the simulator, as upstream: no
     // rule for the API (403), the public /version rule (200).
     let (s, body) = anonymous_get(&ms_cert, ms_port, "/apis/metrics.k8s.io/v1beta1/nodes").await;

@@ -145,6 +145,116 @@ pub async fn tls_connect(
     Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(ServerName::try_from("127.0.0.1")?, tcp).await?)
 }
 
+/// GET over one new connection, presenting `cert` if given, with extra request headers.
+pub async fn request(
+    port: u16,
+    path: &str,
+    cert: Option<&FrontProxyCert>,
+    headers: &[(&str, &str)],
+) -> http::Response<Bytes> {
+    let tls = tls_connect(port, cert).await.expect("TLS handshake (a client certificate must not abort it)");
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::get(path).header("host", format!("127.0.0.1:{port}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp =
+        tokio::time::timeout(Duration::from_secs(20), send.send_request(req.body(Empty::<Bytes>::new()).unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+    let (parts, body) = resp.into_parts();
+    http::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// The real `kubestate metrics-server` registered with kube-sim's aggregation as kube-apiserver
+/// would have it: an ExternalName Service and the `v1beta1.metrics.k8s.io` APIService, the simulator
+/// publishing its own front-proxy CA, and metrics-server reading it with the admin kubeconfig.
+/// Requests to `/apis/metrics.k8s.io` on the simulator reach it. Killed on drop.
+pub struct AggregatedMetricsServer {
+    pub port: u16,
+    /// Where metrics-server writes its self-signed serving certificate (`apiserver.crt`).
+    pub cert_dir: std::path::PathBuf,
+    log: std::path::PathBuf,
+    child: tokio::process::Child,
+}
+
+impl AggregatedMetricsServer {
+    /// Registers and starts it; `dir` holds the kubeconfig, the kubelet CA and the certificates.
+    pub async fn start(sim: &kube_sim::SimHandle, dir: &std::path::Path) -> AggregatedMetricsServer {
+        let port = crate::support::free_port();
+        let admin_kc = dir.join("ms-admin.kubeconfig");
+        sim.write_kubeconfig(&admin_kc).unwrap();
+        let ca = dir.join("ms-kubelet-ca.crt");
+        std::fs::write(&ca, sim.ca_pem().expect("kube-sim with TLS")).unwrap();
+        sim.store()
+            .create(serde_json::json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+                "spec": {"type": "ExternalName", "externalName": "127.0.0.1"}}))
+            .unwrap();
+        sim.store()
+            .create(serde_json::json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                "metadata": {"name": "v1beta1.metrics.k8s.io"},
+                "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+                    "groupPriorityMinimum": 100, "versionPriority": 100,
+                    "service": {"namespace": "kube-system", "name": "metrics-server", "port": port}}}))
+            .unwrap();
+        // The front-proxy settings appear once an APIService delegates to a Service.
+        let start = std::time::Instant::now();
+        while sim.store().get("v1", "ConfigMap", Some("kube-system"), "extension-apiserver-authentication").is_none() {
+            assert!(start.elapsed() < Duration::from_secs(5), "extension-apiserver-authentication not published");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let cert_dir = dir.join("ms");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubestate"))
+            .arg("metrics-server")
+            .arg(format!("--kubeconfig={}", admin_kc.display()))
+            .arg(format!("--secure-port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--cert-dir={}", cert_dir.display()))
+            .arg("--metric-resolution=10s")
+            .arg("--kubelet-request-timeout=2s")
+            .arg("--kubelet-use-node-status-port")
+            .arg("--kubelet-preferred-address-types=InternalIP")
+            .arg(format!("--kubelet-certificate-authority={}", ca.display()))
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(dir.join("ms-stderr.log")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        AggregatedMetricsServer { port, cert_dir, log: dir.join("ms-stderr.log"), child }
+    }
+
+    /// Fails (with the log) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "metrics-server exited with {status}; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl Drop for AggregatedMetricsServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            print_log_tail(&std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
+    }
+}
+
+/// The last lines of a metrics-server log, for a failing test's output.
+fn print_log_tail(log: &str) {
+    let tail: Vec<&str> = log.lines().rev().take(60).collect();
+    eprintln!("---- metrics-server log (tail) ----");
+    for l in tail.iter().rev() {
+        eprintln!("{l}");
+    }
+}
+
 /// The real `kubestate metrics-server` started against a kube-sim that runs its own simulated kubelets
 /// (`SimConfig::kubelets`), trusting a front-proxy CA of its own; stderr goes to a file. Killed on drop,
 /// printing the log tail if the test is failing.
@@ -278,12 +388,7 @@ impl Drop for SimMetricsServer {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("---- metrics-server log (tail) ----");
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
+            print_log_tail(&self.log());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

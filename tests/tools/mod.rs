@@ -1,6 +1,7 @@
 //! External tools some end-to-end tests drive (kubectl, promtool, prometheus, helm). `.ci/run` installs
 //! them and sets `CI=true`; there a missing tool fails the test instead of skipping it, so a green CI run
-//! means the tests ran. Elsewhere a missing tool skips the test with a notice.
+//! means the tests ran. Elsewhere a missing tool skips the test with a notice. kube-sim's own kubectl
+//! tests include this file too, so every test finds its tools the same way.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;

@@ -26,6 +26,8 @@ pub struct Config {
     pub kubestate: PathBuf,
     /// Another binary for kube-state-metrics alone (an older build, against the same simulator).
     pub ksm_binary: Option<PathBuf>,
+    /// Another binary for metrics-server alone, against the simulator and kubelets of `kubestate`.
+    pub ms_binary: Option<PathBuf>,
     /// Pods in the kube-state-metrics cluster (deployments, replicasets, services... follow from it).
     pub pods: usize,
     pub pods_per_node: usize,
@@ -57,6 +59,7 @@ impl Config {
         Config {
             kubestate,
             ksm_binary: None,
+            ms_binary: None,
             encodings: true,
             pods: 10_000,
             pods_per_node: 100,

@@ -19,6 +19,10 @@ struct Args {
     /// `--kubestate`.
     #[arg(long)]
     ksm_binary: Option<PathBuf>,
+    /// Run metrics-server from this binary instead (e.g. an older build), against the simulator of
+    /// `--kubestate`.
+    #[arg(long)]
+    ms_binary: Option<PathBuf>,
     /// Small and short, for CI (1,000 pods, metrics-server at 50 nodes).
     #[arg(long)]
     smoke: bool,
@@ -111,6 +115,7 @@ fn config(a: &Args) -> anyhow::Result<Config> {
     c.skip_ksm = a.skip_ksm;
     c.encodings = !a.skip_encodings;
     c.ksm_binary = a.ksm_binary.clone();
+    c.ms_binary = a.ms_binary.clone();
     Ok(c)
 }
 

@@ -193,7 +193,7 @@ pub async fn bench(cfg: &Config, nodes: usize) -> anyhow::Result<MsReport> {
     let res = cfg.ms_resolution.as_secs().max(10);
     let args = metrics_server_args(cfg, &sim, &dir.0, port, &kubelets.ca);
     tracing::info!(nodes, pods, "starting metrics-server");
-    let mut ms = Proc::spawn("metrics-server", &cfg.kubestate, &args, &dir.0)?;
+    let mut ms = Proc::spawn("metrics-server", cfg.ms_binary.as_ref().unwrap_or(&cfg.kubestate), &args, &dir.0)?;
     let pid = ms.pid();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut conn = loop {

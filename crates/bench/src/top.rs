@@ -64,7 +64,7 @@ pub async fn bench(cfg: &Config, pods: usize) -> anyhow::Result<TopReport> {
     }
 
     let args = metrics_server_args(cfg, &sim, &dir.0, port, &kubelets.ca);
-    let mut ms = Proc::spawn("metrics-server", &cfg.kubestate, &args, &dir.0)?;
+    let mut ms = Proc::spawn("metrics-server", cfg.ms_binary.as_ref().unwrap_or(&cfg.kubestate), &args, &dir.0)?;
     let kubeconfig = sim.kubeconfig.clone();
     let cache = dir.0.join("kubectl-cache");
     let run = |args: &[&str]| {

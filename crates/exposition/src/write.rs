@@ -70,10 +70,61 @@ pub fn write_histogram(
         le.clear();
         write_float(&mut le, bound);
         // write_float writes ASCII only.
-        let le_text = std::str::from_utf8(&le).unwrap_or("NaN");
-        write_sample_after(out, &bucket, b"", labels.iter().copied().chain([("le", le_text)]), n as f64);
+        write_bucket(out, &bucket, labels, std::str::from_utf8(&le).unwrap_or("NaN"), n);
     }
-    write_sample_after(out, &bucket, b"", labels.iter().copied().chain([("le", "+Inf")]), count as f64);
+    write_histogram_tail(out, name, &bucket, labels, sum, count);
+}
+
+/// Upper bounds of histogram buckets with their `le` label values formatted once, for a histogram
+/// written many times (one series per node, on every scrape).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets {
+    bounds: Vec<f64>,
+    le: Vec<String>,
+}
+
+impl Buckets {
+    pub fn new(bounds: Vec<f64>) -> Buckets {
+        let le = bounds
+            .iter()
+            .map(|b| {
+                let mut t = Vec::new();
+                write_float(&mut t, *b);
+                String::from_utf8(t).unwrap_or_else(|_| "NaN".to_string())
+            })
+            .collect();
+        Buckets { bounds, le }
+    }
+
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+}
+
+/// [`write_histogram`] over [`Buckets`]; `counts[i]` is the cumulative count of the i-th bound.
+pub fn write_histogram_buckets(
+    out: &mut Vec<u8>,
+    name: &str,
+    labels: &[(&str, &str)],
+    buckets: &Buckets,
+    counts: &[u64],
+    sum: f64,
+    count: u64,
+) {
+    let bucket = format!("{name}_bucket");
+    for (le, n) in buckets.le.iter().zip(counts) {
+        write_bucket(out, &bucket, labels, le, *n);
+    }
+    write_histogram_tail(out, name, &bucket, labels, sum, count);
+}
+
+fn write_bucket(out: &mut Vec<u8>, bucket: &str, labels: &[(&str, &str)], le: &str, n: u64) {
+    write_sample_after(out, bucket, b"", labels.iter().copied().chain([("le", le)]), n as f64);
+}
+
+/// The `+Inf` bucket, `_sum` and `_count`.
+fn write_histogram_tail(out: &mut Vec<u8>, name: &str, bucket: &str, labels: &[(&str, &str)], sum: f64, count: u64) {
+    write_bucket(out, bucket, labels, "+Inf", count);
     write_sample(out, &format!("{name}_sum"), labels, sum);
     write_sample(out, &format!("{name}_count"), labels, count as f64);
 }
@@ -128,6 +179,9 @@ mod tests {
              d_sum{node=\"n1\"} 0.3\n\
              d_count{node=\"n1\"} 3\n"
         );
+        let buckets = Buckets::new(vec![0.005, 0.25]);
+        assert_eq!(buckets.bounds(), [0.005, 0.25]);
+        assert_eq!(text(|o| write_histogram_buckets(o, "d", &[("node", "n1")], &buckets, &[0, 2], 0.3, 3)), got);
         let bare = text(|o| write_histogram(o, "h", &[], [(1.0, 1)], 0.5, 1));
         assert_eq!(bare, "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\n");
         assert_eq!(crate::parse_text(&got).unwrap().len(), 5);

@@ -106,6 +106,12 @@ fn may_advance(pod: &Value) -> bool {
     }
 }
 
+/// A node as the controllers see it: name, InternalIP, ready.
+type NodeRow = (String, String, bool);
+
+/// Every node and the ready ones.
+type NodeLists = (Arc<Vec<NodeRow>>, Arc<Vec<NodeRow>>);
+
 /// The simulated controllers of one store. Only what changed is reconciled: a change marks the
 /// controller of what it touched dirty.
 pub struct Controllers {
@@ -122,6 +128,12 @@ pub struct Controllers {
     dirty: BTreeSet<String>,
     /// Pod IPs handed out so far.
     next_ip: usize,
+    /// Every node and the ready ones, read once per reconcile pass: controllers do not change nodes,
+    /// and parsing every Node for each controller made a large cluster's start quadratic.
+    pass_nodes: Option<NodeLists>,
+    /// ReplicaSets by the uid of their controller, indexed once per reconcile pass for the same
+    /// reason (each Deployment looked through its namespace's ReplicaSets).
+    pass_replicasets: Option<HashMap<String, Vec<Key>>>,
 }
 
 impl Controllers {
@@ -160,6 +172,8 @@ impl Controllers {
             watch,
             dirty: BTreeSet::new(),
             next_ip: all.len() + 7,
+            pass_nodes: None,
+            pass_replicasets: None,
         })
     }
 
@@ -190,8 +204,21 @@ impl Controllers {
         out
     }
 
-    fn nodes(&self, store: &Store) -> Vec<(String, String, bool)> {
-        store
+    /// Every node as (name, InternalIP, ready), cached for the current reconcile pass.
+    fn nodes(&mut self, store: &Store) -> Arc<Vec<NodeRow>> {
+        self.pass_nodes(store).0
+    }
+
+    /// The ready nodes, cached for the current reconcile pass.
+    fn ready_nodes(&mut self, store: &Store) -> Arc<Vec<NodeRow>> {
+        self.pass_nodes(store).1
+    }
+
+    fn pass_nodes(&mut self, store: &Store) -> NodeLists {
+        if let Some(cached) = &self.pass_nodes {
+            return cached.clone();
+        }
+        let all: Vec<NodeRow> = store
             .snapshot(&self.nodes, None)
             .0
             .iter()
@@ -208,6 +235,30 @@ impl Controllers {
                     .to_string();
                 (o.name.clone(), ip, ready && !is_deleting(&v))
             })
+            .collect();
+        let ready = all.iter().filter(|n| n.2).cloned().collect();
+        let lists = (Arc::new(all), Arc::new(ready));
+        self.pass_nodes = Some(lists.clone());
+        lists
+    }
+
+    /// The ReplicaSets `uid` controls, in name order, as they are now.
+    fn replicasets_of(&mut self, store: &Store, rs_rt: &ResourceType, uid: &str) -> Vec<Value> {
+        let index = self.pass_replicasets.get_or_insert_with(|| {
+            let mut index: HashMap<String, Vec<Key>> = HashMap::new();
+            for o in store.snapshot(rs_rt, None).0 {
+                let v = o.value();
+                if let Some(owner) = controller_uid(&v) {
+                    index.entry(owner.to_string()).or_default().push(key_of(&v));
+                }
+            }
+            index
+        });
+        let keys = index.get(uid).map(Vec::as_slice).unwrap_or_default();
+        keys.iter()
+            .filter_map(|k| store.get_in(rs_rt, &k.ns, &k.name))
+            .map(|o| o.value())
+            .filter(|v| controller_uid(v) == Some(uid))
             .collect()
     }
 
@@ -372,6 +423,9 @@ impl Controllers {
     /// Pods advance, then the controllers marked dirty reconcile (what they own first, so that
     /// owners see their dependents' new status); CronJobs check their schedule every time.
     pub fn reconcile(&mut self, store: &Store, now: DateTime<Utc>) {
+        // Nodes and ReplicaSets may have changed since the last pass.
+        self.pass_nodes = None;
+        self.pass_replicasets = None;
         self.advance_pods(store, now);
         for (uid, (rt, _)) in &self.owners {
             if rt.kind == "CronJob" {
@@ -414,7 +468,7 @@ impl Controllers {
     /// The kubelet's part: containers start, job pods finish, evicted pods are collected.
     fn advance_pods(&mut self, store: &Store, now: DateTime<Utc>) {
         let watched: Vec<Key> = self.watch.iter().cloned().collect();
-        let ready_nodes: BTreeMap<String, bool> = self.nodes(store).into_iter().map(|(n, _, r)| (n, r)).collect();
+        let ready_nodes: BTreeMap<String, bool> = self.nodes(store).iter().map(|(n, _, r)| (n.clone(), *r)).collect();
         for k in watched {
             let Some(o) = store.get_in(&self.pods, &k.ns, &k.name) else {
                 self.watch.remove(&k);
@@ -465,7 +519,7 @@ impl Controllers {
         let live = Self::live(&pods);
         let name = rs["metadata"]["name"].as_str().unwrap_or_default().to_string();
         if live.len() < want {
-            let nodes: Vec<_> = self.nodes(store).into_iter().filter(|n| n.2).collect();
+            let nodes = self.ready_nodes(store);
             let hash = rs["metadata"]["labels"]["pod-template-hash"].as_str().map(str::to_string);
             for _ in live.len()..want {
                 let node =
@@ -512,7 +566,7 @@ impl Controllers {
             .filter(|p| !is_deleting(p))
             .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
             .collect();
-        let nodes: Vec<_> = self.nodes(store).into_iter().filter(|n| n.2).collect();
+        let nodes = self.ready_nodes(store);
         let rev = sts["status"]["updateRevision"].as_str().unwrap_or_default().to_string();
         for i in 0..want {
             let pod_name = format!("{name}-{i}");
@@ -561,7 +615,7 @@ impl Controllers {
         let pods = self.pods_of(store, &uid);
         let on: BTreeSet<String> =
             Self::live(&pods).iter().filter_map(|p| p["spec"]["nodeName"].as_str().map(str::to_string)).collect();
-        for n in &nodes {
+        for n in nodes.iter() {
             if !on.contains(&n.0) {
                 let pod_name = format!("{name}-{}", self.suffix(5));
                 self.spawn(store, ds, &pod_name, Some(n), &[], now);
@@ -595,7 +649,7 @@ impl Controllers {
         let done = succeeded >= completions || failed > backoff;
         let active = Self::live(&pods).len();
         if !done && active == 0 && job["spec"]["suspend"] != true {
-            let nodes: Vec<_> = self.nodes(store).into_iter().filter(|n| n.2).collect();
+            let nodes = self.ready_nodes(store);
             let node = if nodes.is_empty() { None } else { Some(nodes[self.rng.random_range(0..nodes.len())].clone()) };
             let pod_name = format!("{name}-{}", self.suffix(5));
             self.spawn(store, job, &pod_name, node.as_ref(), &[("job-name", name.clone())], now);
@@ -653,7 +707,7 @@ impl Controllers {
         let uid = dep["metadata"]["uid"].as_str().unwrap_or_default();
         let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
         let want = dep["spec"]["replicas"].as_i64().unwrap_or(1);
-        let rss = owned_by(store, &rs_rt, ns, uid);
+        let rss = self.replicasets_of(store, &rs_rt, uid);
         let Some(rs) = rss.first() else { return };
         let rs = if rs["spec"]["replicas"].as_i64() != Some(want) {
             let k = key_of(rs);

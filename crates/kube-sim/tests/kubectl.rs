@@ -1,34 +1,34 @@
-//! Debian's kubectl against the simulator (skipped with a notice when /usr/bin/kubectl is absent).
+//! Debian's kubectl against the simulator. kubectl is looked up on PATH by the workspace's one tool
+//! helper: a missing kubectl skips with a notice, except under `CI=true` where it fails the test.
 
-use std::path::{Path, PathBuf};
+#[path = "../../../tests/tools/mod.rs"]
+mod tools;
+
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
 use kube_sim::{SimConfig, SimHandle, SyntheticConfig};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
 struct Kubectl {
+    bin: PathBuf,
     dir: PathBuf,
     kubeconfig: PathBuf,
 }
 
 impl Kubectl {
     fn new(sim: &SimHandle, name: &str) -> Option<Self> {
-        if !Path::new(KUBECTL).exists() {
-            println!("NOTICE: {KUBECTL} not found; skipping kubectl test {name}");
-            return None;
-        }
+        let bin = tools::tool("kubectl")?;
         let dir = std::env::temp_dir().join(format!("kube-sim-kubectl-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let kubeconfig = dir.join("kubeconfig");
         sim.write_kubeconfig(&kubeconfig).unwrap();
-        Some(Self { dir, kubeconfig })
+        Some(Self { bin, dir, kubeconfig })
     }
 
     async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(KUBECTL);
+        let mut cmd = tokio::process::Command::new(&self.bin);
         cmd.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(self.dir.join("cache")).args(args);
         cmd.output().await.unwrap()
     }

@@ -4,9 +4,7 @@
 //! chunks, and a line longer than [`MAX_LINE`] fails the node (a kubelet never writes such lines, so it
 //! is garbage). Only the five families upstream uses are kept; any parse error fails the whole node.
 
-use std::collections::HashMap;
-
-use crate::storage::{Batch, Interner, Name, Nanos, PodBatch, Point};
+use crate::storage::{Batch, FastMap, FastSet, Interner, Name, Nanos, PodBatch, Point};
 
 /// Longest accepted line. Real lines are < 300 bytes.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -58,9 +56,9 @@ pub struct Decoder<'a> {
     node: Point,
     node_seen: bool,
     /// (namespace, pod) → container → point.
-    pods: HashMap<(Name, Name), Vec<(Name, Point)>>,
+    pods: FastMap<(Name, Name), Vec<(Name, Point)>>,
     /// Pods with a value that cannot be a usage (non-finite, negative, out of range).
-    bad_pods: std::collections::HashSet<(Name, Name)>,
+    bad_pods: FastSet<(Name, Name)>,
     node_bad: bool,
     /// Estimated bytes held by `pods`, against [`MAX_DECODED_BYTES`].
     decoded_bytes: usize,
@@ -77,7 +75,7 @@ impl<'a> Decoder<'a> {
             line_no: 0,
             node: Point::default(),
             node_seen: false,
-            pods: HashMap::new(),
+            pods: FastMap::default(),
             bad_pods: Default::default(),
             node_bad: false,
             decoded_bytes: 0,

@@ -232,6 +232,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         use_node_status_port: opts.kubelet_use_node_status_port,
         preferred_address_types: opts.kubelet_preferred_address_types.clone(),
         timeout: opts.kubelet_request_timeout,
+        pool: Default::default(),
+        names: Default::default(),
     });
 
     // Serving TLS and authentication.
@@ -242,6 +244,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let builder = tls::server_builder(opts.tls_min_version, &opts.tls_cipher_suites)?;
     let reloading = tls::ReloadingCert::new(certs, key)?;
     let resolver = tls::SniResolver::new(reloading.clone(), &opts.tls_sni_cert_key)?;
+    let sni = resolver.clone();
     // Like Go's RequestClientCert: ask for a certificate when some CA could vouch for one, verify it per
     // request after the handshake.
     let mut server_cfg = if all_cas.is_empty() {
@@ -296,17 +299,17 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         }
     }
     tracing::info!("caches synced");
-    let reload = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
-        (Some(c), Some(k)) => Some(tokio::spawn(reloading.watch(c.clone(), k.clone(), Duration::from_secs(10)))),
-        _ => None,
-    };
+    let mut reload = sni.watches(Duration::from_secs(10));
+    if let (Some(c), Some(k)) = (&opts.tls_cert_file, &opts.tls_private_key_file) {
+        reload.push(tokio::spawn(reloading.watch(c.clone(), k.clone(), Duration::from_secs(10))));
+    }
     let scraper = tokio::spawn(server::scrape_loop(state.clone()));
     let listener = tokio::net::TcpListener::bind((opts.bind_address, opts.secure_port))
         .await
         .with_context(|| format!("binding {}:{}", opts.bind_address, opts.secure_port))?;
     tracing::info!(addr = %listener.local_addr()?, "serving securely");
     server::serve(listener, Arc::new(server_cfg), state, server::Limits::default(), shutdown).await;
-    if let Some(r) = reload {
+    for r in reload {
         r.abort();
     }
     scraper.abort();

@@ -86,7 +86,7 @@ pub struct Options {
     /// Comma-separated cipher suites (IANA names, as Go spells them) allowed for TLS 1.2; TLS 1.3 suites are always on. Only AEAD suites with ECDHE key exchange are served; others are refused. Default: all of those.
     #[arg(long, value_delimiter = ',', value_parser = crate::tls::parse_cipher_suite)]
     pub tls_cipher_suites: Vec<String>,
-    /// A certificate and key file, optionally followed by the domain patterns it serves ("cert,key" or "cert,key:*.foo.com,foo.com"); without patterns the certificate's own names are used. Repeat for several pairs; an exact name beats a wildcard, explicit patterns beat a certificate's names, an earlier flag beats a later one.
+    /// A certificate and key file, optionally followed by the domain patterns it serves ("cert,key" or "cert,key:*.foo.com,foo.com"); without patterns the certificate's own names are used. Repeat for several pairs; an exact name beats a wildcard, explicit patterns beat a certificate's names, an earlier flag beats a later one. The files are reloaded when they change.
     #[arg(long, value_parser = crate::tls::parse_sni_cert_key)]
     pub tls_sni_cert_key: Vec<crate::tls::SniCertKey>,
 

@@ -1,7 +1,7 @@
 //! Fetching `/metrics/resource` from every kubelet once per tick: jittered start, per-node timeout, a
 //! streaming decode of the body. A failing, hung or garbage-speaking kubelet only loses its own node.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +17,7 @@ use crate::api::NodeInfo;
 use crate::cluster::{choose_address, choose_port};
 use crate::decode::{DecodeError, Decoder};
 use crate::selfmetrics::SelfMetrics;
-use crate::storage::{Batch, Interner, Name, Nanos};
+use crate::storage::{Batch, FastSet, Interner, Name, Nanos};
 
 /// Largest body accepted from a kubelet (a 110-pod node sends well under 1 MiB).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -83,6 +83,11 @@ pub struct KubeletClient {
     pub use_node_status_port: bool,
     pub preferred_address_types: Vec<String>,
     pub timeout: Duration,
+    /// Each node's kept-alive connection; the scrape loop closes those of nodes it no longer scrapes.
+    pub pool: ConnPool,
+    /// Per node, the names of its last scrape: the next one finds them instead of allocating them again.
+    /// Pruned with the pool.
+    pub names: Mutex<HashMap<String, Interner>>,
 }
 
 /// One kubelet endpoint.
@@ -106,13 +111,29 @@ impl KubeletClient {
         })
     }
 
-    /// GET the target and decode it; no timeout here (the caller owns it).
+    /// GET the target and decode it; no timeout here (the caller owns it). A kept-alive connection of
+    /// the node's previous scrape is reused; if it fails before an answer (the kubelet closed it while
+    /// idle), one new connection is tried, as Go's transport retries an idempotent request.
     pub async fn fetch(&self, t: &Target, token: Option<&str>) -> Result<Batch, ScrapeError> {
         let authority =
             if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
+        if let Some(mut p) = self.pool.take(&t.node, &authority)
+            && p.sender.ready().await.is_ok()
+        {
+            match self.get(p, &authority, t, token).await {
+                Err(Retry::Fresh(_)) => {}
+                Err(Retry::No(e)) => return Err(e),
+                Ok(b) => return Ok(b),
+            }
+        }
+        let p = self.connect(&authority, t).await?;
+        self.get(p, &authority, t, token).await.map_err(Retry::into_inner)
+    }
+
+    async fn connect(&self, authority: &str, t: &Target) -> Result<Pooled, ScrapeError> {
         let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
             .await
-            .map_err(|e| ScrapeError::Connect(authority.clone(), e))?;
+            .map_err(|e| ScrapeError::Connect(authority.to_string(), e))?;
         let _ = tcp.set_nodelay(true);
         match &self.tls {
             Some(cfg) => {
@@ -120,55 +141,142 @@ impl KubeletClient {
                 let tls = tokio_rustls::TlsConnector::from(cfg.clone())
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| ScrapeError::Tls(authority.clone(), e))?;
-                get(tls, "https", &authority, t, token).await
+                    .map_err(|e| ScrapeError::Tls(authority.to_string(), e))?;
+                handshake(tls, authority).await
             }
-            None => get(tcp, "http", &authority, t, token).await,
+            None => handshake(tcp, authority).await,
+        }
+    }
+
+    async fn get(&self, mut p: Pooled, authority: &str, t: &Target, token: Option<&str>) -> Result<Batch, Retry> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut req = http::Request::get(format!("{scheme}://{authority}{}", t.path))
+            .header(http::header::HOST, authority)
+            .header(http::header::USER_AGENT, concat!("metrics-server/", env!("CARGO_PKG_VERSION"), " (kubestate)"));
+        if let Some(tok) = token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {tok}"));
+        }
+        let req = req.body(Empty::<Bytes>::new()).map_err(|e| Retry::No(e.into()))?;
+        // Samples without their own timestamp get the time just before sending.
+        let request_time = now_nanos();
+        let resp = p.sender.send_request(req).await.map_err(|e| Retry::Fresh(e.into()))?;
+        if resp.status() != http::StatusCode::OK {
+            let s = resp.status();
+            return Err(Retry::No(ScrapeError::Status(format!(
+                "{} {}",
+                s.as_u16(),
+                s.canonical_reason().unwrap_or("")
+            ))));
+        }
+        let mut body = resp.into_body();
+        let mut interner = lock(&self.names).remove(&t.node).unwrap_or_default();
+        let mut dec = Decoder::new(&mut interner, request_time);
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Retry::No(e.into()))?;
+            if let Some(chunk) = frame.data_ref() {
+                total += chunk.len();
+                if total > MAX_BODY {
+                    return Err(Retry::No(ScrapeError::TooLarge));
+                }
+                dec.feed(chunk).map_err(|e| Retry::No(e.into()))?;
+            }
+        }
+        let node: Name = Arc::from(t.node.as_str());
+        let batch = dec.finish(&node).map_err(|e| Retry::No(e.into()))?;
+        // Keep only this scrape's names, so pods that left the node let theirs go.
+        lock(&self.names).insert(t.node.clone(), Interner::of_batch(&batch));
+        // The whole body was read: the connection can serve the next scrape.
+        self.pool.put(&t.node, p);
+        Ok(batch)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A failed request, and whether a fresh connection may repeat it.
+enum Retry {
+    /// Failed before any answer on a possibly stale connection.
+    Fresh(ScrapeError),
+    No(ScrapeError),
+}
+
+impl Retry {
+    fn into_inner(self) -> ScrapeError {
+        match self {
+            Retry::Fresh(e) | Retry::No(e) => e,
         }
     }
 }
 
-async fn get<IO>(io: IO, scheme: &str, authority: &str, t: &Target, token: Option<&str>) -> Result<Batch, ScrapeError>
+async fn handshake<IO>(io: IO, authority: &str) -> Result<Pooled, ScrapeError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    // A fixed 16 KiB read buffer: a kept-alive connection per node must not keep the largest body's
+    // worth of buffer (a kubelet answers 20-200 KB).
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .read_buf_exact_size(Some(16 * 1024))
+        .handshake(TokioIo::new(io))
+        .await?;
     let conn = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut req = http::Request::get(format!("{scheme}://{authority}{}", t.path))
-        .header(http::header::HOST, authority)
-        .header(http::header::USER_AGENT, concat!("metrics-server/", env!("CARGO_PKG_VERSION"), " (kubestate)"));
-    if let Some(tok) = token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {tok}"));
+    Ok(Pooled { authority: authority.to_string(), sender, conn })
+}
+
+/// Kept-alive connections to kubelets, one per node, reused by that node's next scrape as Go's HTTP
+/// transport reuses them: a new TLS handshake for every node on every tick costs more CPU than the
+/// scrape itself.
+#[derive(Default)]
+pub struct ConnPool {
+    idle: Mutex<HashMap<String, Pooled>>,
+}
+
+struct Pooled {
+    /// `host:port` the connection goes to; a node that moved gets a new one.
+    authority: String,
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    conn: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.conn.abort();
     }
-    // Samples without their own timestamp get the time just before sending.
-    let request_time = now_nanos();
-    let resp = sender.send_request(req.body(Empty::<Bytes>::new())?).await?;
-    if resp.status() != http::StatusCode::OK {
-        conn.abort();
-        let s = resp.status();
-        return Err(ScrapeError::Status(format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))));
+}
+
+impl ConnPool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pooled>> {
+        lock(&self.idle)
     }
-    let mut body = resp.into_body();
-    let mut interner = Interner::default();
-    let mut dec = Decoder::new(&mut interner, request_time);
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame?;
-        if let Some(chunk) = frame.data_ref() {
-            total += chunk.len();
-            if total > MAX_BODY {
-                conn.abort();
-                return Err(ScrapeError::TooLarge);
-            }
-            dec.feed(chunk)?;
-        }
+
+    fn take(&self, node: &str, authority: &str) -> Option<Pooled> {
+        let p = self.lock().remove(node)?;
+        (p.authority == authority && !p.sender.is_closed()).then_some(p)
     }
-    let node: Name = Arc::from(t.node.as_str());
-    let batch = dec.finish(&node)?;
-    conn.abort();
-    Ok(batch)
+
+    fn put(&self, node: &str, p: Pooled) {
+        self.lock().insert(node.to_string(), p);
+    }
+
+    /// Close the connections of nodes no longer scraped.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.lock().retain(|node, _| keep(node));
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub fn now_nanos() -> Nanos {
@@ -191,7 +299,7 @@ pub async fn scrape_all(
 ) -> (Batch, usize) {
     let started = Instant::now();
     let jitter = max_jitter(nodes.len());
-    let token = client.token.current();
+    let token: Option<Arc<str>> = client.token.current().map(Arc::from);
     let mut set = JoinSet::new();
     for (name, info) in nodes {
         let client = client.clone();
@@ -257,12 +365,13 @@ pub fn merge(parts: Vec<Batch>, interner: &Mutex<Interner>) -> Batch {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    let mut out = Batch::default();
-    let mut seen_nodes = HashSet::new();
-    let mut seen_pods = HashSet::new();
+    let pods: usize = parts.iter().map(|p| p.pods.len()).sum();
+    let mut out = Batch { nodes: Vec::with_capacity(parts.len()), pods: Vec::with_capacity(pods) };
+    let mut seen_nodes = FastSet::with_capacity_and_hasher(parts.len(), Default::default());
+    let mut seen_pods = FastSet::with_capacity_and_hasher(pods, Default::default());
     for part in parts {
         for (n, p) in part.nodes {
-            let n = g.intern(&n);
+            let n = g.intern_shared(&n);
             if seen_nodes.insert(n.clone()) {
                 out.nodes.push((n, p));
             } else {
@@ -270,14 +379,14 @@ pub fn merge(parts: Vec<Batch>, interner: &Mutex<Interner>) -> Batch {
             }
         }
         for mut pod in part.pods {
-            pod.namespace = g.intern(&pod.namespace);
-            pod.name = g.intern(&pod.name);
+            pod.namespace = g.intern_shared(&pod.namespace);
+            pod.name = g.intern_shared(&pod.name);
             if !seen_pods.insert((pod.namespace.clone(), pod.name.clone())) {
                 tracing::info!(namespace = %pod.namespace, pod = %pod.name, "Dropping duplicate pod metrics");
                 continue;
             }
             for (c, _) in pod.containers.iter_mut() {
-                *c = g.intern(c);
+                *c = g.intern_shared(c);
             }
             out.pods.push(pod);
         }
@@ -286,7 +395,7 @@ pub fn merge(parts: Vec<Batch>, interner: &Mutex<Interner>) -> Batch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::storage::{PodBatch, Point};
 
@@ -316,6 +425,168 @@ mod tests {
         assert_eq!(interner.lock().unwrap().len(), 5);
     }
 
+    const BODY: &str = "node_cpu_usage_seconds_total 10 1000\nnode_memory_working_set_bytes 20 1000\n\
+        container_cpu_usage_seconds_total{container=\"c\",namespace=\"ns\",pod=\"p\"} 1 1000\n\
+        container_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod=\"p\"} 2 1000\n";
+
+    /// What a raw kubelet does with the n-th request (from 0) it reads over all its connections.
+    #[derive(Clone, Copy, PartialEq)]
+    pub(crate) enum Then {
+        Answer,
+        /// Answer with `Connection: close` and close, as a kubelet that keeps no idle connections.
+        AnswerAndClose,
+        /// Close the connection without a byte of answer, as a kubelet closing an idle connection just
+        /// as the request arrives.
+        Close,
+        /// Keep the connection open and never answer.
+        Hang,
+    }
+
+    /// A plain-HTTP kubelet speaking HTTP/1.1 by hand, so a test decides what each request gets.
+    /// Returns its port and the number of connections it accepted.
+    pub(crate) async fn scripted_kubelet(script: Vec<Then>) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut tcp, _)) = listener.accept().await else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (script, requests) = (script.clone(), requests.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match tcp.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.clear();
+                        let n = requests.fetch_add(1, Ordering::SeqCst);
+                        match script.get(n).copied().unwrap_or(Then::Answer) {
+                            then @ (Then::Answer | Then::AnswerAndClose) => {
+                                let close = if then == Then::AnswerAndClose { "Connection: close\r\n" } else { "" };
+                                let head = format!("HTTP/1.1 200 OK\r\n{close}Content-Length: {}\r\n\r\n", BODY.len());
+                                if tcp.write_all(head.as_bytes()).await.is_err()
+                                    || tcp.write_all(BODY.as_bytes()).await.is_err()
+                                    || then == Then::AnswerAndClose
+                                {
+                                    return;
+                                }
+                            }
+                            Then::Close => return,
+                            Then::Hang => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    pub(crate) fn plain_client(timeout: Duration) -> KubeletClient {
+        KubeletClient {
+            tls: None,
+            token: TokenSource::None,
+            port: 10250,
+            use_node_status_port: true,
+            preferred_address_types: vec!["InternalIP".into()],
+            timeout,
+            pool: ConnPool::default(),
+            names: Default::default(),
+        }
+    }
+
+    fn local_target(node: &str, port: u16) -> Target {
+        Target { node: node.into(), host: "127.0.0.1".into(), port, path: "/metrics/resource".into() }
+    }
+
+    #[tokio::test]
+    async fn kubelet_connections_are_kept_alive_and_replaced_when_closed() {
+        use std::sync::atomic::Ordering;
+        let client = plain_client(Duration::from_secs(5));
+        for (step, connections) in [(Then::Answer, 1), (Then::AnswerAndClose, 3)] {
+            let (port, accepted) = scripted_kubelet(vec![step; 3]).await;
+            let t = local_target("n1", port);
+            let mut first_pod_name: Option<Name> = None;
+            for _ in 0..3 {
+                let b = client.fetch(&t, None).await.unwrap();
+                assert_eq!(b.nodes.len(), 1);
+                // A node's names are allocated once and found again by its next scrapes.
+                let name = b.pods[0].name.clone();
+                if let Some(first) = &first_pod_name {
+                    assert!(Arc::ptr_eq(first, &name), "pod name allocated again");
+                }
+                first_pod_name.get_or_insert(name);
+            }
+            assert_eq!(accepted.load(Ordering::SeqCst), connections);
+        }
+        assert_eq!(client.pool.len(), 1);
+        client.pool.retain(|n| n != "n1");
+        assert!(client.pool.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_a_kubelet_closed_under_it_is_repeated_once_on_a_new_connection() {
+        use std::sync::atomic::Ordering;
+        let client = plain_client(Duration::from_secs(5));
+        // The second request arrives on the kept-alive connection, which the kubelet closes unanswered.
+        let (port, accepted) = scripted_kubelet(vec![Then::Answer, Then::Close]).await;
+        let t = local_target("n1", port);
+        client.fetch(&t, None).await.unwrap();
+        assert_eq!(client.pool.len(), 1, "the answered connection is kept");
+        let b = client.fetch(&t, None).await.expect("repeated on a fresh connection");
+        assert_eq!(b.nodes.len(), 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+        // A fresh connection that fails is not repeated: one retry, then the node's scrape fails.
+        let (port, accepted) = scripted_kubelet(vec![Then::Answer, Then::Close, Then::Close, Then::Answer]).await;
+        let t = local_target("n2", port);
+        client.fetch(&t, None).await.unwrap();
+        let err = client.fetch(&t, None).await.expect_err("both connections closed unanswered");
+        assert!(matches!(err, ScrapeError::Http(_)), "{err}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "more than one retry");
+        // The failed connection is not pooled; the next tick connects anew and is answered.
+        client.fetch(&t, None).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_hung_kubelet_costs_only_its_own_node_and_its_connection() {
+        let client = Arc::new(plain_client(Duration::from_millis(300)));
+        let metrics = Arc::new(SelfMetrics::new(15.0));
+        let interner = Mutex::new(Interner::default());
+        let (good, _) = scripted_kubelet(vec![]).await;
+        // Answers the first scrape, so its connection is pooled, then hangs on it.
+        let (hung, _) = scripted_kubelet(vec![Then::Answer, Then::Hang]).await;
+        let node = |port: u16| NodeInfo {
+            addresses: vec![("InternalIP".into(), "127.0.0.1".into())],
+            kubelet_port: port,
+            ..Default::default()
+        };
+        let nodes = vec![("good".to_string(), node(good)), ("hung".to_string(), node(hung))];
+        let (batch, ok) =
+            scrape_all(client.clone(), nodes.clone(), metrics.clone(), &interner, Duration::from_secs(10)).await;
+        assert_eq!((ok, batch.nodes.len(), client.pool.len()), (2, 2, 2));
+        let started = Instant::now();
+        let (batch, ok) = scrape_all(client.clone(), nodes, metrics.clone(), &interner, Duration::from_secs(10)).await;
+        assert!(started.elapsed() < Duration::from_secs(2), "the tick waited for the hung kubelet");
+        assert_eq!(ok, 1);
+        assert_eq!(batch.nodes.iter().map(|(n, _)| &**n).collect::<Vec<_>>(), ["good"]);
+        // The timed-out connection is dropped, not kept for the next tick.
+        assert_eq!(client.pool.len(), 1);
+        assert!(metrics.render().contains("metrics_server_kubelet_request_total{success=\"false\"} 1\n"));
+    }
+
     #[tokio::test]
     async fn a_node_without_a_matching_address_is_a_failed_request() {
         let client = Arc::new(KubeletClient {
@@ -325,6 +596,8 @@ mod tests {
             use_node_status_port: false,
             preferred_address_types: vec!["InternalIP".into()],
             timeout: Duration::from_secs(1),
+            pool: ConnPool::default(),
+            names: Default::default(),
         });
         let info = NodeInfo { addresses: vec![("Hostname".into(), "n1.local".into())], ..Default::default() };
         let metrics = Arc::new(SelfMetrics::new(15.0));
@@ -347,6 +620,8 @@ mod tests {
             use_node_status_port: true,
             preferred_address_types: vec!["InternalIP".into()],
             timeout: Duration::from_secs(1),
+            pool: ConnPool::default(),
+            names: Default::default(),
         };
         let info = NodeInfo {
             addresses: vec![("InternalIP".into(), "10.1.1.1".into())],

@@ -4,72 +4,33 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use exposition::{Buckets, write_header, write_sample};
+
 const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Clone, Debug)]
 struct Histogram {
-    bounds: Arc<Bounds>,
+    bounds: Arc<Buckets>,
+    /// Cumulative: `counts[i]` counts observations up to `bounds[i]`.
     counts: Vec<u64>,
     sum: f64,
     count: u64,
 }
 
-/// Bucket bounds and their `le="…"` label text, formatted once: a per-node histogram is rendered on
-/// every scrape of `/metrics`.
-#[derive(Debug)]
-struct Bounds {
-    values: Vec<f64>,
-    labels: Vec<Vec<u8>>,
-}
-
-impl Bounds {
-    fn new(values: Vec<f64>) -> Arc<Bounds> {
-        let labels = values
-            .iter()
-            .map(|b| {
-                let mut l = b"le=\"".to_vec();
-                exposition::write_float(&mut l, *b);
-                l.extend_from_slice(b"\"} ");
-                l
-            })
-            .collect();
-        Arc::new(Bounds { values, labels })
-    }
-
-    fn default_buckets() -> Arc<Bounds> {
-        static DEFAULT: OnceLock<Arc<Bounds>> = OnceLock::new();
-        DEFAULT.get_or_init(|| Bounds::new(DEFAULT_BUCKETS.to_vec())).clone()
-    }
-}
-
-/// A count as Go's text format prints it: digits below a million, Go's float form above.
-fn write_count(out: &mut Vec<u8>, c: u64) {
-    if c < 1_000_000 {
-        let mut buf = [0u8; 6];
-        let mut i = buf.len();
-        let mut v = c;
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&buf[i..]);
-    } else {
-        exposition::write_float(out, c as f64);
-    }
+/// Bucket bounds shared by every per-node histogram, their `le` labels formatted once.
+fn default_buckets() -> Arc<Buckets> {
+    static DEFAULT: OnceLock<Arc<Buckets>> = OnceLock::new();
+    DEFAULT.get_or_init(|| Arc::new(Buckets::new(DEFAULT_BUCKETS.to_vec()))).clone()
 }
 
 impl Histogram {
-    fn new(bounds: Arc<Bounds>) -> Self {
-        let n = bounds.values.len();
+    fn new(bounds: Arc<Buckets>) -> Self {
+        let n = bounds.bounds().len();
         Histogram { bounds, counts: vec![0; n], sum: 0.0, count: 0 }
     }
 
     fn observe(&mut self, v: f64) {
-        for (b, c) in self.bounds.values.iter().zip(self.counts.iter_mut()) {
+        for (b, c) in self.bounds.bounds().iter().zip(self.counts.iter_mut()) {
             if v <= *b {
                 *c += 1;
             }
@@ -78,54 +39,9 @@ impl Histogram {
         self.count += 1;
     }
 
-    /// `name_bucket{labels,le="…"}` … `name_sum{labels}`, `name_count{labels}`; `labels` is `k="v"` text
-    /// or empty. Written straight into bytes: with one histogram per node this is most of `/metrics`.
-    fn render(&self, out: &mut Vec<u8>, name: &str, labels: &str) {
-        let open = |out: &mut Vec<u8>| {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"_bucket{");
-            out.extend_from_slice(labels.as_bytes());
-            if !labels.is_empty() {
-                out.push(b',');
-            }
-        };
-        for (le, c) in self.bounds.labels.iter().zip(&self.counts) {
-            open(out);
-            out.extend_from_slice(le);
-            write_count(out, *c);
-            out.push(b'\n');
-        }
-        open(out);
-        out.extend_from_slice(b"le=\"+Inf\"} ");
-        write_count(out, self.count);
-        out.push(b'\n');
-        for suffix in ["_sum", "_count"] {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(suffix.as_bytes());
-            if !labels.is_empty() {
-                out.push(b'{');
-                out.extend_from_slice(labels.as_bytes());
-                out.push(b'}');
-            }
-            out.push(b' ');
-            if suffix == "_sum" {
-                exposition::write_float(out, self.sum);
-            } else {
-                write_count(out, self.count);
-            }
-            out.push(b'\n');
-        }
+    fn render(&self, out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)]) {
+        exposition::write_histogram_buckets(out, name, labels, &self.bounds, &self.counts, self.sum, self.count);
     }
-}
-
-/// One `name{labels} value` line.
-fn sample(out: &mut Vec<u8>, name: &str, labels: &str, v: f64) {
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'{');
-    out.extend_from_slice(labels.as_bytes());
-    out.extend_from_slice(b"} ");
-    exposition::write_float(out, v);
-    out.push(b'\n');
 }
 
 #[derive(Debug)]
@@ -155,11 +71,11 @@ impl SelfMetrics {
         }
         SelfMetrics {
             inner: Mutex::new(Inner {
-                freshness: Histogram::new(Bounds::new(freshness)),
+                freshness: Histogram::new(Arc::new(Buckets::new(freshness))),
                 last_request: BTreeMap::new(),
                 request_duration: BTreeMap::new(),
                 request_total: [0; 2],
-                tick_duration: Histogram::new(Bounds::new(tick)),
+                tick_duration: Histogram::new(Arc::new(Buckets::new(tick))),
                 node_points: 0,
                 container_points: 0,
             }),
@@ -191,7 +107,7 @@ impl SelfMetrics {
             match i.request_duration.get_mut(node) {
                 Some(h) => h.observe(duration_secs),
                 None => {
-                    let mut h = Histogram::new(Bounds::default_buckets());
+                    let mut h = Histogram::new(default_buckets());
                     h.observe(duration_secs);
                     i.request_duration.insert(node.to_string(), h);
                 }
@@ -228,39 +144,35 @@ impl SelfMetrics {
     fn render_own(&self, out: &mut Vec<u8>) {
         self.with(|i| {
             out.reserve(64 + i.request_duration.len() * 1200);
-            let header = |out: &mut Vec<u8>, name: &str, help: &str, kind: &str| {
-                out.extend_from_slice(format!("# HELP {name} [ALPHA] {help}\n# TYPE {name} {kind}\n").as_bytes());
-            };
-            let node = |n: &str| {
-                let mut l = String::with_capacity(n.len() + 7);
-                l.push_str("node=\"");
-                l.push_str(&escape(n));
-                l.push('"');
-                l
-            };
-            header(out, "metrics_server_api_metric_freshness_seconds", "Freshness of metrics exported", "histogram");
-            i.freshness.render(out, "metrics_server_api_metric_freshness_seconds", "");
+            let name = "metrics_server_api_metric_freshness_seconds";
+            write_header(out, name, "[ALPHA] Freshness of metrics exported", "histogram");
+            i.freshness.render(out, name, &[]);
             let name = "metrics_server_kubelet_last_request_time_seconds";
-            header(out, name, "Time of last request performed to kubelet by metrics-server", "gauge");
+            write_header(out, name, "[ALPHA] Time of last request performed to kubelet by metrics-server", "gauge");
             for (n, v) in &i.last_request {
-                sample(out, name, &node(n), *v);
+                write_sample(out, name, &[("node", n)], *v);
             }
             let name = "metrics_server_kubelet_request_duration_seconds";
-            header(out, name, "Duration of requests to kubelet API in seconds", "histogram");
+            write_header(out, name, "[ALPHA] Duration of requests to kubelet API in seconds", "histogram");
             for (n, h) in &i.request_duration {
-                h.render(out, name, &node(n));
+                h.render(out, name, &[("node", n)]);
             }
             let name = "metrics_server_kubelet_request_total";
-            header(out, name, "Number of requests sent to kubelet API", "counter");
-            sample(out, name, "success=\"false\"", i.request_total[0] as f64);
-            sample(out, name, "success=\"true\"", i.request_total[1] as f64);
+            write_header(out, name, "[ALPHA] Number of requests sent to kubelet API", "counter");
+            write_sample(out, name, &[("success", "false")], i.request_total[0] as f64);
+            write_sample(out, name, &[("success", "true")], i.request_total[1] as f64);
             let name = "metrics_server_manager_tick_duration_seconds";
-            header(out, name, "The total time spent collecting and storing metrics in seconds.", "histogram");
-            i.tick_duration.render(out, name, "");
+            write_header(
+                out,
+                name,
+                "[ALPHA] The total time spent collecting and storing metrics in seconds.",
+                "histogram",
+            );
+            i.tick_duration.render(out, name, &[]);
             let name = "metrics_server_storage_points";
-            header(out, name, "Number of metrics points stored.", "gauge");
-            sample(out, name, "type=\"container\"", i.container_points as f64);
-            sample(out, name, "type=\"node\"", i.node_points as f64);
+            write_header(out, name, "[ALPHA] Number of metrics points stored.", "gauge");
+            write_sample(out, name, &[("type", "container")], i.container_points as f64);
+            write_sample(out, name, &[("type", "node")], i.node_points as f64);
         })
     }
 }
@@ -387,19 +299,10 @@ fn render_process(p: &ProcessStats) -> String {
     let mut out = Vec::new();
     for (name, help, kind, value) in families {
         let Some(v) = value else { continue };
-        out.extend_from_slice(format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} ").as_bytes());
-        exposition::write_float(&mut out, v);
-        out.push(b'\n');
+        write_header(&mut out, name, help, kind);
+        write_sample(&mut out, name, &[], v);
     }
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// A label value escaped for the text format; node names never need it, so they are borrowed.
-fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['\\', '"', '\n']) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    std::borrow::Cow::Owned(s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 #[cfg(test)]
@@ -433,6 +336,8 @@ mod tests {
         assert!(t.contains("metrics_server_kubelet_last_request_time_seconds{node=\"n3\"} 1.786010401e+09\n"), "{t}");
         assert!(t.contains("metrics_server_kubelet_request_duration_seconds_sum{node=\"n3\"} 0.0123\n"));
         assert!(t.contains("metrics_server_kubelet_request_duration_seconds_bucket{node=\"n3\",le=\"+Inf\"} 1\n"));
+        // The whole page passes the strict line checker of the shared exposition writer.
+        exposition::parse_text(&t).unwrap();
         m.retain_nodes(|n| n == "n1");
         assert!(!m.render().contains("node=\"n2\""));
     }

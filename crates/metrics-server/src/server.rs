@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::api;
+use crate::api::NodeInfo;
 use crate::auth::{Auth, PeerIdentity, User, strip_identity_headers};
 use crate::cluster::Cluster;
 use crate::negotiate;
@@ -60,7 +61,16 @@ impl State {
             inv.nodes
                 .iter()
                 .filter(|(_, info)| self.node_selector.matches(&info.labels))
-                .map(|(n, i)| (n.clone(), i.clone()))
+                // Scraping needs the addresses, port and path; the labels stay behind.
+                .map(|(n, i)| {
+                    let info = NodeInfo {
+                        labels: Default::default(),
+                        addresses: i.addresses.clone(),
+                        kubelet_port: i.kubelet_port,
+                        metrics_path: i.metrics_path.clone(),
+                    };
+                    (n.clone(), info)
+                })
                 .collect()
         };
         let total = nodes.len();
@@ -86,6 +96,11 @@ impl State {
         {
             let inv = self.cluster.read();
             self.metrics.retain_nodes(|n| inv.nodes.contains_key(n));
+            let scraped = |n: &str| inv.nodes.get(n).is_some_and(|i| self.node_selector.matches(&i.labels));
+            self.kubelet.pool.retain(scraped);
+            if let Ok(mut names) = self.kubelet.names.lock() {
+                names.retain(|n, _| scraped(n));
+            }
         }
         self.metrics.storage_points(np, cp);
         if self.was_ready.swap(ready, Ordering::AcqRel) != ready {
@@ -669,6 +684,23 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn state(anonymous: bool) -> Arc<State> {
+        state_with(
+            anonymous,
+            KubeletClient {
+                tls: None,
+                token: TokenSource::None,
+                port: 10250,
+                use_node_status_port: false,
+                preferred_address_types: vec![],
+                timeout: Duration::from_secs(1),
+                pool: Default::default(),
+                names: Default::default(),
+            },
+            LabelSelector::default(),
+        )
+    }
+
+    fn state_with(anonymous: bool, kubelet: KubeletClient, node_selector: LabelSelector) -> Arc<State> {
         let auth = Auth::new(
             None,
             None,
@@ -689,15 +721,8 @@ mod tests {
             interner: Mutex::new(Interner::default()),
             metrics: Arc::new(SelfMetrics::new(15.0)),
             auth,
-            kubelet: Arc::new(KubeletClient {
-                tls: None,
-                token: TokenSource::None,
-                port: 10250,
-                use_node_status_port: false,
-                preferred_address_types: vec![],
-                timeout: Duration::from_secs(1),
-            }),
-            node_selector: LabelSelector::default(),
+            kubelet: Arc::new(kubelet),
+            node_selector,
             resolution: Duration::from_secs(15),
             last_tick_start: Mutex::new(None),
             was_ready: AtomicBool::new(false),
@@ -854,6 +879,46 @@ mod tests {
             assert!(r.headers().get("x-content-type-options").is_none(), "the apiserver's 401 has no nosniff");
             assert_eq!(r.headers()["cache-control"], "no-cache, private");
         }
+    }
+
+    #[tokio::test]
+    async fn ticks_forget_the_connections_and_names_of_nodes_no_longer_scraped() {
+        use crate::scrape::tests::{plain_client, scripted_kubelet};
+        let st = state_with(false, plain_client(Duration::from_secs(2)), LabelSelector::parse("scrape!=no").unwrap());
+        let mut ports = Vec::new();
+        for _ in 0..3 {
+            ports.push(scripted_kubelet(vec![]).await.0);
+        }
+        let node = |port: u16| NodeInfo {
+            addresses: vec![("InternalIP".into(), "127.0.0.1".into())],
+            kubelet_port: port,
+            ..Default::default()
+        };
+        {
+            let mut inv = st.cluster.inventory.write().unwrap();
+            for (name, port) in ["a", "b", "c"].into_iter().zip(&ports) {
+                inv.nodes.insert(name.to_string(), node(*port));
+            }
+        }
+        let kept = |st: &State| {
+            let mut pooled: Vec<String> = ["a", "b", "c"]
+                .into_iter()
+                .filter(|n| st.kubelet.names.lock().unwrap().contains_key(*n))
+                .map(String::from)
+                .collect();
+            pooled.push(st.kubelet.pool.len().to_string());
+            pooled
+        };
+        st.tick().await;
+        assert_eq!(kept(&st), ["a", "b", "c", "3"]);
+        // A deleted node, and one the --node-selector no longer picks, keep nothing.
+        {
+            let mut inv = st.cluster.inventory.write().unwrap();
+            inv.nodes.remove("b");
+            inv.nodes.get_mut("c").unwrap().labels.insert("scrape".into(), "no".into());
+        }
+        st.tick().await;
+        assert_eq!(kept(&st), ["a", "1"]);
     }
 
     #[test]

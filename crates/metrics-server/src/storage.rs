@@ -4,6 +4,10 @@
 //! here is pure so the rules can be tested with plain numbers.
 
 use std::collections::{HashMap, HashSet};
+
+/// Hash maps keyed by names: keyed hashing (kubelets choose the names) that is faster than std's SipHash.
+pub type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+pub type FastSet<K> = HashSet<K, ahash::RandomState>;
 use std::sync::Arc;
 
 /// An interned name (node, namespace, pod or container). Shared between batches so a steady-state scrape
@@ -97,7 +101,7 @@ pub struct PodUsage {
 /// Interns names so repeated scrapes share one allocation per distinct string.
 #[derive(Default, Debug)]
 pub struct Interner {
-    set: HashSet<Name>,
+    set: FastSet<Name>,
 }
 
 impl Interner {
@@ -108,6 +112,31 @@ impl Interner {
         let n: Name = Arc::from(s);
         self.set.insert(n.clone());
         n
+    }
+
+    /// Like [`Interner::intern`] for a name that is already shared: a new name keeps its allocation.
+    pub fn intern_shared(&mut self, n: &Name) -> Name {
+        if let Some(found) = self.set.get(&**n) {
+            return found.clone();
+        }
+        self.set.insert(n.clone());
+        n.clone()
+    }
+
+    /// An interner holding exactly the names of `batch`.
+    pub fn of_batch(batch: &Batch) -> Interner {
+        let mut i = Interner::default();
+        for (n, _) in &batch.nodes {
+            i.intern_shared(n);
+        }
+        for p in &batch.pods {
+            i.intern_shared(&p.namespace);
+            i.intern_shared(&p.name);
+            for (c, _) in &p.containers {
+                i.intern_shared(c);
+            }
+        }
+        i
     }
 
     /// Forget names nobody else holds any more (a deleted pod's names), so churn does not grow memory.
@@ -128,23 +157,23 @@ impl Interner {
 #[derive(Debug)]
 pub struct Storage {
     resolution: Nanos,
-    nodes: HashMap<Name, Slot>,
+    nodes: FastMap<Name, Slot>,
     /// namespace → pod → containers. Nested so lookups by `&str` need no allocation.
-    pods: HashMap<Name, HashMap<Name, Vec<(Name, Slot)>>>,
+    pods: FastMap<Name, FastMap<Name, Vec<(Name, Slot)>>>,
 }
 
 impl Storage {
     pub fn new(resolution: std::time::Duration) -> Self {
         Storage {
             resolution: resolution.as_nanos().min(i64::MAX as u128) as Nanos,
-            nodes: HashMap::new(),
-            pods: HashMap::new(),
+            nodes: FastMap::default(),
+            pods: FastMap::default(),
         }
     }
 
     /// Replace the state with `batch`: keys absent from the batch disappear.
     pub fn store(&mut self, batch: &Batch) {
-        let mut nodes = HashMap::with_capacity(batch.nodes.len());
+        let mut nodes = FastMap::with_capacity_and_hasher(batch.nodes.len(), Default::default());
         for (name, new) in &batch.nodes {
             let prev = match self.nodes.get(name) {
                 Some(old) => advance(old, new),
@@ -154,16 +183,23 @@ impl Storage {
         }
         self.nodes = nodes;
 
-        let mut pods: HashMap<Name, HashMap<Name, Vec<(Name, Slot)>>> = HashMap::new();
+        // Sized like the last batch's maps, so a steady cluster does not grow them anew every tick.
+        let mut pods: FastMap<Name, FastMap<Name, Vec<(Name, Slot)>>> =
+            FastMap::with_capacity_and_hasher(self.pods.len(), Default::default());
         for pod in &batch.pods {
-            let old = self.pods.get(&*pod.namespace).and_then(|m| m.get(&*pod.name));
+            let old_ns = self.pods.get(&*pod.namespace);
+            let old = old_ns.and_then(|m| m.get(&*pod.name));
             let mut containers = Vec::with_capacity(pod.containers.len());
             for (cname, new) in &pod.containers {
-                let old_slot = old.and_then(|cs| cs.iter().find(|(n, _)| n == cname).map(|(_, s)| s));
+                // Names are shared between scrapes: the pointer usually settles it.
+                let old_slot =
+                    old.and_then(|cs| cs.iter().find(|(n, _)| Arc::ptr_eq(n, cname) || n == cname).map(|(_, s)| s));
                 let prev = container_prev(self.resolution, old_slot, new);
                 containers.push((cname.clone(), Slot { last: *new, prev }));
             }
-            pods.entry(pod.namespace.clone()).or_default().insert(pod.name.clone(), containers);
+            pods.entry(pod.namespace.clone())
+                .or_insert_with(|| FastMap::with_capacity_and_hasher(old_ns.map_or(0, |m| m.len()), Default::default()))
+                .insert(pod.name.clone(), containers);
         }
         self.pods = pods;
     }
