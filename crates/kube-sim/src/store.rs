@@ -216,7 +216,17 @@ fn build_obj(rt: &ResourceType, mut v: Value, rv: u64) -> Result<Arc<Obj>, SimEr
         bytes.len()
     };
     bytes.extend_from_slice(&rest[1..]);
-    Ok(Arc::new(Obj { bytes: Bytes::from(bytes), item_at, rv, namespace, name, uid, labels, fields, protobuf: Default::default() }))
+    Ok(Arc::new(Obj {
+        bytes: Bytes::from(bytes),
+        item_at,
+        rv,
+        namespace,
+        name,
+        uid,
+        labels,
+        fields,
+        protobuf: Default::default(),
+    }))
 }
 
 impl Store {
