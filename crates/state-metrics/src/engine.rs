@@ -16,7 +16,8 @@ use crate::options::Options;
 use crate::routes::{self, App};
 use crate::scrape::Served;
 use crate::server::{self, Timeouts};
-use crate::shard::Shard;
+use crate::shard::{Shard, Split};
+use crate::sharding::{self, Settled, Settler};
 use crate::telemetry::Telemetry;
 use crate::textstore::{self, Maintenance};
 use crate::webconfig::WebConfig;
@@ -46,7 +47,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let kube_cfg = kube_config(&opts).await?;
     let server_url = kube_cfg.cluster_url.to_string();
     let client = kube::client::ClientBuilder::try_from(kube_cfg).context("building the API client")?.build();
-    let reporter = Arc::new(Reporter::new(telemetry.clone(), server_url));
+    let reporter = Arc::new(Reporter::new(telemetry.clone(), server_url.clone()));
     let transport = Arc::new(KubeTransport { client: client.clone() });
 
     // Auto-sharding needs the StatefulSet before anything is listed, so that no other shard's objects
@@ -54,15 +55,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let auto = if opts.pod.is_empty() {
         None
     } else {
-        let (sts, shard) = discover_shard(&client, &opts.pod, &opts.pod_namespace).await?;
+        let (sts, assigned) = discover_shard(&client, &opts.pod, &opts.pod_namespace).await?;
+        let shard = assigned.shard;
         tracing::info!(statefulset = %sts, shard = shard.index, total = shard.total, "auto-sharding");
-        Some((sts, shard))
+        Some((sts, assigned))
     };
-    let shard = match &auto {
-        Some((_, s)) => *s,
-        None => Shard { index: u32::try_from(opts.shard)?, total: u32::try_from(opts.total_shards)? },
+    let assigned = match &auto {
+        Some((_, a)) => *a,
+        None => Assigned {
+            shard: Shard::new(u32::try_from(opts.shard)?, u32::try_from(opts.total_shards)?),
+            generation: None,
+        },
     };
-    telemetry.set_sharding(i32::try_from(shard.index)?, i32::try_from(shard.total)?);
+    telemetry.set_sharding(i32::try_from(assigned.shard.index)?, i32::try_from(assigned.shard.total)?);
 
     let main_listener = server::bind(&opts.host, opts.port)
         .await
@@ -80,20 +85,23 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         specs.extend(sp.into_iter().map(|spec| (r.handle.clone(), spec)));
     }
     let specs = Arc::new(specs);
-    let mut watches = spawn_watches(&specs, shard);
+    // Nothing is listed before the split is settled (below, once the ports answer).
+    let mut watches = tokio::task::JoinSet::new();
     let mut aux = tokio::task::JoinSet::new();
-    let (shard_tx, mut shard_rx) = signal::channel(shard);
+    let (assigned_tx, mut assigned_rx) = signal::channel(assigned);
     if let Some((sts, _)) = &auto {
         aux.spawn(follow_statefulset(
             client.clone(),
             opts.pod.clone(),
             opts.pod_namespace.clone(),
             sts.clone(),
-            shard_tx,
+            assigned_tx,
         ));
     } else {
-        drop(shard_tx);
+        drop(assigned_tx);
     }
+    // The shard in effect (split settled), for the custom-resource runtime.
+    let (effective_tx, effective_rx) = signal::channel(Shard::default());
     tracing::info!(
         resources = %plan.resources.iter().map(|r| r.handle.name()).collect::<Vec<_>>().join(","),
         main = %display_addr(&main_listener),
@@ -121,13 +129,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             maintenance.clone(),
             received,
         );
-        let (rt, fut) = crate::custom::runtime::start(p, env, shard_rx.clone());
+        let (rt, fut) = crate::custom::runtime::start(p, env, effective_rx.clone());
         let tel = rt.telemetry.clone();
         telemetry.add_extra(Arc::new(move |out: &mut Vec<u8>| tel.render(out)));
         let listed = rt.clone();
         telemetry
             .track_dynamic_stores(Arc::new(move || listed.served().into_iter().map(|w| (w.name, w.store)).collect()));
-        aux.spawn(fut);
+        // It starts once the split is settled.
+        let mut settled = effective_rx.clone();
+        aux.spawn(async move {
+            if settled.changed().await.is_ok() {
+                fut.await;
+            }
+        });
         rt
     });
     // Upstream builds the filter from the same client; API errors at request time answer 503.
@@ -168,25 +182,67 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     ));
 
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut resharding = auto.is_some();
+    let mut settler = Settler::new(
+        opts.shard_mode,
+        transport.clone(),
+        probe_scopes(&plan.resources, app.custom.is_some()),
+        app.telemetry.clone(),
+        server_url,
+    );
+    let mut following = auto.is_some();
+    // The shard the running list/watches use; `None` while none run (blocked in server mode).
+    let mut current: Option<Shard> = None;
+    let mut to_settle = Some(assigned);
+    let recheck = tokio::time::sleep(Duration::MAX);
+    let mut recheck = std::pin::pin!(recheck);
+    let mut rechecking = false;
     loop {
+        // The split is decided at start and again with each StatefulSet generation (auto-sharding).
+        if let Some(a) = to_settle.take() {
+            let settled = tokio::select! {
+                () = &mut shutdown => break,
+                s = settler.settle(a.shard, &app.served) => s,
+            };
+            rechecking = false;
+            match settled {
+                Settled::Use(new) if current == Some(new) => {}
+                Settled::Use(new) => {
+                    if current.is_some() {
+                        tracing::info!(
+                            shard = new.index,
+                            total = new.total,
+                            mode = new.split.word(),
+                            "shard assignment changed; relisting under the new one"
+                        );
+                    }
+                    restart(&mut watches, &specs, &app.served, new).await;
+                    current = Some(new);
+                    effective_tx.send_replace(new);
+                }
+                Settled::Blocked(why) => {
+                    watches.shutdown().await;
+                    sharding::block(&app.served, &why);
+                    current = None;
+                    // Custom resources too: a range past the last shard owns nothing.
+                    effective_tx.send_replace(Shard { index: a.shard.total, ..a.shard.with_split(Split::Range) });
+                    recheck.as_mut().reset(tokio::time::Instant::now() + sharding::BLOCKED_RECHECK);
+                    rechecking = true;
+                }
+            }
+            let (index, total) = (a.shard.index, a.shard.total);
+            app.telemetry
+                .set_sharding(i32::try_from(index).unwrap_or(i32::MAX), i32::try_from(total).unwrap_or(i32::MAX));
+        }
         tokio::select! {
             () = &mut shutdown => break,
-            changed = shard_rx.changed(), if resharding => {
+            changed = assigned_rx.changed(), if following => {
                 if changed.is_err() {
-                    resharding = false;
+                    following = false;
                     continue;
                 }
-                let new = *shard_rx.borrow_and_update();
-                tracing::info!(shard = new.index, total = new.total, "shard assignment changed; relisting everything");
-                // Every old watch must be gone before the stores are emptied (their writers are freed
-                // when their tasks end), or one could still insert an object the new assignment gives
-                // to another shard.
-                watches.shutdown().await;
-                reset_all(&app.served);
-                app.telemetry.set_sharding(i32::try_from(new.index).unwrap_or(i32::MAX), i32::try_from(new.total).unwrap_or(i32::MAX));
-                watches = spawn_watches(&specs, new);
+                to_settle = Some(*assigned_rx.borrow_and_update());
             }
+            () = &mut recheck, if rechecking => to_settle = Some(*assigned_rx.borrow()),
         }
     }
     tracing::info!("shutting down");
@@ -250,23 +306,53 @@ fn spawn_watches(
     set
 }
 
-/// Empties every store and marks it unsynced (no watch task runs, so every writer is free).
-fn reset_all(served: &[Served]) {
+/// Runs every list/watch under `shard`: stops the running ones, drops from each store what `shard` does
+/// not own (the rest stays served until the relist replaces it, so nothing the shard keeps disappears
+/// and nothing it gave away is served twice), and starts them again.
+async fn restart(
+    watches: &mut tokio::task::JoinSet<()>,
+    specs: &[(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)],
+    served: &[Served],
+    shard: Shard,
+) {
+    // Every old watch must be gone before the stores are trimmed (their writers are freed when their
+    // tasks end), or one could still insert an object the new assignment gives to another shard.
+    watches.shutdown().await;
     for s in served {
         for part in 0..s.store.part_count() {
             match s.store.reclaim(part) {
                 Some(mut w) => {
-                    w.apply(textstore::StoreEvent::Reset);
+                    w.apply(textstore::StoreEvent::Failing(None));
+                    w.retain(&|k| shard.owns(k.uid()));
                 }
                 None => tracing::error!(resource = %s.name, part, "a list/watch of this part outlived its shutdown"),
             }
         }
     }
+    *watches = spawn_watches(specs, shard);
+}
+
+/// One collection of each resource, for the probe that tells whether the API server shards lists (any
+/// will do; each is one this instance may list).
+fn probe_scopes(resources: &[ResourcePlan], custom: bool) -> Vec<ingest::Scope> {
+    let mut scopes: Vec<ingest::Scope> = resources.iter().filter_map(|r| r.scopes.first().cloned()).collect();
+    if custom {
+        scopes.push(ingest::Scope { path: crate::custom::runtime::CRD_COLLECTION.into(), ..ingest::Scope::default() });
+    }
+    scopes
+}
+
+/// This instance's shard as assigned (before the split is settled), and with auto-sharding the
+/// StatefulSet generation it comes from: a new generation settles the split again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Assigned {
+    shard: Shard,
+    generation: Option<i64>,
 }
 
 /// Auto-sharding: this pod's controlling StatefulSet (apps/v1, controller=true) gives the shard (pod
 /// ordinal) and the shard count (replicas). Returns the StatefulSet's name too.
-async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> anyhow::Result<(String, Shard)> {
+async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> anyhow::Result<(String, Assigned)> {
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::core::v1::Pod;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
@@ -290,16 +376,18 @@ async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> an
             owner.name
         )
     })?;
-    Ok((owner.name, Shard { index, total }))
+    let generation = sts.metadata.generation;
+    Ok((owner.name, Assigned { shard: Shard::new(index, total), generation }))
 }
 
-/// Watches the StatefulSet and publishes every new shard assignment (replica count changes).
+/// Watches the StatefulSet and publishes every new shard assignment (replica count changes) and every
+/// new generation.
 async fn follow_statefulset(
     client: kube::Client,
     pod: String,
     namespace: String,
     name: String,
-    tx: signal::Sender<Shard>,
+    tx: signal::Sender<Assigned>,
 ) {
     use futures::StreamExt;
     use k8s_openapi::api::apps::v1::StatefulSet;
@@ -315,7 +403,7 @@ async fn follow_statefulset(
                 match crate::shard::auto_shard(&pod, &name, replicas) {
                     Some((index, total)) => {
                         tx.send_if_modified(|cur| {
-                            let new = Shard { index, total };
+                            let new = Assigned { shard: Shard::new(index, total), generation: sts.metadata.generation };
                             let changed = *cur != new;
                             *cur = new;
                             changed

@@ -303,19 +303,23 @@ mod tests {
     #[test]
     fn other_shards_objects_are_foreign() {
         let uids: Vec<String> = (0..40).map(|i| format!("uid-{i}")).collect();
-        let mut owners = vec![0; uids.len()];
-        for index in 0..3 {
-            let t = typed(Shard { index, total: 3 });
-            for (i, u) in uids.iter().enumerate() {
-                let raw = format!(r#"{{"metadata":{{"name":"{u}","uid":"{u}","resourceVersion":"9"}}}}"#);
-                match t.json(raw.as_bytes()) {
-                    Decoded::Item(_) => owners[i] += 1,
-                    Decoded::Foreign { resource_version } => assert_eq!(resource_version, "9"),
-                    Decoded::Garbage(e) => panic!("{e}"),
+        // Server-side splitting checks the range here too: a server that ignored the selector must not
+        // make a shard keep another's objects.
+        for split in [crate::shard::Split::Jump, crate::shard::Split::Range] {
+            let mut owners = vec![0; uids.len()];
+            for index in 0..3 {
+                let t = typed(Shard::new(index, 3).with_split(split));
+                for (i, u) in uids.iter().enumerate() {
+                    let raw = format!(r#"{{"metadata":{{"name":"{u}","uid":"{u}","resourceVersion":"9"}}}}"#);
+                    match t.json(raw.as_bytes()) {
+                        Decoded::Item(_) => owners[i] += 1,
+                        Decoded::Foreign { resource_version } => assert_eq!(resource_version, "9"),
+                        Decoded::Garbage(e) => panic!("{e}"),
+                    }
                 }
             }
+            assert!(owners.iter().all(|&n| n == 1), "{split:?}: each object in exactly one shard: {owners:?}");
         }
-        assert!(owners.iter().all(|&n| n == 1), "each object in exactly one shard: {owners:?}");
     }
 
     #[test]
