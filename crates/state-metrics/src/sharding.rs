@@ -120,7 +120,8 @@ pub enum Settled {
 }
 
 /// How long a blocked server-mode instance waits before asking the server again.
-pub const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
+/// (One list of one object: nothing for the server.)
+pub const BLOCKED_RECHECK: Duration = Duration::from_secs(10);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Decides the split of each assignment, with one probe where one is needed.
@@ -201,7 +202,11 @@ impl<T: Transport> Settler<T> {
                          (needs v1.36+ with the ShardedListAndWatch feature gate): {why}"
                     );
                     if self.last != Some(Settled::Blocked(why.clone())) {
-                        tracing::error!(server = %self.server, "{why}; serving no objects, asking again every 30 s");
+                        tracing::error!(
+                            server = %self.server,
+                            "{why}; serving no objects, asking again every {} s",
+                            BLOCKED_RECHECK.as_secs()
+                        );
                     }
                     return self.conclude(Settled::Blocked(why));
                 }
