@@ -137,10 +137,8 @@ pub struct Options {
     /// The total number of shards; 1 disables sharding.
     #[arg(long, env = "KSM_TOTAL_SHARDS", default_value_t = 1, allow_negative_numbers = true)]
     pub total_shards: i32,
-    /// Where objects are divided among shards: "auto" lets the API server send each shard only its own
-    /// objects when it can (KEP-5866, ShardedListAndWatch) and divides them here when it cannot;
-    /// "server" only lets the API server divide (serving nothing where it cannot); "client" always
-    /// divides here, as upstream does. Every shard of a deployment must use the same split.
+    /// Where objects are divided among shards; every shard of a deployment must use the same mode
+    /// (docs/sharding.md).
     #[arg(long, env = "KSM_SHARD_MODE", value_enum, default_value_t = ShardMode::Auto)]
     pub shard_mode: ShardMode,
     /// Name of the pod that contains this process, for StatefulSet auto-sharding.

@@ -30,12 +30,13 @@ use crate::textstore::StoreEvent;
 /// `--shard-mode`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ShardMode {
-    /// Ask the API server to shard; where it does not, shard here.
+    /// By the API server when it can (v1.36+, feature gate ShardedListAndWatch: each shard receives
+    /// only its own objects), else here.
     #[default]
     Auto,
-    /// Only ever let the API server shard; where it cannot, serve nothing and say why in /readyz.
+    /// Only by the API server; where it cannot, serve nothing and say why in /readyz.
     Server,
-    /// Always shard here, as upstream kube-state-metrics does (never send a shard selector).
+    /// Always here, as upstream kube-state-metrics (never send a shard selector).
     Client,
 }
 
