@@ -10,6 +10,7 @@ pub mod scaling;
 mod encoding;
 mod ksm;
 mod ms;
+mod shards;
 mod sim;
 mod top;
 
@@ -48,6 +49,8 @@ pub struct Config {
     pub encodings: bool,
     /// Pods for the `kubectl top pods -A` run through kube-sim's aggregation (0 skips it; needs kubectl).
     pub top_pods: usize,
+    /// Shards for the client-side against server-side sharding comparison at `pods` (0 skips it).
+    pub shards: usize,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             ms_cycles: 2,
             skip_ksm: false,
             top_pods: 0,
+            shards: 0,
         }
     }
 
@@ -112,6 +116,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         ms.push(ms::bench(cfg, n).await?);
     }
     let top = if cfg.top_pods > 0 { Some(top::bench(cfg, cfg.top_pods).await?) } else { None };
+    let shards = if cfg.shards > 1 { Some(shards::bench(cfg, cfg.shards).await?) } else { None };
     let mut r = Report {
         cores,
         cpu_model,
@@ -123,6 +128,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         decode,
         ms,
         top,
+        shards,
         targets: Vec::new(),
     };
     r.targets = report::targets(&r);

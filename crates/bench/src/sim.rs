@@ -130,6 +130,30 @@ impl Sim {
         namespaces: usize,
         json_only: bool,
     ) -> anyhow::Result<Sim> {
+        Self::start_full(bin, dir, nodes, pods_per_node, namespaces, json_only, false).await
+    }
+
+    /// [`Sim::start`] with the `ShardedListAndWatch` feature gate: lists and watches honour
+    /// `shardSelector`.
+    pub async fn start_sharded(
+        bin: &Path,
+        dir: &Path,
+        nodes: usize,
+        pods_per_node: usize,
+        namespaces: usize,
+    ) -> anyhow::Result<Sim> {
+        Self::start_full(bin, dir, nodes, pods_per_node, namespaces, false, true).await
+    }
+
+    async fn start_full(
+        bin: &Path,
+        dir: &Path,
+        nodes: usize,
+        pods_per_node: usize,
+        namespaces: usize,
+        json_only: bool,
+        sharded: bool,
+    ) -> anyhow::Result<Sim> {
         let port = free_port()?;
         let kubeconfig = dir.join("kubeconfig");
         let args: Vec<String> = vec![
@@ -154,6 +178,10 @@ impl Sim {
         if json_only {
             anyhow::ensure!(supports_flag(bin, "--json-only"), "this kube-sim cannot answer JSON only");
             args.push("--json-only".into());
+        }
+        if sharded {
+            anyhow::ensure!(supports_flag(bin, "--feature-gates"), "this kube-sim cannot shard lists");
+            args.push("--feature-gates=ShardedListAndWatch=true".into());
         }
         let admin = if supports_flag(bin, "--admin-address") {
             let p = free_port()?;
@@ -187,13 +215,20 @@ impl Sim {
         Ok(())
     }
 
-    /// What clients asked for since the last reset, by kind of request; `None` without accounting.
-    pub async fn start_cost(&self) -> anyhow::Result<Option<crate::report::StartCost>> {
-        let Some(a) = &self.admin else { return Ok(None) };
+    /// The request records since the last reset (empty without accounting).
+    pub async fn requests(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let Some(a) = &self.admin else { return Ok(Vec::new()) };
         let r = a.get_ok("/requests", &[]).await?;
         let v: serde_json::Value = serde_json::from_slice(&r.body).context("decoding /requests")?;
-        let records = v["requests"].as_array().cloned().unwrap_or_default();
-        Ok(Some(crate::report::StartCost::of(&records)))
+        Ok(v["requests"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// What clients asked for since the last reset, by kind of request; `None` without accounting.
+    pub async fn start_cost(&self) -> anyhow::Result<Option<crate::report::StartCost>> {
+        if self.admin.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(crate::report::StartCost::of(&self.requests().await?)))
     }
 
     /// Times the initial lists, one after the other (an upper bound on what parallel informers wait).
