@@ -10,14 +10,15 @@ use crate::Config;
 use crate::client::Plain;
 use crate::procfs;
 use crate::report::{ShardModeRun, ShardRun, ShardsReport};
-use crate::sim::{Proc, Scratch, Sim, free_port};
+use crate::sim::{Proc, Scratch, Sim, SimOptions, free_port, ksm_args};
 use state_metrics::shard::{Shard, Split};
 
 pub async fn bench(cfg: &Config, shards: usize) -> anyhow::Result<ShardsReport> {
     let dir = Scratch::new("shards")?;
     let nodes = cfg.pods.div_ceil(cfg.pods_per_node.max(1));
     tracing::info!(pods = cfg.pods, shards, "starting kube-sim with ShardedListAndWatch");
-    let mut sim = Sim::start_sharded(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces).await?;
+    let options = SimOptions { sharded: true, ..SimOptions::default() };
+    let mut sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, options).await?;
     let (stats, _) = sim.initial_lists().await?;
     let mut modes = Vec::new();
     for mode in ["client", "server"] {
@@ -39,17 +40,8 @@ async fn run_mode(cfg: &Config, sim: &Sim, dir: &Scratch, shards: usize, mode: &
     let mut running = Vec::new();
     for i in 0..shards {
         let (port, tport) = (free_port()?, free_port()?);
-        let args = vec![
-            "kube-state-metrics".to_string(),
-            format!("--kubeconfig={}", sim.kubeconfig.display()),
-            "--host=127.0.0.1".into(),
-            format!("--port={port}"),
-            "--telemetry-host=127.0.0.1".into(),
-            format!("--telemetry-port={tport}"),
-            format!("--shard={i}"),
-            format!("--total-shards={shards}"),
-            format!("--shard-mode={mode}"),
-        ];
+        let mut args = ksm_args(&sim.kubeconfig, port, tport);
+        args.extend([format!("--shard={i}"), format!("--total-shards={shards}"), format!("--shard-mode={mode}")]);
         let proc = Proc::spawn("kube-state-metrics", bin, &args, &dir.0)?;
         running.push(Running {
             proc,

@@ -624,16 +624,20 @@ mod tests {
         }
     }
 
+    /// Lists objects `0..n` (generation 0) into part 0; returns the model of what is served.
+    fn listed(st: &St, n: usize) -> BTreeMap<usize, usize> {
+        st.begin_relist();
+        for i in 0..n {
+            st.relist_insert(key(i), obj(i, 0));
+        }
+        st.finish_relist();
+        (0..n).map(|i| (i, 0)).collect()
+    }
+
     #[test]
     fn retain_keeps_serving_what_is_still_owned_from_columns_and_changes() {
         let st = named(1);
-        let mut live: BTreeMap<usize, usize> = BTreeMap::new();
-        st.begin_relist();
-        for i in 0..100 {
-            st.relist_insert(key(i), obj(i, 0));
-            live.insert(i, 0);
-        }
-        st.finish_relist();
+        let mut live = listed(&st, 100);
         // Changes on top of the columns: an update, a delete, a new key.
         st.upsert(key(4), obj(4, 1));
         live.insert(4, 1);
@@ -662,13 +666,7 @@ mod tests {
     #[test]
     fn many_changes_are_folded_in_the_background_without_losing_later_ones() {
         let st = Arc::new(named(1));
-        let mut live: BTreeMap<usize, usize> = BTreeMap::new();
-        st.begin_relist();
-        for i in 0..1000 {
-            st.relist_insert(key(i), obj(i, 0));
-            live.insert(i, 0);
-        }
-        st.finish_relist();
+        let mut live = listed(&st, 1000);
         // Past the threshold (256 changes here) a fold starts; changes keep coming while it runs.
         for round in 1..=3 {
             for i in (0..1000).step_by(3) {
