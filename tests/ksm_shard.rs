@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use state_metrics::shard::owns;
-use support::{Cluster, Ksm, eventually, label_of, lines_with, series, telemetry_value};
+use support::{Cluster, Ksm, eventually, label_of, lines_with, series, statefulset, statefulset_pod, telemetry_value};
 
 fn cm(ns: &str, name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"k": "v"}})
@@ -83,18 +83,6 @@ async fn five_static_shards_partition_ten_thousand_objects() {
     assert!(log.contains("--shard must be"), "{log}");
 }
 
-fn statefulset(replicas: i64) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": {"name": "ksm", "namespace": "monitoring"},
-        "spec": {
-            "replicas": replicas, "serviceName": "ksm",
-            "selector": {"matchLabels": {"app": "ksm"}},
-            "template": {"metadata": {"labels": {"app": "ksm"}}, "spec": {"containers": [{"name": "k", "image": "k"}]}}
-        }
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_sharding_follows_statefulset_replicas() {
     let c =
@@ -104,18 +92,7 @@ async fn auto_sharding_follows_statefulset_replicas() {
     }
     let uids = uids(&c);
     let sts = c.create(statefulset(2));
-    c.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {
-            "name": "ksm-1", "namespace": "monitoring",
-            "ownerReferences": [
-                {"apiVersion": "v1", "kind": "ReplicaSet", "name": "decoy", "uid": "x", "controller": false},
-                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "ksm",
-                 "uid": sts["metadata"]["uid"], "controller": true}
-            ]
-        },
-        "spec": {"containers": [{"name": "k", "image": "k"}]}
-    }));
+    statefulset_pod(&c, &sts, "ksm-1");
     let want = |total: u32| -> BTreeSet<String> {
         uids.iter().filter(|(_, uid)| owns(uid, 1, total)).map(|(n, _)| n.clone()).collect()
     };

@@ -379,3 +379,33 @@ pub fn node_names(sim: &kube_sim::SimHandle) -> Vec<String> {
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// A StatefulSet `monitoring/ksm` of `replicas` pods, for auto-sharding.
+pub fn statefulset(replicas: i64) -> Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "ksm", "namespace": "monitoring"},
+        "spec": {
+            "replicas": replicas, "serviceName": "ksm",
+            "selector": {"matchLabels": {"app": "ksm"}},
+            "template": {"metadata": {"labels": {"app": "ksm"}}, "spec": {"containers": [{"name": "k", "image": "k"}]}}
+        }
+    })
+}
+
+/// Pod `monitoring/<name>` controlled by the StatefulSet `sts` (as created by [`statefulset`]), with a
+/// decoy owner reference before the controlling one.
+pub fn statefulset_pod(c: &Cluster, sts: &Value, name: &str) -> Value {
+    c.create(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": name, "namespace": "monitoring",
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ReplicaSet", "name": "decoy", "uid": "x", "controller": false},
+                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "ksm",
+                 "uid": sts["metadata"]["uid"], "controller": true}
+            ]
+        },
+        "spec": {"containers": [{"name": "k", "image": "k"}]}
+    }))
+}

@@ -8,7 +8,7 @@ use crate::Config;
 use crate::client::Plain;
 use crate::procfs;
 use crate::report::{DecodeReport, EncodingRun};
-use crate::sim::{Proc, Scratch, Sim, free_port};
+use crate::sim::{Proc, Scratch, Sim, SimOptions, free_port, ksm_args};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
 
@@ -16,17 +16,11 @@ const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
 pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun> {
     let dir = Scratch::new(if json_only { "enc-json" } else { "enc-pb" })?;
     let nodes = cfg.pods.div_ceil(cfg.pods_per_node.max(1));
-    let sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, json_only).await?;
+    let options = SimOptions { json_only, ..SimOptions::default() };
+    let sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, options).await?;
     sim.reset_requests().await?;
     let port = free_port()?;
-    let args = vec![
-        "kube-state-metrics".to_string(),
-        format!("--kubeconfig={}", sim.kubeconfig.display()),
-        "--host=127.0.0.1".into(),
-        format!("--port={port}"),
-        "--telemetry-host=127.0.0.1".into(),
-        format!("--telemetry-port={}", free_port()?),
-    ];
+    let args = ksm_args(&sim.kubeconfig, port, free_port()?);
     let sim_cpu = procfs::cpu_seconds(sim.proc.pid());
     let bin = cfg.ksm_binary.as_ref().unwrap_or(&cfg.kubestate);
     let mut ksm = Proc::spawn("kube-state-metrics", bin, &args, &dir.0)?;

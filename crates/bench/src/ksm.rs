@@ -10,7 +10,7 @@ use crate::Config;
 use crate::client::Plain;
 use crate::procfs;
 use crate::report::{Churn, KsmReport, Latency, Scrapes};
-use crate::sim::{Proc, Scratch, Sim, free_port};
+use crate::sim::{Proc, Scratch, Sim, free_port, ksm_args};
 
 const GZIP: &[(&str, &str)] = &[("accept-encoding", "gzip")];
 const MERGE: &str = "application/merge-patch+json";
@@ -37,15 +37,8 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
     sim.reset_requests().await?;
 
     let port = free_port()?;
-    let args = vec![
-        "kube-state-metrics".to_string(),
-        format!("--kubeconfig={}", sim.kubeconfig.display()),
-        "--host=127.0.0.1".into(),
-        format!("--port={port}"),
-        "--telemetry-host=127.0.0.1".into(),
-        format!("--telemetry-port={}", free_port()?),
-        "--enable-gzip-encoding".into(),
-    ];
+    let mut args = ksm_args(&sim.kubeconfig, port, free_port()?);
+    args.push("--enable-gzip-encoding".into());
     tracing::info!("starting kube-state-metrics");
     let sim_cpu_before = procfs::cpu_seconds(sim.proc.pid());
     let bin = cfg.ksm_binary.as_ref().unwrap_or(&cfg.kubestate);

@@ -11,6 +11,7 @@ mod encoding;
 mod ksm;
 mod ms;
 mod overview;
+mod shards;
 mod sim;
 mod top;
 
@@ -51,6 +52,8 @@ pub struct Config {
     pub encodings: bool,
     /// Pods for the `kubectl top pods -A` run through kube-sim's aggregation (0 skips it; needs kubectl).
     pub top_pods: usize,
+    /// Shards for the client-side against server-side sharding comparison at `pods` (0 skips it).
+    pub shards: usize,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             ms_cycles: 2,
             skip_ksm: false,
             top_pods: 0,
+            shards: 0,
         }
     }
 
@@ -116,6 +120,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         ms.push(ms::bench(cfg, n).await?);
     }
     let top = if cfg.top_pods > 0 { Some(top::bench(cfg, cfg.top_pods).await?) } else { None };
+    let shards = if cfg.shards > 1 { Some(shards::bench(cfg, cfg.shards).await?) } else { None };
     let mut r = Report {
         cores,
         cpu_model,
@@ -127,6 +132,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         decode,
         ms,
         top,
+        shards,
         targets: Vec::new(),
     };
     r.targets = report::targets(&r);

@@ -69,6 +69,10 @@ struct Args {
     /// (needs kubectl; 0 skips).
     #[arg(long)]
     top_pods: Option<usize>,
+    /// Also start this many kube-state-metrics shards together at --pods, once dividing objects
+    /// client-side and once server-side (KEP-5866), and compare each shard's cost (0 or 1 skips).
+    #[arg(long)]
+    shards: Option<usize>,
     /// Instead of running, compare the JSON reports of earlier runs at different pod counts: each
     /// figure's median per size and how fast it grows with the cluster (exponent 1 = linear).
     #[arg(long, num_args = 1.., value_name = "REPORT.json")]
@@ -101,7 +105,8 @@ fn config(a: &Args) -> anyhow::Result<Config> {
         churn_rate,
         ms_pods_per_node,
         ms_cycles,
-        top_pods
+        top_pods,
+        shards
     );
     if let Some(s) = a.churn_seconds {
         c.churn = Duration::from_secs(s);

@@ -227,6 +227,46 @@ pub struct TopReport {
     pub json_bytes: usize,
 }
 
+/// Sharded kube-state-metrics, client-side against server-side.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShardsReport {
+    pub shards: usize,
+    pub pods: usize,
+    /// `client` then `server`.
+    pub modes: Vec<ShardModeRun>,
+}
+
+/// The shards of one `--shard-mode`, started together.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShardModeRun {
+    pub mode: String,
+    /// Start → the last shard's `/readyz`.
+    pub all_ready_seconds: f64,
+    /// Response bytes the simulator sent to all of them.
+    pub sim_sent_bytes: u64,
+    pub shards: Vec<ShardRun>,
+}
+
+/// One shard.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShardRun {
+    pub index: usize,
+    pub ready_seconds: f64,
+    /// CPU (user + system) spent up to `/readyz`: the cost of receiving and decoding its lists.
+    pub ready_cpu_seconds: f64,
+    pub peak_rss_kib: u64,
+    /// Two seconds after a scrape of its pods.
+    pub steady_rss_kib: u64,
+    /// Its own count (`kube_state_metrics_received_bytes_total`, every resource and kind of request).
+    pub received_bytes: u64,
+    /// Server mode: what the simulator sent to requests carrying this shard's range.
+    pub sim_sent_bytes: Option<u64>,
+    /// `kube_pod_info` samples it serves.
+    pub pods: usize,
+    /// `kube_state_metrics_shard_mode` in effect: `server`, `client` or `none`.
+    pub mode_in_effect: String,
+}
+
 /// A goal, what we measured, and whether it was met (informational).
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
@@ -248,6 +288,7 @@ pub struct Report {
     pub decode: Option<DecodeReport>,
     pub ms: Vec<MsReport>,
     pub top: Option<TopReport>,
+    pub shards: Option<ShardsReport>,
     pub targets: Vec<Target>,
 }
 
@@ -393,6 +434,9 @@ pub fn targets(r: &Report) -> Vec<Target> {
             speedup >= 3.0,
         ));
     }
+    if let Some(sh) = &r.shards {
+        out.extend(shard_targets(sh));
+    }
     for m in &r.ms {
         if m.nodes >= 1000 {
             out.push(t(
@@ -409,6 +453,40 @@ pub fn targets(r: &Report) -> Vec<Target> {
             format!("{:.3} s", m.cycle_seconds),
             m.cycles > 0 && m.cycle_seconds <= limit,
         ));
+    }
+    out
+}
+
+/// The mean of `f` over the shards of `mode`, and its largest value.
+fn shard_figure(sh: &ShardsReport, mode: &str, f: impl Fn(&ShardRun) -> f64) -> Option<(f64, f64)> {
+    let run = sh.modes.iter().find(|m| m.mode == mode)?;
+    let v: Vec<f64> = run.shards.iter().map(f).collect();
+    (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, v.iter().copied().fold(0.0, f64::max)))
+}
+
+/// Server-side sharding: each shard should receive, spend and hold about 1/n of a client-side shard.
+fn shard_targets(sh: &ShardsReport) -> Vec<Target> {
+    let n = sh.shards.max(1) as f64;
+    let limit = 1.5 / n;
+    type Figure = fn(&ShardRun) -> f64;
+    let figures: [(&str, Figure); 3] = [
+        ("bytes received", |s| s.received_bytes as f64),
+        ("CPU to ready", |s| s.ready_cpu_seconds),
+        ("peak RSS", |s| s.peak_rss_kib as f64),
+    ];
+    let mut out = Vec::new();
+    for (name, f) in figures {
+        if let (Some((client, _)), Some((_, server_max))) =
+            (shard_figure(sh, "client", f), shard_figure(sh, "server", f))
+        {
+            let ratio = if client > 0.0 { server_max / client } else { f64::INFINITY };
+            out.push(t(
+                format!("server-side shard {name} (of client-side)"),
+                format!("about 1/{}: <= {limit:.2}", sh.shards),
+                format!("{ratio:.3} (largest shard)"),
+                ratio <= limit,
+            ));
+        }
     }
     out
 }
@@ -589,6 +667,44 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(sh) = &r.shards {
+        let _ = writeln!(
+            s,
+            "\nsharded kube-state-metrics @ {} pods, {} shards started together (client: each receives everything; server: ShardedListAndWatch)",
+            sh.pods, sh.shards
+        );
+        let _ = writeln!(
+            s,
+            "  {:<7} {:>5} {:>8} {:>8} {:>10} {:>10} {:>11} {:>11} {:>7}  in effect",
+            "mode", "shard", "ready", "CPU", "peak RSS", "steady", "received", "sim sent", "pods"
+        );
+        for m in &sh.modes {
+            for x in &m.shards {
+                let sent = x.sim_sent_bytes.map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6));
+                let _ = writeln!(
+                    s,
+                    "  {:<7} {:>5} {:>6.2} s {:>6.2} s {:>6.1} MiB {:>6.1} MiB {:>8.1} MB {:>11} {:>7}  {}",
+                    m.mode,
+                    x.index,
+                    x.ready_seconds,
+                    x.ready_cpu_seconds,
+                    mib(x.peak_rss_kib),
+                    mib(x.steady_rss_kib),
+                    x.received_bytes as f64 / 1e6,
+                    sent,
+                    x.pods,
+                    x.mode_in_effect
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  {:<7} all ready after {:.2} s; the simulator sent {:.1} MB in all",
+                m.mode,
+                m.all_ready_seconds,
+                m.sim_sent_bytes as f64 / 1e6
+            );
+        }
+    }
     if !r.targets.is_empty() {
         let _ = writeln!(s, "\ntargets (informational)");
         for x in &r.targets {
@@ -647,6 +763,26 @@ mod tests {
             decode: None,
             top: None,
             ms: vec![ms],
+            shards: Some(ShardsReport {
+                shards: 4,
+                pods: 100,
+                modes: ["client", "server"]
+                    .into_iter()
+                    .map(|mode| ShardModeRun {
+                        mode: mode.into(),
+                        shards: (0..4)
+                            .map(|index| ShardRun {
+                                index,
+                                received_bytes: if mode == "client" { 4000 } else { 1000 + 100 * index as u64 },
+                                ready_cpu_seconds: if mode == "client" { 4.0 } else { 3.0 },
+                                peak_rss_kib: 400,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
             targets: vec![],
         };
         r.targets = targets(&r);
@@ -663,5 +799,10 @@ mod tests {
         assert_eq!(pass("metrics-server RSS per node @ 1000"), Some(true));
         assert_eq!(pass("metrics-server cycle @ 1000"), Some(false));
         assert!(render(&r).contains("[MISS] metrics-server cycle @ 1000 nodes"));
+        // The largest server-side shard against the mean client-side one: 1300 / 4000 bytes.
+        assert_eq!(pass("server-side shard bytes received"), Some(true));
+        assert_eq!(pass("server-side shard CPU to ready"), Some(false));
+        assert_eq!(pass("server-side shard peak RSS"), Some(false));
+        assert!(render(&r).contains("0.325 (largest shard)"), "{}", render(&r));
     }
 }

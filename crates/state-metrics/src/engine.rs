@@ -17,7 +17,8 @@ use crate::options::Options;
 use crate::routes::{self, App};
 use crate::scrape::Served;
 use crate::server::{self, Timeouts};
-use crate::shard::Shard;
+use crate::shard::{Shard, Split};
+use crate::sharding::{self, Settled, Settler};
 use crate::telemetry::Telemetry;
 use crate::textstore::{self, Maintenance};
 use crate::webconfig::WebConfig;
@@ -47,7 +48,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let kube_cfg = kube_config(&opts).await?;
     let server_url = kube_cfg.cluster_url.to_string();
     let client = kube::client::ClientBuilder::try_from(kube_cfg).context("building the API client")?.build();
-    let reporter = Arc::new(Reporter::new(telemetry.clone(), server_url));
+    let reporter = Arc::new(Reporter::new(telemetry.clone(), server_url.clone()));
     let transport = Arc::new(KubeTransport { client: client.clone() });
 
     // Auto-sharding needs the StatefulSet before anything is listed, so that no other shard's objects
@@ -55,15 +56,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let auto = if opts.pod.is_empty() {
         None
     } else {
-        let (sts, shard) = discover_shard(&client, &opts.pod, &opts.pod_namespace).await?;
+        let (sts, assigned) = discover_shard(&client, &opts.pod, &opts.pod_namespace).await?;
+        let shard = assigned.shard;
         tracing::info!(statefulset = %sts, shard = shard.index, total = shard.total, "auto-sharding");
-        Some((sts, shard))
+        Some((sts, assigned))
     };
-    let shard = match &auto {
-        Some((_, s)) => *s,
-        None => Shard { index: u32::try_from(opts.shard)?, total: u32::try_from(opts.total_shards)? },
+    let assigned = match &auto {
+        Some((_, a)) => *a,
+        None => Assigned {
+            shard: Shard::new(u32::try_from(opts.shard)?, u32::try_from(opts.total_shards)?),
+            generation: None,
+        },
     };
-    telemetry.set_sharding(i32::try_from(shard.index)?, i32::try_from(shard.total)?);
+    telemetry.set_sharding(i32::try_from(assigned.shard.index)?, i32::try_from(assigned.shard.total)?);
 
     let main_listener = server::bind(&opts.host, opts.port)
         .await
@@ -81,6 +86,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         specs.push(sp.into_iter().map(|spec| (r.handle.clone(), spec)).collect::<Vec<_>>());
     }
     let specs = Arc::new(specs);
+    // Nothing is listed before the split is settled (below, once the ports answer).
+    let mut running = Running::new(specs.len());
     let mut aux = tokio::task::JoinSet::new();
 
     // Only what the server serves is listed; the rest waits for discovery to find it.
@@ -90,9 +97,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         tracing::info!(version = %v, "connected to the API server");
     }
     let version = version.unwrap_or_else(|| "of unknown version".to_owned());
-    let mut running = Running::new(specs.len());
+    let mut runs = vec![false; specs.len()];
     for change in tracker.update(&first) {
-        apply_availability(change, &tracker, &version, &specs, &served, &telemetry, &mut running, shard).await;
+        availability_changed(change, &tracker, &version, &served, &telemetry, &mut running, &mut runs, None).await;
     }
     let (avail_tx, mut avail_rx) = tokio::sync::mpsc::unbounded_channel();
     if !tracker.settled() {
@@ -101,19 +108,20 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         drop(avail_tx);
     }
     let mut discovering = true;
-
-    let (shard_tx, mut shard_rx) = signal::channel(shard);
+    let (assigned_tx, mut assigned_rx) = signal::channel(assigned);
     if let Some((sts, _)) = &auto {
         aux.spawn(follow_statefulset(
             client.clone(),
             opts.pod.clone(),
             opts.pod_namespace.clone(),
             sts.clone(),
-            shard_tx,
+            assigned_tx,
         ));
     } else {
-        drop(shard_tx);
+        drop(assigned_tx);
     }
+    // The shard in effect (split settled), for the custom-resource runtime.
+    let (effective_tx, effective_rx) = signal::channel(Shard::default());
     tracing::info!(
         resources = %plan.resources.iter().map(|r| r.handle.name()).collect::<Vec<_>>().join(","),
         main = %display_addr(&main_listener),
@@ -132,13 +140,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             maintenance.clone(),
             received,
         );
-        let (rt, fut) = crate::custom::runtime::start(p, env, shard_rx.clone());
+        let (rt, fut) = crate::custom::runtime::start(p, env, effective_rx.clone());
         let tel = rt.telemetry.clone();
         telemetry.add_extra(Arc::new(move |out: &mut Vec<u8>| tel.render(out)));
         let listed = rt.clone();
         telemetry
             .track_dynamic_stores(Arc::new(move || listed.served().into_iter().map(|w| (w.name, w.store)).collect()));
-        aux.spawn(fut);
+        // It starts once the split is settled.
+        let mut settled = effective_rx.clone();
+        aux.spawn(async move {
+            if settled.changed().await.is_ok() {
+                fut.await;
+            }
+        });
         rt
     });
     // Upstream builds the filter from the same client; API errors at request time answer 503.
@@ -187,36 +201,74 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     ));
 
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut resharding = auto.is_some();
+    let mut settler = Settler::new(
+        opts.shard_mode,
+        transport.clone(),
+        // Kinds the server does not serve cannot tell whether it shards.
+        probe_scopes(plan.resources.iter().zip(&runs).filter(|(_, r)| **r).map(|(p, _)| p), app.custom.is_some()),
+        app.telemetry.clone(),
+        server_url,
+    );
+    let mut following = auto.is_some();
+    // The shard the running list/watches use; `None` while none run (blocked in server mode).
+    let mut current: Option<Shard> = None;
+    let mut to_settle = Some(assigned);
+    let recheck = tokio::time::sleep(Duration::MAX);
+    let mut recheck = std::pin::pin!(recheck);
+    let mut rechecking = false;
     loop {
+        // The split is decided at start and again with each StatefulSet generation (auto-sharding).
+        if let Some(a) = to_settle.take() {
+            let settled = tokio::select! {
+                () = &mut shutdown => break,
+                s = settler.settle(a.shard, &app.served) => s,
+            };
+            rechecking = false;
+            match settled {
+                Settled::Use(new) if current == Some(new) => {}
+                Settled::Use(new) => {
+                    if current.is_some() {
+                        tracing::info!(
+                            shard = new.index,
+                            total = new.total,
+                            mode = new.split.word(),
+                            "shard assignment changed; relisting under the new one"
+                        );
+                    }
+                    restart(&mut running, &specs, &app.served, new, &runs).await;
+                    current = Some(new);
+                    effective_tx.send_replace(new);
+                }
+                Settled::Blocked(why) => {
+                    running.stop_all().await;
+                    sharding::block(&app.served, &why);
+                    current = None;
+                    // Custom resources too: a range past the last shard owns nothing.
+                    effective_tx.send_replace(Shard { index: a.shard.total, ..a.shard.with_split(Split::Range) });
+                    recheck.as_mut().reset(tokio::time::Instant::now() + sharding::BLOCKED_RECHECK);
+                    rechecking = true;
+                }
+            }
+            let (index, total) = (a.shard.index, a.shard.total);
+            app.telemetry
+                .set_sharding(i32::try_from(index).unwrap_or(i32::MAX), i32::try_from(total).unwrap_or(i32::MAX));
+        }
         tokio::select! {
             () = &mut shutdown => break,
-            found = avail_rx.recv(), if discovering => {
-                match found {
-                    Some((change, tracker_view)) => {
-                        let shard = *shard_rx.borrow();
-                        apply_availability(change, &tracker_view, &version, &specs, &app.served, &app.telemetry, &mut running, shard).await;
-                    }
-                    None => discovering = false,
-                }
-            }
-            changed = shard_rx.changed(), if resharding => {
+            changed = assigned_rx.changed(), if following => {
                 if changed.is_err() {
-                    resharding = false;
+                    following = false;
                     continue;
                 }
-                let new = *shard_rx.borrow_and_update();
-                tracing::info!(shard = new.index, total = new.total, "shard assignment changed; relisting everything");
-                // Every old watch must be gone before the stores are emptied (their writers are freed
-                // when their tasks end), or one could still insert an object the new assignment gives
-                // to another shard.
-                let restart = running.stop_all().await;
-                reset_all(&app.served, &restart);
-                app.telemetry.set_sharding(i32::try_from(new.index).unwrap_or(i32::MAX), i32::try_from(new.total).unwrap_or(i32::MAX));
-                for index in restart {
-                    running.start(index, &specs[index], new);
-                }
+                to_settle = Some(*assigned_rx.borrow_and_update());
             }
+            () = &mut recheck, if rechecking => to_settle = Some(*assigned_rx.borrow()),
+            found = avail_rx.recv(), if discovering => match found {
+                Some((change, view)) => {
+                    availability_changed(change, &view, &version, &app.served, &app.telemetry, &mut running, &mut runs, current.map(|shard| (shard, &specs[change.index]))).await;
+                }
+                None => discovering = false,
+            },
         }
     }
     tracing::info!("shutting down");
@@ -269,20 +321,64 @@ fn wire_resource(
     (served, specs)
 }
 
+/// Runs every list/watch under `shard`: stops the running ones, drops from each store what `shard` does
+/// not own (the rest stays served until the relist replaces it, so nothing the shard keeps disappears
+/// and nothing it gave away is served twice), and starts them again.
+async fn restart(running: &mut Running, specs: &[Vec<ResourceSpec>], served: &[Served], shard: Shard, runs: &[bool]) {
+    // Every old watch must be gone before the stores are trimmed (their writers are freed when their
+    // tasks end), or one could still insert an object the new assignment gives to another shard.
+    running.stop_all().await;
+    for s in served {
+        for part in 0..s.store.part_count() {
+            match s.store.reclaim(part) {
+                Some(mut w) => {
+                    w.apply(textstore::StoreEvent::Failing(None));
+                    w.retain(&|k| shard.owns(k.uid()));
+                }
+                None => tracing::error!(resource = %s.name, part, "a list/watch of this part outlived its shutdown"),
+            }
+        }
+    }
+    for (index, specs) in specs.iter().enumerate() {
+        if runs[index] {
+            running.start(index, specs, shard);
+        }
+    }
+}
+
+/// One collection of each resource, for the probe that tells whether the API server shards lists (any
+/// will do; each is one this instance may list).
+fn probe_scopes<'a>(resources: impl Iterator<Item = &'a ResourcePlan>, custom: bool) -> Vec<ingest::Scope> {
+    let mut scopes: Vec<ingest::Scope> = resources.filter_map(|r| r.scopes.first().cloned()).collect();
+    if custom {
+        scopes.push(ingest::Scope { path: crate::custom::runtime::CRD_COLLECTION.into(), ..ingest::Scope::default() });
+    }
+    scopes
+}
+
+/// This instance's shard as assigned (before the split is settled), and with auto-sharding the
+/// StatefulSet generation it comes from: a new generation settles the split again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Assigned {
+    shard: Shard,
+    generation: Option<i64>,
+}
+
 /// The list/watch tasks of every resource that runs, one set per resource of the plan, so that one
 /// resource can start (discovery found it) or stop without touching the others.
 struct Running {
     sets: Vec<Option<tokio::task::JoinSet<()>>>,
 }
 
-type Specs = [(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)];
+/// One list/watch of a resource (a namespace of it, or all).
+type ResourceSpec = (Arc<dyn crate::registry::ResourceHandle>, WatchSpec);
 
 impl Running {
     fn new(resources: usize) -> Self {
         Running { sets: (0..resources).map(|_| None).collect() }
     }
 
-    fn start(&mut self, index: usize, specs: &Specs, shard: Shard) {
+    fn start(&mut self, index: usize, specs: &[ResourceSpec], shard: Shard) {
         let mut set = tokio::task::JoinSet::new();
         for (h, spec) in specs {
             set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
@@ -312,22 +408,6 @@ impl Running {
     fn abort_all(&mut self) {
         for set in self.sets.iter_mut().flatten() {
             set.abort_all();
-        }
-    }
-}
-
-/// Empties the stores of `which` and marks them unsynced (none of their tasks runs, so every writer is
-/// free).
-fn reset_all(served: &[Served], which: &[usize]) {
-    for &index in which {
-        let s = &served[index];
-        for part in 0..s.store.part_count() {
-            match s.store.reclaim(part) {
-                Some(mut w) => {
-                    w.apply(textstore::StoreEvent::Reset);
-                }
-                None => tracing::error!(resource = %s.name, part, "a list/watch of this part outlived its shutdown"),
-            }
         }
     }
 }
@@ -401,30 +481,35 @@ async fn follow_discovery<T: ingest::Transport>(
     }
 }
 
-/// Starts or stops one resource after discovery, with one log line and the telemetry gauge. A resource
-/// the server does not serve is an empty, synced store (it holds readiness back no longer).
+/// Acts on a change of discovery's view of one resource: one log line and the telemetry gauge; a resource
+/// the server does not serve stops and becomes an empty, synced store (it holds readiness back no
+/// longer); one it serves now starts (at once under `now`, the shard in effect with the resource's
+/// specs, else with the next settled split).
 #[allow(clippy::too_many_arguments)]
-async fn apply_availability(
+async fn availability_changed(
     change: discovery::Change,
     tracker: &discovery::Tracker,
     version: &str,
-    specs: &[Vec<(Arc<dyn crate::registry::ResourceHandle>, WatchSpec)>],
     served: &[Served],
     telemetry: &Telemetry,
     running: &mut Running,
-    shard: Shard,
+    runs: &mut [bool],
+    now: Option<(Shard, &Vec<ResourceSpec>)>,
 ) {
     let index = change.index;
     let p = &tracker.planned()[index];
     telemetry.set_served(&p.name, change.runs);
+    runs[index] = change.runs;
     if change.runs {
-        if running.sets[index].is_none() {
-            if served[index].store.synced() {
-                // It was skipped before: the server serves it now.
-                tracing::info!(resource = %p.name, group_version = %p.api_version, "the API server serves this resource now; listing it");
-                reset_all(served, &[index]);
-            }
-            running.start(index, &specs[index], shard);
+        if served[index].store.synced() {
+            // It was skipped before: the server serves it now. Unsynced until listed.
+            tracing::info!(resource = %p.name, group_version = %p.api_version, "the API server serves this resource now; listing it");
+            reset(&served[index]);
+        }
+        if let Some((shard, specs)) = now
+            && running.sets[index].is_none()
+        {
+            running.start(index, specs, shard);
         }
         return;
     }
@@ -449,6 +534,15 @@ async fn apply_availability(
     }
 }
 
+/// Empties a store and marks it unsynced (none of its tasks runs, so every writer is free).
+fn reset(s: &Served) {
+    for part in 0..s.store.part_count() {
+        if let Some(mut w) = s.store.reclaim(part) {
+            w.apply(textstore::StoreEvent::Reset);
+        }
+    }
+}
+
 /// An empty store that counts as synced: nothing to wait for, nothing to serve.
 fn mark_not_served(s: &Served) {
     for part in 0..s.store.part_count() {
@@ -461,7 +555,7 @@ fn mark_not_served(s: &Served) {
 
 /// Auto-sharding: this pod's controlling StatefulSet (apps/v1, controller=true) gives the shard (pod
 /// ordinal) and the shard count (replicas). Returns the StatefulSet's name too.
-async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> anyhow::Result<(String, Shard)> {
+async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> anyhow::Result<(String, Assigned)> {
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::core::v1::Pod;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
@@ -485,16 +579,18 @@ async fn discover_shard(client: &kube::Client, pod: &str, namespace: &str) -> an
             owner.name
         )
     })?;
-    Ok((owner.name, Shard { index, total }))
+    let generation = sts.metadata.generation;
+    Ok((owner.name, Assigned { shard: Shard::new(index, total), generation }))
 }
 
-/// Watches the StatefulSet and publishes every new shard assignment (replica count changes).
+/// Watches the StatefulSet and publishes every new shard assignment (replica count changes) and every
+/// new generation.
 async fn follow_statefulset(
     client: kube::Client,
     pod: String,
     namespace: String,
     name: String,
-    tx: signal::Sender<Shard>,
+    tx: signal::Sender<Assigned>,
 ) {
     use futures::StreamExt;
     use k8s_openapi::api::apps::v1::StatefulSet;
@@ -510,7 +606,7 @@ async fn follow_statefulset(
                 match crate::shard::auto_shard(&pod, &name, replicas) {
                     Some((index, total)) => {
                         tx.send_if_modified(|cur| {
-                            let new = Shard { index, total };
+                            let new = Assigned { shard: Shard::new(index, total), generation: sts.metadata.generation };
                             let changed = *cur != new;
                             *cur = new;
                             changed

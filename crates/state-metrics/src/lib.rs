@@ -19,6 +19,7 @@ pub mod routes;
 pub mod scrape;
 pub mod server;
 pub mod shard;
+pub mod sharding;
 pub mod telemetry;
 pub mod textstore;
 /// Handing freed memory back after lists and scrape bursts (shared with metrics-server).

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::family::KeyAllow;
 use crate::filter::{FamilyFilter, FilterError};
+use crate::sharding::ShardMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
@@ -96,6 +97,10 @@ pub struct Options {
     /// The total number of shards; 1 disables sharding.
     #[arg(long, env = "KSM_TOTAL_SHARDS", default_value_t = 1, allow_negative_numbers = true)]
     pub total_shards: i32,
+    /// Where objects are divided among shards; every shard of a deployment must use the same mode
+    /// (docs/sharding.md).
+    #[arg(long, env = "KSM_SHARD_MODE", value_enum, default_value_t = ShardMode::Auto)]
+    pub shard_mode: ShardMode,
     /// Name of the pod that contains this process, for StatefulSet auto-sharding.
     #[arg(long, env = "KSM_POD", default_value = "")]
     pub pod: String,
@@ -360,6 +365,11 @@ impl Options {
                 "continue_without_config" => self.continue_without_config = yaml_bool(value).map_err(|m| err(k, m))?,
                 "total_shards" => self.total_shards = yaml_int(value).map_err(|m| err(k, m))?,
                 "shard" => self.shard = yaml_int(value).map_err(|m| err(k, m))?,
+                "shard_mode" => {
+                    let text = yaml_string(value).map_err(|m| err(k, m))?;
+                    self.shard_mode = <ShardMode as clap::ValueEnum>::from_str(&text, false)
+                        .map_err(|_| err(k, format!("{text:?} is not one of auto, server, client")))?;
+                }
                 "server_read_timeout" => self.server_read_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
                 "server_write_timeout" => self.server_write_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
                 "server_idle_timeout" => self.server_idle_timeout = yaml_duration(value).map_err(|m| err(k, m))?,
@@ -692,6 +702,19 @@ mod tests {
         assert!(o.enable_gzip_encoding && o.use_apiserver_cache);
         assert_eq!(o.server_write_timeout, Duration::from_secs(120));
         assert_eq!(o.server_idle_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn shard_mode_from_flag_environment_and_config_file() {
+        assert_eq!(parse(&[]).shard_mode, ShardMode::Auto);
+        assert_eq!(parse(&["--shard-mode=server"]).shard_mode, ShardMode::Server);
+        assert_eq!(parse(&["--shard-mode", "client"]).shard_mode, ShardMode::Client);
+        assert!(Options::try_parse_from(["ksm", "--shard-mode=both"]).is_err());
+        let mut o = parse(&["--shard-mode=server"]);
+        o.apply_config_text("shard_mode: client\n", std::path::Path::new("c.yaml")).unwrap();
+        assert_eq!(o.shard_mode, ShardMode::Client);
+        let e = o.apply_config_text("shard_mode: sever\n", std::path::Path::new("c.yaml")).unwrap_err().to_string();
+        assert!(e.contains("shard_mode") && e.contains("auto, server, client"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub struct Telemetry {
     extra: Mutex<Vec<ExtraRender>>,
     /// What the list/watch pipelines report, per resource.
     ingest: Mutex<Ingest>,
+    /// Server- or client-side sharding, and how often the API server could not shard.
+    split: Mutex<SplitState>,
+}
+
+/// Which split is in effect (`None`: one shard, or not decided yet), and counts of its changes.
+#[derive(Default)]
+struct SplitState {
+    in_effect: Option<crate::shard::Split>,
+    /// reason → times auto mode fell back to client-side sharding.
+    fallbacks: BTreeMap<&'static str, u64>,
+    /// resource → sharded lists answered whole.
+    ignored: BTreeMap<String, u64>,
 }
 
 /// Counts of the list/watch pipelines, per resource name.
@@ -79,6 +91,61 @@ impl Telemetry {
             dynamic_stores: Mutex::new(Vec::new()),
             extra: Mutex::new(Vec::new()),
             ingest: Mutex::default(),
+            split: Mutex::default(),
+        }
+    }
+
+    fn split(&self) -> std::sync::MutexGuard<'_, SplitState> {
+        self.split.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The split now in effect (`None` with one shard, or while undecided or blocked).
+    pub fn set_split(&self, split: Option<crate::shard::Split>) {
+        self.split().in_effect = split;
+    }
+
+    /// Auto mode fell back to client-side sharding: the server `ignored` or `refused` the selector.
+    pub fn record_split_fallback(&self, reason: &'static str) {
+        *self.split().fallbacks.entry(reason).or_insert(0) += 1;
+    }
+
+    /// A sharded list of `resource` was answered whole (without `shardInfo`).
+    pub fn record_shard_selector_ignored(&self, resource: &str) {
+        *self.split().ignored.entry(resource.to_owned()).or_insert(0) += 1;
+    }
+
+    fn render_split(&self, out: &mut Vec<u8>) {
+        let g = self.split();
+        let name = "kube_state_metrics_shard_mode";
+        write_header(
+            out,
+            name,
+            "Where objects are divided among shards: 1 for the mode in effect (server: the API server sends each shard only its objects; client: every shard receives all objects and keeps its own), 0 for both with one shard or while undecided.",
+            "gauge",
+        );
+        for split in [crate::shard::Split::Jump, crate::shard::Split::Range] {
+            let v = if g.in_effect == Some(split) { 1.0 } else { 0.0 };
+            write_sample(out, name, &[("mode", split.word())], v);
+        }
+        let name = "kube_state_metrics_shard_mode_fallbacks_total";
+        write_header(
+            out,
+            name,
+            "Times --shard-mode=auto fell back to client-side sharding because the API server ignored or refused the shard selector.",
+            "counter",
+        );
+        for reason in ["ignored", "refused"] {
+            write_sample(out, name, &[("reason", reason)], g.fallbacks.get(reason).copied().unwrap_or(0) as f64);
+        }
+        let name = "kube_state_metrics_shard_selector_ignored_total";
+        write_header(
+            out,
+            name,
+            "Lists asked with a shard selector that the API server answered whole (without shardInfo), per resource; this shard then dropped other shards' objects itself.",
+            "counter",
+        );
+        for (res, n) in &g.ignored {
+            write_sample(out, name, &[("resource", res)], *n as f64);
         }
     }
 
@@ -258,6 +325,7 @@ impl Telemetry {
             "gauge",
         );
         write_sample(&mut out, "kube_state_metrics_total_shards", &[], total_shards.into());
+        self.render_split(&mut out);
         self.render_synced(&mut out);
         self.render_ingest(&mut out);
         self.render_histogram(&mut out);
@@ -454,7 +522,13 @@ mod tests {
         assert_eq!(find("kube_state_metrics_shard_ordinal", &[("shard_ordinal", "0")]), Some(0.0));
         assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(1.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[]), None);
+        assert_eq!(find("kube_state_metrics_shard_mode", &[("mode", "client")]), Some(0.0));
+        assert_eq!(find("kube_state_metrics_shard_mode", &[("mode", "server")]), Some(0.0));
+        assert_eq!(find("kube_state_metrics_shard_mode_fallbacks_total", &[("reason", "ignored")]), Some(0.0));
         t.set_sharding(2, 5);
+        t.set_split(Some(crate::shard::Split::Jump));
+        t.record_split_fallback("ignored");
+        t.record_shard_selector_ignored("pods");
         use crate::textstore::{Maintenance, StoreEvent, store};
         let listed = || {
             let (reader, mut writers) = store(&[] as &[&str], 1, &Maintenance::threads());
@@ -475,6 +549,11 @@ mod tests {
         };
         assert_eq!(find("kube_state_metrics_shard_ordinal", &[("shard_ordinal", "2")]), Some(2.0));
         assert_eq!(find("kube_state_metrics_total_shards", &[]), Some(5.0));
+        assert_eq!(find("kube_state_metrics_shard_mode", &[("mode", "client")]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_shard_mode", &[("mode", "server")]), Some(0.0));
+        assert_eq!(find("kube_state_metrics_shard_mode_fallbacks_total", &[("reason", "ignored")]), Some(1.0));
+        assert_eq!(find("kube_state_metrics_shard_mode_fallbacks_total", &[("reason", "refused")]), Some(0.0));
+        assert_eq!(find("kube_state_metrics_shard_selector_ignored_total", &[("resource", "pods")]), Some(1.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "pods")]), Some(1.0));
         assert_eq!(find("kube_state_metrics_resource_synced", &[("resource", "secrets")]), Some(0.0));
         assert_eq!(

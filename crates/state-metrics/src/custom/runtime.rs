@@ -36,6 +36,8 @@ const POLL: Duration = Duration::from_secs(1);
 const RELOAD_TYPE: &str = "customresourceconfig";
 /// Name under which `/readyz` reports the CRD list while it is pending.
 const CRD_PENDING: &str = "customresourcedefinitions";
+/// Where CustomResourceDefinitions are listed.
+pub const CRD_COLLECTION: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -617,6 +619,7 @@ fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) 
             let scope = ingest::Scope {
                 path: collection(&bound.gvk, ns.as_deref()),
                 field_selector: fields.clone(),
+                shard_selector: bound.shard.selector().unwrap_or_default(),
                 ..ingest::Scope::default()
             };
             env.pipeline(name, scope, CustomRender { bound: bound.clone() }, writer).run()
@@ -691,10 +694,7 @@ async fn watch_crds(env: Env, tx: watch::Sender<Arc<Vec<Value>>>, rt: Arc<Custom
             }
         }),
     );
-    let scope = ingest::Scope {
-        path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(),
-        ..ingest::Scope::default()
-    };
+    let scope = ingest::Scope { path: CRD_COLLECTION.into(), ..ingest::Scope::default() };
     env.pipeline(CRD_PENDING, scope, CrdRender, sink).run().await;
 }
 
@@ -812,7 +812,7 @@ spec:
     #[test]
     fn changes_start_stop_rebuild_and_reshard_only_what_differs() {
         let s0 = Shard::default();
-        let s1 = Shard { index: 1, total: 2 };
+        let s1 = Shard::new(1, 2);
         let running: BTreeMap<String, (u64, Shard)> =
             [("a".into(), (1, s0)), ("b".into(), (1, s0)), ("c".into(), (0, s0)), ("d".into(), (1, s0))].into();
         let desired: BTreeMap<String, Shard> =
@@ -884,7 +884,7 @@ spec:
         // A shard change drops the old rendering at once.
         let mut resharded = desired();
         for b in resharded.values_mut() {
-            b.shard = Shard { index: 1, total: 2 };
+            b.shard = Shard::new(1, 2);
         }
         reconcile(&rt, &mut running, &mut watches, resharded, 2, &env);
         assert!(running[v1].previous.is_none() && rt.lock()[v1].previous.is_none());
@@ -923,7 +923,7 @@ spec:
         let uids: Vec<String> = (0..12).map(|i| format!("uid-{i}")).collect();
         let mut kept = 0;
         for index in 0..3 {
-            b.shard = Shard { index, total: 3 };
+            b.shard = Shard::new(index, 3);
             let render = CustomRender { bound: Arc::new(Bound { parts: b.parts.clone(), gvk: b.gvk.clone(), ..b }) };
             let mine = uids
                 .iter()

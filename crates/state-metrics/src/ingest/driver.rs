@@ -386,6 +386,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
             self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
             return;
         }
+        self.check_shard_echo(&meta);
         self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
     }
 
@@ -420,6 +421,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
             return;
         }
         let meta = std::mem::take(&mut split.meta);
+        self.check_shard_echo(&meta);
         self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
     }
 
@@ -427,26 +429,43 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
     /// read of a single item: cheap for the API server and etcd). `None` if it could not be had.
     async fn probe(&mut self) -> Option<String> {
         let uri = self.scope.uri(&[("limit", "1")]);
-        // JSON: the answer is a few hundred bytes either way.
-        let resp = self.transport.get(uri, ACCEPT_JSON).await;
-        self.count("list", resp.is_ok());
-        let mut body = resp.ok()?.body;
-        let mut split = ListSplitter::new();
-        let mut rv = None;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.ok()?;
-            self.received.probe.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            split
-                .feed(&chunk, |p| {
-                    if let Piece::Metadata(m) = p {
-                        rv = serde_json::from_slice::<ListMeta>(m).ok().map(|m| m.resource_version);
-                    }
-                    Ok::<(), ()>(())
-                })
-                .ok()?;
-        }
-        rv.filter(|r| !r.is_empty())
+        let meta = one_item_list(self.transport.as_ref(), uri, &self.received.probe).await;
+        self.count("list", meta.is_ok());
+        meta.ok().map(|m| m.resource_version).filter(|r| !r.is_empty())
     }
+
+    /// A list asked with a shard selector came back without `shardInfo`: the server did not filter it
+    /// (the local check still drops other shards' objects).
+    fn check_shard_echo(&self, meta: &ListMeta) {
+        if !self.scope.shard_selector.is_empty() && meta.shard_selector().is_none() {
+            self.reporter.shard_selector_ignored(&self.resource, &self.scope);
+        }
+    }
+}
+
+/// The metadata of the list at `uri` (asked with `limit=1`, in JSON: a few hundred bytes either way);
+/// the bytes received are added to `received`.
+pub async fn one_item_list<T: Transport + ?Sized>(
+    transport: &T,
+    uri: String,
+    received: &AtomicU64,
+) -> Result<ListMeta, Failure> {
+    let mut body = transport.get(uri, ACCEPT_JSON).await?.body;
+    let mut split = ListSplitter::new();
+    let mut meta = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        split
+            .feed(&chunk, |p| {
+                if let Piece::Metadata(m) = p {
+                    meta = serde_json::from_slice::<ListMeta>(m).ok();
+                }
+                Ok::<(), ()>(())
+            })
+            .map_err(|_| Failure::Undecodable("a one-item list is not a list".into()))?;
+    }
+    meta.ok_or_else(|| Failure::Undecodable("a one-item list without its metadata".into()))
 }
 
 /// client-go's watch timeout: random in [5, 10) minutes, so watches of many clients do not end together.

@@ -286,6 +286,22 @@ pub struct ListMeta {
     pub resource_version: String,
     #[serde(rename = "continue")]
     pub continue_token: Option<String>,
+    /// Present when the server honoured a `shardSelector` (KEP-5866): the selector, echoed as sent.
+    pub shard_info: Option<ShardInfo>,
+}
+
+/// A list's `metadata.shardInfo`.
+#[derive(Deserialize, Default, Debug, PartialEq, Eq)]
+#[serde(default)]
+pub struct ShardInfo {
+    pub selector: String,
+}
+
+impl ListMeta {
+    /// The shard selector the server says it applied.
+    pub fn shard_selector(&self) -> Option<&str> {
+        self.shard_info.as_ref().map(|s| s.selector.as_str())
+    }
 }
 
 /// One line of a JSON watch stream.
@@ -393,6 +409,25 @@ mod tests {
         for chunk in [1, 2, 3, 5, 7, 64, 10_000] {
             assert_eq!(split(body, chunk).unwrap(), want, "chunk {chunk}");
         }
+    }
+
+    #[test]
+    fn a_sharded_list_carries_the_selector_it_was_asked_for() {
+        let meta = |path: &str| -> ListMeta {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            let body = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let pieces = split(&body, 4096).unwrap();
+            serde_json::from_str(pieces[0].strip_prefix('M').unwrap()).unwrap()
+        };
+        let m = meta("../kwire/tests/wire/pods.list-shard0.json");
+        assert_eq!(
+            m.shard_selector(),
+            Some("shardRange(object.metadata.uid, '0x0000000000000000', '0x8000000000000000')")
+        );
+        assert_eq!(m.resource_version, "405");
+        // A server without the feature gate ignores the selector: no shardInfo.
+        assert_eq!(meta("../kube-sim/tests/wire/shard/pods.list-shard0-gate-off.json").shard_selector(), None);
+        assert_eq!(meta("../kwire/tests/wire/pods.list.json").shard_selector(), None);
     }
 
     #[test]

@@ -71,8 +71,9 @@ async fn run_with<T: Render>(spec: WatchSpec, render: T, name: &'static str, typ
         return;
     };
     let idle_check = spec.config.idle_check;
+    let scope = Scope { shard_selector: spec.shard.selector().unwrap_or_default(), ..spec.scope };
     let pipeline = Pipeline {
-        scope: spec.scope,
+        scope,
         transport: spec.transport,
         render: Arc::new(render),
         sink: writer,

@@ -138,7 +138,7 @@ pub enum Fed<E> {
     Each(E),
 }
 
-/// `metav1.ListMeta`: `2` resourceVersion, `3` continue.
+/// `metav1.ListMeta`: `2` resourceVersion, `3` continue, `5` shardInfo (`1` selector).
 pub fn list_meta(b: &[u8]) -> Result<ListMeta, WireError> {
     let mut m = ListMeta::default();
     let mut r = Reader::new(b);
@@ -146,6 +146,16 @@ pub fn list_meta(b: &[u8]) -> Result<ListMeta, WireError> {
         match (f.number, f.value) {
             (2, Value::Bytes(s)) => m.resource_version = utf8(s)?.to_owned(),
             (3, Value::Bytes(s)) if !s.is_empty() => m.continue_token = Some(utf8(s)?.to_owned()),
+            (5, Value::Bytes(info)) => {
+                let mut selector = String::new();
+                let mut r = Reader::new(info);
+                while let Some(f) = r.next()? {
+                    if let (1, Value::Bytes(s)) = (f.number, f.value) {
+                        utf8(s)?.clone_into(&mut selector);
+                    }
+                }
+                m.shard_info = Some(super::json::ShardInfo { selector });
+            }
             _ => {}
         }
     }
@@ -249,6 +259,33 @@ mod tests {
             assert_eq!(s.meta.resource_version, "374");
             assert_eq!(s.meta.continue_token, None);
         }
+    }
+
+    /// A capture of a real v1.36 server, kept beside kwire's tests.
+    fn capture(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kwire/tests/wire").join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn a_sharded_list_carries_the_selector_it_was_asked_for() {
+        let meta = |name: &str| {
+            let mut s = PbListSplitter::default();
+            s.feed(&capture(name), |_| -> Result<(), ()> { Ok(()) }).unwrap();
+            s.finish().unwrap();
+            s.meta
+        };
+        let m = meta("pods.list-shard0.pb");
+        assert_eq!(m.resource_version, "405");
+        assert_eq!(
+            m.shard_selector(),
+            Some("shardRange(object.metadata.uid, '0x0000000000000000', '0x8000000000000000')")
+        );
+        assert_eq!(
+            meta("configmaps.list-shard1.pb").shard_selector(),
+            Some("shardRange(object.metadata.uid, '0x8000000000000000', '0x10000000000000000')")
+        );
+        assert_eq!(meta("pods.list.pb").shard_selector(), None);
     }
 
     #[test]

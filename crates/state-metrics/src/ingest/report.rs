@@ -25,6 +25,7 @@ struct State {
     unreachable_resources: std::collections::BTreeSet<Arc<str>>,
     streaming_refused: bool,
     history_logged: Option<Instant>,
+    shard_selector_ignored: bool,
 }
 
 /// Shared by every pipeline of one instance.
@@ -132,6 +133,23 @@ impl Reporter {
                     tracing::info!(resource = %resource, "list/watch works again");
                 }
             }
+        }
+    }
+
+    /// A list asked with a shard selector came back whole (no `shardInfo`): the API server that answered
+    /// does not shard (a server of a mixed control plane, or one restarted without the feature gate).
+    /// Said once per process: the shard keeps only its own objects either way, at the cost of receiving
+    /// all of them.
+    pub fn shard_selector_ignored(&self, resource: &Arc<str>, scope: &Scope) {
+        self.telemetry.record_shard_selector_ignored(resource);
+        if !std::mem::replace(&mut self.lock().shard_selector_ignored, true) {
+            tracing::warn!(
+                server = %self.server,
+                resource = %resource,
+                path = %scope.path,
+                "the API server answered a sharded list without shardInfo (it ignored the shard selector); \
+                 this shard drops other shards' objects itself until the server filters again"
+            );
         }
     }
 

@@ -12,6 +12,8 @@ pub struct Scope {
     pub path: String,
     pub field_selector: String,
     pub label_selector: String,
+    /// KEP-5866 `shardSelector` (server-side sharding); empty for none.
+    pub shard_selector: String,
 }
 
 impl Scope {
@@ -26,6 +28,9 @@ impl Scope {
         }
         if !self.label_selector.is_empty() {
             q.append_pair("labelSelector", &self.label_selector);
+        }
+        if !self.shard_selector.is_empty() {
+            q.append_pair("shardSelector", &self.shard_selector);
         }
         let q = q.finish();
         if q.is_empty() { self.path.clone() } else { format!("{}?{q}", self.path) }
@@ -244,12 +249,21 @@ mod tests {
         let s = Scope {
             path: "/api/v1/pods".into(),
             field_selector: "metadata.namespace!=kube-system,spec.nodeName=n 1".into(),
-            label_selector: String::new(),
+            ..Scope::default()
         };
         assert_eq!(
             s.uri(&[("limit", "500"), ("resourceVersion", "0")]),
             "/api/v1/pods?limit=500&resourceVersion=0&fieldSelector=metadata.namespace%21%3Dkube-system%2Cspec.nodeName%3Dn+1"
         );
         assert_eq!(Scope { path: "/api/v1/nodes".into(), ..Scope::default() }.uri(&[]), "/api/v1/nodes");
+        let sharded = Scope {
+            path: "/api/v1/pods".into(),
+            shard_selector: "shardRange(object.metadata.uid,'0x0000000000000000','0x5555555555555555')".into(),
+            ..Scope::default()
+        };
+        assert_eq!(
+            sharded.uri(&[("limit", "1")]),
+            "/api/v1/pods?limit=1&shardSelector=shardRange%28object.metadata.uid%2C%270x0000000000000000%27%2C%270x5555555555555555%27%29"
+        );
     }
 }

@@ -44,6 +44,10 @@ impl Columns {
         self.position(key).is_ok()
     }
 
+    pub fn keys(&self) -> &[ObjectKey] {
+        &self.keys
+    }
+
     /// Families with a buffer (objects appended with more families add buffers, filled with empty blocks
     /// for the objects before them).
     pub fn families(&self) -> usize {

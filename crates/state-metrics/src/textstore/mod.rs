@@ -96,6 +96,13 @@ impl Writer {
         0
     }
 
+    /// Drops the objects `keep` rejects and keeps serving the rest (a new shard assignment: what this
+    /// shard still owns stays served until the relist under the new assignment replaces it). Returns
+    /// how many were dropped.
+    pub fn retain(&mut self, keep: &dyn Fn(&ObjectKey) -> bool) -> usize {
+        self.part().retain(keep)
+    }
+
     /// Objects this part serves.
     pub fn len(&self) -> usize {
         self.part().len()
@@ -640,16 +647,49 @@ mod tests {
         }
     }
 
+    /// Lists objects `0..n` (generation 0) into part 0; returns the model of what is served.
+    fn listed(st: &St, n: usize) -> BTreeMap<usize, usize> {
+        st.begin_relist();
+        for i in 0..n {
+            st.relist_insert(key(i), obj(i, 0));
+        }
+        st.finish_relist();
+        (0..n).map(|i| (i, 0)).collect()
+    }
+
+    #[test]
+    fn retain_keeps_serving_what_is_still_owned_from_columns_and_changes() {
+        let st = named(1);
+        let mut live = listed(&st, 100);
+        // Changes on top of the columns: an update, a delete, a new key.
+        st.upsert(key(4), obj(4, 1));
+        live.insert(4, 1);
+        st.remove(&key(9));
+        live.remove(&9);
+        st.upsert(key(150), obj(150, 0));
+        live.insert(150, 0);
+        // An unfinished relist (a watch stopped mid-list) is dropped, not swapped in later.
+        st.begin_relist();
+        st.relist_insert(key(6), obj(6, 9));
+        let keep = |k: &ObjectKey| k.name().trim_start_matches('o').parse::<usize>().unwrap() % 3 == 0;
+        let before = live.len();
+        live.retain(|i, _| i % 3 == 0);
+        let dropped = st.writers.lock().unwrap()[0].retain(&keep);
+        assert_eq!(dropped, before - live.len());
+        assert!(st.synced(), "what is still owned stays served");
+        assert_eq!(st.len(), live.len());
+        assert_eq!(scrape(&st.snapshot(), 3, 64), expected(&live));
+        // The next relist builds from nothing, as usual.
+        st.begin_relist();
+        st.relist_insert(key(3), obj(3, 5));
+        assert_eq!(st.finish_relist(), 1);
+        assert_eq!(scrape(&st.snapshot(), 3, 64), expected(&BTreeMap::from([(3, 5)])));
+    }
+
     #[test]
     fn many_changes_are_folded_in_the_background_without_losing_later_ones() {
         let st = Arc::new(named(1));
-        let mut live: BTreeMap<usize, usize> = BTreeMap::new();
-        st.begin_relist();
-        for i in 0..1000 {
-            st.relist_insert(key(i), obj(i, 0));
-            live.insert(i, 0);
-        }
-        st.finish_relist();
+        let mut live = listed(&st, 1000);
         // Past the threshold (256 changes here) a fold starts; changes keep coming while it runs.
         for round in 1..=3 {
             for i in (0..1000).step_by(3) {

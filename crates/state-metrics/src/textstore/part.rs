@@ -275,6 +275,27 @@ impl Part {
         self.lock().error = error;
     }
 
+    /// Drops every live object `keep` rejects (and any relist left unfinished); the part stays synced.
+    /// Returns how many were dropped.
+    pub(super) fn retain(&self, keep: &dyn Fn(&ObjectKey) -> bool) -> usize {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        inner.building = None;
+        let changed = inner.live.changes.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k);
+        let unchanged = inner.live.base.keys().iter().filter(|k| !inner.live.changes.contains_key(*k));
+        let doomed: Vec<ObjectKey> = changed.chain(unchanged).filter(|k| !keep(k)).cloned().collect();
+        for k in &doomed {
+            if inner.live.remove(k) {
+                inner.live_len -= 1;
+            }
+        }
+        if !doomed.is_empty() {
+            inner.view = None;
+            self.maybe_fold(inner);
+        }
+        doomed.len()
+    }
+
     pub(super) fn reset(&self) {
         let old = std::mem::take(&mut *self.lock());
         drop(old);
