@@ -51,6 +51,8 @@ impl OverviewState {
         let usage = self.usage().await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let o = Arc::new(compute(served, now, usage.as_deref().map_err(String::as_str)));
+        // The fold's maps are gone again: hand their memory back rather than let the page grow RSS.
+        crate::trim::after_burst();
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), o.clone()));
         o
     }
