@@ -31,6 +31,16 @@ const WARM: &[&str] = &[
     "/apis/coordination.k8s.io/v1/leases",
 ];
 
+/// A real API server encodes protobuf natively; kube-sim transcodes each object from its JSON on the first
+/// protobuf answer and keeps the result. Warming that cache makes a start measure what kube-state-metrics
+/// costs, not the simulator's one-off transcoding.
+pub(crate) async fn warm_protobuf(sim: &Sim) -> anyhow::Result<()> {
+    for path in WARM {
+        sim.api.get_ok(&format!("{path}?resourceVersion=0"), &[("accept", PROTOBUF)]).await?;
+    }
+    Ok(())
+}
+
 /// One start of kube-state-metrics against a simulator answering `json_only` or protobuf.
 pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun> {
     let dir = Scratch::new(if json_only { "enc-json" } else { "enc-pb" })?;
@@ -38,12 +48,7 @@ pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun>
     let options = SimOptions { json_only, ..SimOptions::default() };
     let sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, options).await?;
     if !json_only {
-        // A real API server encodes protobuf natively; kube-sim transcodes each object from its JSON on the
-        // first protobuf answer and keeps the result. Warm that cache, so the start measures what
-        // kube-state-metrics costs, not the simulator's one-off transcoding.
-        for path in WARM {
-            sim.api.get_ok(&format!("{path}?resourceVersion=0"), &[("accept", PROTOBUF)]).await?;
-        }
+        warm_protobuf(&sim).await?;
     }
     sim.reset_requests().await?;
     let port = free_port()?;

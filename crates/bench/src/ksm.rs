@@ -33,6 +33,7 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
         })
         .unwrap_or_default();
     drop(pod_list);
+    crate::encoding::warm_protobuf(&sim).await?;
     // What kube-state-metrics asks for is counted from its start: forget the bench's own lists.
     sim.reset_requests().await?;
 
