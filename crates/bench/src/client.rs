@@ -36,6 +36,11 @@ impl Plain {
         Plain { client, base: base.into(), token }
     }
 
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn request(
         &self,
         method: http::Method,

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::Config;
 use crate::ms::{Kubelets, metrics_server_args};
 use crate::report::{Latency, TopReport};
-use crate::sim::{Proc, Scratch, Sim, free_port};
+use crate::sim::{Proc, Scratch, Sim, TOKEN, free_port};
 
 const PODS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
 const RUNS: usize = 7;
@@ -22,6 +22,36 @@ fn kubectl() -> anyhow::Result<PathBuf> {
         .map(|d| d.join("kubectl"))
         .find(|p| p.is_file())
         .ok_or_else(|| anyhow::anyhow!("--top-pods needs kubectl in PATH (Debian package kubernetes-client)"))
+}
+
+/// A TLS listener on 127.0.0.1 whose connections are piped to `upstream` (host:port); its address.
+/// Lives as long as the runtime.
+async fn tls_front(upstream: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let ca = kubelet_sim::pki::TestCa::new("bench-kubectl-front")?;
+    let cert = ca.issue_server(&["127.0.0.1", "localhost"])?;
+    let cfg =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert_der.clone()], cert.key_der())?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let upstream = upstream.to_string();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let (Ok(mut tls), Ok(mut plain)) =
+                    (acceptor.accept(tcp).await, tokio::net::TcpStream::connect(&upstream).await)
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    Ok(addr)
 }
 
 pub async fn bench(cfg: &Config, pods: usize) -> anyhow::Result<TopReport> {
@@ -65,7 +95,18 @@ pub async fn bench(cfg: &Config, pods: usize) -> anyhow::Result<TopReport> {
 
     let args = metrics_server_args(cfg, &sim, &dir.0, port, &kubelets.ca);
     let mut ms = Proc::spawn("metrics-server", cfg.ms_binary.as_ref().unwrap_or(&cfg.kubestate), &args, &dir.0)?;
-    let kubeconfig = sim.kubeconfig.clone();
+    // kubectl sends no credentials to a plain-HTTP server, and the bench's simulator speaks plain
+    // HTTP: kubectl reaches it through a TLS front that passes the bytes on.
+    let front = tls_front(sim.api.base().trim_start_matches("http://")).await?;
+    let kubeconfig = dir.0.join("kubectl.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: https://{front}\n    \
+             insecure-skip-tls-verify: true\ncontexts:\n- name: sim\n  context: {{cluster: sim, user: admin}}\n\
+             current-context: sim\nusers:\n- name: admin\n  user: {{token: {TOKEN}}}\n"
+        ),
+    )?;
     let cache = dir.0.join("kubectl-cache");
     let run = |args: &[&str]| {
         std::process::Command::new(&kubectl)
