@@ -1,8 +1,9 @@
-//! Sharded kube-state-metrics, client-side against server-side: `n` shards started together against one
-//! simulator with the `ShardedListAndWatch` gate, once with `--shard-mode=client` (every shard receives
-//! every object and keeps its own, as upstream) and once with `--shard-mode=server` (the simulator sends
-//! each shard only its own). Per shard: time and CPU to ready, peak and steady RSS, bytes received (its
-//! own telemetry) and what it serves; per mode, what the simulator sent in all.
+//! Sharded kube-state-metrics, client-side against server-side: against one simulator with the
+//! `ShardedListAndWatch` gate, first one unsharded instance (the reference), then `n` shards started
+//! together with `--shard-mode=client` (every shard receives every object and keeps its own, as upstream)
+//! and again with `--shard-mode=server` (the simulator sends each shard only its own). Per instance: time
+//! and CPU to ready, peak and steady RSS, bytes received (its own telemetry) and what it serves; per
+//! mode, what the simulator sent in all.
 
 use std::time::{Duration, Instant};
 
@@ -21,9 +22,9 @@ pub async fn bench(cfg: &Config, shards: usize) -> anyhow::Result<ShardsReport> 
     let mut sim = Sim::start_with(&cfg.kubestate, &dir.0, nodes, cfg.pods_per_node, cfg.namespaces, options).await?;
     let (stats, _) = sim.initial_lists().await?;
     let mut modes = Vec::new();
-    for mode in ["client", "server"] {
+    for (mode, n) in [("unsharded", 1), ("client", shards), ("server", shards)] {
         sim.reset_requests().await?;
-        modes.push(run_mode(cfg, &sim, &dir, shards, mode).await?);
+        modes.push(run_mode(cfg, &sim, &dir, n, mode).await?);
     }
     Ok(ShardsReport { shards, pods: stats.pods, modes })
 }
@@ -41,8 +42,13 @@ async fn run_mode(cfg: &Config, sim: &Sim, dir: &Scratch, shards: usize, mode: &
     for i in 0..shards {
         let (port, tport) = (free_port()?, free_port()?);
         let mut args = ksm_args(&sim.kubeconfig, port, tport);
-        args.extend([format!("--shard={i}"), format!("--total-shards={shards}"), format!("--shard-mode={mode}")]);
-        let proc = Proc::spawn("kube-state-metrics", bin, &args, &dir.0)?;
+        if mode != "unsharded" {
+            args.extend([format!("--shard={i}"), format!("--total-shards={shards}"), format!("--shard-mode={mode}")]);
+        }
+        // A log of its own each.
+        let log_dir = dir.0.join(format!("{mode}-{i}"));
+        std::fs::create_dir_all(&log_dir)?;
+        let proc = Proc::spawn("kube-state-metrics", bin, &args, &log_dir)?;
         running.push(Running {
             proc,
             http: Plain::new(format!("http://127.0.0.1:{port}"), None),

@@ -42,8 +42,18 @@ impl Drop for Scratch {
     }
 }
 
+/// A free port on 127.0.0.1 for a child to listen on. Taken from below the kernel's ephemeral range
+/// (32768 and up): a port from `bind(0)` can be taken by some process's outgoing connection before the
+/// child binds it, which happens when several servers start at once. Each port is handed out once per
+/// bench process; the process id picks a block of 200 in 10000..20000 (the end-to-end tests use
+/// 20000 and up).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static HANDED_OUT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let block = 10_000 + (std::process::id() % 50) as u16 * 200;
+    (0..200)
+        .map(|_| block + HANDED_OUT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 200)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .ok_or_else(|| anyhow::anyhow!("no free port in {block}..{}", block + 200))
 }
 
 /// A child process whose stderr goes to a log file; killed on drop.

@@ -85,21 +85,21 @@ async fn four_shards_client_side_and_server_side() {
     assert_eq!(sh.shards, 4);
     assert!(sh.pods >= 400, "{} pods", sh.pods);
     let modes: Vec<&str> = sh.modes.iter().map(|m| m.mode.as_str()).collect();
-    assert_eq!(modes, ["client", "server"]);
+    assert_eq!(modes, ["unsharded", "client", "server"]);
     for m in &sh.modes {
-        assert_eq!(m.shards.len(), 4);
+        assert_eq!(m.shards.len(), if m.mode == "unsharded" { 1 } else { 4 });
         assert_eq!(m.shards.iter().map(|s| s.pods).sum::<usize>(), sh.pods, "{}: every pod in one shard", m.mode);
         assert!(m.all_ready_seconds > 0.0 && m.sim_sent_bytes > 0);
         for s in &m.shards {
-            assert_eq!(s.mode_in_effect, m.mode);
+            assert_eq!(s.mode_in_effect, if m.mode == "unsharded" { "none" } else { &m.mode });
             assert!(s.pods > 0 && s.received_bytes > 0 && s.ready_cpu_seconds > 0.0, "{s:?}");
             assert!(s.peak_rss_kib >= s.steady_rss_kib && s.steady_rss_kib > 1024, "{s:?}");
             assert_eq!(s.sim_sent_bytes.is_some(), m.mode == "server");
         }
     }
     let received = |mode: usize| sh.modes[mode].shards.iter().map(|s| s.received_bytes).collect::<Vec<_>>();
-    let least_client = *received(0).iter().min().unwrap();
-    for (i, b) in received(1).into_iter().enumerate() {
+    let least_client = *received(1).iter().min().unwrap();
+    for (i, b) in received(2).into_iter().enumerate() {
         assert!(b * 2 < least_client, "server-side shard {i} received {b} bytes, a client-side one {least_client}");
     }
     let bytes_target = r.targets.iter().find(|t| t.name.starts_with("server-side shard bytes received"));
