@@ -68,7 +68,9 @@ pub async fn watch_nodes(client: kube::Client, cluster: Arc<Cluster>) {
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     let mut events = std::pin::pin!(stream);
     let mut pending: Option<BTreeMap<String, NodeInfo>> = None;
+    let mut health = WatchHealth::new("node");
     while let Some(ev) = events.next().await {
+        health.saw(&ev);
         match ev {
             Ok(Event::Init) => pending = Some(BTreeMap::new()),
             Ok(Event::InitApply(n)) => {
@@ -93,7 +95,7 @@ pub async fn watch_nodes(client: kube::Client, cluster: Arc<Cluster>) {
                     cluster.write().nodes.remove(name);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "node watch failed, retrying"),
+            Err(_) => {}
         }
     }
 }
@@ -106,7 +108,9 @@ pub async fn watch_pods(client: kube::Client, cluster: Arc<Cluster>) {
     let mut events = std::pin::pin!(stream);
     let mut pending: Option<BTreeMap<(String, String), BTreeMap<String, String>>> = None;
     let key = |m: &kube::api::ObjectMeta| Some((m.namespace.clone()?, m.name.clone()?));
+    let mut health = WatchHealth::new("pod");
     while let Some(ev) = events.next().await {
+        health.saw(&ev);
         match ev {
             Ok(Event::Init) => pending = Some(BTreeMap::new()),
             Ok(Event::InitApply(p)) => {
@@ -131,8 +135,64 @@ pub async fn watch_pods(client: kube::Client, cluster: Arc<Cluster>) {
                     cluster.write().pods.remove(&k);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "pod watch failed, retrying"),
+            Err(_) => {}
         }
+    }
+}
+
+/// Logs a watch's failures once per change (the watcher retries with backoff on its own): one WARN line
+/// when it starts failing, with the HTTP code and message or the connection error, one INFO line when
+/// it works again. Never a line per retry, never a debug dump.
+struct WatchHealth {
+    what: &'static str,
+    failing: bool,
+}
+
+impl WatchHealth {
+    fn new(what: &'static str) -> Self {
+        WatchHealth { what, failing: false }
+    }
+
+    fn saw<T>(&mut self, ev: &Result<T, watcher::Error>) {
+        match ev {
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(error = %describe(e), "{} watch failed; retrying with backoff", self.what);
+            }
+            Ok(_) if self.failing => {
+                self.failing = false;
+                tracing::info!("{} watch works again", self.what);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One line for a watch failure: an API error's HTTP code and message (kube's own text appends a
+/// debug dump of the Status), else the error and its causes.
+pub fn describe(e: &watcher::Error) -> String {
+    let api = |s: &kube::core::Status| format!("HTTP {}: {}", s.code, s.message);
+    match e {
+        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
+            match k {
+                kube::Error::Api(s) => api(s),
+                other => {
+                    let mut line = other.to_string();
+                    let mut cur = std::error::Error::source(other);
+                    while let Some(c) = cur {
+                        let c_text = c.to_string();
+                        if !line.contains(&c_text) {
+                            line.push_str(": ");
+                            line.push_str(&c_text);
+                        }
+                        cur = c.source();
+                    }
+                    line
+                }
+            }
+        }
+        watcher::Error::WatchError(s) => api(s),
+        other => other.to_string(),
     }
 }
 
@@ -148,6 +208,23 @@ pub fn choose_port(info: &NodeInfo, use_node_status_port: bool, default_port: u1
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn watch_failures_are_one_line_without_debug_dumps() {
+        let status =
+            || Box::new(kube::core::Status { code: 403, message: "nodes is forbidden".into(), ..Default::default() });
+        let e = watcher::Error::InitialListFailed(kube::Error::Api(status()));
+        assert_eq!(describe(&e), "HTTP 403: nodes is forbidden");
+        assert_eq!(describe(&watcher::Error::WatchError(status())), "HTTP 403: nodes is forbidden");
+        let mut h = WatchHealth::new("node");
+        h.saw::<()>(&Err(e));
+        assert!(h.failing);
+        h.saw::<()>(&Err(watcher::Error::WatchError(status())));
+        assert!(h.failing);
+        h.saw(&Ok(()));
+        assert!(!h.failing);
+    }
+
     use super::*;
 
     fn node(json: serde_json::Value) -> Node {

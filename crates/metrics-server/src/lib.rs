@@ -57,7 +57,12 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let level = logging::level_for_verbosity(opts.verbosity);
-    logging::init(opts.logging_format, &format!("warn,metrics_server={level}"));
+    // kube's client logs every failed request at ERROR without saying which, and its watcher warns on
+    // every retry; the node and pod watches report failures themselves, once per change.
+    logging::init(
+        opts.logging_format,
+        &format!("warn,metrics_server={level},kube_client::client::builder=off,kube_runtime::watcher=error"),
+    );
     logging::warn_ignored_flags(opts.ignored_flags.iter().map(|f| (f.as_str(), options::IGNORED_REASON)));
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
