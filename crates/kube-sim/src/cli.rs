@@ -86,6 +86,11 @@ struct Args {
     /// the rest is 404.
     #[arg(long, value_parser = parse_minor, default_value = "1.36")]
     kubernetes_version: u32,
+    /// Beta APIs to serve besides the defaults, as kube-apiserver takes them:
+    /// admissionregistration.k8s.io/v1beta1=true serves the admission policies at v1beta1
+    /// where the version has them and not yet at v1 (1.28-1.29 validating, 1.34-1.35 mutating).
+    #[arg(long, value_parser = parse_runtime_config, default_value = "")]
+    runtime_config: RuntimeConfig,
     /// Seed of the synthetic generator and churn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -165,6 +170,34 @@ fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
     Ok(g)
 }
 
+/// The beta group/versions `--runtime-config` turns on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct RuntimeConfig(Vec<String>);
+
+/// `--runtime-config` as kube-apiserver reads it: `group/version=true|false`, comma-separated (a bare
+/// `group/version` means true); only the beta group/versions kube-sim simulates are accepted.
+fn parse_runtime_config(s: &str) -> Result<RuntimeConfig, String> {
+    let known = crate::resources::beta_group_versions();
+    let mut on = Vec::new();
+    for kv in s.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+        let (gv, v) = kv.split_once('=').unwrap_or((kv, "true"));
+        let enable = match v.trim() {
+            "true" => true,
+            "false" => false,
+            other => return Err(format!("invalid value of {gv}={other}: expected true or false")),
+        };
+        let gv = gv.trim();
+        if !known.iter().any(|k| k == gv) {
+            return Err(format!("kube-sim does not simulate {gv} (it can turn on: {})", known.join(", ")));
+        }
+        on.retain(|g: &String| g != gv);
+        if enable {
+            on.push(gv.to_owned());
+        }
+    }
+    Ok(RuntimeConfig(on))
+}
+
 /// Entry point of `kubestate sim`; `args[0]` is the program name.
 pub fn cli_main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let args = match Args::try_parse_from(args) {
@@ -217,6 +250,7 @@ async fn run(a: Args) -> anyhow::Result<()> {
         json_only: a.json_only,
         sharded_list_and_watch: a.feature_gates.sharded_list_and_watch,
         kubernetes_minor: a.kubernetes_version,
+        runtime_config: a.runtime_config.0,
         ..SimConfig::default()
     };
     let mut sim = crate::start(cfg).await?;
@@ -301,6 +335,20 @@ mod tests {
         }
         for bad in ["1.27", "1.37", "2.0", "x"] {
             assert!(Args::try_parse_from(["sim", "--kubernetes-version", bad]).is_err(), "{bad}");
+        }
+        assert_eq!(d.runtime_config, RuntimeConfig::default());
+        let beta = "admissionregistration.k8s.io/v1beta1";
+        for (given, want) in [
+            (format!("{beta}=true"), vec![beta]),
+            (beta.to_owned(), vec![beta]),
+            (format!("{beta}=true,{beta}=false"), vec![]),
+        ] {
+            let a = Args::try_parse_from(["sim", "--runtime-config", &given]).unwrap();
+            assert_eq!(a.runtime_config.0, want, "{given}");
+        }
+        for bad in ["apps/v1beta2=true", "admissionregistration.k8s.io/v1beta1=yes"] {
+            let e = Args::try_parse_from(["sim", "--runtime-config", bad]).unwrap_err().to_string();
+            assert!(e.contains("v1beta") && !e.contains("RuntimeConfig"), "{e}");
         }
         for bad in [
             "--feature-gates=Nope=true",

@@ -83,6 +83,9 @@ pub struct SimConfig {
     /// serves only the built-in types its kube-apiserver serves by default, `/version` says it, and
     /// the rest answers 404 as on that server.
     pub kubernetes_minor: u32,
+    /// Beta group/versions served besides the defaults, as kube-apiserver's `--runtime-config`
+    /// turns them on (`admissionregistration.k8s.io/v1beta1`); see [`resources::beta_group_versions`].
+    pub runtime_config: Vec<String>,
     /// The `ShardedListAndWatch` feature gate (alpha in v1.36, off by default): lists and watches
     /// honour `shardSelector` (see [`shard`]); off, the parameter is ignored as a real server does.
     pub sharded_list_and_watch: bool,
@@ -111,6 +114,7 @@ impl Default for SimConfig {
             rv_wait: Duration::from_secs(3),
             sharded_list_and_watch: false,
             kubernetes_minor: resources::NEWEST_MINOR,
+            runtime_config: Vec::new(),
         }
     }
 }
@@ -171,7 +175,11 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
             resources::NEWEST_MINOR
         );
     }
-    let store = Arc::new(Store::serving(cfg.event_window, store::FIRST_RV, cfg.kubernetes_minor));
+    let known = resources::beta_group_versions();
+    if let Some(gv) = cfg.runtime_config.iter().find(|gv| !known.contains(gv)) {
+        anyhow::bail!("runtime-config: kube-sim does not simulate {gv} (it can turn on: {})", known.join(", "));
+    }
+    let store = Arc::new(Store::serving(cfg.event_window, store::FIRST_RV, cfg.kubernetes_minor, &cfg.runtime_config));
     let mut users = std::collections::HashMap::new();
     if let Some(f) = &cfg.token_auth_file {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -215,6 +223,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     state.authz = cfg.authz.clone();
     state.rv_wait = cfg.rv_wait;
     state.kubernetes_minor = cfg.kubernetes_minor;
+    state.runtime_config = cfg.runtime_config.clone();
     state.faults.set_streaming_lists(cfg.streaming_lists);
     state.encodings.set_json_only(cfg.json_only);
     state.faults.set_sharded_list_and_watch(cfg.sharded_list_and_watch);
@@ -353,7 +362,12 @@ impl SimHandle {
     /// out so far, as after an etcd restore), and the port listens again. The request log and
     /// faults carry over. Returns once the new cluster is served.
     pub async fn restart_as(&self, cluster: Cluster) -> anyhow::Result<()> {
-        let fresh = Store::serving(self.event_window, cluster.first_rv, self.state.kubernetes_minor);
+        let fresh = Store::serving(
+            self.event_window,
+            cluster.first_rv,
+            self.state.kubernetes_minor,
+            &self.state.runtime_config,
+        );
         populate(&fresh, &cluster.fixtures, cluster.synthetic.as_ref(), cluster.seed)?;
         for o in cluster.objects {
             fresh.create(o).map_err(|e| anyhow::anyhow!("creating a restart object: {e}"))?;

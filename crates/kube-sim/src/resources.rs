@@ -139,16 +139,86 @@ fn served_since(kind: &str) -> u32 {
     }
 }
 
-/// Every built-in resource type, in a stable order.
-pub fn builtin() -> Vec<ResourceType> {
-    builtin_for(NEWEST_MINOR)
+/// Beta versions of built-in types, each with the first minor version that has it. kube-apiserver
+/// serves a beta group/version only when `--runtime-config` turns it on (beta APIs are off by default
+/// since 1.24). kube-sim keeps one table per group/version, so a beta version is served only where
+/// the type's GA version is not (a real server serves both from one storage; a client that prefers
+/// GA, as kube-state-metrics does, sees no difference).
+const BETA: &[(Row, u32)] = &[
+    (
+        (
+            "admissionregistration.k8s.io",
+            "v1beta1",
+            "ValidatingAdmissionPolicy",
+            "validatingadmissionpolicies",
+            false,
+            "",
+            true,
+        ),
+        28,
+    ),
+    (
+        (
+            "admissionregistration.k8s.io",
+            "v1beta1",
+            "ValidatingAdmissionPolicyBinding",
+            "validatingadmissionpolicybindings",
+            false,
+            "",
+            false,
+        ),
+        28,
+    ),
+    (
+        (
+            "admissionregistration.k8s.io",
+            "v1beta1",
+            "MutatingAdmissionPolicy",
+            "mutatingadmissionpolicies",
+            false,
+            "",
+            false,
+        ),
+        34,
+    ),
+    (
+        (
+            "admissionregistration.k8s.io",
+            "v1beta1",
+            "MutatingAdmissionPolicyBinding",
+            "mutatingadmissionpolicybindings",
+            false,
+            "",
+            false,
+        ),
+        34,
+    ),
+];
+
+/// The beta group/versions `--runtime-config` can turn on, sorted, each once.
+pub fn beta_group_versions() -> Vec<String> {
+    let mut gvs: Vec<String> = BETA.iter().map(|((g, v, ..), _)| format!("{g}/{v}")).collect();
+    gvs.sort();
+    gvs.dedup();
+    gvs
 }
 
-/// The built-in types a kube-apiserver of Kubernetes 1.`minor` serves with its default flags.
-pub fn builtin_for(minor: u32) -> Vec<ResourceType> {
-    BUILTIN
+/// Every built-in resource type, in a stable order.
+pub fn builtin() -> Vec<ResourceType> {
+    builtin_for(NEWEST_MINOR, &[])
+}
+
+/// The built-in types a kube-apiserver of Kubernetes 1.`minor` serves with its default flags plus
+/// the beta group/versions in `betas` (as `--runtime-config` names them: `admissionregistration.k8s.io/v1beta1`).
+pub fn builtin_for(minor: u32, betas: &[String]) -> Vec<ResourceType> {
+    let ga = BUILTIN.iter().filter(|row| served_since(row.2) <= minor);
+    let beta = BETA
         .iter()
-        .filter(|row| served_since(row.2) <= minor)
+        .filter(|((g, v, k, ..), since)| {
+            *since <= minor && served_since(k) > minor && betas.iter().any(|b| *b == format!("{g}/{v}"))
+        })
+        .map(|(row, _)| row);
+    ga.chain(beta)
         .map(|&(g, v, k, p, ns, short, status)| ResourceType {
             group: g.to_string(),
             version: v.to_string(),
@@ -198,4 +268,38 @@ pub fn from_crd(crd: &serde_json::Value) -> Vec<ResourceType> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(minor: u32, betas: &[&str]) -> Vec<String> {
+        let betas: Vec<String> = betas.iter().map(|b| (*b).to_owned()).collect();
+        builtin_for(minor, &betas)
+            .into_iter()
+            .filter(|rt| rt.kind.contains("AdmissionPolicy"))
+            .map(|rt| format!("{}/{}", rt.version, rt.plural))
+            .collect()
+    }
+
+    #[test]
+    fn admission_policies_by_version_and_runtime_config() {
+        let beta = ["admissionregistration.k8s.io/v1beta1"];
+        // Off by default before GA, as on a real server.
+        assert!(served(28, &[]).is_empty());
+        assert_eq!(
+            served(28, &beta),
+            ["v1beta1/validatingadmissionpolicies", "v1beta1/validatingadmissionpolicybindings"]
+        );
+        assert_eq!(
+            served(30, &beta),
+            ["v1/validatingadmissionpolicies", "v1/validatingadmissionpolicybindings"],
+            "GA from 1.30: the beta table is not kept beside it"
+        );
+        assert_eq!(served(34, &beta).len(), 4);
+        assert!(served(34, &beta).contains(&"v1beta1/mutatingadmissionpolicies".to_owned()));
+        assert!(served(36, &beta).iter().all(|s| s.starts_with("v1/")));
+        assert_eq!(beta_group_versions(), beta);
+    }
 }

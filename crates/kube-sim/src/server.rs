@@ -72,6 +72,8 @@ pub struct State {
     pub rv_wait: Duration,
     /// The Kubernetes minor version `/version` reports.
     pub kubernetes_minor: u32,
+    /// The beta group/versions served besides the defaults (`--runtime-config`).
+    pub runtime_config: Vec<String>,
     pub(crate) aggregator: Option<Arc<crate::aggregation::Aggregator>>,
     /// Protobuf answers on or off (see [`crate::protobuf`]).
     pub encodings: crate::protobuf::Encodings,
@@ -95,6 +97,7 @@ impl State {
             authz: None,
             rv_wait: Duration::from_secs(3),
             kubernetes_minor: crate::resources::NEWEST_MINOR,
+            runtime_config: Vec::new(),
             aggregator: None,
             encodings: Default::default(),
         }

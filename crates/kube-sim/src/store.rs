@@ -237,12 +237,12 @@ impl Store {
 
     /// An empty store whose resourceVersions continue from `rv` (a restored or different cluster).
     pub fn starting_at(window: usize, rv: u64) -> Self {
-        Self::serving(window, rv, resources::NEWEST_MINOR)
+        Self::serving(window, rv, resources::NEWEST_MINOR, &[])
     }
 
-    /// An empty store serving the built-in types of Kubernetes 1.`minor` (see
-    /// [`resources::builtin_for`]), resourceVersions from `rv`.
-    pub fn serving(window: usize, rv: u64, minor: u32) -> Self {
+    /// An empty store serving the built-in types of Kubernetes 1.`minor` and the beta group/versions
+    /// `betas` (see [`resources::builtin_for`]), resourceVersions from `rv`.
+    pub fn serving(window: usize, rv: u64, minor: u32, betas: &[String]) -> Self {
         let (tx, _) = broadcast::channel(65536);
         let mut inner = Inner {
             rv,
@@ -252,7 +252,7 @@ impl Store {
             compacted: rv,
             window: window.max(1),
         };
-        for rt in resources::builtin_for(minor) {
+        for rt in resources::builtin_for(minor, betas) {
             inner.register(rt);
         }
         Self { inner: RwLock::new(inner), tx }

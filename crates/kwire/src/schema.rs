@@ -138,7 +138,29 @@ pub fn message(name: &str) -> Option<&'static MessageDef> {
 
 /// The message of a kind (or list kind) as an envelope's typeMeta names it: `("apps/v1", "Deployment")`.
 pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static MessageDef> {
+    let api_version = same_as_ga(api_version, kind).unwrap_or(api_version);
     KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind).and_then(|(_, _, id)| MESSAGES.get(usize::from(*id)))
+}
+
+/// Beta kinds whose messages carry the same fields under the same numbers as their GA version, so the
+/// GA table serves for them: the admission policies and their bindings at
+/// `admissionregistration.k8s.io/v1beta1` (compared field by field with the v1beta1 bindings of the
+/// k8s-pb 0.9.0 crate, Kubernetes 1.35: every v1beta1 field has the v1 number, type and name).
+const SAME_AS_GA: &[(&str, &str, &[&str])] = &[(
+    "admissionregistration.k8s.io/v1beta1",
+    "admissionregistration.k8s.io/v1",
+    &[
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+    ],
+)];
+
+/// The GA group/version whose messages a beta kind (or its list kind) is encoded with, if any.
+fn same_as_ga(api_version: &str, kind: &str) -> Option<&'static str> {
+    let base = kind.strip_suffix("List").unwrap_or(kind);
+    SAME_AS_GA.iter().find(|(beta, _, kinds)| *beta == api_version && kinds.contains(&base)).map(|(_, ga, _)| *ga)
 }
 
 /// Every (apiVersion, kind) the table has a message for, list kinds included.
@@ -165,6 +187,19 @@ pub fn field_numbers(message_name: &str, path: &[&str]) -> Option<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beta_admission_policies_use_the_ga_messages() {
+        let beta = "admissionregistration.k8s.io/v1beta1";
+        let ga = "admissionregistration.k8s.io/v1";
+        for kind in ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBindingList", "MutatingAdmissionPolicy"] {
+            assert_eq!(for_kind(beta, kind).map(|m| m.name), for_kind(ga, kind).map(|m| m.name), "{kind}");
+            assert!(for_kind(beta, kind).is_some(), "{kind}");
+        }
+        // Only those kinds, only that version.
+        assert!(for_kind(beta, "ValidatingWebhookConfiguration").is_none());
+        assert!(for_kind("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy").is_none());
+    }
 
     #[test]
     fn table_is_sorted_and_every_reference_resolves() {
