@@ -130,13 +130,37 @@ pub struct Planned {
     pub name: String,
     /// Its group/version (`admissionregistration.k8s.io/v1`).
     pub api_version: String,
+    /// Older group/versions of the kind with the same fields, newest first, read where `api_version`
+    /// is not served (`admissionregistration.k8s.io/v1beta1`).
+    pub older: Vec<String>,
     /// Its resource name in discovery.
     pub plural: String,
     /// Named in `--resources` (a missing one is then a warning, not news).
     pub explicit: bool,
 }
 
-/// A change to act on: start or stop the resource at this index of the plan.
+impl Planned {
+    /// Its group/versions in order of preference.
+    pub fn candidates(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.api_version).chain(&self.older)
+    }
+}
+
+/// Which group/version of `p` to read, as an index into [`Planned::candidates`], and whether it is
+/// served: the first one served, in order of preference. A group/version without an answer stops the
+/// search (nothing is concluded past it); `None` when a candidate is missing from `answers`.
+pub fn choose(p: &Planned, answers: &BTreeMap<String, GroupVersion>) -> Option<(Availability, usize)> {
+    for (at, gv) in p.candidates().enumerate() {
+        match Availability::of(answers.get(gv)?, &p.plural) {
+            Availability::NotServed => continue,
+            found => return Some((found, at)),
+        }
+    }
+    Some((Availability::NotServed, 0))
+}
+
+/// A change to act on: start or stop the resource at this index of the plan (a resource that runs
+/// may also be restarted at another group/version: see [`Tracker::api_version`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Change {
     pub index: usize,
@@ -148,12 +172,15 @@ pub struct Change {
 pub struct Tracker {
     planned: Vec<Planned>,
     now: Vec<Option<Availability>>,
+    /// Per resource, the index of the group/version read (see [`choose`]).
+    at: Vec<usize>,
 }
 
 impl Tracker {
     pub fn new(planned: Vec<Planned>) -> Self {
         let now = vec![None; planned.len()];
-        Tracker { planned, now }
+        let at = vec![0; planned.len()];
+        Tracker { planned, now, at }
     }
 
     pub fn planned(&self) -> &[Planned] {
@@ -167,7 +194,7 @@ impl Tracker {
             .iter()
             .zip(&self.now)
             .filter(|(_, a)| !matches!(a, Some(Availability::Served)))
-            .map(|(p, _)| p.api_version.clone())
+            .flat_map(|(p, _)| p.candidates().cloned())
             .collect()
     }
 
@@ -180,21 +207,28 @@ impl Tracker {
         self.now.get(index).copied().flatten()
     }
 
+    /// The group/version resource `index` is read at.
+    pub fn api_version(&self, index: usize) -> &str {
+        let p = &self.planned[index];
+        p.candidates().nth(self.at[index]).unwrap_or(&p.api_version)
+    }
+
     /// Takes a round of answers; returns the resources whose running state changed (on the first
     /// round, every resource, so the caller starts exactly those that run).
     pub fn update(&mut self, answers: &BTreeMap<String, GroupVersion>) -> Vec<Change> {
         let mut changes = Vec::new();
         for (index, p) in self.planned.iter().enumerate() {
-            let Some(gv) = answers.get(&p.api_version) else { continue };
-            let new = Availability::of(gv, &p.plural);
-            let old = self.now[index];
+            let Some((new, at)) = choose(p, answers) else { continue };
+            let (old, old_at) = (self.now[index], self.at[index]);
             // A served kind stays served (kinds do not go away in an upgrade, and a group/version
             // missing for a moment is no reason to drop what was listed); a failed round says nothing new.
             if old == Some(Availability::Served) || (new == Availability::Unknown && old.is_some()) {
                 continue;
             }
             self.now[index] = Some(new);
-            if old.map(Availability::runs) != Some(new.runs()) {
+            self.at[index] = at;
+            let moved = new.runs() && old.is_some_and(Availability::runs) && old_at != at;
+            if old.map(Availability::runs) != Some(new.runs()) || moved {
                 changes.push(Change { index, runs: new.runs() });
             }
         }
@@ -208,7 +242,7 @@ mod tests {
     use crate::ingest::wire::Status;
 
     fn planned(name: &str, gv: &str, explicit: bool) -> Planned {
-        Planned { name: name.into(), api_version: gv.into(), plural: name.into(), explicit }
+        Planned { name: name.into(), api_version: gv.into(), older: Vec::new(), plural: name.into(), explicit }
     }
 
     fn status(code: u16) -> Failure {
@@ -292,6 +326,36 @@ mod tests {
         assert_eq!(t.update(&answers), [Change { index: 1, runs: true }]);
         assert!(t.settled());
         assert!(t.to_ask().is_empty());
+    }
+
+    #[test]
+    fn an_older_version_is_read_where_the_newest_is_not_served() {
+        let (v1, beta) = ("admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1");
+        let mut p = planned("validatingadmissionpolicies", v1, false);
+        p.older = vec![beta.to_owned()];
+        let beta_doc =
+            r#"{"resources":[{"name":"validatingadmissionpolicies"},{"name":"validatingadmissionpolicies/status"}]}"#;
+        let served = || answer_of(Ok(beta_doc.as_bytes().to_vec()));
+        let v1_1_28 = || answer_of(Ok(ADMISSION_1_28.as_bytes().to_vec()));
+        let round = |a: GroupVersion, b: GroupVersion| BTreeMap::from([(v1.to_owned(), a), (beta.to_owned(), b)]);
+        // 1.28 with the beta API on; without it; 1.30 (served at v1: the beta is not looked at).
+        assert_eq!(choose(&p, &round(v1_1_28(), served())), Some((Availability::Served, 1)));
+        assert_eq!(choose(&p, &round(v1_1_28(), GroupVersion::NotServed)), Some((Availability::NotServed, 0)));
+        assert_eq!(choose(&p, &round(served().clone(), GroupVersion::NotServed)), Some((Availability::Served, 0)));
+        // Nothing is concluded past a group/version without an answer.
+        assert_eq!(choose(&p, &round(GroupVersion::Unknown("e".into()), served())), Some((Availability::Unknown, 0)));
+        assert_eq!(choose(&p, &round(v1_1_28(), GroupVersion::Unknown("e".into()))), Some((Availability::Unknown, 1)));
+        assert_eq!(choose(&p, &BTreeMap::from([(v1.to_owned(), v1_1_28())])), None);
+
+        // Listed at v1 while discovery had not answered, then found at v1beta1: a change to restart.
+        let mut t = Tracker::new(vec![p]);
+        assert_eq!(t.to_ask().into_iter().collect::<Vec<_>>(), [v1, beta]);
+        let unknown = || GroupVersion::Unknown("timeout".into());
+        assert_eq!(t.update(&round(unknown(), unknown())), [Change { index: 0, runs: true }]);
+        assert_eq!(t.api_version(0), v1);
+        assert_eq!(t.update(&round(v1_1_28(), served())), [Change { index: 0, runs: true }]);
+        assert_eq!((t.availability(0), t.api_version(0)), (Some(Availability::Served), beta));
+        assert!(t.settled());
     }
 
     #[test]

@@ -368,6 +368,8 @@ struct Assigned {
 /// resource can start (discovery found it) or stop without touching the others.
 struct Running {
     sets: Vec<Option<tokio::task::JoinSet<()>>>,
+    /// Per resource, the group/version discovery chose when it is not the newest: (newest, chosen).
+    versions: Vec<Option<(String, String)>>,
 }
 
 /// One list/watch of a resource (a namespace of it, or all).
@@ -375,15 +377,28 @@ type ResourceSpec = (Arc<dyn crate::registry::ResourceHandle>, WatchSpec);
 
 impl Running {
     fn new(resources: usize) -> Self {
-        Running { sets: (0..resources).map(|_| None).collect() }
+        Running { sets: (0..resources).map(|_| None).collect(), versions: vec![None; resources] }
     }
 
     fn start(&mut self, index: usize, specs: &[ResourceSpec], shard: Shard) {
         let mut set = tokio::task::JoinSet::new();
         for (h, spec) in specs {
-            set.spawn(h.watch(WatchSpec { shard, ..spec.clone() }));
+            let mut spec = WatchSpec { shard, ..spec.clone() };
+            if let Some((newest, chosen)) = &self.versions[index] {
+                spec.scope.path = at_version(&spec.scope.path, newest, chosen);
+            }
+            set.spawn(h.watch(spec));
         }
         self.sets[index] = Some(set);
+    }
+
+    /// Reads resource `index` at group/version `chosen` from its next start (`newest` is the one its
+    /// collection paths name); returns whether that differs from the one it was read at.
+    fn read_at(&mut self, index: usize, newest: &str, chosen: &str) -> bool {
+        let want = (newest != chosen).then(|| (newest.to_owned(), chosen.to_owned()));
+        let moved = self.versions[index] != want;
+        self.versions[index] = want;
+        moved
     }
 
     /// Stops one resource's tasks and waits until they are gone (their store writers are free again).
@@ -428,6 +443,7 @@ fn planned(plan: &config::Plan, opts: &Options) -> Vec<discovery::Planned> {
             discovery::Planned {
                 name: r.handle.name().to_owned(),
                 api_version: r.handle.api_version_kind().0,
+                older: r.handle.older_versions().iter().map(|v| (*v).to_owned()).collect(),
                 plural: path.rsplit('/').next().unwrap_or_default().to_owned(),
                 explicit: given.contains(r.handle.name()),
             }
@@ -501,9 +517,20 @@ async fn availability_changed(
     telemetry.set_served(&p.name, change.runs);
     runs[index] = change.runs;
     if change.runs {
-        if served[index].store.synced() {
+        let chosen = tracker.api_version(index);
+        if running.read_at(index, &p.api_version, chosen) {
+            // Listed at another group/version before (discovery had not answered): start again.
+            running.stop(index).await;
+            reset(&served[index]);
+            tracing::info!(
+                resource = %p.name,
+                group_version = %chosen,
+                server = %version,
+                "the API server serves this resource at an older version only; reading it there"
+            );
+        } else if served[index].store.synced() {
             // It was skipped before: the server serves it now. Unsynced until listed.
-            tracing::info!(resource = %p.name, group_version = %p.api_version, "the API server serves this resource now; listing it");
+            tracing::info!(resource = %p.name, group_version = %chosen, "the API server serves this resource now; listing it");
             reset(&served[index]);
         }
         if let Some((shard, specs)) = now
@@ -531,6 +558,16 @@ async fn availability_changed(
             server = %version,
             "the API server does not serve this resource; skipping it until it does"
         );
+    }
+}
+
+/// A collection path of group/version `from` at group/version `to`:
+/// `/apis/g/v1/things` → `/apis/g/v1beta1/things`.
+fn at_version(path: &str, from: &str, to: &str) -> String {
+    let prefix = format!("{}/", discovery::group_version_path(from));
+    match path.strip_prefix(&prefix) {
+        Some(rest) => format!("{}/{rest}", discovery::group_version_path(to)),
+        None => path.to_owned(),
     }
 }
 
@@ -706,6 +743,7 @@ mod tests {
         let planned = |name: &str| discovery::Planned {
             name: name.into(),
             api_version: gv.into(),
+            older: Vec::new(),
             plural: name.into(),
             explicit: false,
         };

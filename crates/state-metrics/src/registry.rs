@@ -126,6 +126,8 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn family_info(&self, i: usize) -> FamilyInfo;
     /// The `apiVersion` and `kind` of its objects.
     fn api_version_kind(&self) -> (String, String);
+    /// Older group/versions read where the server does not serve the newest ([`Resource::OLDER_VERSIONS`]).
+    fn older_versions(&self) -> &'static [&'static str];
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
     /// the watcher's decoding and rendering, for golden tests and tools.
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
@@ -206,6 +208,9 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
     fn family_info(&self, i: usize) -> FamilyInfo {
         FamilyInfo::of(&R::families()[i])
+    }
+    fn older_versions(&self) -> &'static [&'static str] {
+        R::OLDER_VERSIONS
     }
     fn api_version_kind(&self) -> (String, String) {
         (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())

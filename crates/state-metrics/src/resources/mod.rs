@@ -69,6 +69,10 @@ pub trait Resource: 'static {
     const IDENTITY: Identity<Self::Obj>;
     /// The families in exposition order (the order of the spec table).
     fn families() -> &'static [Family<Self::Obj>];
+    /// Older group/versions of the same kind, newest first, read where the server does not serve
+    /// [`Self::Api`]'s: only versions whose objects carry every field the families read under the same
+    /// JSON names and protobuf numbers (tests/ksm_versions.rs renders the same objects read at each alike).
+    const OLDER_VERSIONS: &'static [&'static str] = &[];
 }
 
 /// Further identity labels of an object (after namespace, name and uid).

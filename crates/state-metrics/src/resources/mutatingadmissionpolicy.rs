@@ -33,6 +33,9 @@ impl Resource for MutatingAdmissionPolicies {
     type Api = k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicy;
     const NAME: &'static str = "mutatingadmissionpolicies";
     const IDENTITY: Identity<MutatingAdmissionPolicy> = Identity::namespaced("mutatingadmissionpolicy");
+    /// Kubernetes 1.34–1.35 serve it at v1beta1 only (when `--runtime-config` turns that API on),
+    /// with the same fields.
+    const OLDER_VERSIONS: &'static [&'static str] = &["admissionregistration.k8s.io/v1beta1"];
 
     fn families() -> &'static [Family<MutatingAdmissionPolicy>] {
         FAMILIES

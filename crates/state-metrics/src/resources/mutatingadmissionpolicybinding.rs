@@ -32,6 +32,9 @@ impl Resource for MutatingAdmissionPolicyBindings {
     type Api = k8s_openapi::api::admissionregistration::v1::MutatingAdmissionPolicyBinding;
     const NAME: &'static str = "mutatingadmissionpolicybindings";
     const IDENTITY: Identity<MutatingAdmissionPolicyBinding> = Identity::namespaced("mutatingadmissionpolicybinding");
+    /// Kubernetes 1.34–1.35 serve it at v1beta1 only (when `--runtime-config` turns that API on),
+    /// with the same fields.
+    const OLDER_VERSIONS: &'static [&'static str] = &["admissionregistration.k8s.io/v1beta1"];
 
     fn families() -> &'static [Family<MutatingAdmissionPolicyBinding>] {
         FAMILIES

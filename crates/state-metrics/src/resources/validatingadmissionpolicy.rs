@@ -32,6 +32,9 @@ impl Resource for ValidatingAdmissionPolicies {
     type Api = k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy;
     const NAME: &'static str = "validatingadmissionpolicies";
     const IDENTITY: Identity<ValidatingAdmissionPolicy> = Identity::namespaced("validatingadmissionpolicy");
+    /// Kubernetes 1.28–1.29 serve it at v1beta1 only (when `--runtime-config` turns that API on),
+    /// with the same fields.
+    const OLDER_VERSIONS: &'static [&'static str] = &["admissionregistration.k8s.io/v1beta1"];
 
     fn families() -> &'static [Family<ValidatingAdmissionPolicy>] {
         FAMILIES

@@ -34,6 +34,9 @@ impl Resource for ValidatingAdmissionPolicyBindings {
     const NAME: &'static str = "validatingadmissionpolicybindings";
     const IDENTITY: Identity<ValidatingAdmissionPolicyBinding> =
         Identity::namespaced("validatingadmissionpolicybinding");
+    /// Kubernetes 1.28–1.29 serve it at v1beta1 only (when `--runtime-config` turns that API on),
+    /// with the same fields.
+    const OLDER_VERSIONS: &'static [&'static str] = &["admissionregistration.k8s.io/v1beta1"];
 
     fn families() -> &'static [Family<ValidatingAdmissionPolicyBinding>] {
         FAMILIES
