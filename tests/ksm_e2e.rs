@@ -241,9 +241,21 @@ async fn ready_only_after_every_initial_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_filters_gzip_and_openmetrics() {
-    let c = Cluster::start(&[cm("default", "a")]).await;
+    let c = Cluster::start(&[cm("default", "a"), cm("default", "b"), cm("kube-system", "a")]).await;
     let mut k = Ksm::spawn(&c.kubeconfig, &["--resources=configmaps,namespaces", "--enable-gzip-encoding"]);
     k.wait_ready().await;
+
+    // One object's series (the overview page's links), with the headers of its families only.
+    let one = k.scrape("/metrics?resources=configmaps&object=kube-system%2Fa").await;
+    let samples: Vec<&str> = one.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(!samples.is_empty(), "{one}");
+    assert!(samples.iter().all(|l| l.contains("{namespace=\"kube-system\",configmap=\"a\"")), "{one}");
+    let all = k.scrape("/metrics?resources=configmaps").await;
+    let of_a: Vec<&str> = all.lines().filter(|l| l.contains("{namespace=\"kube-system\",configmap=\"a\"")).collect();
+    assert_eq!(samples, of_a);
+    assert_eq!(one.lines().filter(|l| l.starts_with("# TYPE")).count(), samples.len(), "{one}");
+    let ns = k.scrape("/metrics?resources=namespaces&object=kube-system").await;
+    assert!(ns.contains("kube_namespace_created{namespace=\"kube-system\"}") && !ns.contains("\"default\""), "{ns}");
 
     let only_ns = k.scrape("/metrics?resources=namespaces").await;
     assert!(only_ns.starts_with("# HELP kube_namespace_created"), "{only_ns}");

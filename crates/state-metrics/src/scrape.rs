@@ -74,6 +74,9 @@ pub struct Served {
 pub struct ResourceFilter {
     include: Option<BTreeSet<String>>,
     exclude: BTreeSet<String>,
+    /// `?object=<namespace>/<name>` (or `<name>` for cluster-scoped objects): only that object's series
+    /// (our addition, for the overview page's links; see [`only_object`]).
+    object: Option<String>,
 }
 
 impl ResourceFilter {
@@ -92,6 +95,7 @@ impl ResourceFilter {
                     }
                 }
                 "exclude_resources" => f.exclude.extend(names()),
+                "object" if !v.is_empty() => f.object = Some(v.into_owned()),
                 _ => {}
             }
         }
@@ -101,6 +105,60 @@ impl ResourceFilter {
     pub fn allows(&self, name: &str) -> bool {
         self.include.as_ref().is_none_or(|i| i.contains(name)) && !self.exclude.contains(name)
     }
+
+    pub fn object(&self) -> Option<&str> {
+        self.object.as_deref()
+    }
+}
+
+/// The lines of an exposition `text` that belong to one object, `<namespace>/<name>` or `<name>` (cluster
+/// scoped): samples whose identity labels (the first ones, as every family writes them) are
+/// `namespace="<namespace>",<kind>="<name>"`, or whose first label is `<kind>="<name>"`; a family's
+/// `# HELP`/`# TYPE` lines only when it has such a sample; `# EOF` kept.
+pub fn only_object(text: &[u8], object: &str) -> Vec<u8> {
+    let (namespace, name) = match object.split_once('/') {
+        Some((ns, n)) => (Some(ns), n),
+        None => (None, object),
+    };
+    let matches = |line: &[u8]| -> bool {
+        let Some(open) = line.iter().position(|&b| b == b'{') else { return false };
+        let mut rest = &line[open + 1..];
+        if let Some(ns) = namespace {
+            let want = format!("namespace=\"{ns}\",");
+            let Some(after) = rest.strip_prefix(want.as_bytes()) else { return false };
+            rest = after;
+        }
+        let Some(eq) = rest.iter().position(|&b| b == b'=') else { return false };
+        rest[eq + 1..]
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_prefix(name.as_bytes()))
+            .is_some_and(|v| v.first() == Some(&b'"'))
+    };
+    let mut out = Vec::new();
+    let mut header: Vec<&[u8]> = Vec::new();
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"# EOF") {
+            out.extend_from_slice(line);
+        } else if line.starts_with(b"#") {
+            // A header line: held until its family has a sample of the object.
+            if header.first().is_some_and(|h| !same_family(h, line)) {
+                header.clear();
+            }
+            header.push(line);
+        } else if matches(line) {
+            for h in header.drain(..) {
+                out.extend_from_slice(h);
+            }
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// Whether two `# HELP`/`# TYPE` lines name the same family.
+fn same_family(a: &[u8], b: &[u8]) -> bool {
+    let name = |l: &[u8]| l.split(|&c| c == b' ').nth(2).map(<[u8]>::to_vec);
+    name(a) == name(b)
 }
 
 /// Custom-resource writer names contain a comma (`<group>/<version>, Resource=<plural>`), which the comma
@@ -465,6 +523,37 @@ impl http_body::Body for ScrapeBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_object_s_series_with_their_headers() {
+        let text = "# HELP kube_pod_info Info.\n# TYPE kube_pod_info gauge\n\
+kube_pod_info{namespace=\"a\",pod=\"p\",uid=\"1\"} 1\n\
+kube_pod_info{namespace=\"a\",pod=\"p2\",uid=\"2\"} 1\n\
+kube_pod_info{namespace=\"b\",pod=\"p\",uid=\"3\"} 1\n\
+# HELP kube_pod_labels Labels.\n# TYPE kube_pod_labels gauge\n\
+kube_pod_labels{namespace=\"b\",pod=\"p\",uid=\"3\"} 1\n\
+# HELP kube_node_info Info.\n# TYPE kube_node_info gauge\n\
+kube_node_info{node=\"p\"} 1\n# EOF\n";
+        let only = |o: &str| String::from_utf8(only_object(text.as_bytes(), o)).unwrap();
+        assert_eq!(
+            only("a/p"),
+            "# HELP kube_pod_info Info.\n# TYPE kube_pod_info gauge\n\
+kube_pod_info{namespace=\"a\",pod=\"p\",uid=\"1\"} 1\n# EOF\n"
+        );
+        assert_eq!(
+            only("b/p"),
+            "# HELP kube_pod_info Info.\n# TYPE kube_pod_info gauge\nkube_pod_info{namespace=\"b\",pod=\"p\",uid=\"3\"} 1\n\
+# HELP kube_pod_labels Labels.\n# TYPE kube_pod_labels gauge\nkube_pod_labels{namespace=\"b\",pod=\"p\",uid=\"3\"} 1\n# EOF\n"
+        );
+        // A cluster-scoped object (its first label is the name); a prefix of a name is not the name.
+        assert_eq!(
+            only("p"),
+            "# HELP kube_node_info Info.\n# TYPE kube_node_info gauge\nkube_node_info{node=\"p\"} 1\n# EOF\n"
+        );
+        assert_eq!(only("a/p3"), "# EOF\n");
+        assert_eq!(ResourceFilter::from_query(Some("resources=pods&object=a%2Fp")).object(), Some("a/p"));
+        assert_eq!(ResourceFilter::from_query(Some("resources=pods")).object(), None);
+    }
     use crate::family::Rendered;
     use crate::textstore::{Maintenance, ObjectKey, StoreEvent, store};
     use std::io::Read;

@@ -82,7 +82,7 @@ pub fn main(o: &Overview) -> String {
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&n.name),
+            object_link("nodes", "", &n.name),
             if n.ready == "true" { "ok" } else { "bad" },
             esc(&n.ready),
             notes.join(" "),
@@ -128,7 +128,9 @@ pub fn main(o: &Overview) -> String {
         "pods",
         "kube_pod_status_ready, kube_pod_status_reason",
         &["namespace", "pod", "phase", "reason"],
-        o.not_ready.iter().map(|p| vec![esc(&p.namespace), esc(&p.pod), esc(&p.phase), esc(&p.reason)]),
+        o.not_ready
+            .iter()
+            .map(|p| vec![esc(&p.namespace), object_link("pods", &p.namespace, &p.pod), esc(&p.phase), esc(&p.reason)]),
     );
     list(
         &mut s,
@@ -139,7 +141,7 @@ pub fn main(o: &Overview) -> String {
         o.restarting.iter().map(|c| {
             vec![
                 esc(&c.namespace),
-                esc(&c.pod),
+                object_link("pods", &c.namespace, &c.pod),
                 esc(&c.container),
                 c.restarts.to_string(),
                 esc(&c.last_terminated_reason),
@@ -153,9 +155,16 @@ pub fn main(o: &Overview) -> String {
         "deployments,statefulsets,daemonsets",
         "kube_deployment_status_replicas_available, kube_statefulset_status_replicas_ready, kube_daemonset_status_number_ready",
         &["kind", "namespace", "name", "ready", "desired"],
-        o.workloads
-            .iter()
-            .map(|w| vec![esc(&w.kind), esc(&w.namespace), esc(&w.name), w.ready.to_string(), w.desired.to_string()]),
+        o.workloads.iter().map(|w| {
+            let resource = format!("{}s", w.kind.to_ascii_lowercase());
+            vec![
+                esc(&w.kind),
+                esc(&w.namespace),
+                object_link(&resource, &w.namespace, &w.name),
+                w.ready.to_string(),
+                w.desired.to_string(),
+            ]
+        }),
     );
     list(
         &mut s,
@@ -163,7 +172,7 @@ pub fn main(o: &Overview) -> String {
         "jobs",
         "kube_job_failed, kube_job_status_start_time",
         &["namespace", "job", "problem"],
-        o.jobs.iter().map(|j| vec![esc(&j.namespace), esc(&j.name), esc(&j.problem)]),
+        o.jobs.iter().map(|j| vec![esc(&j.namespace), object_link("jobs", &j.namespace, &j.name), esc(&j.problem)]),
     );
     list(
         &mut s,
@@ -171,7 +180,9 @@ pub fn main(o: &Overview) -> String {
         "persistentvolumeclaims",
         "kube_persistentvolumeclaim_status_phase",
         &["namespace", "claim"],
-        o.pending_pvcs.iter().map(|p| vec![esc(&p.namespace), esc(&p.name)]),
+        o.pending_pvcs
+            .iter()
+            .map(|p| vec![esc(&p.namespace), object_link("persistentvolumeclaims", &p.namespace, &p.name)]),
     );
     list(
         &mut s,
@@ -179,7 +190,9 @@ pub fn main(o: &Overview) -> String {
         "cronjobs",
         "kube_cronjob_next_schedule_time",
         &["namespace", "cronjob", "due"],
-        o.missed_cronjobs.iter().map(|c| vec![esc(&c.namespace), esc(&c.name), format!("{} ago", esc(&c.late))]),
+        o.missed_cronjobs.iter().map(|c| {
+            vec![esc(&c.namespace), object_link("cronjobs", &c.namespace, &c.name), format!("{} ago", esc(&c.late))]
+        }),
     );
     if !o.top_pods.is_empty() {
         list(
@@ -191,7 +204,7 @@ pub fn main(o: &Overview) -> String {
             o.top_pods.iter().map(|p| {
                 vec![
                     esc(&p.namespace),
-                    esc(&p.pod),
+                    object_link("pods", &p.namespace, &p.pod),
                     bar_of(p.usage.cpu, p.requests.cpu, cores),
                     bar_of(p.usage.memory, p.requests.memory, bytes),
                 ]
@@ -206,6 +219,16 @@ pub fn main(o: &Overview) -> String {
         );
     }
     s
+}
+
+/// `text` as a link to the series of one object: `namespace` empty for cluster-scoped ones.
+fn object_link(resource: &str, namespace: &str, name: &str) -> String {
+    let object = if namespace.is_empty() { name.to_owned() } else { format!("{namespace}/{name}") };
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("resources", resource)
+        .append_pair("object", &object)
+        .finish();
+    format!("<a href=\"metrics?{}\">{}</a>", esc(&q), esc(name))
 }
 
 fn card(s: &mut String, label: &str, value: &str, bad: bool, resource: &str) {
@@ -339,12 +362,15 @@ mod tests {
     fn a_page_that_stands_alone_and_says_what_it_shows() {
         let mut b = Builder::default();
         b.feed_text(b"kube_pod_status_phase{namespace=\"a<b\",pod=\"p\",uid=\"u\",phase=\"Pending\"} 1\n");
+        b.feed_text(b"kube_pod_status_ready{namespace=\"a<b\",pod=\"p\",uid=\"u\",condition=\"false\"} 1\n");
         let o = b.finish(1_700_000_000.0, Err("off"));
         let html = page(&o, &[("metrics", "metrics"), ("healthz", "healthz")]);
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("a&lt;b") && !html.contains("a<b"));
         assert!(html.contains("data-card=\"pending\"><b>1</b>"), "{html}");
         assert!(html.contains("<li><a href=\"healthz\">healthz</a></li>"));
+        // Each item links to its own series.
+        assert!(html.contains("<a href=\"metrics?resources=pods&amp;object=a%3Cb%2Fp\">p</a>"), "{html}");
         assert!(html.contains("Usage (metrics.k8s.io): off"));
         assert!(html.contains(&format!("data-revision=\"{}\"", o.revision)));
         // Nothing from elsewhere: no absolute URLs at all.
