@@ -104,9 +104,8 @@ fn metrics(app: &App, req: &Request) -> Response {
     let scrape =
         Scrape::new(&CustomRuntime::merged(&app.served, app.custom.as_deref()), &filter, format.is_open_metrics());
     if let Some(object) = filter.object() {
-        // One object's series (the overview page links here): a person's click, not a scraper's poll,
-        // so the selected resources are rendered whole and filtered.
-        let body = crate::scrape::only_object(&scrape.collect(), object);
+        // One object's series (the overview page links here): a person's click, not a scraper's poll.
+        let body = crate::scrape::object_of(scrape, object);
         let mut r = http::Response::new(server::full(body));
         let ct = http::HeaderValue::from_str(format.content_type())
             .unwrap_or_else(|_| http::HeaderValue::from_static(exposition::TEXT_CONTENT_TYPE));

@@ -116,48 +116,89 @@ impl ResourceFilter {
 /// `namespace="<namespace>",<kind>="<name>"`, or whose first label is `<kind>="<name>"`; a family's
 /// `# HELP`/`# TYPE` lines only when it has such a sample; `# EOF` kept.
 pub fn only_object(text: &[u8], object: &str) -> Vec<u8> {
-    let (namespace, name) = match object.split_once('/') {
-        Some((ns, n)) => (Some(ns), n),
-        None => (None, object),
-    };
-    let matches = |line: &[u8]| -> bool {
+    let mut f = ObjectLines::new(object);
+    f.feed(text);
+    f.out
+}
+
+/// The lines of one object in a whole scrape (see [`only_object`]), read a megabyte at a time, so that
+/// however large the selected resources are, only their text for one object is held.
+pub fn object_of(scrape: Scrape, object: &str) -> Vec<u8> {
+    object_in_chunks(scrape, object, 1 << 20)
+}
+
+fn object_in_chunks(mut scrape: Scrape, object: &str, chunk: usize) -> Vec<u8> {
+    let mut f = ObjectLines::new(object);
+    let mut buf = Vec::with_capacity(chunk + 64 * 1024);
+    loop {
+        let more = scrape.fill(&mut buf, chunk);
+        // Whole lines only; a line cut by the chunk's end waits for the next one.
+        let cut = if more { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) } else { buf.len() };
+        f.feed(&buf[..cut]);
+        buf.drain(..cut);
+        if !more {
+            return f.out;
+        }
+    }
+}
+
+/// The filter behind [`only_object`], fed whole lines.
+struct ObjectLines {
+    namespace_prefix: Option<String>,
+    name: String,
+    /// The current family's header lines, held until it has a sample of the object.
+    header: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl ObjectLines {
+    fn new(object: &str) -> Self {
+        let (namespace, name) = match object.split_once('/') {
+            Some((ns, n)) => (Some(ns), n),
+            None => (None, object),
+        };
+        ObjectLines {
+            namespace_prefix: namespace.map(|ns| format!("namespace=\"{ns}\",")),
+            name: name.to_owned(),
+            header: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    fn matches(&self, line: &[u8]) -> bool {
         let Some(open) = line.iter().position(|&b| b == b'{') else { return false };
         let mut rest = &line[open + 1..];
-        if let Some(ns) = namespace {
-            let want = format!("namespace=\"{ns}\",");
-            let Some(after) = rest.strip_prefix(want.as_bytes()) else { return false };
+        if let Some(prefix) = &self.namespace_prefix {
+            let Some(after) = rest.strip_prefix(prefix.as_bytes()) else { return false };
             rest = after;
         }
         let Some(eq) = rest.iter().position(|&b| b == b'=') else { return false };
         rest[eq + 1..]
             .strip_prefix(b"\"")
-            .and_then(|v| v.strip_prefix(name.as_bytes()))
+            .and_then(|v| v.strip_prefix(self.name.as_bytes()))
             .is_some_and(|v| v.first() == Some(&b'"'))
-    };
-    let mut out = Vec::new();
-    let mut header: Vec<&[u8]> = Vec::new();
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"# EOF") {
-            out.extend_from_slice(line);
-        } else if line.starts_with(b"#") {
-            // A header line: held until its family has a sample of the object.
-            if header.first().is_some_and(|h| !same_family(h, line)) {
-                header.clear();
+    }
+
+    fn feed(&mut self, text: &[u8]) {
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"# EOF") {
+                self.out.extend_from_slice(line);
+            } else if line.starts_with(b"#") {
+                if !self.header.is_empty() && !same_family(&self.header, line) {
+                    self.header.clear();
+                }
+                self.header.extend_from_slice(line);
+            } else if self.matches(line) {
+                self.out.append(&mut self.header);
+                self.out.extend_from_slice(line);
             }
-            header.push(line);
-        } else if matches(line) {
-            for h in header.drain(..) {
-                out.extend_from_slice(h);
-            }
-            out.extend_from_slice(line);
         }
     }
-    out
 }
 
 /// Whether two `# HELP`/`# TYPE` lines name the same family.
 fn same_family(a: &[u8], b: &[u8]) -> bool {
-    let name = |l: &[u8]| l.split(|&c| c == b' ').nth(2).map(<[u8]>::to_vec);
+    let name = |l: &[u8]| l.split(|&c| c == b' ' || c == b'\n').nth(2).map(<[u8]>::to_vec);
     name(a) == name(b)
 }
 
@@ -634,6 +675,29 @@ kube_pod_info{namespace=\"a\",pod=\"p\",uid=\"1\"} 1\n# EOF\n"
         assert_eq!(text(&w, Some("resources=%20pods%2Cnodes"), false), text(&w, Some("resources=pods"), false));
         assert_eq!(text(&w, Some("resources=nosuch"), false), "");
         assert_eq!(text(&w, Some("resources="), false), text(&w, None, false));
+    }
+
+    #[test]
+    fn one_object_read_in_chunks_of_any_size() {
+        let pod = |ns: &str, name: &str| {
+            vec![
+                format!("p_a{{namespace=\"{ns}\",pod=\"{name}\"}} 1\n"),
+                format!("p_b{{namespace=\"{ns}\",pod=\"{name}\"}} 2\n"),
+            ]
+        };
+        let (a, b) = (pod("a", "p"), pod("b", "p"));
+        let objs: [(&str, Vec<&str>); 2] =
+            [("1", a.iter().map(String::as_str).collect()), ("2", b.iter().map(String::as_str).collect())];
+        let objs: Vec<(&str, &[&str])> = objs.iter().map(|(k, l)| (*k, l.as_slice())).collect();
+        let w = vec![writer("pods", &[("p_a", "gauge"), ("p_b", "gauge")], &objs)];
+        let want = "# HELP p_a h\n# TYPE p_a gauge\np_a{namespace=\"b\",pod=\"p\"} 1\n\
+                    # HELP p_b h\n# TYPE p_b gauge\np_b{namespace=\"b\",pod=\"p\"} 2\n";
+        let whole = Scrape::new(&w, &ResourceFilter::default(), false).collect();
+        assert_eq!(String::from_utf8(only_object(&whole, "b/p")).unwrap(), want);
+        for chunk in [1, 7, 40, 1 << 20] {
+            let got = object_in_chunks(Scrape::new(&w, &ResourceFilter::default(), false), "b/p", chunk);
+            assert_eq!(String::from_utf8(got).unwrap(), want, "chunks of {chunk}");
+        }
     }
 
     #[test]
