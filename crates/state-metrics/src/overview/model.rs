@@ -103,6 +103,14 @@ pub fn parse_line(line: &str) -> Option<(&str, Labels<'_>, f64)> {
     Some((name, labels, value))
 }
 
+/// Keeps the first [`TOP`] items of a list (the page is for a glance, and must stay small however many
+/// there are); returns how many there were.
+fn shorten<T>(items: &mut Vec<T>) -> usize {
+    let total = items.len();
+    items.truncate(TOP);
+    total
+}
+
 fn label<'a>(labels: &'a [(&str, Cow<'_, str>)], key: &str) -> &'a str {
     labels.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v.as_ref())
 }
@@ -382,8 +390,8 @@ impl Builder {
         nodes.sort_by(|a, b| a.healthy().cmp(&b.healthy()).then_with(|| a.name.cmp(&b.name)));
         nodes.truncate(NODES_SHOWN);
 
-        // Workloads below their desired count.
-        let workloads: Vec<Workload> = self
+        // Workloads below their desired count, most replicas missing first.
+        let mut workloads: Vec<Workload> = self
             .workloads
             .iter()
             .filter_map(|((kind, ns, name), (desired, ready))| {
@@ -397,9 +405,11 @@ impl Builder {
                 })
             })
             .collect();
+        workloads.sort_by(|a, b| (b.desired - b.ready).total_cmp(&(a.desired - a.ready)));
+        let workloads_total = shorten(&mut workloads);
 
-        // Jobs that failed or run long.
-        let jobs: Vec<JobProblem> = self
+        // Jobs that failed or run long (failed first; the sort is stable, so by name within each).
+        let mut jobs: Vec<JobProblem> = self
             .jobs
             .iter()
             .filter_map(|((ns, name), j)| {
@@ -413,22 +423,28 @@ impl Builder {
                 Some(JobProblem { namespace: ns.clone(), name: name.clone(), problem })
             })
             .collect();
+        jobs.sort_by_key(|j| j.problem != "failed");
+        let jobs_total = shorten(&mut jobs);
 
-        let missed_cronjobs: Vec<CronMiss> = self
+        let mut missed = self
             .cronjobs
             .iter()
             .filter_map(|((ns, name), c)| {
                 let next = c.next?;
-                (!c.suspended && now - next > MISSED_AFTER_SECONDS).then(|| CronMiss {
-                    namespace: ns.clone(),
-                    name: name.clone(),
-                    late: human_duration(now - next),
+                (!c.suspended && now - next > MISSED_AFTER_SECONDS).then(|| {
+                    let miss = CronMiss { namespace: ns.clone(), name: name.clone(), late: human_duration(now - next) };
+                    (next, miss)
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Longest overdue first.
+        missed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut missed_cronjobs: Vec<CronMiss> = missed.into_iter().map(|(_, m)| m).collect();
+        let missed_cronjobs_total = shorten(&mut missed_cronjobs);
 
-        let pending_pvcs =
+        let mut pending_pvcs: Vec<Named> =
             self.pvcs_pending.iter().map(|(ns, name)| Named { namespace: ns.clone(), name: name.clone() }).collect();
+        let pending_pvcs_total = shorten(&mut pending_pvcs);
 
         // Pods using the most CPU.
         let top_pods = match usage_ok {
@@ -463,9 +479,13 @@ impl Builder {
             not_ready_total,
             not_ready,
             restarting,
+            workloads_total,
             workloads,
+            jobs_total,
             jobs,
+            pending_pvcs_total,
             pending_pvcs,
+            missed_cronjobs_total,
             missed_cronjobs,
             usage: match usage {
                 Ok(_) => "available".to_owned(),
@@ -638,10 +658,18 @@ pub struct Overview {
     pub not_ready: Vec<PodProblem>,
     /// Containers with the most restarts, at most [`TOP`].
     pub restarting: Vec<ContainerRestarts>,
-    /// Deployments, StatefulSets and DaemonSets with fewer ready/available replicas than desired.
+    pub workloads_total: usize,
+    /// Deployments, StatefulSets and DaemonSets with fewer ready/available replicas than desired, most
+    /// missing first, at most [`TOP`].
     pub workloads: Vec<Workload>,
+    pub jobs_total: usize,
+    /// Failed jobs first, then those running long, at most [`TOP`].
     pub jobs: Vec<JobProblem>,
+    pub pending_pvcs_total: usize,
+    /// At most [`TOP`].
     pub pending_pvcs: Vec<Named>,
+    pub missed_cronjobs_total: usize,
+    /// At most [`TOP`].
     pub missed_cronjobs: Vec<CronMiss>,
     /// `available`, `off`, or why metrics.k8s.io could not be read.
     pub usage: String,
@@ -753,6 +781,37 @@ kube_cronjob_spec_suspend{namespace="b",cronjob="paused"} 1
         // Families absent from the input are named.
         assert!(o.missing_families.contains(&"kube_statefulset_replicas".to_owned()));
         assert!(!o.missing_families.contains(&"kube_pod_status_phase".to_owned()));
+    }
+
+    #[test]
+    fn long_lists_keep_the_worst_ten_and_count_all() {
+        let mut b = Builder::default();
+        for i in 0..25 {
+            let line = format!(
+                "kube_deployment_spec_replicas{{namespace=\"a\",deployment=\"d{i:02}\"}} 30\n\
+                 kube_deployment_status_replicas_available{{namespace=\"a\",deployment=\"d{i:02}\"}} {i}\n\
+                 kube_job_failed{{namespace=\"a\",job_name=\"j{i:02}\",condition=\"true\"}} {}\n\
+                 kube_job_status_active{{namespace=\"a\",job_name=\"j{i:02}\"}} 1\n\
+                 kube_job_status_start_time{{namespace=\"a\",job_name=\"j{i:02}\"}} 0\n\
+                 kube_persistentvolumeclaim_status_phase{{namespace=\"a\",persistentvolumeclaim=\"c{i:02}\",phase=\"Pending\"}} 1\n\
+                 kube_cronjob_next_schedule_time{{namespace=\"a\",cronjob=\"c{i:02}\"}} {}\n",
+                u8::from(i % 5 == 4),
+                i * 60,
+            );
+            b.feed_text(line.as_bytes());
+        }
+        let o = b.finish(100_000.0, Err("off"));
+        let totals = (o.workloads_total, o.jobs_total, o.pending_pvcs_total, o.missed_cronjobs_total);
+        assert_eq!(totals, (25, 25, 25, 25));
+        assert!(
+            [o.workloads.len(), o.jobs.len(), o.pending_pvcs.len(), o.missed_cronjobs.len()].iter().all(|n| *n == TOP)
+        );
+        // Most replicas missing first; failed jobs first; longest overdue cronjob first.
+        assert_eq!((o.workloads[0].name.as_str(), o.workloads[9].name.as_str()), ("d00", "d09"));
+        let failed: Vec<&str> = o.jobs.iter().take(5).map(|j| j.name.as_str()).collect();
+        assert_eq!(failed, ["j04", "j09", "j14", "j19", "j24"]);
+        assert!(o.jobs[5].problem.starts_with("running for"), "{:?}", o.jobs[5]);
+        assert_eq!(o.missed_cronjobs[0].name, "c00");
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn main(o: &Overview) -> String {
     );
     list(
         &mut s,
-        "Workloads below their desired replicas",
+        &format!("Workloads below their desired replicas ({})", o.workloads_total),
         "deployments,statefulsets,daemonsets",
         "kube_deployment_status_replicas_available, kube_statefulset_status_replicas_ready, kube_daemonset_status_number_ready",
         &["kind", "namespace", "name", "ready", "desired"],
@@ -168,7 +168,7 @@ pub fn main(o: &Overview) -> String {
     );
     list(
         &mut s,
-        "Jobs failed or running long",
+        &format!("Jobs failed or running long ({})", o.jobs_total),
         "jobs",
         "kube_job_failed, kube_job_status_start_time",
         &["namespace", "job", "problem"],
@@ -176,7 +176,7 @@ pub fn main(o: &Overview) -> String {
     );
     list(
         &mut s,
-        "Pending persistent volume claims",
+        &format!("Pending persistent volume claims ({})", o.pending_pvcs_total),
         "persistentvolumeclaims",
         "kube_persistentvolumeclaim_status_phase",
         &["namespace", "claim"],
@@ -186,7 +186,7 @@ pub fn main(o: &Overview) -> String {
     );
     list(
         &mut s,
-        "CronJobs that missed their schedule",
+        &format!("CronJobs that missed their schedule ({})", o.missed_cronjobs_total),
         "cronjobs",
         "kube_cronjob_next_schedule_time",
         &["namespace", "cronjob", "due"],
