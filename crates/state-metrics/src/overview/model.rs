@@ -129,14 +129,111 @@ pub struct Usage {
     pub pods: HashMap<(String, String), Resources>,
 }
 
+/// A string in [`Texts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+/// The label values of the per-pod tables, all in one buffer, each distinct value once. The fold is transient, but at 10,000 pods a string or map
+/// node per value made it tens of thousands of small allocations that malloc could not hand back
+/// afterwards, interleaved as they were with the scrapes' (the page then held RSS ~5 MiB up); a few
+/// large blocks can be.
+#[derive(Debug, Default)]
+struct Texts {
+    buf: String,
+    /// Hash of a repeated value → where it is (a hash that collides keeps its first value; the other
+    /// is simply stored again).
+    seen: HashMap<u64, Span>,
+}
+
+impl Texts {
+    fn get(&self, s: Span) -> &str {
+        self.buf.get(s.at as usize..(s.at + s.len) as usize).unwrap_or_default()
+    }
+
+    /// `s`, stored once.
+    fn put(&mut self, s: &str) -> Span {
+        let h = hash_of(&[s]);
+        if let Some(&span) = self.seen.get(&h)
+            && self.get(span) == s
+        {
+            return span;
+        }
+        let span =
+            Span { at: u32::try_from(self.buf.len()).unwrap_or(u32::MAX), len: u32::try_from(s.len()).unwrap_or(0) };
+        self.buf.push_str(s);
+        self.seen.entry(h).or_insert(span);
+        span
+    }
+}
+
+fn hash_of(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
 #[derive(Debug, Default)]
 struct PodAcc {
-    phase: String,
+    namespace: Span,
+    pod: Span,
+    phase: Span,
     ready: Option<bool>,
-    reason: String,
-    node: String,
-    waiting: String,
+    reason: Span,
+    node: Span,
+    waiting: Span,
     requests: Resources,
+}
+
+#[derive(Debug, Default)]
+struct ContainerAcc {
+    namespace: Span,
+    pod: Span,
+    container: Span,
+    restarts: f64,
+    last_terminated: Span,
+}
+
+/// Rows keyed by a hash of their identity labels, in one table; a row whose identity differs from the
+/// key's first holder goes to the next free key.
+#[derive(Debug)]
+struct Rows<T> {
+    rows: HashMap<u64, T>,
+}
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows { rows: HashMap::new() }
+    }
+}
+
+impl<T: Default> Rows<T> {
+    /// The row of `identity`; `is` tells whether a row is that identity's, `init` fills a new one.
+    fn entry(&mut self, identity: &[&str], is: impl Fn(&T) -> bool, init: impl FnOnce(&mut T)) -> &mut T {
+        let mut key = hash_of(identity);
+        while self.rows.get(&key).is_some_and(|r| !is(r)) {
+            key = key.wrapping_add(1);
+        }
+        self.rows.entry(key).or_insert_with(|| {
+            let mut r = T::default();
+            init(&mut r);
+            r
+        })
+    }
+
+    fn find(&self, identity: &[&str], is: impl Fn(&T) -> bool) -> Option<&T> {
+        let mut key = hash_of(identity);
+        loop {
+            let r = self.rows.get(&key)?;
+            if is(r) {
+                return Some(r);
+            }
+            key = key.wrapping_add(1);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -172,9 +269,10 @@ struct CronAcc {
 pub struct Builder {
     seen: std::collections::BTreeSet<String>,
     nodes: BTreeMap<String, NodeAcc>,
-    pods: BTreeMap<(String, String), PodAcc>,
-    /// (namespace, pod, container) → (restarts, last terminated reason).
-    containers: BTreeMap<(String, String, String), (f64, String)>,
+    /// Label values of `pods` and `containers`.
+    texts: Texts,
+    pods: Rows<PodAcc>,
+    containers: Rows<ContainerAcc>,
     /// (kind, namespace, name) → (desired, ready).
     workloads: BTreeMap<(&'static str, String, String), Replicas>,
     jobs: BTreeMap<(String, String), JobAcc>,
@@ -197,7 +295,7 @@ impl Builder {
         if !self.seen.contains(family) {
             self.seen.insert(family.to_owned());
         }
-        let ns_pod = || (label(l, "namespace").to_owned(), label(l, "pod").to_owned());
+        let ns_pod = (label(l, "namespace"), label(l, "pod"));
         match family {
             "kube_node_info" => {
                 let n = self.nodes.entry(label(l, "node").to_owned()).or_default();
@@ -233,9 +331,13 @@ impl Builder {
                     _ => {}
                 }
             }
-            "kube_pod_info" => self.pods.entry(ns_pod()).or_default().node = label(l, "node").to_owned(),
+            "kube_pod_info" => {
+                let node = self.texts.put(label(l, "node"));
+                self.pod(ns_pod).node = node;
+            }
             "kube_pod_status_phase" if v == 1.0 => {
-                self.pods.entry(ns_pod()).or_default().phase = label(l, "phase").to_owned();
+                let phase = self.texts.put(label(l, "phase"));
+                self.pod(ns_pod).phase = phase;
             }
             "kube_pod_status_ready" if v == 1.0 => {
                 let ready = match label(l, "condition") {
@@ -243,29 +345,28 @@ impl Builder {
                     "false" => Some(false),
                     _ => None,
                 };
-                self.pods.entry(ns_pod()).or_default().ready = ready;
+                self.pod(ns_pod).ready = ready;
             }
             "kube_pod_status_reason" if v == 1.0 => {
-                self.pods.entry(ns_pod()).or_default().reason = label(l, "reason").to_owned();
+                let reason = self.texts.put(label(l, "reason"));
+                self.pod(ns_pod).reason = reason;
             }
             "kube_pod_container_status_waiting_reason" if v == 1.0 => {
-                let p = self.pods.entry(ns_pod()).or_default();
-                if p.waiting.is_empty() {
-                    p.waiting = label(l, "reason").to_owned();
+                let reason = self.texts.put(label(l, "reason"));
+                let p = self.pod(ns_pod);
+                if p.waiting.len == 0 {
+                    p.waiting = reason;
                 }
             }
             "kube_pod_container_status_restarts_total" => {
-                let key =
-                    (label(l, "namespace").to_owned(), label(l, "pod").to_owned(), label(l, "container").to_owned());
-                self.containers.entry(key).or_default().0 = v;
+                self.container(ns_pod, label(l, "container")).restarts = v;
             }
             "kube_pod_container_status_last_terminated_reason" if v == 1.0 => {
-                let key =
-                    (label(l, "namespace").to_owned(), label(l, "pod").to_owned(), label(l, "container").to_owned());
-                self.containers.entry(key).or_default().1 = label(l, "reason").to_owned();
+                let reason = self.texts.put(label(l, "reason"));
+                self.container(ns_pod, label(l, "container")).last_terminated = reason;
             }
             "kube_pod_container_resource_requests" => {
-                let p = self.pods.entry(ns_pod()).or_default();
+                let p = self.pod(ns_pod);
                 match label(l, "resource") {
                     "cpu" => p.requests.cpu += v,
                     "memory" => p.requests.memory += v,
@@ -296,6 +397,47 @@ impl Builder {
         self.workloads.entry((kind, label(l, "namespace").to_owned(), label(l, name).to_owned())).or_default()
     }
 
+    fn pod(&mut self, (namespace, pod): (&str, &str)) -> &mut PodAcc {
+        let is = |t: &Texts, p: &PodAcc| t.get(p.namespace) == namespace && t.get(p.pod) == pod;
+        let new = self.pods.find(&[namespace, pod], |p| is(&self.texts, p)).is_none();
+        let spans = new.then(|| (self.texts.put(namespace), self.texts.put(pod)));
+        let t = &self.texts;
+        self.pods.entry(
+            &[namespace, pod],
+            |p| is(t, p),
+            |p| {
+                if let Some(s) = spans {
+                    (p.namespace, p.pod) = s;
+                }
+            },
+        )
+    }
+
+    fn container(&mut self, (namespace, pod): (&str, &str), container: &str) -> &mut ContainerAcc {
+        let id = [namespace, pod, container];
+        let is = |t: &Texts, c: &ContainerAcc| {
+            t.get(c.namespace) == namespace && t.get(c.pod) == pod && t.get(c.container) == container
+        };
+        let new = self.containers.find(&id, |c| is(&self.texts, c)).is_none();
+        let spans = new.then(|| (self.texts.put(namespace), self.texts.put(pod), self.texts.put(container)));
+        let t = &self.texts;
+        self.containers.entry(
+            &id,
+            |c| is(t, c),
+            |c| {
+                if let Some(s) = spans {
+                    (c.namespace, c.pod, c.container) = s;
+                }
+            },
+        )
+    }
+
+    /// What was folded of one pod.
+    fn find_pod(&self, namespace: &str, pod: &str) -> Option<&PodAcc> {
+        let t = &self.texts;
+        self.pods.find(&[namespace, pod], |p| t.get(p.namespace) == namespace && t.get(p.pod) == pod)
+    }
+
     fn job(&mut self, l: &[(&str, Cow<'_, str>)]) -> &mut JobAcc {
         self.jobs.entry((label(l, "namespace").to_owned(), label(l, "job_name").to_owned())).or_default()
     }
@@ -318,24 +460,25 @@ impl Builder {
         let mut namespaces: BTreeMap<&str, PhaseCounts> = BTreeMap::new();
         let mut totals = Totals::default();
         let mut node_requests: HashMap<&str, Resources> = HashMap::new();
-        let mut not_ready = Vec::new();
-        for ((ns, pod), p) in &self.pods {
-            if p.phase.is_empty() {
-                continue;
-            }
+        let t = &self.texts;
+        // In name order, so that the sums come out the same every time.
+        let mut pods: Vec<&PodAcc> = self.pods.rows.values().filter(|p| p.phase.len > 0).collect();
+        pods.sort_by(|a, b| (t.get(a.namespace), t.get(a.pod)).cmp(&(t.get(b.namespace), t.get(b.pod))));
+        let mut not_ready: Vec<&PodAcc> = Vec::new();
+        for p in pods {
+            let phase = t.get(p.phase);
             totals.pods += 1;
-            let c = namespaces.entry(ns).or_default();
-            c.add(&p.phase);
-            totals.phases.add(&p.phase);
-            if matches!(p.phase.as_str(), "Running" | "Pending") {
-                let r = node_requests.entry(p.node.as_str()).or_default();
+            let c = namespaces.entry(t.get(p.namespace)).or_default();
+            c.add(phase);
+            totals.phases.add(phase);
+            if matches!(phase, "Running" | "Pending") {
+                let r = node_requests.entry(t.get(p.node)).or_default();
                 r.cpu += p.requests.cpu;
                 r.memory += p.requests.memory;
             }
-            let unready = p.ready == Some(false) && matches!(p.phase.as_str(), "Running" | "Pending" | "Unknown");
-            if unready || p.phase == "Failed" || p.phase == "Unknown" {
-                let reason = [&p.reason, &p.waiting].into_iter().find(|r| !r.is_empty()).cloned().unwrap_or_default();
-                not_ready.push(PodProblem { namespace: ns.clone(), pod: pod.clone(), phase: p.phase.clone(), reason });
+            let unready = p.ready == Some(false) && matches!(phase, "Running" | "Pending" | "Unknown");
+            if unready || phase == "Failed" || phase == "Unknown" {
+                not_ready.push(p);
             }
         }
         let mut ns_rows: Vec<NamespacePods> =
@@ -343,30 +486,45 @@ impl Builder {
         ns_rows.sort_by(|a, b| b.phases.total().cmp(&a.phases.total()).then_with(|| a.namespace.cmp(&b.namespace)));
         totals.namespaces = ns_rows.len();
         let not_ready_total = not_ready.len();
-        // Failed first (they will not recover by themselves), then by name.
-        not_ready.sort_by(|a, b| (a.phase != "Failed").cmp(&(b.phase != "Failed")).then_with(|| a.key().cmp(&b.key())));
-        not_ready.truncate(TOP);
-
-        // Restarts.
-        let mut restarting: Vec<ContainerRestarts> = self
-            .containers
-            .iter()
-            .filter(|(_, (n, _))| *n > 0.0)
-            .map(|((ns, pod, c), (n, last))| ContainerRestarts {
-                namespace: ns.clone(),
-                pod: pod.clone(),
-                container: c.clone(),
-                restarts: *n,
-                last_terminated_reason: last.clone(),
-                waiting_reason: self
-                    .pods
-                    .get(&(ns.clone(), pod.clone()))
-                    .map(|p| p.waiting.clone())
-                    .unwrap_or_default(),
+        // Failed first (they will not recover by themselves), then by name (the order they are in).
+        not_ready.sort_by_key(|p| t.get(p.phase) != "Failed");
+        let not_ready: Vec<PodProblem> = not_ready
+            .into_iter()
+            .take(TOP)
+            .map(|p| {
+                let reason = [p.reason, p.waiting].into_iter().map(|r| t.get(r)).find(|r| !r.is_empty());
+                PodProblem {
+                    namespace: t.get(p.namespace).to_owned(),
+                    pod: t.get(p.pod).to_owned(),
+                    phase: t.get(p.phase).to_owned(),
+                    reason: reason.unwrap_or_default().to_owned(),
+                }
             })
             .collect();
-        restarting.sort_by(|a, b| b.restarts.total_cmp(&a.restarts).then_with(|| a.key().cmp(&b.key())));
-        restarting.truncate(TOP);
+
+        // Restarts.
+        let mut restarting: Vec<&ContainerAcc> = self.containers.rows.values().filter(|c| c.restarts > 0.0).collect();
+        let key = |c: &ContainerAcc| (t.get(c.namespace), t.get(c.pod), t.get(c.container));
+        restarting.sort_by(|a, b| b.restarts.total_cmp(&a.restarts).then_with(|| key(a).cmp(&key(b))));
+        let restarting: Vec<ContainerRestarts> = restarting
+            .into_iter()
+            .take(TOP)
+            .map(|c| {
+                let (namespace, pod, container) = key(c);
+                ContainerRestarts {
+                    namespace: namespace.to_owned(),
+                    pod: pod.to_owned(),
+                    container: container.to_owned(),
+                    restarts: c.restarts,
+                    last_terminated_reason: t.get(c.last_terminated).to_owned(),
+                    waiting_reason: self
+                        .find_pod(namespace, pod)
+                        .map(|p| t.get(p.waiting))
+                        .unwrap_or_default()
+                        .to_owned(),
+                }
+            })
+            .collect();
 
         // Nodes.
         let mut nodes: Vec<Node> = self
@@ -456,7 +614,7 @@ impl Builder {
                         namespace: ns.clone(),
                         pod: pod.clone(),
                         usage: *r,
-                        requests: self.pods.get(&(ns.clone(), pod.clone())).map(|p| p.requests).unwrap_or_default(),
+                        requests: self.find_pod(ns, pod).map(|p| p.requests).unwrap_or_default(),
                     })
                     .collect();
                 v.sort_by(|a, b| {
@@ -583,12 +741,6 @@ pub struct PodProblem {
     pub reason: String,
 }
 
-impl PodProblem {
-    fn key(&self) -> (&str, &str) {
-        (&self.namespace, &self.pod)
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ContainerRestarts {
     pub namespace: String,
@@ -597,12 +749,6 @@ pub struct ContainerRestarts {
     pub restarts: f64,
     pub last_terminated_reason: String,
     pub waiting_reason: String,
-}
-
-impl ContainerRestarts {
-    fn key(&self) -> (&str, &str, &str) {
-        (&self.namespace, &self.pod, &self.container)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -781,6 +927,24 @@ kube_cronjob_spec_suspend{namespace="b",cronjob="paused"} 1
         // Families absent from the input are named.
         assert!(o.missing_families.contains(&"kube_statefulset_replicas".to_owned()));
         assert!(!o.missing_families.contains(&"kube_pod_status_phase".to_owned()));
+    }
+
+    #[test]
+    fn rows_whose_hashes_collide_stay_apart() {
+        let mut texts = Texts::default();
+        let (a, b) = (texts.put("a"), texts.put("b"));
+        assert_eq!(texts.put("a"), a, "stored once");
+        assert_eq!((texts.get(a), texts.get(b)), ("a", "b"));
+        let mut rows: Rows<PodAcc> = Rows::default();
+        // Another pod already holds the key "x"/"p" hashes to.
+        rows.rows.insert(hash_of(&["x", "p"]), PodAcc { namespace: b, pod: b, ..PodAcc::default() });
+        let is = |p: &PodAcc| texts.get(p.namespace) == "a";
+        assert!(rows.find(&["x", "p"], is).is_none());
+        rows.entry(&["x", "p"], is, |p| p.namespace = a).ready = Some(true);
+        assert_eq!(rows.rows.len(), 2);
+        assert_eq!(rows.find(&["x", "p"], is).and_then(|p| p.ready), Some(true));
+        assert_eq!(rows.entry(&["x", "p"], is, |_| unreachable!()).ready, Some(true));
+        assert!(rows.find(&["x", "p"], |p: &PodAcc| texts.get(p.namespace) == "b").is_some_and(|p| p.ready.is_none()));
     }
 
     #[test]
