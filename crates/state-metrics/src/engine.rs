@@ -519,15 +519,19 @@ async fn availability_changed(
     if change.runs {
         let chosen = tracker.api_version(index);
         if running.read_at(index, &p.api_version, chosen) {
-            // Listed at another group/version before (discovery had not answered): start again.
+            // At another group/version than before (or than planned): whatever ran stops and starts again.
             running.stop(index).await;
             reset(&served[index]);
-            tracing::info!(
-                resource = %p.name,
-                group_version = %chosen,
-                server = %version,
-                "the API server serves this resource at an older version only; reading it there"
-            );
+            if chosen == p.api_version {
+                tracing::info!(resource = %p.name, group_version = %chosen, "the API server serves this resource now; listing it");
+            } else {
+                tracing::info!(
+                    resource = %p.name,
+                    group_version = %chosen,
+                    server = %version,
+                    "the API server serves this resource at an older version only; reading it there"
+                );
+            }
         } else if served[index].store.synced() {
             // It was skipped before: the server serves it now. Unsynced until listed.
             tracing::info!(resource = %p.name, group_version = %chosen, "the API server serves this resource now; listing it");
@@ -736,6 +740,22 @@ mod tests {
     const OLD: &str = r#"{"resources":[{"name":"validatingwebhookconfigurations"}]}"#;
     const NEW: &str =
         r#"{"resources":[{"name":"validatingwebhookconfigurations"},{"name":"validatingadmissionpolicies"}]}"#;
+
+    #[test]
+    fn collection_paths_move_to_another_group_version() {
+        let (v1, beta) = ("admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1");
+        let path = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";
+        assert_eq!(
+            at_version(path, v1, beta),
+            "/apis/admissionregistration.k8s.io/v1beta1/validatingadmissionpolicies"
+        );
+        assert_eq!(at_version(&at_version(path, v1, beta), beta, v1), path);
+        // Only the group/version it names moves.
+        assert_eq!(at_version("/api/v1/pods", v1, beta), "/api/v1/pods");
+        let mut r = Running::new(1);
+        assert!(r.read_at(0, v1, beta) && !r.read_at(0, v1, beta), "a change once");
+        assert!(r.read_at(0, v1, v1), "and back");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn discovery_is_asked_again_until_the_server_serves_what_was_skipped() {
