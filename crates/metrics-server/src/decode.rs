@@ -9,13 +9,12 @@ use crate::storage::{Batch, FastMap, FastSet, Interner, Name, Nanos, PodBatch, P
 /// Longest accepted line. Real lines are < 300 bytes.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// What the series of one response may take in memory (names, map entries, points) before the node
+/// What the series of one response may take in memory (names, points, the index) before the node
 /// fails: about 25,000 containers, far beyond a real node (110 pods by default) but a bound on what a
 /// hostile kubelet naming ever new pods can make this process allocate.
 pub const MAX_DECODED_BYTES: usize = 4 << 20;
-/// Estimated cost of a pod's map entry and of a container's, beyond their names.
-const POD_COST: usize = 128;
-const CONTAINER_COST: usize = 80;
+/// Estimated cost of a container series beyond its names (its entry, its index slot, its pod's share).
+const SERIES_COST: usize = 160;
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -47,6 +46,43 @@ fn family(name: &[u8]) -> Option<Family> {
     })
 }
 
+/// The names of one container series: namespace, pod, container.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesKey {
+    pub namespace: Name,
+    pub pod: Name,
+    pub container: Name,
+}
+
+impl SeriesKey {
+    fn is(&self, ns: &[u8], pod: &[u8], c: &[u8]) -> bool {
+        self.pod.as_bytes() == pod && self.container.as_bytes() == c && self.namespace.as_bytes() == ns
+    }
+}
+
+/// The container series of a node's last response, in the order its kubelet wrote them. A kubelet
+/// writes the same series in the same order in every family and on every scrape, so the decoder of the
+/// next response expects each line to name the series at the same position here: one comparison of the
+/// names instead of hashing them, and no new allocation for them.
+#[derive(Clone, Debug, Default)]
+pub struct SeriesOrder(Vec<SeriesKey>);
+
+impl SeriesOrder {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One container series of the response being decoded.
+struct Series {
+    key: SeriesKey,
+    point: Point,
+}
+
 /// Decoder state for one node's response.
 pub struct Decoder<'a> {
     interner: &'a mut Interner,
@@ -55,12 +91,23 @@ pub struct Decoder<'a> {
     line_no: usize,
     node: Point,
     node_seen: bool,
-    /// (namespace, pod) → container → point.
-    pods: FastMap<(Name, Name), Vec<(Name, Point)>>,
+    /// Container series in the order first seen.
+    series: Vec<Series>,
+    /// The previous response's order; followed while `on_track`.
+    expected: SeriesOrder,
+    /// Every series so far is `expected`'s at the same position, so `expected[series.len()]` is not
+    /// among them yet.
+    on_track: bool,
+    /// The container family of the last container line and the position the next line of that family
+    /// is expected at.
+    block: Option<Family>,
+    cursor: usize,
+    /// Position of every series by its names, built at the first line that is not where expected.
+    index: Option<FastMap<SeriesKey, usize>>,
     /// Pods with a value that cannot be a usage (non-finite, negative, out of range).
     bad_pods: FastSet<(Name, Name)>,
     node_bad: bool,
-    /// Estimated bytes held by `pods`, against [`MAX_DECODED_BYTES`].
+    /// Estimated bytes held by the series, against [`MAX_DECODED_BYTES`].
     decoded_bytes: usize,
     failed: Option<DecodeError>,
 }
@@ -68,6 +115,12 @@ pub struct Decoder<'a> {
 impl<'a> Decoder<'a> {
     /// `request_time` is used for samples without an explicit timestamp.
     pub fn new(interner: &'a mut Interner, request_time: Nanos) -> Self {
+        Self::expecting(interner, request_time, SeriesOrder::default())
+    }
+
+    /// A decoder that expects the series of `expected` (the node's previous response) in its order and
+    /// takes their names from it; series it does not expect are interned into `interner`.
+    pub fn expecting(interner: &'a mut Interner, request_time: Nanos, expected: SeriesOrder) -> Self {
         Decoder {
             interner,
             request_time,
@@ -75,7 +128,12 @@ impl<'a> Decoder<'a> {
             line_no: 0,
             node: Point::default(),
             node_seen: false,
-            pods: FastMap::default(),
+            series: Vec::with_capacity(expected.len()),
+            expected,
+            on_track: true,
+            block: None,
+            cursor: 0,
+            index: None,
             bad_pods: Default::default(),
             node_bad: false,
             decoded_bytes: 0,
@@ -93,7 +151,7 @@ impl<'a> Decoder<'a> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        while let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', chunk) {
             let (head, rest) = chunk.split_at(pos);
             chunk = &rest[1..];
             // The limit holds however the body was cut into chunks.
@@ -130,7 +188,12 @@ impl<'a> Decoder<'a> {
     }
 
     /// Finish: apply upstream's validity filters and return the node's name-keyed batch.
-    pub fn finish(mut self, node: &Name) -> Result<Batch, DecodeError> {
+    pub fn finish(self, node: &Name) -> Result<Batch, DecodeError> {
+        self.finish_with_order(node).map(|(b, _)| b)
+    }
+
+    /// [`Decoder::finish`], and the order of this response's series for the node's next decoder.
+    pub fn finish_with_order(mut self, node: &Name) -> Result<(Batch, SeriesOrder), DecodeError> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
@@ -147,18 +210,33 @@ impl<'a> Decoder<'a> {
         } else {
             tracing::debug!(node = %node, "Failed getting complete node metric");
         }
-        for ((namespace, name), containers) in self.pods {
-            if self.bad_pods.contains(&(namespace.clone(), name.clone())) {
-                tracing::debug!(%namespace, pod = %name, "Dropping pod metric with a value that is not a usage");
-                continue;
-            }
-            if containers.iter().any(|(_, p)| p.cpu == 0 || p.mem == 0) {
-                tracing::debug!(%namespace, pod = %name, "Failed getting complete Pod metric");
-                continue;
-            }
-            batch.pods.push(PodBatch { namespace, name, containers });
+        // Group the containers by pod, pods in the order first seen.
+        let mut pods: Vec<PodBatch> = Vec::new();
+        let mut pod_at: FastMap<(&str, &str), usize> =
+            FastMap::with_capacity_and_hasher(self.series.len(), Default::default());
+        for s in &self.series {
+            let k = &s.key;
+            let at = *pod_at.entry((&*k.namespace, &*k.pod)).or_insert_with(|| {
+                pods.push(PodBatch { namespace: k.namespace.clone(), name: k.pod.clone(), containers: Vec::new() });
+                pods.len() - 1
+            });
+            pods[at].containers.push((k.container.clone(), s.point));
         }
-        Ok(batch)
+        drop(pod_at);
+        batch.pods.reserve(pods.len());
+        for pod in pods {
+            if !self.bad_pods.is_empty() && self.bad_pods.contains(&(pod.namespace.clone(), pod.name.clone())) {
+                tracing::debug!(namespace = %pod.namespace, pod = %pod.name, "Dropping pod metric with a value that is not a usage");
+                continue;
+            }
+            if pod.containers.iter().any(|(_, p)| p.cpu == 0 || p.mem == 0) {
+                tracing::debug!(namespace = %pod.namespace, pod = %pod.name, "Failed getting complete Pod metric");
+                continue;
+            }
+            batch.pods.push(pod);
+        }
+        let order = SeriesOrder(self.series.into_iter().map(|s| s.key).collect());
+        Ok((batch, order))
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
@@ -217,12 +295,8 @@ impl<'a> Decoder<'a> {
                 let (Some(ns), Some(pod), Some(c)) = (labels.namespace, labels.pod, labels.container) else {
                     return Ok(());
                 };
-                let ns = utf8(ns, ln)?;
-                let pod = utf8(pod, ln)?;
-                let c = utf8(c, ln)?;
-                let Some((key, p)) = self.container(ns, pod, c) else {
-                    return Err(DecodeError::TooManySeries(ln));
-                };
+                let at = self.series_at(fam, ns, pod, c, ln)?;
+                let p = &mut self.series[at].point;
                 let ok = match fam {
                     Family::ContainerCpu => to_u64(value, 1e9).map(|v| {
                         p.cpu = v;
@@ -235,35 +309,78 @@ impl<'a> Decoder<'a> {
                     _ => to_u64(value, 1e9).and_then(|v| i64::try_from(v).ok()).map(|v| p.start = v),
                 };
                 if ok.is_none() {
-                    self.bad_pods.insert(key);
+                    let k = &self.series[at].key;
+                    self.bad_pods.insert((k.namespace.clone(), k.pod.clone()));
                 }
             }
         }
         Ok(())
     }
 
-    /// The point of a container, created if new; `None` once the series exceed [`MAX_DECODED_BYTES`].
-    fn container(&mut self, ns: &str, pod: &str, c: &str) -> Option<((Name, Name), &mut Point)> {
-        let key = (self.interner.intern(ns), self.interner.intern(pod));
-        let cs = match self.pods.entry(key.clone()) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                self.decoded_bytes += POD_COST + ns.len() + pod.len();
-                e.insert(Vec::new())
+    /// The position of a container's series, added if new.
+    fn series_at(&mut self, fam: Family, ns: &[u8], pod: &[u8], c: &[u8], ln: usize) -> Result<usize, DecodeError> {
+        if self.block != Some(fam) {
+            self.block = Some(fam);
+            self.cursor = 0;
+        }
+        let at = self.cursor;
+        match self.series.get(at) {
+            Some(s) if s.key.is(ns, pod, c) => {
+                self.cursor += 1;
+                return Ok(at);
             }
+            Some(_) => {}
+            None => {
+                if self.on_track
+                    && let Some(k) = self.expected.0.get(at)
+                    && k.is(ns, pod, c)
+                {
+                    let key = k.clone();
+                    self.push(key, ln)?;
+                    self.cursor += 1;
+                    return Ok(at);
+                }
+            }
+        }
+        // Not where expected: find it by its names.
+        self.on_track = false;
+        let key = SeriesKey {
+            namespace: self.interner.intern(utf8(ns, ln)?),
+            pod: self.interner.intern(utf8(pod, ln)?),
+            container: self.interner.intern(utf8(c, ln)?),
         };
-        let idx = match cs.iter().position(|(n, _)| &**n == c) {
+        let series = &self.series;
+        let found = self
+            .index
+            .get_or_insert_with(|| {
+                let mut m = FastMap::with_capacity_and_hasher(series.len() + 1, Default::default());
+                m.extend(series.iter().enumerate().map(|(i, s)| (s.key.clone(), i)));
+                m
+            })
+            .get(&key)
+            .copied();
+        let at = match found {
             Some(i) => i,
             None => {
-                self.decoded_bytes += CONTAINER_COST + c.len();
-                cs.push((self.interner.intern(c), Point::default()));
-                cs.len() - 1
+                let i = self.series.len();
+                self.push(key.clone(), ln)?;
+                if let Some(index) = &mut self.index {
+                    index.insert(key, i);
+                }
+                i
             }
         };
+        self.cursor = at + 1;
+        Ok(at)
+    }
+
+    fn push(&mut self, key: SeriesKey, ln: usize) -> Result<(), DecodeError> {
+        self.decoded_bytes += SERIES_COST + key.namespace.len() + key.pod.len() + key.container.len();
         if self.decoded_bytes > MAX_DECODED_BYTES {
-            return None;
+            return Err(DecodeError::TooManySeries(ln));
         }
-        Some((key, &mut cs[idx].1))
+        self.series.push(Series { key, point: Point::default() });
+        Ok(())
     }
 }
 
@@ -596,7 +713,7 @@ scrape_error 0
         }
         assert!(matches!(err, Some(DecodeError::TooManySeries(_))), "{err:?}");
         assert!(d.decoded_bytes() <= MAX_DECODED_BYTES + 512, "{}", d.decoded_bytes());
-        assert!(d.pods.len() < 25_000, "{} pods held", d.pods.len());
+        assert!(d.series.len() < 25_000, "{} series held", d.series.len());
     }
 
     #[test]
@@ -604,5 +721,91 @@ scrape_error 0
         let body = "# random comment\nfoo_bar{x=\"1\"} 5\nresource_scrape_error 1\nnode_cpu_usage_seconds_total 1 5\nnode_memory_working_set_bytes 1 5";
         let b = run(body.as_bytes()).unwrap();
         assert_eq!(b.nodes.len(), 1, "last line without newline is still parsed");
+    }
+
+    type Plain = Vec<(String, String, Vec<(String, Point)>)>;
+
+    /// The pods of a batch as plain strings, in the order the decoder gave them.
+    fn plain(b: &Batch) -> Plain {
+        b.pods
+            .iter()
+            .map(|p| {
+                let cs = p.containers.iter().map(|(c, pt)| (c.to_string(), *pt)).collect();
+                (p.namespace.to_string(), p.name.to_string(), cs)
+            })
+            .collect()
+    }
+
+    /// A kubelet body in the kubelet's family order for `series` (namespace, pod, container), with
+    /// values that make every pod complete.
+    fn body(series: &[(&str, &str, &str)], ts: u64) -> String {
+        let mut out = String::new();
+        for (fam, v) in [
+            ("container_cpu_usage_seconds_total", "2.5"),
+            ("container_memory_working_set_bytes", "1024"),
+            ("container_start_time_seconds", "1000"),
+        ] {
+            out.push_str(&format!("# TYPE {fam} gauge\n"));
+            for (ns, pod, c) in series {
+                out.push_str(&format!("{fam}{{container=\"{c}\",namespace=\"{ns}\",pod=\"{pod}\"}} {v} {ts}\n"));
+            }
+        }
+        out.push_str(&format!("node_cpu_usage_seconds_total 9 {ts}\nnode_memory_working_set_bytes 9 {ts}\n"));
+        out
+    }
+
+    fn decode_expecting(expected: SeriesOrder, body: &str) -> (Batch, SeriesOrder) {
+        let mut i = Interner::default();
+        let mut d = Decoder::expecting(&mut i, 42, expected);
+        d.feed(body.as_bytes()).unwrap();
+        d.finish_with_order(&Arc::from("n1")).unwrap()
+    }
+
+    #[test]
+    fn the_previous_order_lends_its_names_and_changes_nothing_decoded() {
+        let first = [("a", "p1", "app"), ("a", "p2", "app"), ("a", "p1", "proxy"), ("b", "p1", "app")];
+        let (b1, order) = decode_expecting(SeriesOrder::default(), &body(&first, 1000));
+        assert_eq!(order.len(), 4);
+        // Pods in the order first seen, containers grouped under their pod.
+        let pods: Vec<(&str, &str, usize)> =
+            b1.pods.iter().map(|p| (&*p.namespace, &*p.name, p.containers.len())).collect();
+        assert_eq!(pods, [("a", "p1", 2), ("a", "p2", 1), ("b", "p1", 1)]);
+
+        // The same series again: every name is the previous response's allocation.
+        let (b2, order2) = decode_expecting(order.clone(), &body(&first, 2000));
+        assert_eq!(plain(&b2), plain(&decode_expecting(SeriesOrder::default(), &body(&first, 2000)).0));
+        for (p1, p2) in b1.pods.iter().zip(&b2.pods) {
+            assert!(Arc::ptr_eq(&p1.namespace, &p2.namespace) && Arc::ptr_eq(&p1.name, &p2.name));
+            for ((c1, _), (c2, _)) in p1.containers.iter().zip(&p2.containers) {
+                assert!(Arc::ptr_eq(c1, c2), "container name allocated again");
+            }
+        }
+
+        // Whatever the next response holds — series gone, new, reordered, repeated — the batch is the
+        // one a decoder without expectations makes.
+        let changed: [&[(&str, &str, &str)]; 5] = [
+            &[("a", "p2", "app"), ("b", "p1", "app")],
+            &[("a", "p1", "app"), ("a", "p0", "app"), ("a", "p2", "app"), ("a", "p1", "proxy"), ("b", "p1", "app")],
+            &[("b", "p1", "app"), ("a", "p1", "proxy"), ("a", "p2", "app"), ("a", "p1", "app")],
+            &[("a", "p1", "app"), ("a", "p1", "app"), ("a", "p2", "app"), ("a", "p1", "proxy"), ("b", "p1", "app")],
+            &[],
+        ];
+        for series in changed {
+            let text = body(series, 3000);
+            let (got, next) = decode_expecting(order2.clone(), &text);
+            let (want, want_next) = decode_expecting(SeriesOrder::default(), &text);
+            assert_eq!(plain(&got), plain(&want), "{series:?}");
+            assert_eq!(next.0, want_next.0, "{series:?}");
+        }
+
+        // Families that list different series: the cursor of each finds its own.
+        let mut text = body(&first, 4000);
+        text.push_str("container_memory_working_set_bytes{container=\"new\",namespace=\"a\",pod=\"p2\"} 5 4000\n");
+        text.push_str("container_cpu_usage_seconds_total{container=\"new\",namespace=\"a\",pod=\"p2\"} 5 4000\n");
+        let (got, _) = decode_expecting(order2.clone(), &text);
+        assert_eq!(plain(&got), plain(&decode_expecting(SeriesOrder::default(), &text).0));
+        let p2 = got.pods.iter().find(|p| &*p.name == "p2").unwrap();
+        assert_eq!(p2.containers.len(), 2);
+        assert_eq!(p2.containers[1].1.cpu, 5_000_000_000);
     }
 }

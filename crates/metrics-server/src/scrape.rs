@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::api::NodeInfo;
 use crate::cluster::{choose_address, choose_port};
-use crate::decode::{DecodeError, Decoder};
+use crate::decode::{DecodeError, Decoder, SeriesOrder};
 use crate::selfmetrics::SelfMetrics;
 use crate::storage::{Batch, FastSet, Interner, Name, Nanos};
 
@@ -85,9 +85,9 @@ pub struct KubeletClient {
     pub timeout: Duration,
     /// Each node's kept-alive connection; the scrape loop closes those of nodes it no longer scrapes.
     pub pool: ConnPool,
-    /// Per node, the names of its last scrape: the next one finds them instead of allocating them again.
-    /// Pruned with the pool.
-    pub names: Mutex<HashMap<String, Interner>>,
+    /// Per node, the series of its last scrape in the kubelet's order: the next scrape expects them
+    /// there and takes their names instead of hashing and allocating them again. Pruned with the pool.
+    pub names: Mutex<HashMap<String, SeriesOrder>>,
 }
 
 /// One kubelet endpoint.
@@ -169,8 +169,10 @@ impl KubeletClient {
             ))));
         }
         let mut body = resp.into_body();
-        let mut interner = lock(&self.names).remove(&t.node).unwrap_or_default();
-        let mut dec = Decoder::new(&mut interner, request_time);
+        let expected = lock(&self.names).remove(&t.node).unwrap_or_default();
+        // Names of series the last scrape did not have (a new pod) are shared within this response.
+        let mut interner = Interner::default();
+        let mut dec = Decoder::expecting(&mut interner, request_time, expected);
         let mut total = 0usize;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| Retry::No(e.into()))?;
@@ -183,9 +185,9 @@ impl KubeletClient {
             }
         }
         let node: Name = Arc::from(t.node.as_str());
-        let batch = dec.finish(&node).map_err(|e| Retry::No(e.into()))?;
-        // Keep only this scrape's names, so pods that left the node let theirs go.
-        lock(&self.names).insert(t.node.clone(), Interner::of_batch(&batch));
+        let (batch, order) = dec.finish_with_order(&node).map_err(|e| Retry::No(e.into()))?;
+        // Keep only this scrape's series, so pods that left the node let their names go.
+        lock(&self.names).insert(t.node.clone(), order);
         // The whole body was read: the connection can serve the next scrape.
         self.pool.put(&t.node, p);
         Ok(batch)

@@ -124,8 +124,8 @@ pub async fn scrape_loop(state: Arc<State>) {
 
 type Resp = http::Response<Full<Bytes>>;
 
-fn text(status: u16, body: String) -> Resp {
-    let mut r = http::Response::new(Full::new(Bytes::from(body)));
+fn text(status: u16, body: impl Into<Bytes>) -> Resp {
+    let mut r = http::Response::new(Full::new(body.into()));
     *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
     r.headers_mut().insert(NOSNIFF.0, http::HeaderValue::from_static(NOSNIFF.1));
@@ -561,7 +561,7 @@ fn route(
     }
     match path {
         "/metrics" => {
-            let mut r = text(200, state.metrics.render());
+            let mut r = text(200, state.metrics.render_bytes());
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -599,7 +599,7 @@ fn route(
         let mut observe = |ts: i64| metrics.observe_freshness((now - ts) as f64 / 1e9);
         return from_api(api::handle(&req, &inv, &st, &state.node_selector, &mut observe), gzip);
     }
-    text(404, "404 page not found\n".to_string())
+    text(404, "404 page not found\n")
 }
 
 /// The checks of each health endpoint, in upstream order, with their current result.
@@ -631,9 +631,9 @@ fn health(state: &State, endpoint: &str, sub: &str, raw_query: Option<&str>) -> 
     let all = checks(state, endpoint);
     if !sub.is_empty() {
         return match all.iter().find(|(n, _)| *n == sub) {
-            Some((_, true)) => text(200, "ok".into()),
+            Some((_, true)) => text(200, "ok"),
             Some((n, false)) => text(500, format!("internal server error: {n} check failed\n")),
-            None => text(404, "404 page not found\n".into()),
+            None => text(404, "404 page not found\n"),
         };
     }
     let mut verbose = false;
@@ -670,7 +670,7 @@ fn health(state: &State, endpoint: &str, sub: &str, raw_query: Option<&str>) -> 
         return text(500, out);
     }
     if !verbose {
-        return text(200, "ok".into());
+        return text(200, "ok");
     }
     out.push_str(&format!("{endpoint} check passed\n"));
     text(200, out)

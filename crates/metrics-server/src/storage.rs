@@ -123,22 +123,6 @@ impl Interner {
         n.clone()
     }
 
-    /// An interner holding exactly the names of `batch`.
-    pub fn of_batch(batch: &Batch) -> Interner {
-        let mut i = Interner::default();
-        for (n, _) in &batch.nodes {
-            i.intern_shared(n);
-        }
-        for p in &batch.pods {
-            i.intern_shared(&p.namespace);
-            i.intern_shared(&p.name);
-            for (c, _) in &p.containers {
-                i.intern_shared(c);
-            }
-        }
-        i
-    }
-
     /// Forget names nobody else holds any more (a deleted pod's names), so churn does not grow memory.
     pub fn sweep(&mut self) {
         self.set.retain(|n| Arc::strong_count(n) > 1);
