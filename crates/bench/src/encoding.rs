@@ -87,6 +87,25 @@ pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun>
     })
 }
 
+/// The items of a JSON list body, each encoded alone.
+pub fn json_items(body: &[u8]) -> serde_json::Result<Vec<Vec<u8>>> {
+    let list: serde_json::Value = serde_json::from_slice(body)?;
+    list["items"].as_array().into_iter().flatten().map(serde_json::to_vec).collect()
+}
+
+/// The items of a protobuf list body (its `k8s\0` envelope opened), each its own message.
+pub fn protobuf_items(body: &[u8]) -> Result<Vec<Vec<u8>>, kwire::WireError> {
+    let env = kwire::open(body)?;
+    let mut items = Vec::new();
+    let mut r = kwire::Reader::new(env.raw);
+    while let Some(f) = r.next()? {
+        if let (2, kwire::Value::Bytes(b)) = (f.number, f.value) {
+            items.push(b.to_vec());
+        }
+    }
+    Ok(items)
+}
+
 /// The pod list of a simulator in both encodings, each item decoded `rounds` times: into the k8s-openapi
 /// type from JSON (what kube-state-metrics did before projections), and into the projection from JSON
 /// and from protobuf.
@@ -97,17 +116,8 @@ pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport>
     let json = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &[("accept", "application/json")]).await?.body;
     let pb = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &[("accept", PROTOBUF)]).await?.body;
     drop(sim);
-    let list: serde_json::Value = serde_json::from_slice(&json)?;
-    let json_items: Vec<Vec<u8>> =
-        list["items"].as_array().into_iter().flatten().map(serde_json::to_vec).collect::<Result<_, _>>()?;
-    let env = kwire::open(&pb)?;
-    let mut pb_items = Vec::new();
-    let mut r = kwire::Reader::new(env.raw);
-    while let Some(f) = r.next()? {
-        if let (2, kwire::Value::Bytes(b)) = (f.number, f.value) {
-            pb_items.push(b.to_vec());
-        }
-    }
+    let json_items = json_items(&json)?;
+    let pb_items = protobuf_items(&pb)?;
     anyhow::ensure!(!json_items.is_empty() && json_items.len() == pb_items.len(), "pod lists differ");
     let n = json_items.len();
     use state_metrics::proj::Message;

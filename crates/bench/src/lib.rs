@@ -18,6 +18,7 @@ mod top;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use encoding::{json_items, protobuf_items};
 pub use report::{Report, Target};
 
 /// What to measure and how hard.

@@ -46,7 +46,9 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field, or `None` at the end of the message.
+    // Inlined into the decoders of other crates: it runs once per field of every object.
     #[allow(clippy::should_implement_trait)]
+    #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Field<'a>>, WireError> {
         if self.pos >= self.buf.len() {
             return Ok(None);
@@ -69,6 +71,7 @@ impl<'a> Reader<'a> {
         Ok(Some(Field { number, value }))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or(WireError::Truncated)?;
         let s = &self.buf[self.pos..end];
@@ -76,7 +79,19 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// Field keys, lengths and most values fit one byte; longer varints take the loop.
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, WireError> {
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    fn long_varint(&mut self) -> Result<u64, WireError> {
         let mut v = 0u64;
         for i in 0..10 {
             let b = *self.buf.get(self.pos).ok_or(WireError::Truncated)?;

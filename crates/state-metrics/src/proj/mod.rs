@@ -34,13 +34,20 @@ pub trait Message: Default {
     /// Takes one field of the encoding (unknown ones are ignored).
     fn merge(&mut self, field: Field<'_>) -> Result<(), WireError>;
 
+    /// Takes every field of an encoding, in place (embedded messages are decoded where they will stay,
+    /// not built apart and moved in).
+    fn merge_all(&mut self, buf: &[u8]) -> Result<(), WireError> {
+        let mut r = Reader::new(buf);
+        while let Some(f) = r.next()? {
+            self.merge(f)?;
+        }
+        Ok(())
+    }
+
     /// Decodes a whole message.
     fn decode(buf: &[u8]) -> Result<Self, WireError> {
         let mut m = Self::default();
-        let mut r = Reader::new(buf);
-        while let Some(f) = r.next()? {
-            m.merge(f)?;
-        }
+        m.merge_all(buf)?;
         Ok(m)
     }
 }
@@ -170,11 +177,14 @@ impl PbField for Option<f64> {
     }
 }
 
+// A message field seen again replaces the earlier one, as before; each is decoded in its final place.
+
 /// A singular embedded message the projection always has (e.g. `metadata`).
 impl<T: Message> PbField for T {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(b) = bytes(&v) {
-            *self = T::decode(b)?;
+            *self = T::default();
+            self.merge_all(b)?;
         }
         Ok(())
     }
@@ -183,7 +193,7 @@ impl<T: Message> PbField for T {
 impl<T: Message> PbField for Option<T> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(b) = bytes(&v) {
-            *self = Some(T::decode(b)?);
+            self.insert(T::default()).merge_all(b)?;
         }
         Ok(())
     }
@@ -192,7 +202,10 @@ impl<T: Message> PbField for Option<T> {
 impl<T: Message + DeserializeOwned> PbField for Vec<T> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(b) = bytes(&v) {
-            self.push(T::decode(b)?);
+            self.push(T::default());
+            if let Some(m) = self.last_mut() {
+                m.merge_all(b)?;
+            }
         }
         Ok(())
     }
