@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod key;
 pub mod options;
 pub mod overview;
+pub mod pool;
 pub mod proj;
 pub mod registry;
 pub mod resources;

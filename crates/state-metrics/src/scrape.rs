@@ -346,57 +346,6 @@ fn deflate_segment(text: Vec<u8>, last: bool) -> std::io::Result<Segment> {
 
 type InFlight = tokio::sync::oneshot::Receiver<std::io::Result<Segment>>;
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Runs `f` on the scrape pool; its result arrives through the receiver. Without pool threads `f` runs
-/// right here, slower but correct.
-fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::sync::oneshot::Receiver<T> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // The scrape may have been abandoned meanwhile; then nobody wants the result.
-    let job: Job = Box::new(move || drop(tx.send(f())));
-    match scrape_pool() {
-        Some(pool) => {
-            if let Err(std::sync::mpsc::SendError(job)) = pool.send(job) {
-                job();
-            }
-        }
-        None => job(),
-    }
-    rx
-}
-
-/// A fixed set of threads, one per core, shared by every scrape for rendering ahead and compressing:
-/// concurrent scrapes queue their work instead of each growing the blocking pool (every thread keeps its own deflate
-/// state and malloc arena, which showed as +28 MiB RSS with 8 gzip scrapers on tokio's blocking pool).
-fn scrape_pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
-    static POOL: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut started = 0;
-        for i in 0..threads {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("scrape-{i}")).spawn(move || {
-                loop {
-                    // The lock is held only while taking a job, never while running one.
-                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                }
-            });
-            match spawned {
-                Ok(_) => started += 1,
-                Err(e) => tracing::warn!(error = %e, "cannot start a scrape thread"),
-            }
-        }
-        (started > 0).then_some(tx)
-    })
-    .as_ref()
-}
-
 /// A gzip member assembled from segments compressed on the blocking pool, sent in order.
 struct Gzip {
     in_flight: std::collections::VecDeque<InFlight>,
@@ -407,7 +356,7 @@ struct Gzip {
 
 impl Gzip {
     fn start(text: Vec<u8>, last: bool) -> InFlight {
-        on_pool(move || deflate_segment(text, last))
+        crate::pool::run(move || deflate_segment(text, last))
     }
 
     /// The next frame once the oldest segment is compressed: header first, trailer after the last.
@@ -443,7 +392,7 @@ pub struct ScrapeBody {
 
 /// Renders the next plain chunk of `scrape` on the pool, handing the scrape back with it.
 fn render_ahead(mut scrape: Scrape) -> tokio::sync::oneshot::Receiver<(Scrape, Vec<u8>, bool)> {
-    on_pool(move || {
+    crate::pool::run(move || {
         let mut buf = Vec::with_capacity(CHUNK + 4096);
         let more = scrape.fill(&mut buf, CHUNK);
         (scrape, buf, more)

@@ -7,20 +7,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 
-use super::json::{BookmarkObject, Fed, LineSplitter, ListMeta, ListSplitter, Piece, WatchLine};
+use super::batch::{self, Step};
+use super::json::{Fed, LineSplitter, ListMeta, ListSplitter, Piece};
 use super::machine::{Flow, Input, Output, Request, Watcher};
 use super::pb::{self, PbListSplitter};
-use super::render::{Decoded, Render, key_of_json};
+use super::render::{Decoded, Render};
 use super::report::Reporter;
 use super::wire::{Failure, Scope, Status};
 use crate::textstore::StoreEvent;
 
 /// The longest watch line (one event) or error body taken in: far above etcd's 1.5 MiB object limit.
 const MAX_LINE: usize = 64 << 20;
+/// The most of a response taken in before what it holds is decoded: enough objects to share between two
+/// threads, few enough to keep little in memory.
+const BATCH_BYTES: usize = 256 << 10;
+/// How long a batch of a list or of initial events waits for the next chunk.
+const GATHER: Duration = Duration::from_millis(1);
 /// The most of an error body read to find its Status.
 const MAX_ERROR_BODY: usize = 64 << 10;
 
@@ -203,9 +209,14 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         let mut lines = LineSplitter::default();
         let mut frames = kwire::FrameSplitter::default();
         let received = self.received.clone();
+        // What the body had next when a batch stopped taking chunks: its end or a failure.
+        let mut held: Option<Option<Result<Bytes, Failure>>> = None;
         loop {
-            let next = tokio::time::timeout(self.idle_check, body.next()).await;
-            let chunk = match next {
+            let next = match held.take() {
+                Some(n) => Ok(n),
+                None => tokio::time::timeout(self.idle_check, body.next()).await,
+            };
+            let mut chunk = match next {
                 Err(_) => {
                     if self.watcher.watching() {
                         let rv = self.probe().await;
@@ -216,8 +227,8 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     continue;
                 }
                 Ok(None) => {
-                    if let Some(rest) = lines.rest().map(<[u8]>::to_vec)
-                        && self.event(&rest, out) == Flow::Stop
+                    if let Some(rest) = lines.rest()
+                        && self.step(batch::json_step(&*self.render, rest), out) == Flow::Stop
                     {
                         return;
                     }
@@ -232,105 +243,60 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                 }
                 Ok(Some(Ok(c))) => c,
             };
-            received.counter(kind).fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let r = if protobuf {
-                frames.feed(&chunk, |frame| match self.pb_event(frame, out) {
-                    Flow::Continue => Ok(()),
-                    Flow::Stop => Err(()),
-                })
-            } else {
-                lines.feed(&chunk, |line| match self.event(line, out) {
-                    Flow::Continue => Ok(()),
-                    Flow::Stop => Err(()),
-                })
-            };
-            if r.is_err() {
-                return;
+            // The events of this chunk and of those that have already arrived after it, up to a batch.
+            let mut pieces = Vec::new();
+            let mut bytes = 0;
+            loop {
+                received.counter(kind).fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                bytes += chunk.len();
+                let take = |piece: &[u8]| {
+                    pieces.push(batch::piece_of(&chunk, piece));
+                    Ok::<(), ()>(())
+                };
+                let _ = if protobuf { frames.feed(&chunk, take) } else { lines.feed(&chunk, take) };
+                if lines.pending().max(frames.pending()) > MAX_LINE {
+                    let error = format!("a watch event over {MAX_LINE} bytes");
+                    self.feed(Input::Failed(Failure::Undecodable(error)), out);
+                    return;
+                }
+                if bytes >= BATCH_BYTES {
+                    break;
+                }
+                match gather(&mut body, !self.watcher.watching()).await {
+                    Some(Some(Ok(c))) => chunk = c,
+                    Some(other) => {
+                        held = Some(other);
+                        break;
+                    }
+                    None => break,
+                }
             }
-            if lines.pending().max(frames.pending()) > MAX_LINE {
-                self.feed(Input::Failed(Failure::Undecodable(format!("a watch event over {MAX_LINE} bytes"))), out);
-                return;
+            let steps = if protobuf {
+                batch::decode_all(&self.render, pieces, batch::pb_step::<R>).await
+            } else {
+                batch::decode_all(&self.render, pieces, batch::json_step::<R>).await
+            };
+            for step in steps {
+                if self.step(step, out) == Flow::Stop {
+                    return;
+                }
             }
         }
     }
 
-    /// One watch event's line.
-    fn event(&mut self, line: &[u8], out: &mut Vec<Output>) -> Flow {
-        let ev: WatchLine = match serde_json::from_slice(line) {
-            Ok(e) => e,
-            Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("watch event: {e}"))), out),
-        };
-        let raw = ev.object.get().as_bytes();
-        let input = match ev.kind.as_ref() {
-            "ADDED" | "MODIFIED" => match self.render.json(raw) {
-                Decoded::Item(item) if ev.kind == "ADDED" => Input::Object(item),
-                Decoded::Item(item) => Input::Modified(item),
-                Decoded::Foreign { resource_version } => {
-                    Input::Bookmark { resource_version, initial_events_end: false }
-                }
-                Decoded::Garbage(e) => {
-                    self.garbage(&e);
-                    return Flow::Continue;
-                }
-            },
-            "DELETED" => match key_of_json(raw) {
-                Ok((key, resource_version)) => Input::Deleted { key, resource_version },
-                Err(e) => {
-                    self.garbage(&e);
-                    return Flow::Continue;
-                }
-            },
-            "BOOKMARK" => {
-                let b: BookmarkObject = serde_json::from_slice(raw).unwrap_or_default();
-                let initial_events_end = b.initial_events_end();
-                Input::Bookmark { resource_version: b.metadata.resource_version, initial_events_end }
+    /// Feeds one decoded watch event.
+    fn step(&mut self, step: Step, out: &mut Vec<Output>) -> Flow {
+        match step {
+            Step::Feed(input) => self.feed(input, out),
+            Step::Garbage(e) => {
+                self.garbage(&e);
+                Flow::Continue
             }
-            "ERROR" => Input::ErrorEvent(Status::from_json(raw).unwrap_or_else(|| Status::bare(500, raw))),
-            other => {
-                tracing::debug!(resource = %self.resource, event = other, "ignoring a watch event of unknown type");
-                return Flow::Continue;
+            Step::Unknown(kind) => {
+                tracing::debug!(resource = %self.resource, event = kind, "ignoring a watch event of unknown type");
+                Flow::Continue
             }
-        };
-        self.feed(input, out)
-    }
-
-    /// One watch event's frame (protobuf).
-    fn pb_event(&mut self, frame: &[u8], out: &mut Vec<Output>) -> Flow {
-        let opened = kwire::watch_event(frame).and_then(|ev| Ok((ev.kind, kwire::open(ev.object)?.raw)));
-        let (kind, raw) = match opened {
-            Ok(x) => x,
-            Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("watch event: {e}"))), out),
-        };
-        let input = match kind {
-            "ADDED" | "MODIFIED" => match self.render.protobuf(raw) {
-                Decoded::Item(item) if kind == "ADDED" => Input::Object(item),
-                Decoded::Item(item) => Input::Modified(item),
-                Decoded::Foreign { resource_version } => {
-                    Input::Bookmark { resource_version, initial_events_end: false }
-                }
-                Decoded::Garbage(e) => {
-                    self.garbage(&e);
-                    return Flow::Continue;
-                }
-            },
-            "DELETED" => match pb::key_of_pb(raw) {
-                Ok((key, resource_version)) => Input::Deleted { key, resource_version },
-                Err(e) => {
-                    self.garbage(&e.to_string());
-                    return Flow::Continue;
-                }
-            },
-            "BOOKMARK" => match pb::bookmark(raw) {
-                Ok((resource_version, initial_events_end)) => Input::Bookmark { resource_version, initial_events_end },
-                Err(e) => return self.feed(Input::Failed(Failure::Undecodable(format!("bookmark: {e}"))), out),
-            },
-            "ERROR" => Input::ErrorEvent(pb::status(raw).unwrap_or_else(|_| Status::bare(500, b"undecodable Status"))),
-            other => {
-                tracing::debug!(resource = %self.resource, event = other, "ignoring a watch event of unknown type");
-                return Flow::Continue;
-            }
-        };
-        self.feed(input, out)
+        }
     }
 
     fn garbage(&self, error: &str) {
@@ -349,78 +315,96 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                 return;
             }
         };
-        if resp.protobuf {
-            return self.pb_list(resp.body, out).await;
-        }
+        let protobuf = resp.protobuf;
         let mut body = resp.body;
-        let mut split = ListSplitter::new();
+        let mut json = ListSplitter::new();
+        let mut pb = PbListSplitter::default();
         let mut meta = ListMeta::default();
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(f) => {
+        let mut held = None;
+        loop {
+            let next = match held.take() {
+                Some(n) => n,
+                None => body.next().await,
+            };
+            let mut chunk = match next {
+                None => break,
+                Some(Err(f)) => {
                     self.feed(Input::Failed(f), out);
                     return;
                 }
+                Some(Ok(c)) => c,
             };
-            self.received.list.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let r = split.feed(&chunk, |piece| {
-                match piece {
-                    Piece::Metadata(m) => meta = serde_json::from_slice(m).unwrap_or_default(),
-                    Piece::Item(raw) => match self.render.json(raw) {
-                        Decoded::Item(item) => {
-                            self.feed(Input::Object(item), out);
+            // The items of this chunk and of those that have already arrived after it, up to a batch.
+            let mut items = Vec::new();
+            let mut bytes = 0;
+            loop {
+                self.received.list.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                bytes += chunk.len();
+                let split = if protobuf {
+                    pb.feed(&chunk, |raw| {
+                        items.push(batch::piece_of(&chunk, raw));
+                        Ok::<(), ()>(())
+                    })
+                    .map_err(|e| match e {
+                        pb::Fed::Wire(e) => Some(e.to_string()),
+                        pb::Fed::Each(()) => None,
+                    })
+                } else {
+                    json.feed(&chunk, |piece| {
+                        match piece {
+                            Piece::Metadata(m) => meta = serde_json::from_slice(m).unwrap_or_default(),
+                            Piece::Item(raw) => items.push(batch::piece_of(&chunk, raw)),
                         }
-                        Decoded::Foreign { .. } => {}
-                        Decoded::Garbage(e) => self.garbage(&e),
-                    },
-                }
-                Ok::<(), ()>(())
-            });
-            if let Err(Fed::Split(e)) = r {
-                self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
-                return;
-            }
-        }
-        if let Err(e) = split.finish() {
-            self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
-            return;
-        }
-        self.check_shard_echo(&meta);
-        self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
-    }
-
-    async fn pb_list(&mut self, mut body: BoxStream<'static, Result<Bytes, Failure>>, out: &mut Vec<Output>) {
-        let mut split = PbListSplitter::default();
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(f) => {
-                    self.feed(Input::Failed(f), out);
+                        Ok::<(), ()>(())
+                    })
+                    .map_err(|e| match e {
+                        Fed::Split(e) => Some(e.to_string()),
+                        Fed::Each(()) => None,
+                    })
+                };
+                if let Err(Some(e)) = split {
+                    self.feed(Input::Failed(Failure::Undecodable(e)), out);
                     return;
                 }
+                if bytes >= BATCH_BYTES {
+                    break;
+                }
+                match gather(&mut body, true).await {
+                    Some(Some(Ok(c))) => chunk = c,
+                    Some(other) => {
+                        held = Some(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let decoded = if protobuf {
+                batch::decode_all(&self.render, items, |r: &R, raw: &[u8]| r.protobuf(raw)).await
+            } else {
+                batch::decode_all(&self.render, items, |r: &R, raw: &[u8]| r.json(raw)).await
             };
-            self.received.list.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let r = split.feed(&chunk, |raw| {
-                match self.render.protobuf(raw) {
+            for d in decoded {
+                match d {
                     Decoded::Item(item) => {
                         self.feed(Input::Object(item), out);
                     }
                     Decoded::Foreign { .. } => {}
                     Decoded::Garbage(e) => self.garbage(&e),
                 }
-                Ok::<(), ()>(())
-            });
-            if let Err(pb::Fed::Wire(e)) = r {
-                self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
-                return;
             }
         }
-        if let Err(e) = split.finish() {
-            self.feed(Input::Failed(Failure::Undecodable(e.to_string())), out);
-            return;
-        }
-        let meta = std::mem::take(&mut split.meta);
+        let finished = if protobuf {
+            pb.finish().map(|()| std::mem::take(&mut pb.meta)).map_err(|e| e.to_string())
+        } else {
+            json.finish().map(|()| meta).map_err(|e| e.to_string())
+        };
+        let meta = match finished {
+            Ok(m) => m,
+            Err(e) => {
+                self.feed(Input::Failed(Failure::Undecodable(e)), out);
+                return;
+            }
+        };
         self.check_shard_echo(&meta);
         self.feed(Input::ListEnd { resource_version: meta.resource_version, continue_token: meta.continue_token }, out);
     }
@@ -441,6 +425,17 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
             self.reporter.shard_selector_ignored(&self.resource, &self.scope);
         }
     }
+}
+
+/// The body's next item if it comes at once (`None` if not). While a list or the initial events of a
+/// streaming list are arriving, "at once" is within [`GATHER`]: the server sends them back to back, but
+/// often one event per chunk, and the client's body hands over one chunk at a time; a watch's events are
+/// decoded as soon as they are in.
+async fn gather(
+    body: &mut BoxStream<'static, Result<Bytes, Failure>>,
+    initial: bool,
+) -> Option<Option<Result<Bytes, Failure>>> {
+    if initial { tokio::time::timeout(GATHER, body.next()).await.ok() } else { body.next().now_or_never() }
 }
 
 /// The metadata of the list at `uri` (asked with `limit=1`, in JSON: a few hundred bytes either way);

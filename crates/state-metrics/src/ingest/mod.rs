@@ -9,6 +9,7 @@
 //! backwards); [`driver`] does the IO; [`render`] is the only part that differs between built-in and
 //! custom resources; [`report`] turns what happens into log lines and telemetry.
 
+pub mod batch;
 pub mod driver;
 pub mod json;
 pub mod machine;
