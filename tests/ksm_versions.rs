@@ -121,12 +121,8 @@ async fn older_servers_skip_what_they_do_not_serve_and_agree_on_the_rest() {
             let served = minor >= *since;
             let has_series = series(&body).iter().any(|l| l.starts_with(prefix));
             assert_eq!(has_series, served, "1.{minor}: series of {plural}");
-            let gauge = format!("kube_state_metrics_resource_served{{resource=\"{plural}\"}} {}", u8::from(served));
-            assert!(telemetry.contains(&gauge), "1.{minor}: no `{gauge}` in telemetry:\n{telemetry}");
-            let skipped: Vec<&str> = log
-                .lines()
-                .filter(|l| l.contains("does not serve this resource") && l.contains(&format!("resource={plural} ")))
-                .collect();
+            assert_served_gauge(&telemetry, plural, served, minor);
+            let skipped = lines_about(&log, "does not serve this resource", plural);
             if served {
                 assert!(skipped.is_empty(), "1.{minor}: {plural} reported as not served:\n{log}");
             } else {
@@ -201,12 +197,8 @@ async fn admission_policies_served_at_v1beta1_only_are_read_there_with_the_same_
             if served {
                 expected.extend(reference.iter().filter(|l| l.starts_with(prefix)).cloned());
             }
-            let gauge = format!("kube_state_metrics_resource_served{{resource=\"{plural}\"}} {}", u8::from(served));
-            assert!(telemetry.contains(&gauge), "1.{minor}: no `{gauge}` in telemetry:\n{telemetry}");
-            let older: Vec<&str> = log
-                .lines()
-                .filter(|l| l.contains("at an older version only") && l.contains(&format!("resource={plural} ")))
-                .collect();
+            assert_served_gauge(&telemetry, plural, served, minor);
+            let older = lines_about(&log, "at an older version only", plural);
             assert_eq!(older.len(), usize::from(at_beta), "1.{minor}: {plural}:\n{log}");
             if at_beta {
                 assert!(older[0].contains(" INFO ") && older[0].contains(BETA), "{}", older[0]);
@@ -228,4 +220,16 @@ async fn admission_policies_served_at_v1beta1_only_are_read_there_with_the_same_
         assert!(missing.is_empty() && extra.is_empty(), "1.{minor} vs 1.36: missing {missing:?}, extra {extra:?}");
         assert!(!log.contains(" ERROR ") && !log.contains(" WARN "), "1.{minor}: {log}");
     }
+}
+
+/// Telemetry's served gauge of `plural` says `served`.
+fn assert_served_gauge(telemetry: &str, plural: &str, served: bool, minor: u32) {
+    let gauge = format!("kube_state_metrics_resource_served{{resource=\"{plural}\"}} {}", u8::from(served));
+    assert!(telemetry.contains(&gauge), "1.{minor}: no `{gauge}` in telemetry:\n{telemetry}");
+}
+
+/// The log lines that say `what` of `plural`.
+fn lines_about<'a>(log: &'a str, what: &str, plural: &str) -> Vec<&'a str> {
+    let resource = format!("resource={plural} ");
+    log.lines().filter(|l| l.contains(what) && l.contains(&resource)).collect()
 }

@@ -259,15 +259,8 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     self.feed(Input::Failed(Failure::Undecodable(error)), out);
                     return;
                 }
-                if bytes >= BATCH_BYTES {
-                    break;
-                }
-                match gather(&mut body, !self.watcher.watching()).await {
-                    Some(Some(Ok(c))) => chunk = c,
-                    Some(other) => {
-                        held = Some(other);
-                        break;
-                    }
+                match next_in_batch(&mut body, bytes, !self.watcher.watching(), &mut held).await {
+                    Some(c) => chunk = c,
                     None => break,
                 }
             }
@@ -366,15 +359,8 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
                     self.feed(Input::Failed(Failure::Undecodable(e)), out);
                     return;
                 }
-                if bytes >= BATCH_BYTES {
-                    break;
-                }
-                match gather(&mut body, true).await {
-                    Some(Some(Ok(c))) => chunk = c,
-                    Some(other) => {
-                        held = Some(other);
-                        break;
-                    }
+                match next_in_batch(&mut body, bytes, true, &mut held).await {
+                    Some(c) => chunk = c,
                     None => break,
                 }
             }
@@ -427,15 +413,28 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
     }
 }
 
-/// The body's next item if it comes at once (`None` if not). While a list or the initial events of a
-/// streaming list are arriving, "at once" is within [`GATHER`]: the server sends them back to back, but
-/// often one event per chunk, and the client's body hands over one chunk at a time; a watch's events are
-/// decoded as soon as they are in.
-async fn gather(
+/// The body's next chunk for the batch that holds `bytes` so far, if the batch has room and the chunk
+/// comes at once; `None` ends the batch (an end or failure of the body that came instead goes to `held`,
+/// for after the batch). While a list or the initial events of a streaming list are arriving, "at once"
+/// is within [`GATHER`]: the server sends them back to back, but often one event per chunk, and the
+/// client's body hands over one chunk at a time; a watch's events are decoded as soon as they are in.
+async fn next_in_batch(
     body: &mut BoxStream<'static, Result<Bytes, Failure>>,
+    bytes: usize,
     initial: bool,
-) -> Option<Option<Result<Bytes, Failure>>> {
-    if initial { tokio::time::timeout(GATHER, body.next()).await.ok() } else { body.next().now_or_never() }
+    held: &mut Option<Option<Result<Bytes, Failure>>>,
+) -> Option<Bytes> {
+    if bytes >= BATCH_BYTES {
+        return None;
+    }
+    let next = if initial { tokio::time::timeout(GATHER, body.next()).await.ok() } else { body.next().now_or_never() };
+    match next? {
+        Some(Ok(c)) => Some(c),
+        other => {
+            *held = Some(other);
+            None
+        }
+    }
 }
 
 /// The metadata of the list at `uri` (asked with `limit=1`, in JSON: a few hundred bytes either way);
