@@ -50,7 +50,14 @@ impl OverviewState {
         }
         let usage = self.usage().await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-        let o = Arc::new(compute(served, now, usage.as_deref().map_err(String::as_str)));
+        // The fold reads every pod's and container's series (0.08-0.10 CPU s at 10,000 pods): on a thread of
+        // its own, not on a runtime worker where scrapes and watches would wait behind it.
+        let served = served.to_vec();
+        let fold = move || compute(&served, now, usage.as_deref().map_err(String::as_str));
+        let o = match tokio::task::spawn_blocking(fold).await {
+            Ok(o) => Arc::new(o),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         // The fold's maps are gone again: hand their memory back rather than let the page grow RSS.
         crate::trim::after_burst();
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), o.clone()));
