@@ -272,7 +272,7 @@ const CLOCK_TICKS: f64 = 100.0;
 impl ProcessStats {
     pub fn read() -> ProcessStats {
         let read = |p: &str| std::fs::read_to_string(p).ok();
-        let fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count().saturating_sub(1) as f64);
+        let fds = selfproc::open_fds().map(|n| n as f64);
         Self::parse(
             read("/proc/self/stat").as_deref(),
             read("/proc/self/status").as_deref(),

@@ -427,7 +427,7 @@ impl ProcSource {
             stat: std::fs::read_to_string("/proc/self/stat").ok(),
             status: std::fs::read_to_string("/proc/self/status").ok(),
             limits: std::fs::read_to_string("/proc/self/limits").ok(),
-            open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count()),
+            open_fds: selfproc::open_fds(),
             boot_time,
         }
     }
@@ -452,8 +452,7 @@ fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
     }
     if let Some(fds) = src.open_fds {
         write_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
-        // The directory listing itself holds one descriptor while it is read.
-        write_sample(out, "process_open_fds", &[], fds.saturating_sub(1) as f64);
+        write_sample(out, "process_open_fds", &[], fds as f64);
     }
     let max_fds = src.limits.as_deref().and_then(|l| {
         l.lines()
@@ -578,7 +577,7 @@ mod tests {
             stat: Some("42 (my (odd) name) S 1 42 42 0 -1 0 0 0 0 0 250 150 0 0 20 0 1 0 1000 0 0".into()),
             status: Some("Name:\tx\nVmSize:\t  2048 kB\nVmRSS:\t   1024 kB\n".into()),
             limits: Some("Limit  Soft Limit  Hard Limit  Units\nMax open files            1048576              1048576              files\n".into()),
-            open_fds: Some(8),
+            open_fds: Some(7),
             boot_time: Some(1_700_000_000.0),
         };
         let mut out = Vec::new();
