@@ -193,12 +193,15 @@ impl SelfMetrics {
         String::from_utf8(self.render_bytes()).unwrap_or_default()
     }
 
-    /// The page as served: every byte is written by the exposition writer (ASCII and the UTF-8 of
+    /// The page in one piece: every byte is written by the exposition writer (ASCII and the UTF-8 of
     /// label values), so it is not checked again.
     pub fn render_bytes(&self) -> Vec<u8> {
-        let mut out = render_process(&ProcessStats::read()).into_bytes();
-        out.extend_from_slice(&self.own_page());
-        out
+        self.page().concat()
+    }
+
+    /// The page as served: the process families read now, then the kept page of the others.
+    pub fn page(&self) -> [Bytes; 2] {
+        [Bytes::from(render_process(&ProcessStats::read())), self.own_page()]
     }
 
     /// The six families, rendered again only after a change.

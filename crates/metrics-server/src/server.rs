@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -122,10 +121,47 @@ pub async fn scrape_loop(state: Arc<State>) {
     }
 }
 
-type Resp = http::Response<Full<Bytes>>;
+type Resp = http::Response<Pieces>;
+
+/// A response body sent as pieces one after another. `/metrics` is the freshly read process families
+/// followed by the kept page of the others (megabytes at thousands of nodes), which is sent from where
+/// it is kept instead of being copied behind the fresh part on every read.
+pub struct Pieces(std::collections::VecDeque<Bytes>);
+
+impl Pieces {
+    fn new(pieces: impl IntoIterator<Item = Bytes>) -> Self {
+        Pieces(pieces.into_iter().filter(|b| !b.is_empty()).collect())
+    }
+}
+
+impl From<Bytes> for Pieces {
+    fn from(b: Bytes) -> Self {
+        Pieces::new([b])
+    }
+}
+
+impl hyper::body::Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+    }
+}
 
 fn text(status: u16, body: impl Into<Bytes>) -> Resp {
-    let mut r = http::Response::new(Full::new(body.into()));
+    let mut r = http::Response::new(Pieces::from(body.into()));
     *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
     r.headers_mut().insert(NOSNIFF.0, http::HeaderValue::from_static(NOSNIFF.1));
@@ -151,7 +187,7 @@ fn from_api(a: api::Response, gzip: bool) -> Resp {
     } else {
         (a.body, false)
     };
-    let mut r = http::Response::new(Full::new(Bytes::from(body)));
+    let mut r = http::Response::new(Pieces::from(Bytes::from(body)));
     *r.status_mut() = http::StatusCode::from_u16(a.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(a.content_type));
@@ -561,7 +597,8 @@ fn route(
     }
     match path {
         "/metrics" => {
-            let mut r = text(200, state.metrics.render_bytes());
+            let mut r = text(200, Bytes::new());
+            *r.body_mut() = Pieces::new(state.metrics.page());
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -577,7 +614,7 @@ fn route(
                 "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH)
             }))
             .unwrap_or_default();
-            let mut r = http::Response::new(Full::new(Bytes::from(body)));
+            let mut r = http::Response::new(Pieces::from(Bytes::from(body)));
             r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
             return r;
         }
@@ -727,6 +764,27 @@ mod tests {
             last_tick_start: Mutex::new(None),
             was_ready: AtomicBool::new(false),
         })
+    }
+
+    #[tokio::test]
+    async fn metrics_page_is_sent_in_pieces_with_its_exact_length() {
+        use hyper::body::Body;
+        let st = state(false);
+        st.metrics.kubelet_request("n1", 1.0, 0.5, true);
+        let r = route(&st, "/metrics", None, &Default::default(), None, false, false, None);
+        assert_eq!(r.status(), 200);
+        let hint = r.body().size_hint().exact().expect("an exact length, so it is sent with Content-Length");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(hint, body.len() as u64);
+        let text = std::str::from_utf8(&body).unwrap();
+        // The fresh process families, then the kept page of the others.
+        let (process, own) =
+            (text.find("process_open_fds ").unwrap(), text.find("metrics_server_kubelet_request_total").unwrap());
+        assert!(process < own, "{text}");
+        assert!(text.contains("metrics_server_kubelet_request_duration_seconds_count{node=\"n1\"} 1\n"), "{text}");
+        assert!(text.ends_with('\n'));
+        // Empty pieces are not sent as empty frames.
+        assert_eq!(Pieces::new([Bytes::new(), Bytes::from_static(b"x")]).0.len(), 1);
     }
 
     /// A server on a free port with short timers; dropped with the returned sender.
