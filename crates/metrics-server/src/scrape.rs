@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use http::HeaderValue;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -47,6 +48,8 @@ pub enum ScrapeError {
     Decode(#[from] DecodeError),
     #[error("timeout to access kubelet")]
     Timeout,
+    #[error("building request: the bearer token is not a valid header value")]
+    BadToken,
 }
 
 /// Where the bearer token for kubelets comes from.
@@ -114,23 +117,29 @@ impl KubeletClient {
     /// GET the target and decode it; no timeout here (the caller owns it). A kept-alive connection of
     /// the node's previous scrape is reused; if it fails before an answer (the kubelet closed it while
     /// idle), one new connection is tried, as Go's transport retries an idempotent request.
-    pub async fn fetch(&self, t: &Target, token: Option<&str>) -> Result<Batch, ScrapeError> {
-        let authority =
-            if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
-        if let Some(mut p) = self.pool.take(&t.node, &authority)
+    /// `token` is the `Authorization` value of this tick ([`bearer`]).
+    pub async fn fetch(&self, t: &Target, token: Option<&HeaderValue>) -> Result<Batch, ScrapeError> {
+        if let Some(mut p) = self.pool.take(&t.node, t)
             && p.sender.ready().await.is_ok()
         {
-            match self.get(p, &authority, t, token).await {
+            match self.get(p, t, token).await {
                 Err(Retry::Fresh(_)) => {}
                 Err(Retry::No(e)) => return Err(e),
                 Ok(b) => return Ok(b),
             }
         }
-        let p = self.connect(&authority, t).await?;
-        self.get(p, &authority, t, token).await.map_err(Retry::into_inner)
+        let p = self.connect(t).await?;
+        self.get(p, t, token).await.map_err(Retry::into_inner)
     }
 
-    async fn connect(&self, authority: &str, t: &Target) -> Result<Pooled, ScrapeError> {
+    async fn connect(&self, t: &Target) -> Result<Pooled, ScrapeError> {
+        let authority =
+            if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        // The request line and Host header of every request on this connection, built once.
+        let uri = http::Uri::try_from(format!("{scheme}://{authority}{}", t.path)).map_err(http::Error::from)?;
+        let host = HeaderValue::try_from(authority.as_str()).map_err(http::Error::from)?;
+        let head = Head { host_port: (t.host.clone(), t.port), path: t.path.clone(), uri, host };
         let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| ScrapeError::Connect(authority.to_string(), e))?;
@@ -141,22 +150,23 @@ impl KubeletClient {
                 let tls = tokio_rustls::TlsConnector::from(cfg.clone())
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| ScrapeError::Tls(authority.to_string(), e))?;
-                handshake(tls, authority).await
+                    .map_err(|e| ScrapeError::Tls(authority.clone(), e))?;
+                handshake(tls, head).await
             }
-            None => handshake(tcp, authority).await,
+            None => handshake(tcp, head).await,
         }
     }
 
-    async fn get(&self, mut p: Pooled, authority: &str, t: &Target, token: Option<&str>) -> Result<Batch, Retry> {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let mut req = http::Request::get(format!("{scheme}://{authority}{}", t.path))
-            .header(http::header::HOST, authority)
-            .header(http::header::USER_AGENT, concat!("metrics-server/", env!("CARGO_PKG_VERSION"), " (kubestate)"));
+    async fn get(&self, mut p: Pooled, t: &Target, token: Option<&HeaderValue>) -> Result<Batch, Retry> {
+        let mut req = http::Request::new(Empty::<Bytes>::new());
+        *req.uri_mut() = p.head.uri.clone();
+        let h = req.headers_mut();
+        h.reserve(3);
+        h.insert(http::header::HOST, p.head.host.clone());
+        h.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         if let Some(tok) = token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {tok}"));
+            h.insert(http::header::AUTHORIZATION, tok.clone());
         }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| Retry::No(e.into()))?;
         // Samples without their own timestamp get the time just before sending.
         let request_time = now_nanos();
         let resp = p.sender.send_request(req).await.map_err(|e| Retry::Fresh(e.into()))?;
@@ -216,7 +226,7 @@ impl Retry {
     }
 }
 
-async fn handshake<IO>(io: IO, authority: &str) -> Result<Pooled, ScrapeError>
+async fn handshake<IO>(io: IO, head: Head) -> Result<Pooled, ScrapeError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -229,7 +239,24 @@ where
     let conn = tokio::spawn(async move {
         let _ = conn.await;
     });
-    Ok(Pooled { authority: authority.to_string(), sender, conn })
+    Ok(Pooled { head, sender, conn })
+}
+
+/// Where a kept connection goes, and the parts of its requests that do not change between them.
+struct Head {
+    host_port: (String, u16),
+    path: String,
+    uri: http::Uri,
+    host: HeaderValue,
+}
+
+const USER_AGENT: &str = concat!("metrics-server/", env!("CARGO_PKG_VERSION"), " (kubestate)");
+
+/// The `Authorization` value for a bearer token, built once per tick and shared by every request.
+pub fn bearer(token: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::try_from(format!("Bearer {token}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 /// Kept-alive connections to kubelets, one per node, reused by that node's next scrape as Go's HTTP
@@ -241,8 +268,7 @@ pub struct ConnPool {
 }
 
 struct Pooled {
-    /// `host:port` the connection goes to; a node that moved gets a new one.
-    authority: String,
+    head: Head,
     sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
     conn: tokio::task::JoinHandle<()>,
 }
@@ -258,9 +284,11 @@ impl ConnPool {
         lock(&self.idle)
     }
 
-    fn take(&self, node: &str, authority: &str) -> Option<Pooled> {
+    /// The node's idle connection if it goes where `t` does; a node that moved gets a new one.
+    fn take(&self, node: &str, t: &Target) -> Option<Pooled> {
         let p = self.lock().remove(node)?;
-        (p.authority == authority && !p.sender.is_closed()).then_some(p)
+        let h = &p.head;
+        (h.host_port.0 == t.host && h.host_port.1 == t.port && h.path == t.path && !p.sender.is_closed()).then_some(p)
     }
 
     fn put(&self, node: &str, p: Pooled) {
@@ -301,7 +329,8 @@ pub async fn scrape_all(
 ) -> (Batch, usize) {
     let started = Instant::now();
     let jitter = max_jitter(nodes.len());
-    let token: Option<Arc<str>> = client.token.current().map(Arc::from);
+    // `Some(None)`: a token that cannot be a header value fails every request, as in Go's transport.
+    let token: Option<Option<HeaderValue>> = client.token.current().map(|t| bearer(&t));
     let mut set = JoinSet::new();
     for (name, info) in nodes {
         let client = client.clone();
@@ -317,10 +346,15 @@ pub async fn scrape_all(
             let t0 = Instant::now();
             let target = client.target(&name, &info);
             let r = match &target {
-                Ok(t) => match tokio::time::timeout(client.timeout, client.fetch(t, token.as_deref())).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ScrapeError::Timeout),
-                },
+                Ok(_) if matches!(token, Some(None)) => Err(ScrapeError::BadToken),
+                Ok(t) => {
+                    match tokio::time::timeout(client.timeout, client.fetch(t, token.as_ref().and_then(Option::as_ref)))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(ScrapeError::Timeout),
+                    }
+                }
                 Err(_) => Err(ScrapeError::NoAddress(client.preferred_address_types.clone())),
             };
             let end_wall = (now_nanos() / 1_000_000_000) as f64;
@@ -560,6 +594,44 @@ pub(crate) mod tests {
         // The failed connection is not pooled; the next tick connects anew and is answered.
         client.fetch(&t, None).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_moved_is_scraped_on_a_connection_to_its_new_address() {
+        use std::sync::atomic::Ordering;
+        let client = plain_client(Duration::from_secs(5));
+        let (old, old_accepted) = scripted_kubelet(vec![]).await;
+        let (new, new_accepted) = scripted_kubelet(vec![]).await;
+        client.fetch(&local_target("n1", old), None).await.unwrap();
+        client.fetch(&local_target("n1", new), None).await.unwrap();
+        client.fetch(&local_target("n1", new), None).await.unwrap();
+        assert_eq!((old_accepted.load(Ordering::SeqCst), new_accepted.load(Ordering::SeqCst)), (1, 1));
+        assert_eq!(client.pool.len(), 1, "the old address's connection is not kept beside the new one");
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_a_header_fails_every_node_with_one_clear_error() {
+        let v = bearer("abc").unwrap();
+        assert_eq!((v.to_str().unwrap(), v.is_sensitive()), ("Bearer abc", true));
+        assert!(bearer("two\nlines").is_none());
+        let (port, accepted) = scripted_kubelet(vec![]).await;
+        let client = Arc::new(KubeletClient {
+            token: TokenSource::Static("two\nlines".into()),
+            ..plain_client(Duration::from_secs(5))
+        });
+        let metrics = Arc::new(SelfMetrics::new(15.0));
+        let info = NodeInfo {
+            addresses: vec![("InternalIP".into(), "127.0.0.1".into())],
+            kubelet_port: port,
+            ..Default::default()
+        };
+        let interner = Mutex::new(Interner::default());
+        let (batch, ok) =
+            scrape_all(client, vec![("n1".into(), info)], metrics.clone(), &interner, Duration::from_secs(5)).await;
+        assert_eq!((batch.nodes.len(), ok), (0, 0));
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing is sent without the token");
+        assert!(metrics.render().contains("metrics_server_kubelet_request_total{success=\"false\"} 1\n"));
+        assert!(ScrapeError::BadToken.to_string().contains("bearer token"));
     }
 
     #[tokio::test]
