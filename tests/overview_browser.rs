@@ -7,6 +7,7 @@
 mod support;
 mod tools;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,7 +26,22 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Runs on every exit, a failed assertion included: ends the session (chromedriver then quits
+    /// Chromium), and kills chromedriver's process group, so no renderer outlives the test.
     fn drop(&mut self) {
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        if !self.session.is_empty()
+            && let Ok(mut tcp) = std::net::TcpStream::connect(&addr)
+        {
+            use std::io::{Read, Write};
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let req = format!("DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n", self.session);
+            // The answer comes once Chromium has quit; chromedriver may keep the connection open after it.
+            if tcp.write_all(req.as_bytes()).is_ok() {
+                let _ = tcp.read(&mut [0u8; 1024]);
+            }
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -53,13 +69,17 @@ async fn call(method: &str, url: &str, body: Option<Value>) -> Result<Value, Str
 impl Browser {
     async fn start(chromedriver: &std::path::Path, chromium: &std::path::Path) -> Browser {
         let port = support::free_port();
+        // In a process group of its own, which the browser it starts joins: dropping kills them all.
         let driver = Command::new(chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
+        // Owned from here, so a failure below still ends chromedriver.
+        let mut b = Browser { driver, base: base.clone(), session: String::new() };
         let status = format!("{base}/status");
         eventually(Duration::from_secs(20), || async {
             let v = call("GET", &status, None).await?;
@@ -72,8 +92,8 @@ impl Browser {
                      "--hide-scrollbars", "--window-size=1100,1600"]
         }}}});
         let v = call("POST", &format!("{base}/session"), Some(caps)).await.expect("new session");
-        let session = v["sessionId"].as_str().expect("session id").to_owned();
-        Browser { driver, base, session }
+        b.session = v["sessionId"].as_str().expect("session id").to_owned();
+        b
     }
 
     async fn cmd(&self, method: &str, what: &str, body: Option<Value>) -> Value {
