@@ -240,6 +240,59 @@ async fn without_the_feature_gate_auto_mode_shards_on_the_client_and_server_mode
     strict.assert_running();
 }
 
+fn example(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom-resources").join(name);
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Custom resources wait with the built-in ones: a server-mode instance that reads only custom resources
+/// is unready while the server does not shard, names each one in /readyz and serves none of its objects
+/// (a non-sharding server would send them all); once the server shards, it serves its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_wait_while_server_mode_is_blocked() {
+    let c = cluster(false, Vec::new(), 0).await;
+    c.create(example("kubesphere-user-crd.yaml"));
+    c.create(example("kubesphere-user-bob.yaml"));
+    let uid = c.sim.store().list("iam.kubesphere.io/v1alpha2", "User", None)[0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shard = (0..TOTAL).find(|&i| range(i, TOTAL).owns(&uid)).unwrap();
+    let cfg = format!(
+        "--custom-resource-state-config-file={}",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/custom-resources/kubesphere-user.yaml")
+            .display()
+    );
+    let (index, total) = (format!("--shard={shard}"), format!("--total-shards={TOTAL}"));
+    let mut k =
+        Ksm::spawn(&c.kubeconfig, &["--custom-resource-state-only", &cfg, &index, &total, "--shard-mode=server"]);
+    eventually(Duration::from_secs(20), || async {
+        let r = try_get(&k.url("/readyz"), &[]).await?;
+        let text = r.text();
+        if r.status == 503
+            && text.contains("iam.kubesphere.io/v1alpha2, Resource=users (sharding): --shard-mode=server")
+        {
+            Ok(())
+        } else {
+            Err(format!("{}: {text}", r.status))
+        }
+    })
+    .await;
+    assert!(!k.scrape("/metrics").await.contains("kube_user_"));
+    // Nothing of the custom resource was listed while blocked.
+    let listed = |c: &Cluster| c.sim.requests().iter().filter(|r| r.path.contains("/users")).count();
+    assert_eq!(listed(&c), 0, "{:?}", c.sim.requests());
+    c.sim.set_sharded_list_and_watch(true);
+    k.wait_ready().await;
+    eventually(Duration::from_secs(20), || async {
+        let body = k.scrape("/metrics").await;
+        if body.contains("kube_user_info{") { Ok(()) } else { Err(body) }
+    })
+    .await;
+    k.assert_running();
+}
+
 /// Answers every request that carries a shard selector as a v1.36.2 server answers a selector it cannot
 /// parse (the real capture: 500, a Status without reason), and counts them.
 struct Refuse {

@@ -17,7 +17,7 @@ use crate::options::Options;
 use crate::routes::{self, App};
 use crate::scrape::Served;
 use crate::server::{self, Timeouts};
-use crate::shard::{Shard, Split};
+use crate::shard::Shard;
 use crate::sharding::{self, Settled, Settler};
 use crate::telemetry::Telemetry;
 use crate::textstore::{self, Maintenance};
@@ -243,8 +243,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
                     running.stop_all().await;
                     sharding::block(&app.served, &why);
                     current = None;
-                    // Custom resources too: a range past the last shard owns nothing.
-                    effective_tx.send_replace(Shard { index: a.shard.total, ..a.shard.with_split(Split::Range) });
+                    // Custom resources wait too, and say so in /readyz.
+                    effective_tx.send_replace(Shard::blocked(a.shard));
                     recheck.as_mut().reset(tokio::time::Instant::now() + sharding::BLOCKED_RECHECK);
                     rechecking = true;
                 }

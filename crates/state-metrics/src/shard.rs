@@ -61,6 +61,16 @@ impl Shard {
     }
 
     /// Whether this shard owns the object with `uid`.
+    /// The shard a server-mode instance is given while the API server cannot shard for it: past the
+    /// last one, so it owns nothing, and [`Shard::is_blocked`] tells its list/watches not to run.
+    pub fn blocked(of: Shard) -> Shard {
+        Shard { index: of.total, ..of.with_split(Split::Range) }
+    }
+
+    pub fn is_blocked(self) -> bool {
+        self.index >= self.total
+    }
+
     pub fn owns(self, uid: &str) -> bool {
         match self.split {
             Split::Jump => owns(uid, self.index, self.total),

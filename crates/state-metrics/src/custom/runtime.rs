@@ -28,7 +28,7 @@ use crate::options::Options;
 use crate::scrape::{Headers, Served};
 use crate::shard::Shard;
 use crate::telemetry::UNSTRUCTURED;
-use crate::textstore::{self, Maintenance};
+use crate::textstore::{self, Maintenance, StoreEvent};
 
 /// How often the config file is re-read.
 const POLL: Duration = Duration::from_secs(1);
@@ -600,6 +600,11 @@ fn reconcile(
     }
 }
 
+/// Why a custom resource is not served while server-side sharding is blocked (the log line and the
+/// built-in resources' /readyz lines say what the server answered).
+const BLOCKED: &str =
+    "sharding: --shard-mode=server, and the API server does not shard lists; nothing is served until it does";
+
 /// A new writer for `bound` and the one task that runs its list/watches (one per namespace under
 /// `--namespaces`), so that one handle stops them all.
 fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) -> (Served, AbortHandle) {
@@ -611,6 +616,15 @@ fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) 
     let headers = bound.headers();
     let (reader, writers) = textstore::store(headers.names(), namespaces.len(), &env.maintenance);
     let served = Served { name: name.to_owned(), headers: Arc::new(headers), store: reader };
+    if bound.shard.is_blocked() {
+        // Server mode, and the API server does not shard: nothing is listed (a non-sharding server
+        // would send every object), nothing is served, and /readyz names the wait, as for built-in kinds.
+        for mut w in writers {
+            w.apply(StoreEvent::Reset);
+            w.apply(StoreEvent::Failing(Some(BLOCKED.to_owned())));
+        }
+        return (served, watches.spawn(async {}));
+    }
     let bound = Arc::new(bound);
     let pipelines: Vec<_> = writers
         .into_iter()
