@@ -117,6 +117,24 @@ fn resource_of(store: &Store, path: &str) -> Option<Arc<ResourceType>> {
     store.resource_by_path(group, version, plural)
 }
 
+/// A real server decodes a built-in kind's body into its Go type before it stores anything, so a field of
+/// the wrong type is refused at the write (400), not left for whoever reads the object as protobuf.
+/// Custom resources take any JSON.
+pub(crate) fn check_decodable(rt: &ResourceType, v: &serde_json::Value) -> Result<(), SimError> {
+    if !has_protobuf(rt) {
+        return Ok(());
+    }
+    let Some(msg) = kwire::schema::for_kind(&rt.api_version(), &rt.kind) else { return Ok(()) };
+    kwire::json::encode_lenient(msg.name, v).map(|_| ()).map_err(|e| {
+        let version = rt.api_version();
+        let version = version.rsplit('/').next().unwrap_or_default();
+        SimError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {e}",
+            kind = rt.kind
+        ))
+    })
+}
+
 /// Whether objects of `rt` can be answered as protobuf: built-in kinds the schema knows.
 fn has_protobuf(rt: &ResourceType) -> bool {
     rt.strategic && kwire::schema::for_kind(&rt.api_version(), &rt.kind).is_some()

@@ -597,6 +597,7 @@ async fn resource_route(
         }
         (&Method::PUT, Some(name)) => {
             let mut v = parse_body(&req.body)?;
+            crate::protobuf::check_decodable(&t.rt, &v)?;
             fill_identity(&t, &mut v, name)?;
             let kind = if t.sub.is_some() { UpdateKind::Status } else { UpdateKind::Main };
             let o = st.store.update_in(&t.rt, v, kind)?;
@@ -725,6 +726,7 @@ fn fill_identity(t: &Target, v: &mut Value, name: &str) -> Result<(), SimError> 
 
 fn create(st: &Arc<State>, t: &Target, body: &[u8]) -> Result<Response<Body>, SimError> {
     let mut v = parse_body(body)?;
+    crate::protobuf::check_decodable(&t.rt, &v)?;
     fill_identity(t, &mut v, "")?;
     if t.rt.namespaced {
         let ns = t.ns.clone().unwrap_or_else(|| "default".to_string());
@@ -758,11 +760,16 @@ fn patch_object(st: &Arc<State>, t: &Target, name: &str, req: &HookRequest) -> R
     if pt == PatchType::Apply && st.store.get_in(&t.rt, &ns, name).is_none() {
         // Server-side apply creates what does not exist yet.
         let mut v = p;
+        crate::protobuf::check_decodable(&t.rt, &v)?;
         fill_identity(t, &mut v, name)?;
         let o = st.store.create_in(&t.rt, v, CreateMode::Api)?;
         return Ok(json_doc(StatusCode::CREATED, &o.bytes));
     }
-    let o = st.store.modify_in(&t.rt, &ns, name, kind, |cur| patch::apply(cur, pt, &p))?;
+    let o = st.store.modify_in(&t.rt, &ns, name, kind, |cur| {
+        let patched = patch::apply(cur, pt, &p)?;
+        crate::protobuf::check_decodable(&t.rt, &patched)?;
+        Ok(patched)
+    })?;
     Ok(json_doc(StatusCode::OK, &o.bytes))
 }
 

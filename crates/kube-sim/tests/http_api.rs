@@ -409,3 +409,37 @@ async fn deleting_a_namespace_deletes_its_objects_and_finalizers_hold_deletion()
     assert_eq!(h.get("/api/v1/namespaces/default/configmaps/fin").await.0, 404);
     sim.shutdown().await;
 }
+
+/// A built-in kind's body with a field of the wrong type is refused at the write, as a real server
+/// refuses what it cannot decode into the Go type, so every object stored can be served as protobuf.
+#[tokio::test]
+async fn writes_a_built_in_kind_cannot_decode_are_refused() {
+    let sim = plain_sim(100).await;
+    let h = Http::new(&sim.url(), Some(sim.token()));
+    let base = "/api/v1/namespaces/default/configmaps";
+    let broken = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "broken", "ownerReferences": 7}});
+    let (s, st) = h.post(base, &broken).await;
+    assert_eq!((s, st["reason"].as_str()), (400, Some("BadRequest")), "{st}");
+    let msg = st["message"].as_str().unwrap();
+    assert!(msg.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "), "{msg}");
+    assert_eq!(h.get(&format!("{base}/broken")).await.0, 404, "nothing was stored");
+
+    // Replacing or patching a good object into such a shape is refused too, and leaves it as it was.
+    let (s, good) = h.post(base, &cm("good", json!({"app": "x"}))).await;
+    assert_eq!(s, 201);
+    let mut replaced = good.clone();
+    replaced["data"] = json!(["not", "a", "map"]);
+    let (s, _, st) = h.req("PUT", &format!("{base}/good"), "application/json", &replaced.to_string()).await;
+    assert_eq!((s, st["reason"].as_str()), (400, Some("BadRequest")), "{st}");
+    let patch = json!({"metadata": {"ownerReferences": "x"}}).to_string();
+    let (s, _, st) = h.req("PATCH", &format!("{base}/good"), "application/merge-patch+json", &patch).await;
+    assert_eq!((s, st["reason"].as_str()), (400, Some("BadRequest")), "{st}");
+    let (_, now) = h.get(&format!("{base}/good")).await;
+    assert_eq!(now["metadata"]["resourceVersion"], good["metadata"]["resourceVersion"]);
+    // Read as protobuf, it is served.
+    let (s, ct, _) =
+        h.req_accept("GET", &format!("{base}/good"), "", "", Some("application/vnd.kubernetes.protobuf")).await;
+    assert_eq!((s, ct.as_str()), (200, "application/vnd.kubernetes.protobuf"));
+    sim.shutdown().await;
+}
