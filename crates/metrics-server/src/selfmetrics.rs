@@ -201,7 +201,9 @@ impl SelfMetrics {
 
     /// The page as served: the process families read now, then the kept page of the others.
     pub fn page(&self) -> [Bytes; 2] {
-        [Bytes::from(render_process(&ProcessStats::read())), self.own_page()]
+        let mut process = Vec::new();
+        selfproc::render(&mut process, &selfproc::ProcessStats::read());
+        [Bytes::from(process), self.own_page()]
     }
 
     /// The six families, rendered again only after a change.
@@ -253,134 +255,6 @@ impl SelfMetrics {
             write_sample(out, name, &[("type", "node")], i.node_points as f64);
         }
     }
-}
-
-/// What the process collector reports, read from `/proc`; a value that cannot be read is left out.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProcessStats {
-    pub cpu_seconds: Option<f64>,
-    pub max_fds: Option<f64>,
-    pub network_receive_bytes: Option<f64>,
-    pub network_transmit_bytes: Option<f64>,
-    pub open_fds: Option<f64>,
-    pub resident_bytes: Option<f64>,
-    pub start_time_seconds: Option<f64>,
-    pub virtual_bytes: Option<f64>,
-    pub virtual_max_bytes: Option<f64>,
-}
-
-/// USER_HZ: /proc reports CPU times and the start time in these ticks.
-const CLOCK_TICKS: f64 = 100.0;
-
-impl ProcessStats {
-    pub fn read() -> ProcessStats {
-        let read = |p: &str| std::fs::read_to_string(p).ok();
-        let fds = selfproc::open_fds().map(|n| n as f64);
-        Self::parse(
-            read("/proc/self/stat").as_deref(),
-            read("/proc/self/status").as_deref(),
-            read("/proc/self/limits").as_deref(),
-            read("/proc/stat").as_deref(),
-            read("/proc/self/net/dev").as_deref(),
-            fds,
-        )
-    }
-
-    fn parse(
-        stat: Option<&str>,
-        status: Option<&str>,
-        limits: Option<&str>,
-        system_stat: Option<&str>,
-        net_dev: Option<&str>,
-        open_fds: Option<f64>,
-    ) -> ProcessStats {
-        // Fields after the command name, which is in parentheses and may hold spaces; index 0 is field 3.
-        let fields: Vec<&str> =
-            stat.and_then(|s| s.rfind(')').map(|i| s[i + 1..].split_whitespace().collect())).unwrap_or_default();
-        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
-        let kib = |key: &str| {
-            status?
-                .lines()
-                .find_map(|l| l.strip_prefix(key))?
-                .split_whitespace()
-                .next()?
-                .parse::<f64>()
-                .ok()
-                .map(|k| k * 1024.0)
-        };
-        // A soft limit; "unlimited" is the largest 64-bit value, as Go's procfs reads it.
-        let limit = |prefix: &str| {
-            let line = limits?.lines().find(|l| l.starts_with(prefix))?;
-            let soft = line[prefix.len()..].split_whitespace().next()?;
-            if soft == "unlimited" { Some(u64::MAX as f64) } else { soft.parse::<f64>().ok() }
-        };
-        let boot =
-            system_stat.and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse::<f64>().ok());
-        // Receive bytes are the first number after the interface name, transmit bytes the ninth.
-        let (mut rx, mut tx, mut any) = (0.0, 0.0, false);
-        for line in net_dev.unwrap_or("").lines().skip(2) {
-            let Some((_, nums)) = line.split_once(':') else { continue };
-            let n: Vec<f64> = nums.split_whitespace().filter_map(|v| v.parse().ok()).collect();
-            if n.len() >= 9 {
-                rx += n[0];
-                tx += n[8];
-                any = true;
-            }
-        }
-        ProcessStats {
-            cpu_seconds: field(14).zip(field(15)).map(|(u, s)| (u + s) / CLOCK_TICKS),
-            max_fds: limit("Max open files"),
-            network_receive_bytes: any.then_some(rx),
-            network_transmit_bytes: any.then_some(tx),
-            open_fds,
-            resident_bytes: kib("VmRSS:"),
-            start_time_seconds: field(22).zip(boot).map(|(start, boot)| boot + start / CLOCK_TICKS),
-            virtual_bytes: kib("VmSize:"),
-            virtual_max_bytes: limit("Max address space"),
-        }
-    }
-}
-
-/// The `process_*` families, in name order as a Prometheus registry gathers them.
-fn render_process(p: &ProcessStats) -> String {
-    let families: [(&str, &str, &str, Option<f64>); 9] = [
-        ("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter", p.cpu_seconds),
-        ("process_max_fds", "Maximum number of open file descriptors.", "gauge", p.max_fds),
-        (
-            "process_network_receive_bytes_total",
-            "Number of bytes received by the process over the network.",
-            "counter",
-            p.network_receive_bytes,
-        ),
-        (
-            "process_network_transmit_bytes_total",
-            "Number of bytes sent by the process over the network.",
-            "counter",
-            p.network_transmit_bytes,
-        ),
-        ("process_open_fds", "Number of open file descriptors.", "gauge", p.open_fds),
-        ("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", p.resident_bytes),
-        (
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            "gauge",
-            p.start_time_seconds,
-        ),
-        ("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", p.virtual_bytes),
-        (
-            "process_virtual_memory_max_bytes",
-            "Maximum amount of virtual memory available in bytes.",
-            "gauge",
-            p.virtual_max_bytes,
-        ),
-    ];
-    let mut out = Vec::new();
-    for (name, help, kind, value) in families {
-        let Some(v) = value else { continue };
-        write_header(&mut out, name, help, kind);
-        write_sample(&mut out, name, &[], v);
-    }
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -451,57 +325,6 @@ mod tests {
             let t = m.render();
             assert!(shows(&t), "change {n}: {t}");
             assert_eq!(renders(), n + 2);
-        }
-    }
-
-    #[test]
-    fn process_families_from_proc() {
-        let stat = "4242 (metrics server) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 50 0 0 20 0 8 0 12345 700000000 3000 18446744073709551615";
-        let status = "Name:\tkubestate\nVmSize:\t  683592 kB\nVmRSS:\t   14336 kB\n";
-        let limits = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax address space         unlimited            unlimited            bytes\n";
-        let net = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo: 1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2500      20    0    0    0     0          0         0      700       7    0    0    0     0       0          0\n";
-        let p = ProcessStats::parse(
-            Some(stat),
-            Some(status),
-            Some(limits),
-            Some("cpu 1 2\nbtime 1700000000\n"),
-            Some(net),
-            Some(9.0),
-        );
-        let text = render_process(&p);
-        let want = "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
-# TYPE process_cpu_seconds_total counter
-process_cpu_seconds_total 2
-# HELP process_max_fds Maximum number of open file descriptors.
-# TYPE process_max_fds gauge
-process_max_fds 1.048576e+06
-# HELP process_network_receive_bytes_total Number of bytes received by the process over the network.
-# TYPE process_network_receive_bytes_total counter
-process_network_receive_bytes_total 3500
-# HELP process_network_transmit_bytes_total Number of bytes sent by the process over the network.
-# TYPE process_network_transmit_bytes_total counter
-process_network_transmit_bytes_total 1700
-# HELP process_open_fds Number of open file descriptors.
-# TYPE process_open_fds gauge
-process_open_fds 9
-# HELP process_resident_memory_bytes Resident memory size in bytes.
-# TYPE process_resident_memory_bytes gauge
-process_resident_memory_bytes 1.4680064e+07
-# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.
-# TYPE process_start_time_seconds gauge
-process_start_time_seconds 1.70000012345e+09
-# HELP process_virtual_memory_bytes Virtual memory size in bytes.
-# TYPE process_virtual_memory_bytes gauge
-process_virtual_memory_bytes 6.99998208e+08
-# HELP process_virtual_memory_max_bytes Maximum amount of virtual memory available in bytes.
-# TYPE process_virtual_memory_max_bytes gauge
-process_virtual_memory_max_bytes 1.8446744073709552e+19
-";
-        assert_eq!(text, want);
-        // This process's own numbers are there on Linux.
-        let live = ProcessStats::read();
-        if cfg!(target_os = "linux") {
-            assert!(live.resident_bytes.unwrap() > 0.0 && live.open_fds.unwrap() > 0.0);
         }
     }
 }

@@ -329,7 +329,7 @@ impl Telemetry {
         self.render_synced(&mut out);
         self.render_ingest(&mut out);
         self.render_histogram(&mut out);
-        render_process(&mut out, &ProcSource::read());
+        selfproc::render(&mut out, &selfproc::ProcessStats::read());
         for f in self.extra.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             f(&mut out);
         }
@@ -408,90 +408,6 @@ fn render_build_info(out: &mut Vec<u8>) {
     );
 }
 
-/// The raw `/proc/self` inputs of the process metrics (separate so the arithmetic is testable).
-#[derive(Default)]
-struct ProcSource {
-    stat: Option<String>,
-    status: Option<String>,
-    limits: Option<String>,
-    open_fds: Option<usize>,
-    boot_time: Option<f64>,
-}
-
-impl ProcSource {
-    fn read() -> Self {
-        let boot_time = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse::<f64>().ok()));
-        ProcSource {
-            stat: std::fs::read_to_string("/proc/self/stat").ok(),
-            status: std::fs::read_to_string("/proc/self/status").ok(),
-            limits: std::fs::read_to_string("/proc/self/limits").ok(),
-            open_fds: selfproc::open_fds(),
-            boot_time,
-        }
-    }
-}
-
-/// Linux reports CPU times and start time in clock ticks; USER_HZ is 100 on every mainstream platform.
-const CLOCK_TICKS: f64 = 100.0;
-
-fn render_process(out: &mut Vec<u8>, src: &ProcSource) {
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    let stat_fields: Vec<&str> = src
-        .stat
-        .as_deref()
-        .and_then(|s| s.rfind(')').map(|i| &s[i + 1..]))
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    // Index 0 here is field 3 (state) of proc(5).
-    let field = |n: usize| stat_fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
-    if let (Some(u), Some(s)) = (field(14), field(15)) {
-        write_header(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter");
-        write_sample(out, "process_cpu_seconds_total", &[], (u + s) / CLOCK_TICKS);
-    }
-    if let Some(fds) = src.open_fds {
-        write_header(out, "process_open_fds", "Number of open file descriptors.", "gauge");
-        write_sample(out, "process_open_fds", &[], fds as f64);
-    }
-    let max_fds = src.limits.as_deref().and_then(|l| {
-        l.lines()
-            .find(|line| line.starts_with("Max open files"))
-            .and_then(|line| line.split_whitespace().nth(3))
-            .and_then(|v| v.parse::<f64>().ok())
-    });
-    if let Some(m) = max_fds {
-        write_header(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge");
-        write_sample(out, "process_max_fds", &[], m);
-    }
-    let status_kb = |key: &str| {
-        src.status.as_deref().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-                .map(|kb| kb * 1024.0)
-        })
-    };
-    if let Some(v) = status_kb("VmSize:") {
-        write_header(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge");
-        write_sample(out, "process_virtual_memory_bytes", &[], v);
-    }
-    if let Some(v) = status_kb("VmRSS:") {
-        write_header(out, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
-        write_sample(out, "process_resident_memory_bytes", &[], v);
-    }
-    if let (Some(start), Some(boot)) = (field(22), src.boot_time) {
-        write_header(
-            out,
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            "gauge",
-        );
-        write_sample(out, "process_start_time_seconds", &[], boot + start / CLOCK_TICKS);
-    }
-}
-
 /// Unix time now, in seconds (for callers that stamp telemetry).
 pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
@@ -566,28 +482,11 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(find("process_resident_memory_bytes", &[]).unwrap() > 0.0);
             assert!(find("process_open_fds", &[]).unwrap() > 0.0);
+            // Go's process collector of upstream's client_golang has these too.
+            assert!(find("process_network_receive_bytes_total", &[]).is_some());
+            assert!(find("process_virtual_memory_max_bytes", &[]).is_some());
             let start = find("process_start_time_seconds", &[]).unwrap();
             assert!((start - unix_now()).abs() < 86400.0 * 365.0, "{start}");
         }
-    }
-
-    #[test]
-    fn process_metrics_from_fixed_proc_text() {
-        let src = ProcSource {
-            stat: Some("42 (my (odd) name) S 1 42 42 0 -1 0 0 0 0 0 250 150 0 0 20 0 1 0 1000 0 0".into()),
-            status: Some("Name:\tx\nVmSize:\t  2048 kB\nVmRSS:\t   1024 kB\n".into()),
-            limits: Some("Limit  Soft Limit  Hard Limit  Units\nMax open files            1048576              1048576              files\n".into()),
-            open_fds: Some(7),
-            boot_time: Some(1_700_000_000.0),
-        };
-        let mut out = Vec::new();
-        render_process(&mut out, &src);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("process_cpu_seconds_total 4\n"), "{text}");
-        assert!(text.contains("process_virtual_memory_bytes 2.097152e+06\n"), "{text}");
-        assert!(text.contains("process_resident_memory_bytes 1.048576e+06\n"), "{text}");
-        assert!(text.contains("process_max_fds 1.048576e+06\n"), "{text}");
-        assert!(text.contains("process_open_fds 7\n"), "{text}");
-        assert!(text.contains("process_start_time_seconds 1.70000001e+09\n"), "{text}");
     }
 }
