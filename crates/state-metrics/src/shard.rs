@@ -60,7 +60,6 @@ impl Shard {
         self.total > 1
     }
 
-    /// Whether this shard owns the object with `uid`.
     /// The shard a server-mode instance is given while the API server cannot shard for it: past the
     /// last one, so it owns nothing, and [`Shard::is_blocked`] tells its list/watches not to run.
     pub fn blocked(of: Shard) -> Shard {
@@ -71,6 +70,7 @@ impl Shard {
         self.index >= self.total
     }
 
+    /// Whether this shard owns the object with `uid`.
     pub fn owns(self, uid: &str) -> bool {
         match self.split {
             Split::Jump => owns(uid, self.index, self.total),

@@ -25,7 +25,7 @@ use crate::ingest::wire::{Failure, Scope};
 use crate::scrape::Served;
 use crate::shard::{Shard, Split};
 use crate::telemetry::Telemetry;
-use crate::textstore::StoreEvent;
+use crate::textstore::{StoreEvent, Writer};
 
 /// `--shard-mode`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -267,11 +267,16 @@ pub fn block(served: &[Served], why: &str) {
     for s in served {
         for part in 0..s.store.part_count() {
             if let Some(mut w) = s.store.reclaim(part) {
-                w.apply(StoreEvent::Reset);
-                w.apply(StoreEvent::Failing(Some(format!("sharding: {why}"))));
+                block_writer(&mut w, why);
             }
         }
     }
+}
+
+/// One store part of a blocked instance: emptied, and failing with `why` for /readyz.
+pub fn block_writer(w: &mut Writer, why: &str) {
+    w.apply(StoreEvent::Reset);
+    w.apply(StoreEvent::Failing(Some(format!("sharding: {why}"))));
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::options::Options;
 use crate::scrape::{Headers, Served};
 use crate::shard::Shard;
 use crate::telemetry::UNSTRUCTURED;
-use crate::textstore::{self, Maintenance, StoreEvent};
+use crate::textstore::{self, Maintenance};
 
 /// How often the config file is re-read.
 const POLL: Duration = Duration::from_secs(1);
@@ -602,8 +602,7 @@ fn reconcile(
 
 /// Why a custom resource is not served while server-side sharding is blocked (the log line and the
 /// built-in resources' /readyz lines say what the server answered).
-const BLOCKED: &str =
-    "sharding: --shard-mode=server, and the API server does not shard lists; nothing is served until it does";
+const BLOCKED: &str = "--shard-mode=server, and the API server does not shard lists; nothing is served until it does";
 
 /// A new writer for `bound` and the one task that runs its list/watches (one per namespace under
 /// `--namespaces`), so that one handle stops them all.
@@ -620,9 +619,9 @@ fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) 
         // Server mode, and the API server does not shard: nothing is listed (a non-sharding server
         // would send every object), nothing is served, and /readyz names the wait, as for built-in kinds.
         for mut w in writers {
-            w.apply(StoreEvent::Reset);
-            w.apply(StoreEvent::Failing(Some(BLOCKED.to_owned())));
+            crate::sharding::block_writer(&mut w, BLOCKED);
         }
+        // No list/watch runs; the empty task keeps the one-handle-per-writer shape `reconcile` stops.
         return (served, watches.spawn(async {}));
     }
     let bound = Arc::new(bound);
