@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cluster;
 pub mod decode;
 pub mod format;
+pub mod http1;
 pub mod negotiate;
 pub mod openapi;
 pub mod options;

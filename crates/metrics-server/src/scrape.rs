@@ -7,16 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
 use crate::api::NodeInfo;
 use crate::cluster::{choose_address, choose_port};
 use crate::decode::{DecodeError, Decoder, SeriesOrder};
+use crate::http1::{Conn, HttpError};
 use crate::selfmetrics::SelfMetrics;
 use crate::storage::{Batch, FastSet, Interner, Name, Nanos};
 
@@ -37,9 +34,7 @@ pub enum ScrapeError {
     )]
     Tls(String, std::io::Error),
     #[error("http: {0}")]
-    Http(#[from] hyper::Error),
-    #[error("building request: {0}")]
-    Request(#[from] http::Error),
+    Http(#[from] HttpError),
     #[error("request failed, status: \"{0}\"")]
     Status(String),
     #[error("response body larger than {MAX_BODY} bytes")]
@@ -119,9 +114,7 @@ impl KubeletClient {
     /// idle), one new connection is tried, as Go's transport retries an idempotent request.
     /// `token` is the `Authorization` value of this tick ([`bearer`]).
     pub async fn fetch(&self, t: &Target, token: Option<&HeaderValue>) -> Result<Batch, ScrapeError> {
-        if let Some(mut p) = self.pool.take(&t.node, t)
-            && p.sender.ready().await.is_ok()
-        {
+        if let Some(p) = self.pool.take(&t.node, t) {
             match self.get(p, t, token).await {
                 Err(Retry::Fresh(_)) => {}
                 Err(Retry::No(e)) => return Err(e),
@@ -135,11 +128,7 @@ impl KubeletClient {
     async fn connect(&self, t: &Target) -> Result<Pooled, ScrapeError> {
         let authority =
             if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        // The request line and Host header of every request on this connection, built once.
-        let uri = http::Uri::try_from(format!("{scheme}://{authority}{}", t.path)).map_err(http::Error::from)?;
-        let host = HeaderValue::try_from(authority.as_str()).map_err(http::Error::from)?;
-        let head = Head { host_port: (t.host.clone(), t.port), path: t.path.clone(), uri, host };
+        let to = (t.host.clone(), t.port, t.path.clone());
         let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| ScrapeError::Connect(authority.to_string(), e))?;
@@ -151,55 +140,44 @@ impl KubeletClient {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| ScrapeError::Tls(authority.clone(), e))?;
-                handshake(tls, head).await
+                Ok(Pooled { to, conn: Conn::new(tls, &t.path, &authority, USER_AGENT) })
             }
-            None => handshake(tcp, head).await,
+            None => Ok(Pooled { to, conn: Conn::new(tcp, &t.path, &authority, USER_AGENT) }),
         }
     }
 
     async fn get(&self, mut p: Pooled, t: &Target, token: Option<&HeaderValue>) -> Result<Batch, Retry> {
-        let mut req = http::Request::new(Empty::<Bytes>::new());
-        *req.uri_mut() = p.head.uri.clone();
-        let h = req.headers_mut();
-        h.reserve(3);
-        h.insert(http::header::HOST, p.head.host.clone());
-        h.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        if let Some(tok) = token {
-            h.insert(http::header::AUTHORIZATION, tok.clone());
-        }
         // Samples without their own timestamp get the time just before sending.
         let request_time = now_nanos();
-        let resp = p.sender.send_request(req).await.map_err(|e| Retry::Fresh(e.into()))?;
-        if resp.status() != http::StatusCode::OK {
-            let s = resp.status();
-            return Err(Retry::No(ScrapeError::Status(format!(
-                "{} {}",
-                s.as_u16(),
-                s.canonical_reason().unwrap_or("")
-            ))));
+        let mut resp = match p.conn.get(token.map(HeaderValue::as_bytes)).await {
+            Ok(r) => r,
+            Err(e @ HttpError::Unanswered(_)) => return Err(Retry::Fresh(e.into())),
+            Err(e) => return Err(Retry::No(e.into())),
+        };
+        if resp.status != 200 {
+            return Err(Retry::No(ScrapeError::Status(format!("{} {}", resp.status, resp.reason))));
         }
-        let mut body = resp.into_body();
         let expected = lock(&self.names).remove(&t.node).unwrap_or_default();
         // Names of series the last scrape did not have (a new pod) are shared within this response.
         let mut interner = Interner::default();
         let mut dec = Decoder::expecting(&mut interner, request_time, expected);
         let mut total = 0usize;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| Retry::No(e.into()))?;
-            if let Some(chunk) = frame.data_ref() {
-                total += chunk.len();
-                if total > MAX_BODY {
-                    return Err(Retry::No(ScrapeError::TooLarge));
-                }
-                dec.feed(chunk).map_err(|e| Retry::No(e.into()))?;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Retry::No(e.into()))? {
+            total += chunk.len();
+            if total > MAX_BODY {
+                return Err(Retry::No(ScrapeError::TooLarge));
             }
+            dec.feed(chunk).map_err(|e| Retry::No(e.into()))?;
         }
+        let reusable = resp.reusable();
         let node: Name = Arc::from(t.node.as_str());
         let (batch, order) = dec.finish_with_order(&node).map_err(|e| Retry::No(e.into()))?;
         // Keep only this scrape's series, so pods that left the node let their names go.
         lock(&self.names).insert(t.node.clone(), order);
-        // The whole body was read: the connection can serve the next scrape.
-        self.pool.put(&t.node, p);
+        // The whole body was read and the kubelet keeps the connection: it can serve the next scrape.
+        if reusable {
+            self.pool.put(&t.node, p);
+        }
         Ok(batch)
     }
 }
@@ -226,30 +204,6 @@ impl Retry {
     }
 }
 
-async fn handshake<IO>(io: IO, head: Head) -> Result<Pooled, ScrapeError>
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    // A fixed 16 KiB read buffer: a kept-alive connection per node must not keep the largest body's
-    // worth of buffer (a kubelet answers 20-200 KB).
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
-        .read_buf_exact_size(Some(16 * 1024))
-        .handshake(TokioIo::new(io))
-        .await?;
-    let conn = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(Pooled { head, sender, conn })
-}
-
-/// Where a kept connection goes, and the parts of its requests that do not change between them.
-struct Head {
-    host_port: (String, u16),
-    path: String,
-    uri: http::Uri,
-    host: HeaderValue,
-}
-
 const USER_AGENT: &str = concat!("metrics-server/", env!("CARGO_PKG_VERSION"), " (kubestate)");
 
 /// The `Authorization` value for a bearer token, built once per tick and shared by every request.
@@ -268,15 +222,9 @@ pub struct ConnPool {
 }
 
 struct Pooled {
-    head: Head,
-    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
-    conn: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        self.conn.abort();
-    }
+    /// Host, port and path the connection's requests go to.
+    to: (String, u16, String),
+    conn: Conn,
 }
 
 impl ConnPool {
@@ -286,9 +234,9 @@ impl ConnPool {
 
     /// The node's idle connection if it goes where `t` does; a node that moved gets a new one.
     fn take(&self, node: &str, t: &Target) -> Option<Pooled> {
-        let p = self.lock().remove(node)?;
-        let h = &p.head;
-        (h.host_port.0 == t.host && h.host_port.1 == t.port && h.path == t.path && !p.sender.is_closed()).then_some(p)
+        let mut p = self.lock().remove(node)?;
+        let (host, port, path) = &p.to;
+        (*host == t.host && *port == t.port && *path == t.path && p.conn.is_idle_and_open()).then_some(p)
     }
 
     fn put(&self, node: &str, p: Pooled) {
@@ -550,7 +498,8 @@ pub(crate) mod tests {
     async fn kubelet_connections_are_kept_alive_and_replaced_when_closed() {
         use std::sync::atomic::Ordering;
         let client = plain_client(Duration::from_secs(5));
-        for (step, connections) in [(Then::Answer, 1), (Then::AnswerAndClose, 3)] {
+        // A kubelet that answers `Connection: close` gets a new connection per scrape, and none is kept.
+        for (step, connections, kept) in [(Then::Answer, 1, 1), (Then::AnswerAndClose, 3, 0)] {
             let (port, accepted) = scripted_kubelet(vec![step; 3]).await;
             let t = local_target("n1", port);
             let mut first_pod_name: Option<Name> = None;
@@ -564,11 +513,10 @@ pub(crate) mod tests {
                 }
                 first_pod_name.get_or_insert(name);
             }
-            assert_eq!(accepted.load(Ordering::SeqCst), connections);
+            assert_eq!((accepted.load(Ordering::SeqCst), client.pool.len()), (connections, kept));
+            client.pool.retain(|n| n != "n1");
+            assert!(client.pool.is_empty());
         }
-        assert_eq!(client.pool.len(), 1);
-        client.pool.retain(|n| n != "n1");
-        assert!(client.pool.is_empty());
     }
 
     #[tokio::test]
