@@ -143,7 +143,16 @@ pub struct Storage {
     resolution: Nanos,
     nodes: FastMap<Name, Slot>,
     /// namespace → pod → containers. Nested so lookups by `&str` need no allocation.
-    pods: FastMap<Name, FastMap<Name, Vec<(Name, Slot)>>>,
+    pods: FastMap<Name, FastMap<Name, PodSlots>>,
+    /// Counts stores; a pod whose `seen` is not the current one was not in the last batch.
+    generation: u64,
+}
+
+/// A pod's containers, and the store that last saw it.
+#[derive(Debug)]
+struct PodSlots {
+    seen: u64,
+    containers: Vec<(Name, Slot)>,
 }
 
 impl Storage {
@@ -152,6 +161,7 @@ impl Storage {
             resolution: resolution.as_nanos().min(i64::MAX as u128) as Nanos,
             nodes: FastMap::default(),
             pods: FastMap::default(),
+            generation: 0,
         }
     }
 
@@ -167,25 +177,31 @@ impl Storage {
         }
         self.nodes = nodes;
 
-        // Sized like the last batch's maps, so a steady cluster does not grow them anew every tick.
-        let mut pods: FastMap<Name, FastMap<Name, Vec<(Name, Slot)>>> =
-            FastMap::with_capacity_and_hasher(self.pods.len(), Default::default());
+        // Pods are updated in place and the ones the batch lacks swept after: rebuilding the maps every
+        // tick allocated and freed a map entry and a vector per pod (143,000 of each at 5,000 nodes).
+        self.generation += 1;
+        let seen = self.generation;
         for pod in &batch.pods {
-            let old_ns = self.pods.get(&*pod.namespace);
-            let old = old_ns.and_then(|m| m.get(&*pod.name));
-            let mut containers = Vec::with_capacity(pod.containers.len());
-            for (cname, new) in &pod.containers {
-                // Names are shared between scrapes: the pointer usually settles it.
-                let old_slot =
-                    old.and_then(|cs| cs.iter().find(|(n, _)| Arc::ptr_eq(n, cname) || n == cname).map(|(_, s)| s));
-                let prev = container_prev(self.resolution, old_slot, new);
-                containers.push((cname.clone(), Slot { last: *new, prev }));
+            let pods = match self.pods.get_mut(&*pod.namespace) {
+                Some(m) => m,
+                None => self.pods.entry(pod.namespace.clone()).or_default(),
+            };
+            match pods.get_mut(&*pod.name) {
+                Some(slots) => {
+                    slots.seen = seen;
+                    update(self.resolution, &mut slots.containers, &pod.containers);
+                }
+                None => {
+                    let mut containers = Vec::new();
+                    update(self.resolution, &mut containers, &pod.containers);
+                    pods.insert(pod.name.clone(), PodSlots { seen, containers });
+                }
             }
-            pods.entry(pod.namespace.clone())
-                .or_insert_with(|| FastMap::with_capacity_and_hasher(old_ns.map_or(0, |m| m.len()), Default::default()))
-                .insert(pod.name.clone(), containers);
         }
-        self.pods = pods;
+        self.pods.retain(|_, pods| {
+            pods.retain(|_, p| p.seen == seen);
+            !pods.is_empty()
+        });
     }
 
     /// Upstream readiness: at least one node and one container have a baseline.
@@ -243,11 +259,11 @@ impl Storage {
     }
 
     fn pod_slots(&self, namespace: &str, name: &str) -> Option<&Vec<(Name, Slot)>> {
-        self.pods.get(namespace)?.get(name)
+        self.pods.get(namespace)?.get(name).map(|p| &p.containers)
     }
 
     fn containers(&self) -> impl Iterator<Item = &(Name, Slot)> {
-        self.pods.values().flat_map(|m| m.values()).flat_map(|cs| cs.iter())
+        self.pods.values().flat_map(|m| m.values()).flat_map(|p| p.containers.iter())
     }
 
     /// Names of all nodes in the last batch.
@@ -271,6 +287,26 @@ fn advance(old: &Slot, new: &Point) -> Option<Point> {
         tracing::debug!("new metrics point is older than stored previous, drop previous");
         None
     }
+}
+
+/// A pod's container slots after a scrape of `new`: in place when the containers are those of the last
+/// scrape in the same order (names are shared between scrapes: the pointer usually settles it).
+fn update(resolution: Nanos, slots: &mut Vec<(Name, Slot)>, new: &[(Name, Point)]) {
+    let same = |(a, _): &(Name, Slot), (b, _): &(Name, Point)| Arc::ptr_eq(a, b) || a == b;
+    if slots.len() == new.len() && slots.iter().zip(new).all(|(a, b)| same(a, b)) {
+        for ((_, slot), (_, p)) in slots.iter_mut().zip(new) {
+            *slot = Slot { prev: container_prev(resolution, Some(slot), p), last: *p };
+        }
+        return;
+    }
+    let rebuilt = new
+        .iter()
+        .map(|(name, p)| {
+            let old = slots.iter().find(|(n, _)| Arc::ptr_eq(n, name) || n == name).map(|(_, s)| s);
+            (name.clone(), Slot { prev: container_prev(resolution, old, p), last: *p })
+        })
+        .collect();
+    *slots = rebuilt;
 }
 
 fn container_prev(resolution: Nanos, old: Option<&Slot>, new: &Point) -> Option<Point> {
@@ -428,6 +464,37 @@ mod tests {
         assert!(st.node("n2").is_some());
         st.store(&Batch::default());
         assert!(st.node("n1").is_none());
+    }
+
+    #[test]
+    fn pods_absent_from_a_batch_disappear_and_changed_containers_keep_their_points() {
+        let mut st = storage();
+        let two = |ts: i64| {
+            let mut b = pod_batch("ns", "a", &[("c", pt(0, ts, ts as u64, 1))]);
+            b.pods.extend(pod_batch("ns", "b", &[("c", pt(0, ts, ts as u64, 1))]).pods);
+            b
+        };
+        st.store(&two(100));
+        st.store(&two(110));
+        assert!(st.pod("ns", "b").is_some());
+        st.store(&pod_batch("ns", "a", &[("c", pt(0, 120, 120, 1))]));
+        assert!(st.pod("ns", "b").is_none());
+        assert_eq!(st.pod_keys().count(), 1);
+        // Back after a missed scrape: two more points are needed.
+        st.store(&two(130));
+        assert!(st.pod("ns", "b").is_none());
+        st.store(&two(140));
+        assert!(st.pod("ns", "b").is_some());
+        // A container added in front: the old one keeps its point, the new one has none yet, so the pod
+        // is left out until it has.
+        st.store(&pod_batch("ns", "a", &[("d", pt(0, 150, 1, 1)), ("c", pt(0, 150, 150, 1))]));
+        assert!(st.pod("ns", "a").is_none());
+        assert_eq!(st.container_points(), 1);
+        st.store(&pod_batch("ns", "a", &[("d", pt(0, 160, 11, 1)), ("c", pt(0, 160, 160, 1))]));
+        let names: Vec<_> = st.pod("ns", "a").unwrap().containers.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(names, ["d", "c"]);
+        st.store(&Batch::default());
+        assert_eq!(st.pod_keys().count(), 0);
     }
 
     #[test]
