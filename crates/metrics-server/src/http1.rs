@@ -35,7 +35,13 @@ pub enum HttpError {
     Malformed(&'static str),
 }
 
-/// A connection to one endpoint; every request asks for the same path.
+/// Whether `path` can be written as the target of a request line: an absolute path of visible ASCII
+/// (a space or line break would end the line and let the rest be read as headers).
+pub fn is_request_target(path: &str) -> bool {
+    path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A connection to one endpoint; every request asks for the same path ([`is_request_target`]).
 pub struct Conn {
     io: Box<dyn Io>,
     /// Request line, `Host` and `User-Agent`: the same for every request on this connection.
@@ -418,6 +424,14 @@ mod tests {
     fn broken_chunk_framing_is_an_error() {
         for bad in [&b"x\r\n"[..], b"5\r\nhelloXX", b"5\nhello\r\n", b"11111111111111111\r\n", b"\r\n", b"0\r\n\r\r"] {
             assert!(read_body(Framing::Chunked, bad, &[]).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn only_visible_absolute_paths_are_request_targets() {
+        assert!(is_request_target("/metrics/resource") && is_request_target("/m?x=%20&y=1"));
+        for bad in ["", "metrics", "/a b", "/a\r\nX-Injected: 1", "/caf\u{e9}"] {
+            assert!(!is_request_target(bad), "{bad:?}");
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use crate::api::NodeInfo;
 use crate::cluster::{choose_address, choose_port};
 use crate::decode::{DecodeError, Decoder, SeriesOrder};
-use crate::http1::{Conn, HttpError};
+use crate::http1::{Conn, HttpError, is_request_target};
 use crate::selfmetrics::SelfMetrics;
 use crate::storage::{Batch, FastSet, Interner, Name, Nanos};
 
@@ -45,6 +45,8 @@ pub enum ScrapeError {
     Timeout,
     #[error("building request: the bearer token is not a valid header value")]
     BadToken,
+    #[error("building request: invalid metrics path {0:?} (annotation metrics.k8s.io/resource-metrics-path)")]
+    BadPath(String),
 }
 
 /// Where the bearer token for kubelets comes from.
@@ -128,6 +130,9 @@ impl KubeletClient {
     async fn connect(&self, t: &Target) -> Result<Pooled, ScrapeError> {
         let authority =
             if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
+        if !is_request_target(&t.path) {
+            return Err(ScrapeError::BadPath(t.path.clone()));
+        }
         let to = (t.host.clone(), t.port, t.path.clone());
         let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
             .await
@@ -542,6 +547,18 @@ pub(crate) mod tests {
         // The failed connection is not pooled; the next tick connects anew and is answered.
         client.fetch(&t, None).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_metrics_path_that_would_break_the_request_line_is_refused_before_connecting() {
+        use std::sync::atomic::Ordering;
+        let client = plain_client(Duration::from_secs(5));
+        let (port, accepted) = scripted_kubelet(vec![]).await;
+        let t = Target { path: "/metrics\r\nX-Injected: 1".into(), ..local_target("n1", port) };
+        let err = client.fetch(&t, None).await.expect_err("an unusable path");
+        assert!(matches!(err, ScrapeError::BadPath(_)), "{err}");
+        assert!(err.to_string().contains("resource-metrics-path"), "{err}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
