@@ -290,10 +290,11 @@ fn advance(old: &Slot, new: &Point) -> Option<Point> {
 }
 
 /// A pod's container slots after a scrape of `new`: in place when the containers are those of the last
-/// scrape in the same order (names are shared between scrapes: the pointer usually settles it).
+/// scrape in the same order.
 fn update(resolution: Nanos, slots: &mut Vec<(Name, Slot)>, new: &[(Name, Point)]) {
-    let same = |(a, _): &(Name, Slot), (b, _): &(Name, Point)| Arc::ptr_eq(a, b) || a == b;
-    if slots.len() == new.len() && slots.iter().zip(new).all(|(a, b)| same(a, b)) {
+    // Names are shared between scrapes: the pointer usually settles it.
+    let same = |a: &Name, b: &Name| Arc::ptr_eq(a, b) || a == b;
+    if slots.len() == new.len() && slots.iter().zip(new).all(|((a, _), (b, _))| same(a, b)) {
         for ((_, slot), (_, p)) in slots.iter_mut().zip(new) {
             *slot = Slot { prev: container_prev(resolution, Some(slot), p), last: *p };
         }
@@ -302,7 +303,7 @@ fn update(resolution: Nanos, slots: &mut Vec<(Name, Slot)>, new: &[(Name, Point)
     let rebuilt = new
         .iter()
         .map(|(name, p)| {
-            let old = slots.iter().find(|(n, _)| Arc::ptr_eq(n, name) || n == name).map(|(_, s)| s);
+            let old = slots.iter().find(|(n, _)| same(n, name)).map(|(_, s)| s);
             (name.clone(), Slot { prev: container_prev(resolution, old, p), last: *p })
         })
         .collect();
