@@ -131,6 +131,9 @@ pub trait ResourceHandle: Send + Sync + 'static {
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
     /// the watcher's decoding and rendering, for golden tests and tools.
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
+    /// What one object, given in `format`, decodes to, printed (`{:#?}`): the wire tests compare the
+    /// projections of both encodings of an object, not only their text.
+    fn projection(&self, raw: &[u8], format: Format) -> Result<String, String>;
     /// The API path of the resource's collection, in `namespace` or across all.
     fn collection(&self, namespace: Option<&str>) -> String;
     /// Lists and watches the resource into `spec.store` until dropped.
@@ -216,19 +219,27 @@ impl<R: Resource> ResourceHandle for Typed<R> {
         (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())
     }
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
-        let obj: R::Obj = match format {
-            Format::Json => serde_json::from_slice(raw).map_err(|e| e.to_string())?,
-            Format::Yaml => serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?,
-            Format::Protobuf => <R::Obj as crate::proj::Message>::decode(raw).map_err(|e| e.to_string())?,
-        };
+        let obj = decode::<R::Obj>(raw, format)?;
         Ok(crate::family::render(&obj, &R::IDENTITY.labels(&obj), R::families(), enabled, ctx))
+    }
+    fn projection(&self, raw: &[u8], format: Format) -> Result<String, String> {
+        Ok(format!("{:#?}", decode::<R::Obj>(raw, format)?))
     }
     fn collection(&self, namespace: Option<&str>) -> String {
         crate::ingest::collection_path::<R::Api>(namespace)
     }
     fn watch(&self, spec: WatchSpec) -> BoxFuture<'static, ()> {
         Box::pin(crate::ingest::run::<R>(spec))
+    }
+}
+
+fn decode<T: crate::proj::Object>(raw: &[u8], format: Format) -> Result<T, String> {
+    match format {
+        Format::Json => serde_json::from_slice(raw).map_err(|e| e.to_string()),
+        Format::Yaml => {
+            serde_saphyr::from_str(std::str::from_utf8(raw).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+        }
+        Format::Protobuf => T::decode(raw).map_err(|e| e.to_string()),
     }
 }
 

@@ -5,16 +5,16 @@ use crate::message;
 message! {
     /// `ParamKind` of Validating- and MutatingAdmissionPolicy specs.
     pub struct ParamKind {
-        1 => api_version: Option<String>,
-        2 => kind: Option<String>,
+        omitempty 1 => api_version: Option<String>,
+        omitempty 2 => kind: Option<String>,
     }
 }
 
 message! {
     /// `ParamRef` of Validating- and MutatingAdmissionPolicyBinding specs.
     pub struct ParamRef {
-        1 => name: Option<String>,
-        2 => namespace: Option<String>,
+        omitempty 1 => name: Option<String>,
+        omitempty 2 => namespace: Option<String>,
         4 => parameter_not_found_action: Option<String>,
     }
 }

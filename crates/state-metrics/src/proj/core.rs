@@ -6,8 +6,8 @@ message! {
     /// `ObjectReference`: what the families read of one (service account secrets, a volume's claim,
     /// an endpoint's target, a CronJob's active jobs).
     pub struct ObjectReference {
-        1 => kind: Option<String>,
-        2 => namespace: Option<String>,
-        3 => name: Option<String>,
+        omitempty 1 => kind: Option<String>,
+        omitempty 2 => namespace: Option<String>,
+        omitempty 3 => name: Option<String>,
     }
 }

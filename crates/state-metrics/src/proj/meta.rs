@@ -13,12 +13,12 @@ use crate::message;
 message! {
     /// `metav1.ObjectMeta`: what the families read of it.
     pub struct ObjectMeta {
-        1 => name: Option<String>,
-        2 => generate_name: Option<String>,
-        3 => namespace: Option<String>,
-        5 => uid: Option<String>,
-        6 => resource_version: Option<String>,
-        7 => generation: Option<i64>,
+        omitempty 1 => name: Option<String>,
+        omitempty 2 => generate_name: Option<String>,
+        omitempty 3 => namespace: Option<String>,
+        omitempty 5 => uid: Option<String>,
+        omitempty 6 => resource_version: Option<String>,
+        omitempty 7 => generation: Option<i64>,
         8 => creation_timestamp: Option<Time>,
         9 => deletion_timestamp: Option<Time>,
         11 => labels: Option<BTreeMap<String, String>>,
@@ -61,7 +61,7 @@ message! {
         #[serde(rename = "type")]
         1 => type_: String,
         2 => status: String,
-        3 => observed_generation: Option<i64>,
+        omitempty 3 => observed_generation: Option<i64>,
         4 => last_transition_time: Option<Time>,
         5 => reason: String,
         6 => message: String,

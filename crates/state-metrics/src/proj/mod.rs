@@ -304,14 +304,57 @@ pub fn field<'de, D: Deserializer<'de>, T: PbField + Deserialize<'de> + Default>
     T::from_json(d)
 }
 
+/// A Go field that is neither a pointer nor a slice or map, and `omitempty` in JSON: JSON leaves out its
+/// zero value, protobuf writes it anyway (Go's generated marshallers write every non-pointer field), and
+/// Go cannot tell the two apart. Its projection (an `Option`) reads the zero as absent in both encodings,
+/// so `is_some()` means what Go's `!= ""` / `!= 0` / `== true` means. Go pointer fields keep their zero
+/// (`Some("")` for a `*string` set to "" is not `None`) and are declared without the marker.
+pub trait ZeroIsAbsent {
+    fn clear_zero(&mut self);
+}
+
+impl ZeroIsAbsent for Option<String> {
+    fn clear_zero(&mut self) {
+        if self.as_deref() == Some("") {
+            *self = None;
+        }
+    }
+}
+
+macro_rules! zero_is_absent {
+    ($($t:ty),*) => {$(
+        impl ZeroIsAbsent for Option<$t> {
+            fn clear_zero(&mut self) {
+                if *self == Some(<$t>::default()) {
+                    *self = None;
+                }
+            }
+        }
+    )*};
+}
+
+zero_is_absent!(i32, i64, bool);
+
+/// Applies [`ZeroIsAbsent`] to a field declared `omitempty` in a [`message!`]; nothing otherwise (a name
+/// other than `omitempty` matches no rule and does not compile).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! omitempty {
+    ($f:expr) => {};
+    ($f:expr, omitempty) => {
+        $crate::proj::ZeroIsAbsent::clear_zero(&mut $f)
+    };
+}
+
 /// Declares a projection: a struct with both decoders. Each field is `number => name: Type` (JSON name:
-/// `name` in camelCase; rename with `#[serde(rename = "…")]`).
+/// `name` in camelCase; rename with `#[serde(rename = "…")]`), or `omitempty number => name: Type` for a
+/// Go non-pointer field whose zero value JSON omits (see [`ZeroIsAbsent`]).
 #[macro_export]
 macro_rules! message {
     (
         $(#[$m:meta])*
         pub struct $name:ident {
-            $( $(#[$fm:meta])* $num:literal => $field:ident : $ty:ty ),* $(,)?
+            $( $(#[$fm:meta])* $($omit:ident)? $num:literal => $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
         $(#[$m])*
@@ -333,7 +376,10 @@ macro_rules! message {
                 struct NotNull($name);
                 impl<'de> serde::Deserialize<'de> for NotNull {
                     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                        $name::deserialize(d).map(NotNull)
+                        #[allow(unused_mut, reason = "messages without an omitempty field")]
+                        let mut m = $name::deserialize(d)?;
+                        $( $crate::omitempty!(m.$field $(, $omit)?); )*
+                        Ok(NotNull(m))
                     }
                 }
                 Ok(<Option<NotNull> as serde::Deserialize>::deserialize(d)?.map_or_else(Self::default, |n| n.0))
@@ -343,7 +389,11 @@ macro_rules! message {
         impl $crate::proj::Message for $name {
             fn merge(&mut self, f: kwire::Field<'_>) -> Result<(), kwire::WireError> {
                 match f.number {
-                    $( $num => $crate::proj::PbField::merge_value(&mut self.$field, f.value), )*
+                    $( $num => {
+                        let r = $crate::proj::PbField::merge_value(&mut self.$field, f.value);
+                        $crate::omitempty!(self.$field $(, $omit)?);
+                        r
+                    } )*
                     _ => Ok(()),
                 }
             }
@@ -391,6 +441,45 @@ mod tests {
         w.string(7, "not a varint"); // generation: an int64 field, sent as bytes
         let m = ObjectMeta::decode(w.as_bytes()).unwrap();
         assert_eq!((m.name, m.namespace.as_deref(), m.generation), (None, Some("ns"), None));
+    }
+
+    crate::message! {
+        /// A Go struct `{ Plain string; Pointer *string; Count int32; Flag bool }`, all `omitempty`.
+        pub struct Probe {
+            omitempty 1 => plain: Option<String>,
+            2 => pointer: Option<String>,
+            omitempty 3 => count: Option<i32>,
+            omitempty 4 => flag: Option<bool>,
+        }
+    }
+
+    /// Go's protobuf marshaller writes a non-pointer field's zero value, its JSON encoder leaves it out
+    /// (`omitempty`); both read as absent. A pointer set to its zero is present in both.
+    #[test]
+    fn a_non_pointer_zero_is_absent_in_both_encodings() {
+        use super::Message;
+        let mut w = kwire::Writer::new();
+        w.string(1, "");
+        w.string(2, "");
+        w.varint(3, 0);
+        w.varint(4, 0);
+        let pb = Probe::decode(w.as_bytes()).unwrap();
+        let absent = Probe { pointer: Some(String::new()), ..Probe::default() };
+        assert_eq!(pb, absent);
+        let json: Probe = serde_json::from_str(r#"{"pointer": ""}"#).unwrap();
+        assert_eq!(json, absent);
+        // A zero written out in JSON (no real server does for these fields) reads the same way.
+        let explicit: Probe =
+            serde_json::from_str(r#"{"plain": "", "pointer": "", "count": 0, "flag": false}"#).unwrap();
+        assert_eq!(explicit, absent);
+        // Values other than the zero are kept, in both encodings.
+        let mut w = kwire::Writer::new();
+        w.string(1, "a");
+        w.varint(3, 2);
+        w.varint(4, 1);
+        let set = Probe { plain: Some("a".to_owned()), pointer: None, count: Some(2), flag: Some(true) };
+        assert_eq!(Probe::decode(w.as_bytes()).unwrap(), set);
+        assert_eq!(serde_json::from_str::<Probe>(r#"{"plain": "a", "count": 2, "flag": true}"#).unwrap(), set);
     }
 
     /// Go decodes `null` in a list of strings or as a map value to the element's zero value; so do

@@ -29,7 +29,7 @@ message! {
     pub struct CronJobSpec {
         1 => schedule: String,
         2 => starting_deadline_seconds: Option<i64>,
-        3 => concurrency_policy: Option<String>,
+        omitempty 3 => concurrency_policy: Option<String>,
         4 => suspend: Option<bool>,
         6 => successful_jobs_history_limit: Option<i32>,
         7 => failed_jobs_history_limit: Option<i32>,

@@ -22,10 +22,10 @@ message! {
         2 => number_misscheduled: i32,
         3 => desired_number_scheduled: i32,
         4 => number_ready: i32,
-        5 => observed_generation: Option<i64>,
-        6 => updated_number_scheduled: Option<i32>,
-        7 => number_available: Option<i32>,
-        8 => number_unavailable: Option<i32>,
+        omitempty 5 => observed_generation: Option<i64>,
+        omitempty 6 => updated_number_scheduled: Option<i32>,
+        omitempty 7 => number_available: Option<i32>,
+        omitempty 8 => number_unavailable: Option<i32>,
     }
 }
 

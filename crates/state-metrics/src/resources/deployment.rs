@@ -23,7 +23,7 @@ message! {
     pub struct DeploymentSpec {
         1 => replicas: Option<i32>,
         4 => strategy: Option<DeploymentStrategy>,
-        7 => paused: Option<bool>,
+        omitempty 7 => paused: Option<bool>,
     }
 }
 
@@ -42,13 +42,13 @@ message! {
 
 message! {
     pub struct DeploymentStatus {
-        1 => observed_generation: Option<i64>,
-        2 => replicas: Option<i32>,
-        3 => updated_replicas: Option<i32>,
-        4 => available_replicas: Option<i32>,
-        5 => unavailable_replicas: Option<i32>,
+        omitempty 1 => observed_generation: Option<i64>,
+        omitempty 2 => replicas: Option<i32>,
+        omitempty 3 => updated_replicas: Option<i32>,
+        omitempty 4 => available_replicas: Option<i32>,
+        omitempty 5 => unavailable_replicas: Option<i32>,
         6 => conditions: Option<Vec<DeploymentCondition>>,
-        7 => ready_replicas: Option<i32>,
+        omitempty 7 => ready_replicas: Option<i32>,
         9 => terminating_replicas: Option<i32>,
     }
 }
@@ -58,7 +58,7 @@ message! {
         #[serde(rename = "type")]
         1 => type_: String,
         2 => status: String,
-        4 => reason: Option<String>,
+        omitempty 4 => reason: Option<String>,
     }
 }
 

@@ -32,9 +32,9 @@ message! {
 
 message! {
     pub struct EndpointPort {
-        1 => name: Option<String>,
+        omitempty 1 => name: Option<String>,
         2 => port: i32,
-        3 => protocol: Option<String>,
+        omitempty 3 => protocol: Option<String>,
     }
 }
 

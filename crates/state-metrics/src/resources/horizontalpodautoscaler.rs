@@ -32,7 +32,7 @@ message! {
     pub struct CrossVersionObjectReference {
         1 => kind: String,
         2 => name: String,
-        3 => api_version: Option<String>,
+        omitempty 3 => api_version: Option<String>,
     }
 }
 
@@ -109,7 +109,7 @@ message! {
 
 message! {
     pub struct HorizontalPodAutoscalerStatus {
-        3 => current_replicas: Option<i32>,
+        omitempty 3 => current_replicas: Option<i32>,
         4 => desired_replicas: i32,
         5 => current_metrics: Option<Vec<MetricStatus>>,
         6 => conditions: Option<Vec<HorizontalPodAutoscalerCondition>>,

@@ -27,13 +27,13 @@ message! {
 message! {
     pub struct IngressTLS {
         1 => hosts: Option<Vec<String>>,
-        2 => secret_name: Option<String>,
+        omitempty 2 => secret_name: Option<String>,
     }
 }
 
 message! {
     pub struct IngressRule {
-        1 => host: Option<String>,
+        omitempty 1 => host: Option<String>,
         // Inline in JSON (`http` sits in the rule), an embedded message in protobuf.
         #[serde(flatten)]
         2 => ingress_rule_value: IngressRuleValue,
@@ -54,7 +54,7 @@ message! {
 
 message! {
     pub struct HTTPIngressPath {
-        1 => path: Option<String>,
+        omitempty 1 => path: Option<String>,
         2 => backend: IngressBackend,
         3 => path_type: String,
     }
@@ -84,7 +84,7 @@ message! {
 
 message! {
     pub struct ServiceBackendPort {
-        2 => number: Option<i32>,
+        omitempty 2 => number: Option<i32>,
     }
 }
 

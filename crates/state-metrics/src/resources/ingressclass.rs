@@ -18,7 +18,7 @@ object!(IngressClass);
 
 message! {
     pub struct IngressClassSpec {
-        1 => controller: Option<String>,
+        omitempty 1 => controller: Option<String>,
     }
 }
 

@@ -30,9 +30,9 @@ message! {
         1 => conditions: Option<Vec<JobCondition>>,
         2 => start_time: Option<Time>,
         3 => completion_time: Option<Time>,
-        4 => active: Option<i32>,
-        5 => succeeded: Option<i32>,
-        6 => failed: Option<i32>,
+        omitempty 4 => active: Option<i32>,
+        omitempty 5 => succeeded: Option<i32>,
+        omitempty 6 => failed: Option<i32>,
         9 => ready: Option<i32>,
     }
 }
@@ -42,7 +42,7 @@ message! {
         #[serde(rename = "type")]
         1 => type_: String,
         2 => status: String,
-        5 => reason: Option<String>,
+        omitempty 5 => reason: Option<String>,
     }
 }
 

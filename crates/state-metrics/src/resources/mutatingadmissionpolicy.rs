@@ -22,7 +22,7 @@ message! {
     pub struct MutatingAdmissionPolicySpec {
         1 => param_kind: Option<ParamKind>,
         5 => failure_policy: Option<String>,
-        7 => reinvocation_policy: Option<String>,
+        omitempty 7 => reinvocation_policy: Option<String>,
     }
 }
 

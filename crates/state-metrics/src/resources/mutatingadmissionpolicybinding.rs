@@ -20,7 +20,7 @@ object!(MutatingAdmissionPolicyBinding);
 
 message! {
     pub struct MutatingAdmissionPolicyBindingSpec {
-        1 => policy_name: Option<String>,
+        omitempty 1 => policy_name: Option<String>,
         2 => param_ref: Option<ParamRef>,
     }
 }

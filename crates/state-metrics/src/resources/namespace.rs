@@ -18,7 +18,7 @@ object!(Namespace);
 
 message! {
     pub struct NamespaceStatus {
-        1 => phase: Option<String>,
+        omitempty 1 => phase: Option<String>,
         2 => conditions: Option<Vec<NamespaceCondition>>,
     }
 }

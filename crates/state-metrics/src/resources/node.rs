@@ -22,10 +22,10 @@ object!(Node);
 message! {
     pub struct NodeSpec {
         #[serde(rename = "podCIDR")]
-        1 => pod_cidr: Option<String>,
+        omitempty 1 => pod_cidr: Option<String>,
         #[serde(rename = "providerID")]
-        3 => provider_id: Option<String>,
-        4 => unschedulable: Option<bool>,
+        omitempty 3 => provider_id: Option<String>,
+        omitempty 4 => unschedulable: Option<bool>,
         5 => taints: Option<Vec<Taint>>,
         #[serde(rename = "podCIDRs")]
         7 => pod_cidrs: Option<Vec<String>>,
@@ -35,7 +35,7 @@ message! {
 message! {
     pub struct Taint {
         1 => key: String,
-        2 => value: Option<String>,
+        omitempty 2 => value: Option<String>,
         3 => effect: String,
         4 => time_added: Option<Time>,
     }

@@ -28,8 +28,8 @@ message! {
         2 => persistent_volume_source: PersistentVolumeSource,
         3 => access_modes: Option<Vec<String>>,
         4 => claim_ref: Option<ObjectReference>,
-        5 => persistent_volume_reclaim_policy: Option<String>,
-        6 => storage_class_name: Option<String>,
+        omitempty 5 => persistent_volume_reclaim_policy: Option<String>,
+        omitempty 6 => storage_class_name: Option<String>,
         8 => volume_mode: Option<String>,
     }
 }
@@ -118,7 +118,7 @@ message! {
 
 message! {
     pub struct PersistentVolumeStatus {
-        1 => phase: Option<String>,
+        omitempty 1 => phase: Option<String>,
     }
 }
 

@@ -24,7 +24,7 @@ message! {
     pub struct PersistentVolumeClaimSpec {
         1 => access_modes: Option<Vec<String>>,
         2 => resources: Option<VolumeResourceRequirements>,
-        3 => volume_name: Option<String>,
+        omitempty 3 => volume_name: Option<String>,
         5 => storage_class_name: Option<String>,
         6 => volume_mode: Option<String>,
     }
@@ -38,7 +38,7 @@ message! {
 
 message! {
     pub struct PersistentVolumeClaimStatus {
-        1 => phase: Option<String>,
+        omitempty 1 => phase: Option<String>,
         4 => conditions: Option<Vec<PersistentVolumeClaimCondition>>,
     }
 }

@@ -28,15 +28,15 @@ message! {
     pub struct PodSpec {
         1 => volumes: Option<Vec<Volume>>,
         2 => containers: Vec<Container>,
-        3 => restart_policy: Option<String>,
+        omitempty 3 => restart_policy: Option<String>,
         7 => node_selector: Option<BTreeMap<String, String>>,
-        8 => service_account_name: Option<String>,
-        10 => node_name: Option<String>,
-        11 => host_network: Option<bool>,
-        19 => scheduler_name: Option<String>,
+        omitempty 8 => service_account_name: Option<String>,
+        omitempty 10 => node_name: Option<String>,
+        omitempty 11 => host_network: Option<bool>,
+        omitempty 19 => scheduler_name: Option<String>,
         20 => init_containers: Option<Vec<Container>>,
         22 => tolerations: Option<Vec<Toleration>>,
-        24 => priority_class_name: Option<String>,
+        omitempty 24 => priority_class_name: Option<String>,
         29 => runtime_class_name: Option<String>,
         32 => overhead: Option<BTreeMap<String, Quantity>>,
         39 => resource_claims: Option<Vec<PodResourceClaim>>,
@@ -45,19 +45,19 @@ message! {
 
 message! {
     pub struct PodStatus {
-        1 => phase: Option<String>,
+        omitempty 1 => phase: Option<String>,
         2 => conditions: Option<Vec<PodCondition>>,
-        3 => message: Option<String>,
-        4 => reason: Option<String>,
+        omitempty 3 => message: Option<String>,
+        omitempty 4 => reason: Option<String>,
         #[serde(rename = "hostIP")]
-        5 => host_ip: Option<String>,
+        omitempty 5 => host_ip: Option<String>,
         #[serde(rename = "podIP")]
-        6 => pod_ip: Option<String>,
+        omitempty 6 => pod_ip: Option<String>,
         7 => start_time: Option<Time>,
         8 => container_statuses: Option<Vec<ContainerStatus>>,
-        9 => qos_class: Option<String>,
+        omitempty 9 => qos_class: Option<String>,
         10 => init_container_statuses: Option<Vec<ContainerStatus>>,
-        11 => nominated_node_name: Option<String>,
+        omitempty 11 => nominated_node_name: Option<String>,
         #[serde(rename = "podIPs")]
         12 => pod_ips: Option<Vec<PodIP>>,
         15 => resource_claim_statuses: Option<Vec<PodResourceClaimStatus>>,
@@ -67,7 +67,7 @@ message! {
 message! {
     pub struct Container {
         1 => name: String,
-        2 => image: Option<String>,
+        omitempty 2 => image: Option<String>,
         8 => resources: Option<ResourceRequirements>,
         24 => restart_policy: Option<String>,
     }
@@ -91,7 +91,7 @@ message! {
         #[serde(rename = "imageID")]
         7 => image_id: String,
         #[serde(rename = "containerID")]
-        8 => container_id: Option<String>,
+        omitempty 8 => container_id: Option<String>,
         9 => started: Option<bool>,
     }
 }
@@ -106,8 +106,8 @@ message! {
 
 message! {
     pub struct ContainerStateWaiting {
-        1 => reason: Option<String>,
-        2 => message: Option<String>,
+        omitempty 1 => reason: Option<String>,
+        omitempty 2 => message: Option<String>,
     }
 }
 
@@ -120,9 +120,9 @@ message! {
 message! {
     pub struct ContainerStateTerminated {
         1 => exit_code: i32,
-        2 => signal: Option<i32>,
-        3 => reason: Option<String>,
-        4 => message: Option<String>,
+        omitempty 2 => signal: Option<i32>,
+        omitempty 3 => reason: Option<String>,
+        omitempty 4 => message: Option<String>,
         5 => started_at: Option<Time>,
         6 => finished_at: Option<Time>,
     }
@@ -135,8 +135,8 @@ message! {
         2 => status: String,
         3 => last_probe_time: Option<Time>,
         4 => last_transition_time: Option<Time>,
-        5 => reason: Option<String>,
-        6 => message: Option<String>,
+        omitempty 5 => reason: Option<String>,
+        omitempty 6 => message: Option<String>,
     }
 }
 
@@ -148,10 +148,10 @@ message! {
 
 message! {
     pub struct Toleration {
-        1 => key: Option<String>,
-        2 => operator: Option<String>,
-        3 => value: Option<String>,
-        4 => effect: Option<String>,
+        omitempty 1 => key: Option<String>,
+        omitempty 2 => operator: Option<String>,
+        omitempty 3 => value: Option<String>,
+        omitempty 4 => effect: Option<String>,
         5 => toleration_seconds: Option<i64>,
     }
 }
@@ -210,7 +210,7 @@ impl Message for Volume {
 message! {
     pub struct PersistentVolumeClaimVolumeSource {
         1 => claim_name: String,
-        2 => read_only: Option<bool>,
+        omitempty 2 => read_only: Option<bool>,
     }
 }
 

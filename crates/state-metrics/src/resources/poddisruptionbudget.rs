@@ -18,7 +18,7 @@ object!(PodDisruptionBudget);
 
 message! {
     pub struct PodDisruptionBudgetStatus {
-        1 => observed_generation: Option<i64>,
+        omitempty 1 => observed_generation: Option<i64>,
         3 => disruptions_allowed: Option<i32>,
         4 => current_healthy: Option<i32>,
         5 => desired_healthy: Option<i32>,

@@ -26,9 +26,9 @@ message! {
 message! {
     pub struct ReplicaSetStatus {
         1 => replicas: i32,
-        2 => fully_labeled_replicas: Option<i32>,
-        3 => observed_generation: Option<i64>,
-        4 => ready_replicas: Option<i32>,
+        omitempty 2 => fully_labeled_replicas: Option<i32>,
+        omitempty 3 => observed_generation: Option<i64>,
+        omitempty 4 => ready_replicas: Option<i32>,
         7 => terminating_replicas: Option<i32>,
     }
 }

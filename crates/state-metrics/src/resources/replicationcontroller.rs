@@ -26,10 +26,10 @@ message! {
 message! {
     pub struct ReplicationControllerStatus {
         1 => replicas: i32,
-        2 => fully_labeled_replicas: Option<i32>,
-        3 => observed_generation: Option<i64>,
-        4 => ready_replicas: Option<i32>,
-        5 => available_replicas: Option<i32>,
+        omitempty 2 => fully_labeled_replicas: Option<i32>,
+        omitempty 3 => observed_generation: Option<i64>,
+        omitempty 4 => ready_replicas: Option<i32>,
+        omitempty 5 => available_replicas: Option<i32>,
     }
 }
 

@@ -12,7 +12,7 @@ message! {
     pub struct Secret {
         1 => metadata: ObjectMeta,
         #[serde(rename = "type")]
-        3 => type_: Option<String>,
+        omitempty 3 => type_: Option<String>,
     }
 }
 object!(Secret);

@@ -20,15 +20,15 @@ object!(Service);
 message! {
     pub struct ServiceSpec {
         #[serde(rename = "clusterIP")]
-        3 => cluster_ip: Option<String>,
+        omitempty 3 => cluster_ip: Option<String>,
         #[serde(rename = "type")]
-        4 => type_: Option<String>,
+        omitempty 4 => type_: Option<String>,
         #[serde(rename = "externalIPs")]
         5 => external_ips: Option<Vec<String>>,
         #[serde(rename = "loadBalancerIP")]
-        8 => load_balancer_ip: Option<String>,
-        10 => external_name: Option<String>,
-        11 => external_traffic_policy: Option<String>,
+        omitempty 8 => load_balancer_ip: Option<String>,
+        omitempty 10 => external_name: Option<String>,
+        omitempty 11 => external_traffic_policy: Option<String>,
     }
 }
 
@@ -46,8 +46,8 @@ message! {
 
 message! {
     pub struct LoadBalancerIngress {
-        1 => ip: Option<String>,
-        2 => hostname: Option<String>,
+        omitempty 1 => ip: Option<String>,
+        omitempty 2 => hostname: Option<String>,
     }
 }
 

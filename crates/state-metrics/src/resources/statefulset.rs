@@ -27,8 +27,8 @@ message! {
 
 message! {
     pub struct StatefulSetPersistentVolumeClaimRetentionPolicy {
-        1 => when_deleted: Option<String>,
-        2 => when_scaled: Option<String>,
+        omitempty 1 => when_deleted: Option<String>,
+        omitempty 2 => when_scaled: Option<String>,
     }
 }
 
@@ -40,13 +40,13 @@ message! {
 
 message! {
     pub struct StatefulSetStatus {
-        1 => observed_generation: Option<i64>,
+        omitempty 1 => observed_generation: Option<i64>,
         2 => replicas: i32,
-        3 => ready_replicas: Option<i32>,
-        4 => current_replicas: Option<i32>,
-        5 => updated_replicas: Option<i32>,
-        6 => current_revision: Option<String>,
-        7 => update_revision: Option<String>,
+        omitempty 3 => ready_replicas: Option<i32>,
+        omitempty 4 => current_replicas: Option<i32>,
+        omitempty 5 => updated_replicas: Option<i32>,
+        omitempty 6 => current_revision: Option<String>,
+        omitempty 7 => update_revision: Option<String>,
         11 => available_replicas: Option<i32>,
     }
 }
