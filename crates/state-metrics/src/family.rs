@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::proj::Str;
+
 /// The TYPE of a family. `Info` and `StateSet` exist only for custom resources and are written as `gauge`
 /// in the text format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +64,7 @@ impl KeyAllow {
     }
 
     /// The selected entries of `map`, sorted by original key (BTreeMap order).
-    pub fn select<'m>(&self, map: Option<&'m BTreeMap<String, String>>) -> Vec<(&'m str, &'m str)> {
+    pub fn select<'m>(&self, map: Option<&'m BTreeMap<Str, Str>>) -> Vec<(&'m str, &'m str)> {
         match map {
             Some(map) if !self.is_nothing() => {
                 map.iter().filter(|(k, _)| self.allows(k)).map(|(k, v)| (k.as_str(), v.as_str())).collect()
@@ -158,7 +160,7 @@ pub struct Samples<'a> {
 
 /// An object's identity labels as they appear in every one of its lines, `k="v",k2="v2"`: escaped once
 /// per object instead of once per line (a pod's ~60 lines share them).
-pub fn identity_text(identity: &[(&'static str, String)]) -> Vec<u8> {
+pub fn identity_text(identity: &[(&'static str, Str)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(identity.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     exposition::write_label_pairs(&mut out, identity.iter().map(|(k, v)| (k, v)));
     out
@@ -203,7 +205,7 @@ impl Rendered {
 /// Renders the families of `families` selected by `enabled` (indexes into the table) for one object.
 pub fn render<T>(
     obj: &T,
-    identity: &[(&'static str, String)],
+    identity: &[(&'static str, Str)],
     families: &[Family<T>],
     enabled: &[usize],
     ctx: &Ctx,

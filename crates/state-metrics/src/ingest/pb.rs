@@ -10,7 +10,7 @@ use kwire::{Reader, Value, WireError};
 use super::json::ListMeta;
 use super::wire::Status;
 use crate::key::ObjectKey;
-use crate::proj::{Message, ObjectMeta};
+use crate::proj::{Message, ObjectMeta, Str};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -181,15 +181,17 @@ pub fn object_meta(raw: &[u8]) -> Result<ObjectMeta, WireError> {
 /// The key and resourceVersion of an object (enough for a DELETED event).
 pub fn key_of_pb(raw: &[u8]) -> Result<(ObjectKey, String), WireError> {
     let m = object_meta(raw)?;
-    let s = |o: &Option<String>| o.clone().unwrap_or_default();
-    Ok((ObjectKey::new(&s(&m.namespace), &s(&m.name), &s(&m.uid)), s(&m.resource_version)))
+    fn s(o: &Option<Str>) -> &str {
+        o.as_deref().unwrap_or_default()
+    }
+    Ok((ObjectKey::new(s(&m.namespace), s(&m.name), s(&m.uid)), s(&m.resource_version).to_owned()))
 }
 
 /// A bookmark's resourceVersion and whether it ends a streaming list's initial events.
 pub fn bookmark(raw: &[u8]) -> Result<(String, bool), WireError> {
     let m = object_meta(raw)?;
     let end = m.annotations.as_ref().and_then(|a| a.get("k8s.io/initial-events-end")).is_some_and(|v| v == "true");
-    Ok((m.resource_version.unwrap_or_default(), end))
+    Ok((m.resource_version.map(String::from).unwrap_or_default(), end))
 }
 
 /// `metav1.Status`: `3` message, `4` reason, `5` details {`4` causes {`1` reason}, `5` retryAfterSeconds},
@@ -208,7 +210,7 @@ pub fn status(raw: &[u8]) -> Result<Status, WireError> {
                     match (g.number, g.value) {
                         (4, Value::Bytes(cause)) => {
                             if let Some(reason) = crate::proj::meta::string_field(cause, 1)? {
-                                s.causes.push(reason);
+                                s.causes.push(reason.into());
                             }
                         }
                         (5, Value::Varint(n)) => s.retry_after_seconds = u32::try_from(n).ok(),

@@ -90,14 +90,16 @@ impl<R: Resource> Typed<R> {
     fn item(&self, o: R::Obj) -> Decoded {
         let meta = o.meta();
         if !self.shard.owns(meta.uid.as_deref().unwrap_or("")) {
-            return Decoded::Foreign { resource_version: meta.resource_version.clone().unwrap_or_default() };
+            return Decoded::Foreign {
+                resource_version: meta.resource_version.as_deref().unwrap_or_default().to_owned(),
+            };
         }
         let key = ObjectKey::new(
             meta.namespace.as_deref().unwrap_or(""),
             meta.name.as_deref().unwrap_or(""),
             meta.uid.as_deref().unwrap_or(""),
         );
-        let resource_version = meta.resource_version.clone().unwrap_or_default();
+        let resource_version = meta.resource_version.as_deref().unwrap_or_default().to_owned();
         let rendered =
             guarded(R::NAME, &key, || render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx));
         Decoded::Item(Item { key, resource_version, rendered })
@@ -172,7 +174,7 @@ mod tests {
         /// A ConfigMap with its data, for a family that reads more than metadata.
         pub struct Cm {
             1 => metadata: ObjectMeta,
-            2 => data: Option<BTreeMap<String, String>>,
+            2 => data: Option<BTreeMap<crate::proj::Str, crate::proj::Str>>,
         }
     }
     object!(Cm);

@@ -1,21 +1,22 @@
 //! `admissionregistration.k8s.io/v1` types several resources share.
 
 use crate::message;
+use crate::proj::Str;
 
 message! {
     /// `ParamKind` of Validating- and MutatingAdmissionPolicy specs.
     pub struct ParamKind {
-        omitempty 1 => api_version: Option<String>,
-        omitempty 2 => kind: Option<String>,
+        omitempty 1 => api_version: Option<Str>,
+        omitempty 2 => kind: Option<Str>,
     }
 }
 
 message! {
     /// `ParamRef` of Validating- and MutatingAdmissionPolicyBinding specs.
     pub struct ParamRef {
-        omitempty 1 => name: Option<String>,
-        omitempty 2 => namespace: Option<String>,
-        4 => parameter_not_found_action: Option<String>,
+        omitempty 1 => name: Option<Str>,
+        omitempty 2 => namespace: Option<Str>,
+        4 => parameter_not_found_action: Option<Str>,
     }
 }
 
@@ -23,7 +24,7 @@ message! {
     /// `MutatingWebhook` and `ValidatingWebhook`: what the families read of either (the two messages
     /// number these fields alike).
     pub struct Webhook {
-        1 => name: String,
+        1 => name: Str,
         2 => client_config: WebhookClientConfig,
     }
 }
@@ -38,8 +39,8 @@ message! {
 message! {
     /// `ServiceReference` of a webhook's client config.
     pub struct ServiceReference {
-        1 => namespace: String,
-        2 => name: String,
+        1 => namespace: Str,
+        2 => name: Str,
     }
 }
 

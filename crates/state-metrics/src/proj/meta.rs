@@ -7,22 +7,23 @@ use std::fmt;
 use kwire::{Reader, Value, WireError};
 use serde::de::{self, Deserializer, Visitor};
 
-use super::{Message, PbField, Time};
+use super::{Message, PbField, Str, Time};
 use crate::message;
+use compact_str::ToCompactString;
 
 message! {
     /// `metav1.ObjectMeta`: what the families read of it.
     pub struct ObjectMeta {
-        omitempty 1 => name: Option<String>,
-        omitempty 2 => generate_name: Option<String>,
-        omitempty 3 => namespace: Option<String>,
-        omitempty 5 => uid: Option<String>,
-        omitempty 6 => resource_version: Option<String>,
+        omitempty 1 => name: Option<Str>,
+        omitempty 2 => generate_name: Option<Str>,
+        omitempty 3 => namespace: Option<Str>,
+        omitempty 5 => uid: Option<Str>,
+        omitempty 6 => resource_version: Option<Str>,
         omitempty 7 => generation: Option<i64>,
         8 => creation_timestamp: Option<Time>,
         9 => deletion_timestamp: Option<Time>,
-        11 => labels: Option<BTreeMap<String, String>>,
-        12 => annotations: Option<BTreeMap<String, String>>,
+        11 => labels: Option<BTreeMap<Str, Str>>,
+        12 => annotations: Option<BTreeMap<Str, Str>>,
         13 => owner_references: Option<Vec<OwnerReference>>,
     }
 }
@@ -30,10 +31,10 @@ message! {
 message! {
     /// `metav1.OwnerReference`.
     pub struct OwnerReference {
-        5 => api_version: String,
-        1 => kind: String,
-        3 => name: String,
-        4 => uid: String,
+        5 => api_version: Str,
+        1 => kind: Str,
+        3 => name: Str,
+        4 => uid: Str,
         6 => controller: Option<bool>,
     }
 }
@@ -41,7 +42,7 @@ message! {
 message! {
     /// `metav1.LabelSelector`.
     pub struct LabelSelector {
-        1 => match_labels: Option<BTreeMap<String, String>>,
+        1 => match_labels: Option<BTreeMap<Str, Str>>,
         2 => match_expressions: Option<Vec<LabelSelectorRequirement>>,
     }
 }
@@ -49,9 +50,9 @@ message! {
 message! {
     /// `metav1.LabelSelectorRequirement`.
     pub struct LabelSelectorRequirement {
-        1 => key: String,
-        2 => operator: String,
-        3 => values: Option<Vec<String>>,
+        1 => key: Str,
+        2 => operator: Str,
+        3 => values: Option<Vec<Str>>,
     }
 }
 
@@ -59,18 +60,18 @@ message! {
     /// `metav1.Condition`, the condition type of newer APIs.
     pub struct Condition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
         omitempty 3 => observed_generation: Option<i64>,
         4 => last_transition_time: Option<Time>,
-        5 => reason: String,
-        6 => message: String,
+        5 => reason: Str,
+        6 => message: Str,
     }
 }
 
 /// `resource.Quantity`: its text (`"250m"`, `"1Gi"`); a string in JSON, `{1: string}` in protobuf.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Quantity(pub String);
+pub struct Quantity(pub Str);
 
 impl<'de> serde::Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -81,17 +82,17 @@ impl<'de> serde::Deserialize<'de> for Quantity {
                 f.write_str("a quantity")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Quantity, E> {
-                Ok(Quantity(s.to_owned()))
+                Ok(Quantity(Str::from(s)))
             }
             // Go's Quantity also takes a bare JSON number.
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Quantity, E> {
-                Ok(Quantity(n.to_string()))
+                Ok(Quantity(n.to_compact_string()))
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Quantity, E> {
-                Ok(Quantity(n.to_string()))
+                Ok(Quantity(n.to_compact_string()))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Quantity, E> {
-                Ok(Quantity(n.to_string()))
+                Ok(Quantity(n.to_compact_string()))
             }
         }
         d.deserialize_any(V)
@@ -160,7 +161,7 @@ impl Message for IntOrString {
 }
 
 /// Reads a string field out of an embedded message (for ad-hoc decoding in tests and tools).
-pub fn string_field(msg: &[u8], number: u32) -> Result<Option<String>, WireError> {
+pub fn string_field(msg: &[u8], number: u32) -> Result<Option<Str>, WireError> {
     let mut r = Reader::new(msg);
     let mut out = None;
     while let Some(f) = r.next()? {

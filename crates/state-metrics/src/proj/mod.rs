@@ -24,6 +24,10 @@ use kwire::{Field, Reader, Value, WireError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+/// The text of a projection field: inline up to 24 bytes, so most names and values decode without
+/// allocating.
+pub use compact_str::CompactString as Str;
+
 pub use meta::{
     Bytes, Condition, IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference, Quantity,
 };
@@ -92,11 +96,11 @@ fn varint(v: &Value<'_>) -> Option<u64> {
     }
 }
 
-fn string(v: &Value<'_>) -> Result<Option<String>, WireError> {
-    bytes(v).map(|b| std::str::from_utf8(b).map(str::to_owned).map_err(|_| WireError::NotUtf8)).transpose()
+fn string(v: &Value<'_>) -> Result<Option<Str>, WireError> {
+    bytes(v).map(|b| Str::from_utf8(b).map_err(|_| WireError::NotUtf8)).transpose()
 }
 
-impl PbField for String {
+impl PbField for Str {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(s) = string(&v)? {
             *self = s;
@@ -105,7 +109,7 @@ impl PbField for String {
     }
 }
 
-impl PbField for Option<String> {
+impl PbField for Option<Str> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(s) = string(&v)? {
             *self = Some(s);
@@ -115,11 +119,11 @@ impl PbField for Option<String> {
 }
 
 /// A JSON list of strings whose elements may be `null` (each an empty string, as in Go).
-fn strings_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    Ok(Option::<Vec<Option<String>>>::deserialize(d)?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
+fn strings_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Str>>, D::Error> {
+    Ok(Option::<Vec<Option<Str>>>::deserialize(d)?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
 }
 
-impl PbField for Vec<String> {
+impl PbField for Vec<Str> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         if let Some(s) = string(&v)? {
             self.push(s);
@@ -132,7 +136,7 @@ impl PbField for Vec<String> {
     }
 }
 
-impl PbField for Option<Vec<String>> {
+impl PbField for Option<Vec<Str>> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         self.get_or_insert_with(Vec::new).merge_value(v)
     }
@@ -235,7 +239,7 @@ pub trait MapValue: Sized + Default + DeserializeOwned {
     }
 }
 
-impl MapValue for String {
+impl MapValue for Str {
     fn from_value(v: Value<'_>) -> Result<Option<Self>, WireError> {
         string(&v)
     }
@@ -248,20 +252,20 @@ impl MapValue for Quantity {
 
     /// Go's zero `resource.Quantity`, which prints and counts as 0.
     fn zero() -> Self {
-        Quantity("0".to_owned())
+        Quantity(Str::const_new("0"))
     }
 }
 
 /// A JSON map whose values may be `null` (each the value type's zero, as in Go).
-fn map_from_json<'de, D: Deserializer<'de>, V: MapValue>(d: D) -> Result<Option<BTreeMap<String, V>>, D::Error> {
-    Ok(Option::<BTreeMap<String, Option<V>>>::deserialize(d)?
+fn map_from_json<'de, D: Deserializer<'de>, V: MapValue>(d: D) -> Result<Option<BTreeMap<Str, V>>, D::Error> {
+    Ok(Option::<BTreeMap<Str, Option<V>>>::deserialize(d)?
         .map(|m| m.into_iter().map(|(k, v)| (k, v.unwrap_or_else(V::zero))).collect()))
 }
 
-impl<V: MapValue> PbField for BTreeMap<String, V> {
+impl<V: MapValue> PbField for BTreeMap<Str, V> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         let Some(entry) = bytes(&v) else { return Ok(()) };
-        let (mut key, mut value) = (String::new(), V::default());
+        let (mut key, mut value) = (Str::default(), V::default());
         let mut r = Reader::new(entry);
         while let Some(f) = r.next()? {
             match f.number {
@@ -283,7 +287,7 @@ impl<V: MapValue> PbField for BTreeMap<String, V> {
     }
 }
 
-impl<V: MapValue> PbField for Option<BTreeMap<String, V>> {
+impl<V: MapValue> PbField for Option<BTreeMap<Str, V>> {
     fn merge_value(&mut self, v: Value<'_>) -> Result<(), WireError> {
         self.get_or_insert_with(BTreeMap::new).merge_value(v)
     }
@@ -313,7 +317,7 @@ pub trait ZeroIsAbsent {
     fn clear_zero(&mut self);
 }
 
-impl ZeroIsAbsent for Option<String> {
+impl ZeroIsAbsent for Option<Str> {
     fn clear_zero(&mut self) {
         if self.as_deref() == Some("") {
             *self = None;
@@ -417,7 +421,7 @@ macro_rules! object {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{Condition, LabelSelectorRequirement, ObjectMeta, PbField, Quantity};
+    use super::{Condition, LabelSelectorRequirement, ObjectMeta, PbField, Quantity, Str};
 
     #[test]
     fn a_null_message_is_its_zero_value() {
@@ -446,8 +450,8 @@ mod tests {
     crate::message! {
         /// A Go struct `{ Plain string; Pointer *string; Count int32; Flag bool }`, all `omitempty`.
         pub struct Probe {
-            omitempty 1 => plain: Option<String>,
-            2 => pointer: Option<String>,
+            omitempty 1 => plain: Option<Str>,
+            2 => pointer: Option<Str>,
             omitempty 3 => count: Option<i32>,
             omitempty 4 => flag: Option<bool>,
         }
@@ -464,7 +468,7 @@ mod tests {
         w.varint(3, 0);
         w.varint(4, 0);
         let pb = Probe::decode(w.as_bytes()).unwrap();
-        let absent = Probe { pointer: Some(String::new()), ..Probe::default() };
+        let absent = Probe { pointer: Some(Str::default()), ..Probe::default() };
         assert_eq!(pb, absent);
         let json: Probe = serde_json::from_str(r#"{"pointer": ""}"#).unwrap();
         assert_eq!(json, absent);
@@ -477,7 +481,7 @@ mod tests {
         w.string(1, "a");
         w.varint(3, 2);
         w.varint(4, 1);
-        let set = Probe { plain: Some("a".to_owned()), pointer: None, count: Some(2), flag: Some(true) };
+        let set = Probe { plain: Some("a".into()), pointer: None, count: Some(2), flag: Some(true) };
         assert_eq!(Probe::decode(w.as_bytes()).unwrap(), set);
         assert_eq!(serde_json::from_str::<Probe>(r#"{"plain": "a", "count": 2, "flag": true}"#).unwrap(), set);
     }
@@ -491,8 +495,8 @@ mod tests {
         assert_eq!((labels["a"].as_str(), labels["b"].as_str()), ("", "x"));
         assert_eq!(m.annotations, None);
         let r: LabelSelectorRequirement = serde_json::from_str(r#"{"key": "k", "values": ["a", null]}"#).unwrap();
-        assert_eq!(r.values, Some(vec!["a".to_owned(), String::new()]));
-        let q: BTreeMap<String, Quantity> =
+        assert_eq!(r.values, Some(vec![Str::from("a"), Str::default()]));
+        let q: BTreeMap<Str, Quantity> =
             PbField::from_json(&mut serde_json::Deserializer::from_str(r#"{"cpu": null, "memory": "1Gi"}"#)).unwrap();
         assert_eq!((q["cpu"].0.as_str(), q["memory"].0.as_str()), ("0", "1Gi"));
         // Nulls cost nothing extra: a list of many of them decodes like any other.

@@ -4,7 +4,7 @@ use super::common::{annotations, created, labels};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{Bytes, ObjectMeta};
+use crate::proj::{Bytes, ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -19,7 +19,7 @@ object!(CertificateSigningRequest);
 
 message! {
     pub struct CertificateSigningRequestSpec {
-        7 => signer_name: String,
+        7 => signer_name: Str,
     }
 }
 
@@ -33,7 +33,7 @@ message! {
 message! {
     pub struct CertificateSigningRequestCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
+        1 => type_: Str,
     }
 }
 
@@ -51,7 +51,7 @@ impl Resource for CertificateSigningRequests {
     }
 }
 
-fn signer_name(o: &CertificateSigningRequest) -> Vec<(&'static str, String)> {
+fn signer_name(o: &CertificateSigningRequest) -> Vec<(&'static str, Str)> {
     vec![("signer_name", o.spec.signer_name.clone())]
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::family::{Ctx, KeyAllow, Samples};
 use crate::proj::time::GO_ZERO_SECONDS;
-use crate::proj::{Object, ObjectMeta, Quantity, Time};
+use crate::proj::{Object, ObjectMeta, Quantity, Str, Time};
 
 /// `0001-01-01T00:00:00Z` in unix seconds: Go's zero `time.Time`.
 pub const GO_ZERO_TIME_UNIX: f64 = GO_ZERO_SECONDS as f64;
@@ -50,18 +50,14 @@ pub fn annotations<T: Object>(o: &T, ctx: &Ctx, s: &mut Samples<'_>) {
 
 /// The `label_*` / `annotation_*` label set for the keys of `map` that `allow` selects: keys sorted by
 /// their original spelling, names sanitised, collisions suffixed `_conflictN`.
-pub fn kube_map_labels(
-    prefix: &str,
-    map: Option<&BTreeMap<String, String>>,
-    allow: &KeyAllow,
-) -> Vec<(String, String)> {
+pub fn kube_map_labels(prefix: &str, map: Option<&BTreeMap<Str, Str>>, allow: &KeyAllow) -> Vec<(String, String)> {
     let selected = allow.select(map);
     let keys: Vec<&str> = selected.iter().map(|(k, _)| *k).collect();
     let names = exposition::kube_label_names(prefix, &keys);
     names.into_iter().zip(selected).map(|(n, (_, v))| (n, v.to_owned())).collect()
 }
 
-fn map_family(prefix: &str, map: Option<&BTreeMap<String, String>>, allow: &KeyAllow, s: &mut Samples<'_>) {
+fn map_family(prefix: &str, map: Option<&BTreeMap<Str, Str>>, allow: &KeyAllow, s: &mut Samples<'_>) {
     if allow.is_nothing() {
         return;
     }

@@ -12,7 +12,7 @@ use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
 use crate::proj::core::ObjectReference;
 use crate::proj::time::GO_ZERO_SECONDS;
-use crate::proj::{ObjectMeta, Time};
+use crate::proj::{ObjectMeta, Str, Time};
 use crate::{message, object};
 
 message! {
@@ -27,13 +27,13 @@ object!(CronJob);
 
 message! {
     pub struct CronJobSpec {
-        1 => schedule: String,
+        1 => schedule: Str,
         2 => starting_deadline_seconds: Option<i64>,
-        omitempty 3 => concurrency_policy: Option<String>,
+        omitempty 3 => concurrency_policy: Option<Str>,
         4 => suspend: Option<bool>,
         6 => successful_jobs_history_limit: Option<i32>,
         7 => failed_jobs_history_limit: Option<i32>,
-        8 => time_zone: Option<String>,
+        8 => time_zone: Option<Str>,
     }
 }
 

@@ -6,7 +6,7 @@ use super::common::{
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{IntOrString, ObjectMeta};
+use crate::proj::{IntOrString, ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -56,9 +56,9 @@ message! {
 message! {
     pub struct DeploymentCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
-        omitempty 4 => reason: Option<String>,
+        1 => type_: Str,
+        2 => status: Str,
+        omitempty 4 => reason: Option<Str>,
     }
 }
 

@@ -4,7 +4,7 @@ use super::common::{annotations, created, labels, one};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -26,15 +26,15 @@ message! {
 
 message! {
     pub struct EndpointAddress {
-        1 => ip: String,
+        1 => ip: Str,
     }
 }
 
 message! {
     pub struct EndpointPort {
-        omitempty 1 => name: Option<String>,
+        omitempty 1 => name: Option<Str>,
         2 => port: i32,
-        omitempty 3 => protocol: Option<String>,
+        omitempty 3 => protocol: Option<Str>,
     }
 }
 

@@ -6,8 +6,8 @@ use super::common::{annotations, created, labels, opt_bool_str};
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::core::ObjectReference;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -16,19 +16,19 @@ message! {
         1 => metadata: ObjectMeta,
         2 => endpoints: Option<Vec<Endpoint>>,
         3 => ports: Option<Vec<EndpointPort>>,
-        4 => address_type: String,
+        4 => address_type: Str,
     }
 }
 object!(EndpointSlice);
 
 message! {
     pub struct Endpoint {
-        1 => addresses: Vec<String>,
+        1 => addresses: Vec<Str>,
         2 => conditions: Option<EndpointConditions>,
-        3 => hostname: Option<String>,
+        3 => hostname: Option<Str>,
         4 => target_ref: Option<ObjectReference>,
-        6 => node_name: Option<String>,
-        7 => zone: Option<String>,
+        6 => node_name: Option<Str>,
+        7 => zone: Option<Str>,
         8 => hints: Option<EndpointHints>,
     }
 }
@@ -49,14 +49,14 @@ message! {
 
 message! {
     pub struct ForZone {
-        1 => name: String,
+        1 => name: Str,
     }
 }
 
 message! {
     pub struct EndpointPort {
-        1 => name: Option<String>,
-        2 => protocol: Option<String>,
+        1 => name: Option<Str>,
+        2 => protocol: Option<Str>,
         3 => port: Option<i32>,
     }
 }
@@ -74,7 +74,7 @@ impl Resource for EndpointSlices {
     }
 }
 
-fn namespace_after_name(e: &EndpointSlice) -> Vec<(&'static str, String)> {
+fn namespace_after_name(e: &EndpointSlice) -> Vec<(&'static str, Str)> {
     vec![("namespace", e.metadata.namespace.clone().unwrap_or_default())]
 }
 

@@ -4,7 +4,7 @@ use super::common::{annotations, condition_values, created, deletion_timestamp, 
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Quantity};
+use crate::proj::{ObjectMeta, Quantity, Str};
 use crate::{message, object};
 
 message! {
@@ -30,16 +30,16 @@ message! {
 
 message! {
     pub struct CrossVersionObjectReference {
-        1 => kind: String,
-        2 => name: String,
-        omitempty 3 => api_version: Option<String>,
+        1 => kind: Str,
+        2 => name: Str,
+        omitempty 3 => api_version: Option<Str>,
     }
 }
 
 message! {
     pub struct MetricSpec {
         #[serde(rename = "type")]
-        1 => type_: String,
+        1 => type_: Str,
         2 => object: Option<ObjectMetricSource>,
         3 => pods: Option<PodsMetricSource>,
         4 => resource: Option<ResourceMetricSource>,
@@ -67,22 +67,22 @@ pub type ExternalMetricSource = PodsMetricSource;
 
 message! {
     pub struct ResourceMetricSource {
-        1 => name: String,
+        1 => name: Str,
         2 => target: MetricTarget,
     }
 }
 
 message! {
     pub struct ContainerResourceMetricSource {
-        1 => name: String,
+        1 => name: Str,
         2 => target: MetricTarget,
-        3 => container: String,
+        3 => container: Str,
     }
 }
 
 message! {
     pub struct MetricIdentifier {
-        1 => name: String,
+        1 => name: Str,
     }
 }
 
@@ -119,7 +119,7 @@ message! {
 message! {
     pub struct MetricStatus {
         #[serde(rename = "type")]
-        1 => type_: String,
+        1 => type_: Str,
         2 => object: Option<ObjectMetricStatus>,
         3 => pods: Option<PodsMetricStatus>,
         4 => resource: Option<ResourceMetricStatus>,
@@ -142,16 +142,16 @@ pub type ExternalMetricStatus = ObjectMetricStatus;
 
 message! {
     pub struct ResourceMetricStatus {
-        1 => name: String,
+        1 => name: Str,
         2 => current: MetricValueStatus,
     }
 }
 
 message! {
     pub struct ContainerResourceMetricStatus {
-        1 => name: String,
+        1 => name: Str,
         2 => current: MetricValueStatus,
-        3 => container: String,
+        3 => container: Str,
     }
 }
 
@@ -166,8 +166,8 @@ message! {
 message! {
     pub struct HorizontalPodAutoscalerCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
     }
 }
 
@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn quantities_keep_milli_precision_and_do_not_overflow() {
-        let q = |s: &str| quantity_cores(&Quantity(s.to_owned()));
+        let q = |s: &str| quantity_cores(&Quantity(s.into()));
         assert_eq!(q("250m"), Some(0.25));
         assert_eq!(q("1k"), Some(1000.0));
         // 1e16 thousandths do not fit in an i64, so the plain value is used.

@@ -4,7 +4,7 @@ use super::common::{annotations, created, labels, resource_version};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -20,20 +20,20 @@ message! {
     pub struct IngressSpec {
         2 => tls: Option<Vec<IngressTLS>>,
         3 => rules: Option<Vec<IngressRule>>,
-        4 => ingress_class_name: Option<String>,
+        4 => ingress_class_name: Option<Str>,
     }
 }
 
 message! {
     pub struct IngressTLS {
-        1 => hosts: Option<Vec<String>>,
-        omitempty 2 => secret_name: Option<String>,
+        1 => hosts: Option<Vec<Str>>,
+        omitempty 2 => secret_name: Option<Str>,
     }
 }
 
 message! {
     pub struct IngressRule {
-        omitempty 1 => host: Option<String>,
+        omitempty 1 => host: Option<Str>,
         // Inline in JSON (`http` sits in the rule), an embedded message in protobuf.
         #[serde(flatten)]
         2 => ingress_rule_value: IngressRuleValue,
@@ -54,9 +54,9 @@ message! {
 
 message! {
     pub struct HTTPIngressPath {
-        omitempty 1 => path: Option<String>,
+        omitempty 1 => path: Option<Str>,
         2 => backend: IngressBackend,
-        3 => path_type: String,
+        3 => path_type: Str,
     }
 }
 
@@ -69,15 +69,15 @@ message! {
 
 message! {
     pub struct TypedLocalObjectReference {
-        1 => api_group: Option<String>,
-        2 => kind: String,
-        3 => name: String,
+        1 => api_group: Option<Str>,
+        2 => kind: Str,
+        3 => name: Str,
     }
 }
 
 message! {
     pub struct IngressServiceBackend {
-        1 => name: String,
+        1 => name: Str,
         2 => port: Option<ServiceBackendPort>,
     }
 }
@@ -118,7 +118,7 @@ const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 fn info(i: &Ingress, _: &Ctx, s: &mut Samples<'_>) {
     let from_annotation = i.metadata.annotations.as_ref().and_then(|a| a.get(CLASS_ANNOTATION));
     let from_spec = i.spec.as_ref().and_then(|sp| sp.ingress_class_name.as_ref());
-    let class = from_annotation.or(from_spec).map_or("_default", String::as_str);
+    let class = from_annotation.or(from_spec).map_or("_default", Str::as_str);
     s.push(&[("ingressclass", class)], 1.0);
 }
 

@@ -4,7 +4,7 @@ use super::common::{annotations, created, labels};
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -18,7 +18,7 @@ object!(IngressClass);
 
 message! {
     pub struct IngressClassSpec {
-        omitempty 1 => controller: Option<String>,
+        omitempty 1 => controller: Option<Str>,
     }
 }
 

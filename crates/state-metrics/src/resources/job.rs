@@ -4,7 +4,7 @@ use super::common::{annotations, bool_f64, condition_values, created, labels, on
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Time};
+use crate::proj::{ObjectMeta, Str, Time};
 use crate::{message, object};
 
 message! {
@@ -40,9 +40,9 @@ message! {
 message! {
     pub struct JobCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
-        omitempty 5 => reason: Option<String>,
+        1 => type_: Str,
+        2 => status: Str,
+        omitempty 5 => reason: Option<Str>,
     }
 }
 

@@ -5,7 +5,7 @@ use super::common::unix_seconds;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Time};
+use crate::proj::{ObjectMeta, Str, Time};
 use crate::{message, object};
 
 message! {
@@ -19,7 +19,7 @@ object!(Lease);
 
 message! {
     pub struct LeaseSpec {
-        1 => holder_identity: Option<String>,
+        1 => holder_identity: Option<Str>,
         4 => renew_time: Option<Time>,
     }
 }

@@ -6,7 +6,7 @@ use super::common::{created, quantity_milli};
 use super::{Identity, Resource};
 use crate::family::Stability::Stable;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Quantity};
+use crate::proj::{ObjectMeta, Quantity, Str};
 use crate::{message, object};
 
 message! {
@@ -27,12 +27,12 @@ message! {
 message! {
     pub struct LimitRangeItem {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => max: Option<BTreeMap<String, Quantity>>,
-        3 => min: Option<BTreeMap<String, Quantity>>,
-        4 => default: Option<BTreeMap<String, Quantity>>,
-        5 => default_request: Option<BTreeMap<String, Quantity>>,
-        6 => max_limit_request_ratio: Option<BTreeMap<String, Quantity>>,
+        1 => type_: Str,
+        2 => max: Option<BTreeMap<Str, Quantity>>,
+        3 => min: Option<BTreeMap<Str, Quantity>>,
+        4 => default: Option<BTreeMap<Str, Quantity>>,
+        5 => default_request: Option<BTreeMap<Str, Quantity>>,
+        6 => max_limit_request_ratio: Option<BTreeMap<Str, Quantity>>,
     }
 }
 
@@ -55,7 +55,7 @@ static FAMILIES: &[Family<LimitRange>] = &[
     Family::gauge("kube_limitrange_created", "Unix creation timestamp", Stable, created),
 ];
 
-type Constraint = fn(&LimitRangeItem) -> Option<&BTreeMap<String, Quantity>>;
+type Constraint = fn(&LimitRangeItem) -> Option<&BTreeMap<Str, Quantity>>;
 
 /// Constraint maps in upstream's order; within a map upstream's order is random, here it is by resource.
 const CONSTRAINTS: [(&str, Constraint); 5] = [

@@ -54,7 +54,7 @@ pub mod validatingwebhookconfiguration;
 pub mod volumeattachment;
 
 use crate::family::{Ctx, Family};
-use crate::proj::Object;
+use crate::proj::{Object, Str};
 
 /// A Kubernetes resource kube-state-metrics knows: its store name, projection, identity labels and
 /// families.
@@ -76,7 +76,7 @@ pub trait Resource: 'static {
 }
 
 /// Further identity labels of an object (after namespace, name and uid).
-pub type MoreLabels<T> = fn(&T) -> Vec<(&'static str, String)>;
+pub type MoreLabels<T> = fn(&T) -> Vec<(&'static str, Str)>;
 
 /// The identity labels of a resource's samples: the namespace (for namespaced resources), the object's
 /// name under the resource's label, its uid where upstream adds it, and any further labels.
@@ -108,7 +108,7 @@ impl<T: Object> Identity<T> {
         Identity { more: Some(more), ..self }
     }
 
-    pub fn labels(&self, o: &T) -> Vec<(&'static str, String)> {
+    pub fn labels(&self, o: &T) -> Vec<(&'static str, Str)> {
         let m = o.meta();
         let mut out = Vec::with_capacity(4);
         if self.namespaced {

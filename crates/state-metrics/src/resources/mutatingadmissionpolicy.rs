@@ -5,8 +5,8 @@ use super::common::created;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::admissionregistration::ParamKind;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -21,8 +21,8 @@ object!(MutatingAdmissionPolicy);
 message! {
     pub struct MutatingAdmissionPolicySpec {
         1 => param_kind: Option<ParamKind>,
-        5 => failure_policy: Option<String>,
-        omitempty 7 => reinvocation_policy: Option<String>,
+        5 => failure_policy: Option<Str>,
+        omitempty 7 => reinvocation_policy: Option<Str>,
     }
 }
 

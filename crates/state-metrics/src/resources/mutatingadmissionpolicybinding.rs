@@ -5,8 +5,8 @@ use super::common::created;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::admissionregistration::ParamRef;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -20,7 +20,7 @@ object!(MutatingAdmissionPolicyBinding);
 
 message! {
     pub struct MutatingAdmissionPolicyBindingSpec {
-        omitempty 1 => policy_name: Option<String>,
+        omitempty 1 => policy_name: Option<Str>,
         2 => param_ref: Option<ParamRef>,
     }
 }

@@ -4,7 +4,7 @@ use super::common::{annotations, bool_f64, condition_values, created, labels};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -18,7 +18,7 @@ object!(Namespace);
 
 message! {
     pub struct NamespaceStatus {
-        omitempty 1 => phase: Option<String>,
+        omitempty 1 => phase: Option<Str>,
         2 => conditions: Option<Vec<NamespaceCondition>>,
     }
 }
@@ -26,8 +26,8 @@ message! {
 message! {
     pub struct NamespaceCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
     }
 }
 

@@ -6,7 +6,7 @@ use super::common::{self as util, annotations, created, deletion_timestamp, labe
 use super::naming::node_resource_unit as resource_unit;
 use super::{Identity, Resource};
 use crate::family::{Ctx, Family, MetricType, Samples, Stability};
-use crate::proj::{ObjectMeta, Quantity, Time};
+use crate::proj::{ObjectMeta, Quantity, Str, Time};
 use crate::{message, object};
 
 message! {
@@ -22,29 +22,29 @@ object!(Node);
 message! {
     pub struct NodeSpec {
         #[serde(rename = "podCIDR")]
-        omitempty 1 => pod_cidr: Option<String>,
+        omitempty 1 => pod_cidr: Option<Str>,
         #[serde(rename = "providerID")]
-        omitempty 3 => provider_id: Option<String>,
+        omitempty 3 => provider_id: Option<Str>,
         omitempty 4 => unschedulable: Option<bool>,
         5 => taints: Option<Vec<Taint>>,
         #[serde(rename = "podCIDRs")]
-        7 => pod_cidrs: Option<Vec<String>>,
+        7 => pod_cidrs: Option<Vec<Str>>,
     }
 }
 
 message! {
     pub struct Taint {
-        1 => key: String,
-        omitempty 2 => value: Option<String>,
-        3 => effect: String,
+        1 => key: Str,
+        omitempty 2 => value: Option<Str>,
+        3 => effect: Str,
         4 => time_added: Option<Time>,
     }
 }
 
 message! {
     pub struct NodeStatus {
-        1 => capacity: Option<BTreeMap<String, Quantity>>,
-        2 => allocatable: Option<BTreeMap<String, Quantity>>,
+        1 => capacity: Option<BTreeMap<Str, Quantity>>,
+        2 => allocatable: Option<BTreeMap<Str, Quantity>>,
         4 => conditions: Option<Vec<NodeCondition>>,
         5 => addresses: Option<Vec<NodeAddress>>,
         7 => node_info: Option<NodeSystemInfo>,
@@ -54,27 +54,27 @@ message! {
 message! {
     pub struct NodeCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
     }
 }
 
 message! {
     pub struct NodeAddress {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => address: String,
+        1 => type_: Str,
+        2 => address: Str,
     }
 }
 
 message! {
     pub struct NodeSystemInfo {
         #[serde(rename = "systemUUID")]
-        2 => system_uuid: String,
-        4 => kernel_version: String,
-        5 => os_image: String,
-        6 => container_runtime_version: String,
-        7 => kubelet_version: String,
+        2 => system_uuid: Str,
+        4 => kernel_version: Str,
+        5 => os_image: Str,
+        6 => container_runtime_version: Str,
+        7 => kubelet_version: Str,
     }
 }
 
@@ -112,7 +112,7 @@ const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
 
 fn info(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
     let node_info = n.status.as_ref().and_then(|st| st.node_info.as_ref());
-    let ni = |f: fn(&NodeSystemInfo) -> &String| node_info.map(f).map(String::as_str);
+    let ni = |f: fn(&NodeSystemInfo) -> &Str| node_info.map(f).map(Str::as_str);
     let spec = n.spec.as_ref();
     // With several InternalIP entries (dual stack) upstream keeps overwriting, so the last one wins.
     let internal_ip = n
@@ -191,7 +191,7 @@ fn status_addresses(n: &Node, _: &Ctx, s: &mut Samples<'_>) {
 /// One `resource`/`unit` sample per known resource of a capacity/allocatable list; unknown native
 /// resources are skipped. Every value goes through [`util::quantity_cores`] (milli precision, so bytes
 /// can be fractional; the plain value beyond the milli range).
-fn resource_list(list: Option<&BTreeMap<String, Quantity>>, s: &mut Samples<'_>) {
+fn resource_list(list: Option<&BTreeMap<Str, Quantity>>, s: &mut Samples<'_>) {
     for (name, q) in list.into_iter().flatten() {
         let Some(unit) = resource_unit(name) else {
             continue;

@@ -7,7 +7,7 @@ use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
 use crate::proj::core::ObjectReference;
-use crate::proj::{ObjectMeta, Quantity};
+use crate::proj::{ObjectMeta, Quantity, Str};
 use crate::{message, object};
 
 message! {
@@ -22,15 +22,15 @@ object!(PersistentVolume);
 
 message! {
     pub struct PersistentVolumeSpec {
-        1 => capacity: Option<BTreeMap<String, Quantity>>,
+        1 => capacity: Option<BTreeMap<Str, Quantity>>,
         // Inline in JSON (the source's fields sit in the spec), an embedded message in protobuf.
         #[serde(flatten)]
         2 => persistent_volume_source: PersistentVolumeSource,
-        3 => access_modes: Option<Vec<String>>,
+        3 => access_modes: Option<Vec<Str>>,
         4 => claim_ref: Option<ObjectReference>,
-        omitempty 5 => persistent_volume_reclaim_policy: Option<String>,
-        omitempty 6 => storage_class_name: Option<String>,
-        8 => volume_mode: Option<String>,
+        omitempty 5 => persistent_volume_reclaim_policy: Option<Str>,
+        omitempty 6 => storage_class_name: Option<Str>,
+        8 => volume_mode: Option<Str>,
     }
 }
 
@@ -51,74 +51,74 @@ message! {
 
 message! {
     pub struct GCEPersistentDiskVolumeSource {
-        1 => pd_name: String,
+        1 => pd_name: Str,
     }
 }
 
 message! {
     pub struct AWSElasticBlockStoreVolumeSource {
         #[serde(rename = "volumeID")]
-        1 => volume_id: String,
+        1 => volume_id: Str,
     }
 }
 
 message! {
     pub struct HostPathVolumeSource {
-        1 => path: String,
+        1 => path: Str,
         #[serde(rename = "type")]
-        2 => type_: Option<String>,
+        2 => type_: Option<Str>,
     }
 }
 
 message! {
     pub struct NFSVolumeSource {
-        1 => server: String,
-        2 => path: String,
+        1 => server: Str,
+        2 => path: Str,
     }
 }
 
 message! {
     pub struct ISCSIPersistentVolumeSource {
-        1 => target_portal: String,
-        2 => iqn: String,
+        1 => target_portal: Str,
+        2 => iqn: Str,
         3 => lun: i32,
-        12 => initiator_name: Option<String>,
+        12 => initiator_name: Option<Str>,
     }
 }
 
 message! {
     pub struct FCVolumeSource {
         #[serde(rename = "targetWWNs")]
-        1 => target_wwns: Option<Vec<String>>,
+        1 => target_wwns: Option<Vec<Str>>,
         2 => lun: Option<i32>,
-        5 => wwids: Option<Vec<String>>,
+        5 => wwids: Option<Vec<Str>>,
     }
 }
 
 message! {
     pub struct AzureDiskVolumeSource {
-        1 => disk_name: String,
+        1 => disk_name: Str,
     }
 }
 
 message! {
     pub struct LocalVolumeSource {
-        1 => path: String,
-        2 => fs_type: Option<String>,
+        1 => path: Str,
+        2 => fs_type: Option<Str>,
     }
 }
 
 message! {
     pub struct CSIPersistentVolumeSource {
-        1 => driver: String,
-        2 => volume_handle: String,
-        5 => volume_attributes: Option<BTreeMap<String, String>>,
+        1 => driver: Str,
+        2 => volume_handle: Str,
+        5 => volume_attributes: Option<BTreeMap<Str, Str>>,
     }
 }
 
 message! {
     pub struct PersistentVolumeStatus {
-        omitempty 1 => phase: Option<String>,
+        omitempty 1 => phase: Option<Str>,
     }
 }
 
@@ -176,24 +176,24 @@ fn status_phase(o: &PersistentVolume, _: &Ctx, s: &mut Samples<'_>) {
 /// The volume-source labels of `kube_persistentvolume_info`, in emitted order.
 #[derive(Default)]
 struct SourceLabels {
-    gce_persistent_disk_name: String,
-    ebs_volume_id: String,
-    azure_disk_name: String,
-    fc_wwids: String,
-    fc_lun: String,
-    fc_target_wwns: String,
-    iscsi_target_portal: String,
-    iscsi_iqn: String,
-    iscsi_lun: String,
-    iscsi_initiator_name: String,
-    nfs_server: String,
-    nfs_path: String,
-    csi_driver: String,
-    csi_volume_handle: String,
-    local_path: String,
-    local_fs: String,
-    host_path: String,
-    host_path_type: String,
+    gce_persistent_disk_name: Str,
+    ebs_volume_id: Str,
+    azure_disk_name: Str,
+    fc_wwids: Str,
+    fc_lun: Str,
+    fc_target_wwns: Str,
+    iscsi_target_portal: Str,
+    iscsi_iqn: Str,
+    iscsi_lun: Str,
+    iscsi_initiator_name: Str,
+    nfs_server: Str,
+    nfs_path: Str,
+    csi_driver: Str,
+    csi_volume_handle: Str,
+    local_path: Str,
+    local_fs: Str,
+    host_path: Str,
+    host_path_type: Str,
 }
 
 /// Only the first populated source in upstream's check order fills its labels; a (invalid) spec with two
@@ -207,13 +207,13 @@ fn source_labels(src: &PersistentVolumeSource) -> SourceLabels {
     } else if let Some(az) = &src.azure_disk {
         l.azure_disk_name = az.disk_name.clone();
     } else if let Some(fc) = &src.fc {
-        l.fc_lun = fc.lun.map(|n| n.to_string()).unwrap_or_default();
-        l.fc_target_wwns = fc.target_wwns.as_deref().unwrap_or_default().join(",");
-        l.fc_wwids = fc.wwids.as_deref().unwrap_or_default().join(",");
+        l.fc_lun = fc.lun.map(|n| n.to_string().into()).unwrap_or_default();
+        l.fc_target_wwns = fc.target_wwns.as_deref().unwrap_or_default().join(",").into();
+        l.fc_wwids = fc.wwids.as_deref().unwrap_or_default().join(",").into();
     } else if let Some(iscsi) = &src.iscsi {
         l.iscsi_target_portal = iscsi.target_portal.clone();
         l.iscsi_iqn = iscsi.iqn.clone();
-        l.iscsi_lun = iscsi.lun.to_string();
+        l.iscsi_lun = iscsi.lun.to_string().into();
         l.iscsi_initiator_name = iscsi.initiator_name.clone().unwrap_or_default();
     } else if let Some(nfs) = &src.nfs {
         l.nfs_server = nfs.server.clone();
@@ -273,7 +273,7 @@ fn csi_attributes(o: &PersistentVolume, _: &Ctx, s: &mut Samples<'_>) {
     let Some(csi) = o.spec.as_ref().and_then(|sp| sp.persistent_volume_source.csi.as_ref()) else {
         return;
     };
-    let attr = |k: &str| csi.volume_attributes.as_ref().and_then(|a| a.get(k)).map(String::as_str).unwrap_or_default();
+    let attr = |k: &str| csi.volume_attributes.as_ref().and_then(|a| a.get(k)).map(Str::as_str).unwrap_or_default();
     s.push(&[("csi_mounter", attr("mounter")), ("csi_map_options", attr("mapOptions"))], 1.0);
 }
 

@@ -6,7 +6,7 @@ use super::common::{annotations, bool_f64, condition_values, created, deletion_t
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Quantity};
+use crate::proj::{ObjectMeta, Quantity, Str};
 use crate::{message, object};
 
 message! {
@@ -22,23 +22,23 @@ object!(PersistentVolumeClaim);
 
 message! {
     pub struct PersistentVolumeClaimSpec {
-        1 => access_modes: Option<Vec<String>>,
+        1 => access_modes: Option<Vec<Str>>,
         2 => resources: Option<VolumeResourceRequirements>,
-        omitempty 3 => volume_name: Option<String>,
-        5 => storage_class_name: Option<String>,
-        6 => volume_mode: Option<String>,
+        omitempty 3 => volume_name: Option<Str>,
+        5 => storage_class_name: Option<Str>,
+        6 => volume_mode: Option<Str>,
     }
 }
 
 message! {
     pub struct VolumeResourceRequirements {
-        2 => requests: Option<BTreeMap<String, Quantity>>,
+        2 => requests: Option<BTreeMap<Str, Quantity>>,
     }
 }
 
 message! {
     pub struct PersistentVolumeClaimStatus {
-        omitempty 1 => phase: Option<String>,
+        omitempty 1 => phase: Option<Str>,
         4 => conditions: Option<Vec<PersistentVolumeClaimCondition>>,
     }
 }
@@ -46,8 +46,8 @@ message! {
 message! {
     pub struct PersistentVolumeClaimCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
     }
 }
 
@@ -88,7 +88,7 @@ fn info(o: &PersistentVolumeClaim, _: &Ctx, s: &mut Samples<'_>) {
         .as_ref()
         .and_then(|a| a.get(BETA_STORAGE_CLASS_ANNOTATION))
         .or_else(|| spec.and_then(|sp| sp.storage_class_name.as_ref()))
-        .map(String::as_str)
+        .map(Str::as_str)
         .unwrap_or_default();
     let volume_name = spec.and_then(|sp| sp.volume_name.as_deref()).unwrap_or_default();
     let volume_mode = spec.and_then(|sp| sp.volume_mode.as_deref()).unwrap_or_default();

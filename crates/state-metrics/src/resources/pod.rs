@@ -11,7 +11,7 @@ use super::common::{self as util, annotations, created, deletion_timestamp, labe
 use super::naming::container_resource_unit as resource_unit;
 use super::{Identity, Resource};
 use crate::family::{Ctx, Family, KeyAllow, MetricType, Samples, Stability};
-use crate::proj::{Message, ObjectMeta, Quantity, Time};
+use crate::proj::{Message, ObjectMeta, Quantity, Str, Time};
 use crate::{message, object};
 
 message! {
@@ -28,36 +28,36 @@ message! {
     pub struct PodSpec {
         1 => volumes: Option<Vec<Volume>>,
         2 => containers: Vec<Container>,
-        omitempty 3 => restart_policy: Option<String>,
-        7 => node_selector: Option<BTreeMap<String, String>>,
-        omitempty 8 => service_account_name: Option<String>,
-        omitempty 10 => node_name: Option<String>,
+        omitempty 3 => restart_policy: Option<Str>,
+        7 => node_selector: Option<BTreeMap<Str, Str>>,
+        omitempty 8 => service_account_name: Option<Str>,
+        omitempty 10 => node_name: Option<Str>,
         omitempty 11 => host_network: Option<bool>,
-        omitempty 19 => scheduler_name: Option<String>,
+        omitempty 19 => scheduler_name: Option<Str>,
         20 => init_containers: Option<Vec<Container>>,
         22 => tolerations: Option<Vec<Toleration>>,
-        omitempty 24 => priority_class_name: Option<String>,
-        29 => runtime_class_name: Option<String>,
-        32 => overhead: Option<BTreeMap<String, Quantity>>,
+        omitempty 24 => priority_class_name: Option<Str>,
+        29 => runtime_class_name: Option<Str>,
+        32 => overhead: Option<BTreeMap<Str, Quantity>>,
         39 => resource_claims: Option<Vec<PodResourceClaim>>,
     }
 }
 
 message! {
     pub struct PodStatus {
-        omitempty 1 => phase: Option<String>,
+        omitempty 1 => phase: Option<Str>,
         2 => conditions: Option<Vec<PodCondition>>,
-        omitempty 3 => message: Option<String>,
-        omitempty 4 => reason: Option<String>,
+        omitempty 3 => message: Option<Str>,
+        omitempty 4 => reason: Option<Str>,
         #[serde(rename = "hostIP")]
-        omitempty 5 => host_ip: Option<String>,
+        omitempty 5 => host_ip: Option<Str>,
         #[serde(rename = "podIP")]
-        omitempty 6 => pod_ip: Option<String>,
+        omitempty 6 => pod_ip: Option<Str>,
         7 => start_time: Option<Time>,
         8 => container_statuses: Option<Vec<ContainerStatus>>,
-        omitempty 9 => qos_class: Option<String>,
+        omitempty 9 => qos_class: Option<Str>,
         10 => init_container_statuses: Option<Vec<ContainerStatus>>,
-        omitempty 11 => nominated_node_name: Option<String>,
+        omitempty 11 => nominated_node_name: Option<Str>,
         #[serde(rename = "podIPs")]
         12 => pod_ips: Option<Vec<PodIP>>,
         15 => resource_claim_statuses: Option<Vec<PodResourceClaimStatus>>,
@@ -66,32 +66,32 @@ message! {
 
 message! {
     pub struct Container {
-        1 => name: String,
-        omitempty 2 => image: Option<String>,
+        1 => name: Str,
+        omitempty 2 => image: Option<Str>,
         8 => resources: Option<ResourceRequirements>,
-        24 => restart_policy: Option<String>,
+        24 => restart_policy: Option<Str>,
     }
 }
 
 message! {
     pub struct ResourceRequirements {
-        1 => limits: Option<BTreeMap<String, Quantity>>,
-        2 => requests: Option<BTreeMap<String, Quantity>>,
+        1 => limits: Option<BTreeMap<Str, Quantity>>,
+        2 => requests: Option<BTreeMap<Str, Quantity>>,
     }
 }
 
 message! {
     pub struct ContainerStatus {
-        1 => name: String,
+        1 => name: Str,
         2 => state: Option<ContainerState>,
         3 => last_state: Option<ContainerState>,
         4 => ready: bool,
         5 => restart_count: i32,
-        6 => image: String,
+        6 => image: Str,
         #[serde(rename = "imageID")]
-        7 => image_id: String,
+        7 => image_id: Str,
         #[serde(rename = "containerID")]
-        omitempty 8 => container_id: Option<String>,
+        omitempty 8 => container_id: Option<Str>,
         9 => started: Option<bool>,
     }
 }
@@ -106,8 +106,8 @@ message! {
 
 message! {
     pub struct ContainerStateWaiting {
-        omitempty 1 => reason: Option<String>,
-        omitempty 2 => message: Option<String>,
+        omitempty 1 => reason: Option<Str>,
+        omitempty 2 => message: Option<Str>,
     }
 }
 
@@ -121,8 +121,8 @@ message! {
     pub struct ContainerStateTerminated {
         1 => exit_code: i32,
         omitempty 2 => signal: Option<i32>,
-        omitempty 3 => reason: Option<String>,
-        omitempty 4 => message: Option<String>,
+        omitempty 3 => reason: Option<Str>,
+        omitempty 4 => message: Option<Str>,
         5 => started_at: Option<Time>,
         6 => finished_at: Option<Time>,
     }
@@ -131,43 +131,43 @@ message! {
 message! {
     pub struct PodCondition {
         #[serde(rename = "type")]
-        1 => type_: String,
-        2 => status: String,
+        1 => type_: Str,
+        2 => status: Str,
         3 => last_probe_time: Option<Time>,
         4 => last_transition_time: Option<Time>,
-        omitempty 5 => reason: Option<String>,
-        omitempty 6 => message: Option<String>,
+        omitempty 5 => reason: Option<Str>,
+        omitempty 6 => message: Option<Str>,
     }
 }
 
 message! {
     pub struct PodIP {
-        1 => ip: String,
+        1 => ip: Str,
     }
 }
 
 message! {
     pub struct Toleration {
-        omitempty 1 => key: Option<String>,
-        omitempty 2 => operator: Option<String>,
-        omitempty 3 => value: Option<String>,
-        omitempty 4 => effect: Option<String>,
+        omitempty 1 => key: Option<Str>,
+        omitempty 2 => operator: Option<Str>,
+        omitempty 3 => value: Option<Str>,
+        omitempty 4 => effect: Option<Str>,
         5 => toleration_seconds: Option<i64>,
     }
 }
 
 message! {
     pub struct PodResourceClaim {
-        1 => name: String,
-        3 => resource_claim_name: Option<String>,
-        4 => resource_claim_template_name: Option<String>,
+        1 => name: Str,
+        3 => resource_claim_name: Option<Str>,
+        4 => resource_claim_template_name: Option<Str>,
     }
 }
 
 message! {
     pub struct PodResourceClaimStatus {
-        1 => name: String,
-        2 => resource_claim_name: Option<String>,
+        1 => name: Str,
+        2 => resource_claim_name: Option<Str>,
     }
 }
 
@@ -177,7 +177,7 @@ message! {
 #[serde(default, rename_all = "camelCase")]
 pub struct Volume {
     #[serde(deserialize_with = "crate::proj::nullable")]
-    pub name: String,
+    pub name: Str,
     #[serde(deserialize_with = "crate::proj::nullable")]
     pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
     #[serde(deserialize_with = "crate::proj::nullable")]
@@ -209,7 +209,7 @@ impl Message for Volume {
 
 message! {
     pub struct PersistentVolumeClaimVolumeSource {
-        1 => claim_name: String,
+        1 => claim_name: Str,
         omitempty 2 => read_only: Option<bool>,
     }
 }
@@ -587,7 +587,7 @@ fn node_name(p: &Pod) -> &str {
     spec(p).and_then(|s| s.node_name.as_deref()).unwrap_or_default()
 }
 
-fn or_empty(s: &Option<String>) -> &str {
+fn or_empty(s: &Option<Str>) -> &str {
     s.as_deref().unwrap_or_default()
 }
 
@@ -718,7 +718,7 @@ fn container_info_series(
 fn resource_series(
     p: &Pod,
     specs: &[Container],
-    pick: fn(&ResourceRequirements) -> Option<&BTreeMap<String, Quantity>>,
+    pick: fn(&ResourceRequirements) -> Option<&BTreeMap<Str, Quantity>>,
     s: &mut Samples<'_>,
 ) {
     let node = node_name(p);
@@ -733,11 +733,11 @@ fn resource_series(
     }
 }
 
-fn limits_of(r: &ResourceRequirements) -> Option<&BTreeMap<String, Quantity>> {
+fn limits_of(r: &ResourceRequirements) -> Option<&BTreeMap<Str, Quantity>> {
     r.limits.as_ref()
 }
 
-fn requests_of(r: &ResourceRequirements) -> Option<&BTreeMap<String, Quantity>> {
+fn requests_of(r: &ResourceRequirements) -> Option<&BTreeMap<Str, Quantity>> {
     r.requests.as_ref()
 }
 
@@ -1000,7 +1000,7 @@ fn claim_volumes(p: &Pod) -> Vec<(&str, String, &'static str, bool)> {
     let mut out = Vec::new();
     for v in spec(p).and_then(|sp| sp.volumes.as_deref()).unwrap_or_default() {
         if let Some(pvc) = &v.persistent_volume_claim {
-            out.push((v.name.as_str(), pvc.claim_name.clone(), "false", pvc.read_only.unwrap_or(false)));
+            out.push((v.name.as_str(), pvc.claim_name.to_string(), "false", pvc.read_only.unwrap_or(false)));
         } else if v.ephemeral.is_some() {
             out.push((v.name.as_str(), format!("{pod_name}-{}", v.name), "true", false));
         }

@@ -6,7 +6,7 @@ use super::common::{annotations, created, labels, quantity_cores};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::{ObjectMeta, Quantity};
+use crate::proj::{ObjectMeta, Quantity, Str};
 use crate::{message, object};
 
 message! {
@@ -20,8 +20,8 @@ object!(ResourceQuota);
 
 message! {
     pub struct ResourceQuotaStatus {
-        1 => hard: Option<BTreeMap<String, Quantity>>,
-        2 => used: Option<BTreeMap<String, Quantity>>,
+        1 => hard: Option<BTreeMap<Str, Quantity>>,
+        2 => used: Option<BTreeMap<Str, Quantity>>,
     }
 }
 

@@ -4,7 +4,7 @@ use super::common::{annotations, created, labels, one, owner, resource_version};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -12,7 +12,7 @@ message! {
     pub struct Secret {
         1 => metadata: ObjectMeta,
         #[serde(rename = "type")]
-        omitempty 3 => type_: Option<String>,
+        omitempty 3 => type_: Option<Str>,
     }
 }
 object!(Secret);

@@ -4,7 +4,7 @@ use super::common::{annotations, created, deletion_timestamp, labels};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -20,15 +20,15 @@ object!(Service);
 message! {
     pub struct ServiceSpec {
         #[serde(rename = "clusterIP")]
-        omitempty 3 => cluster_ip: Option<String>,
+        omitempty 3 => cluster_ip: Option<Str>,
         #[serde(rename = "type")]
-        omitempty 4 => type_: Option<String>,
+        omitempty 4 => type_: Option<Str>,
         #[serde(rename = "externalIPs")]
-        5 => external_ips: Option<Vec<String>>,
+        5 => external_ips: Option<Vec<Str>>,
         #[serde(rename = "loadBalancerIP")]
-        omitempty 8 => load_balancer_ip: Option<String>,
-        omitempty 10 => external_name: Option<String>,
-        omitempty 11 => external_traffic_policy: Option<String>,
+        omitempty 8 => load_balancer_ip: Option<Str>,
+        omitempty 10 => external_name: Option<Str>,
+        omitempty 11 => external_traffic_policy: Option<Str>,
     }
 }
 
@@ -46,8 +46,8 @@ message! {
 
 message! {
     pub struct LoadBalancerIngress {
-        omitempty 1 => ip: Option<String>,
-        omitempty 2 => hostname: Option<String>,
+        omitempty 1 => ip: Option<Str>,
+        omitempty 2 => hostname: Option<Str>,
     }
 }
 
@@ -78,7 +78,7 @@ static FAMILIES: &[Family<Service>] = &[
 
 fn info(o: &Service, _: &Ctx, s: &mut Samples<'_>) {
     let spec = o.spec.as_ref();
-    let field = |f: fn(&ServiceSpec) -> Option<&String>| spec.and_then(f).map(String::as_str).unwrap_or_default();
+    let field = |f: fn(&ServiceSpec) -> Option<&Str>| spec.and_then(f).map(Str::as_str).unwrap_or_default();
     s.push(
         &[
             ("cluster_ip", field(|sp| sp.cluster_ip.as_ref())),

@@ -4,8 +4,8 @@ use super::common::{annotations, created, deletion_timestamp, labels, opt_bool_s
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::core::ObjectReference;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -21,7 +21,7 @@ object!(ServiceAccount);
 
 message! {
     pub struct LocalObjectReference {
-        1 => name: String,
+        1 => name: Str,
     }
 }
 

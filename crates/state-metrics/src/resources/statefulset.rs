@@ -4,7 +4,7 @@ use super::common::{annotations, created, deletion_timestamp, generation, labels
 use super::{Identity, Resource};
 use crate::family::Stability::Stable;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -27,8 +27,8 @@ message! {
 
 message! {
     pub struct StatefulSetPersistentVolumeClaimRetentionPolicy {
-        omitempty 1 => when_deleted: Option<String>,
-        omitempty 2 => when_scaled: Option<String>,
+        omitempty 1 => when_deleted: Option<Str>,
+        omitempty 2 => when_scaled: Option<Str>,
     }
 }
 
@@ -45,8 +45,8 @@ message! {
         omitempty 3 => ready_replicas: Option<i32>,
         omitempty 4 => current_replicas: Option<i32>,
         omitempty 5 => updated_replicas: Option<i32>,
-        omitempty 6 => current_revision: Option<String>,
-        omitempty 7 => update_revision: Option<String>,
+        omitempty 6 => current_revision: Option<Str>,
+        omitempty 7 => update_revision: Option<Str>,
         11 => available_replicas: Option<i32>,
     }
 }

@@ -4,16 +4,16 @@ use super::common::{annotations, created, labels};
 use super::{Identity, Resource};
 use crate::family::Stability::{Alpha, Stable};
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
     /// `StorageClass`: metadata, provisioner, reclaim policy and binding mode.
     pub struct StorageClass {
         1 => metadata: ObjectMeta,
-        2 => provisioner: String,
-        4 => reclaim_policy: Option<String>,
-        7 => volume_binding_mode: Option<String>,
+        2 => provisioner: Str,
+        4 => reclaim_policy: Option<Str>,
+        7 => volume_binding_mode: Option<Str>,
     }
 }
 object!(StorageClass);

@@ -5,8 +5,8 @@ use super::common::created;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::admissionregistration::ParamKind;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -21,7 +21,7 @@ object!(ValidatingAdmissionPolicy);
 message! {
     pub struct ValidatingAdmissionPolicySpec {
         1 => param_kind: Option<ParamKind>,
-        4 => failure_policy: Option<String>,
+        4 => failure_policy: Option<Str>,
     }
 }
 

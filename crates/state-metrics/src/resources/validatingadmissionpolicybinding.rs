@@ -5,8 +5,8 @@ use super::common::created;
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, Samples};
-use crate::proj::ObjectMeta;
 use crate::proj::admissionregistration::ParamRef;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -20,9 +20,9 @@ object!(ValidatingAdmissionPolicyBinding);
 
 message! {
     pub struct ValidatingAdmissionPolicyBindingSpec {
-        1 => policy_name: String,
+        1 => policy_name: Str,
         2 => param_ref: Option<ParamRef>,
-        4 => validation_actions: Vec<String>,
+        4 => validation_actions: Vec<Str>,
     }
 }
 

@@ -10,7 +10,7 @@ use super::common::{bool_f64, created};
 use super::{Identity, Resource};
 use crate::family::Stability::Alpha;
 use crate::family::{Ctx, Family, KeyAllow, Samples};
-use crate::proj::ObjectMeta;
+use crate::proj::{ObjectMeta, Str};
 use crate::{message, object};
 
 message! {
@@ -25,22 +25,22 @@ object!(VolumeAttachment);
 
 message! {
     pub struct VolumeAttachmentSpec {
-        1 => attacher: String,
+        1 => attacher: Str,
         2 => source: VolumeAttachmentSource,
-        3 => node_name: String,
+        3 => node_name: Str,
     }
 }
 
 message! {
     pub struct VolumeAttachmentSource {
-        1 => persistent_volume_name: Option<String>,
+        1 => persistent_volume_name: Option<Str>,
     }
 }
 
 message! {
     pub struct VolumeAttachmentStatus {
         1 => attached: bool,
-        2 => attachment_metadata: Option<BTreeMap<String, String>>,
+        2 => attachment_metadata: Option<BTreeMap<Str, Str>>,
     }
 }
 
