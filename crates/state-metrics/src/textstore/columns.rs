@@ -71,14 +71,9 @@ impl Columns {
         names: &[impl AsRef<[u8]>],
     ) {
         debug_assert!(self.last_key().is_none_or(|k| *k < key));
-        let mut given = 0;
-        compact::encode(families, names, |family, block| match family {
-            None => self.prefixes.extend_from_slice(block),
-            Some(f) => {
-                self.segment_for(f).extend_from_slice(block);
-                given = f + 1;
-            }
-        });
+        let mut into = Encoding { columns: self, given: 0 };
+        compact::encode(families, names, &mut into);
+        let given = into.given;
         for seg in &mut self.segments[given..] {
             seg.push(0);
         }
@@ -96,6 +91,25 @@ impl Columns {
     pub fn held_bytes(&self) -> usize {
         let keys: usize = self.keys.iter().map(|k| k.text_len() + size_of::<ObjectKey>()).sum();
         keys + self.prefixes.len() + self.segments.iter().map(Vec::len).sum::<usize>()
+    }
+}
+
+/// An object being encoded into the columns: its prefix into `prefixes`, each family's block into that
+/// family's segment; `given` counts the families it had.
+struct Encoding<'c> {
+    columns: &'c mut Columns,
+    given: usize,
+}
+
+impl compact::Blocks for Encoding<'_> {
+    fn buf(&mut self, family: Option<usize>) -> &mut Vec<u8> {
+        match family {
+            None => &mut self.columns.prefixes,
+            Some(f) => {
+                self.given = f + 1;
+                self.columns.segment_for(f)
+            }
+        }
     }
 }
 

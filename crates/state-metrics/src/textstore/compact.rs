@@ -85,15 +85,27 @@ impl Cursor {
     }
 }
 
+/// Where [`encode`] writes an object's pieces: the buffer for its prefix (`None`) or for family `i`'s
+/// block. [`Compact`] gives one buffer for all of them, [`super::columns::Columns`] one per family; either
+/// way each byte is written once, in its final place.
+pub(crate) trait Blocks {
+    fn buf(&mut self, family: Option<usize>) -> &mut Vec<u8>;
+}
+
+impl Blocks for Vec<u8> {
+    fn buf(&mut self, _: Option<usize>) -> &mut Vec<u8> {
+        self
+    }
+}
+
 /// Splits one object's text (one slice per enabled family; `names[i]` is family `i`'s metric name,
 /// missing names count as empty, which is correct, only less compact) into the prefix its templated lines
-/// share after their names and one block per family. `sink` gets `(None, varint(len) prefix)` once, then
-/// `(Some(i), varint(tag) payload)` for every family in order; [`Compact`] keeps them in one buffer,
-/// [`super::columns::Columns`] spreads them over one buffer per family.
+/// share after their names and one block per family. `out` gets `varint(len) prefix` once, then
+/// `varint(tag) payload` for every family in order.
 pub(crate) fn encode<'a>(
     families: impl Iterator<Item = &'a [u8]> + Clone,
     names: &[impl AsRef<[u8]>],
-    mut sink: impl FnMut(Option<usize>, &[u8]),
+    out: &mut impl Blocks,
 ) {
     let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_ref());
     // One pass per family checks whether it can be templated and narrows the object's prefix by its
@@ -107,30 +119,24 @@ pub(crate) fn encode<'a>(
         }
     }
     let prefix = prefix.unwrap_or_default();
-
-    SCRATCH.with_borrow_mut(|block| {
-        block.clear();
-        put_prefix(block, prefix);
-        sink(None, block);
-        for (i, s) in families.enumerate() {
-            let verbatim = if i < 64 { templated_set & (1 << i) == 0 } else { !templated(s, name(i), None) };
-            block.clear();
-            if verbatim {
-                put_varint(block, s.len() << 1 | 1);
-                block.extend_from_slice(s);
-            } else {
-                // The payload's length first, so its pieces go straight into the block.
-                let skip = name(i).len() + prefix.len();
-                let len: usize = lines(s).map(|l| varint_len(l.len() - skip) + l.len() - skip).sum();
-                put_varint(block, len << 1);
-                for l in lines(s) {
-                    put_varint(block, l.len() - skip);
-                    block.extend_from_slice(&l[skip..]);
-                }
+    put_prefix(out.buf(None), prefix);
+    for (i, s) in families.enumerate() {
+        let verbatim = if i < 64 { templated_set & (1 << i) == 0 } else { !templated(s, name(i), None) };
+        let block = out.buf(Some(i));
+        if verbatim {
+            put_varint(block, s.len() << 1 | 1);
+            block.extend_from_slice(s);
+        } else {
+            // The payload's length first, so its pieces go straight after it.
+            let skip = name(i).len() + prefix.len();
+            let len: usize = lines(s).map(|l| varint_len(l.len() - skip) + l.len() - skip).sum();
+            put_varint(block, len << 1);
+            for l in lines(s) {
+                put_varint(block, l.len() - skip);
+                block.extend_from_slice(&l[skip..]);
             }
-            sink(Some(i), block);
         }
-    });
+    }
 }
 
 /// Whether family text `s` can be templated: every line starts with its name `n` and ends with a newline
@@ -166,11 +172,6 @@ fn templated<'a>(s: &'a [u8], n: &[u8], narrow: Option<&mut Option<&'a [u8]>>) -
 
 fn varint_len(v: usize) -> usize {
     (usize::BITS - (v | 1).leading_zeros()).div_ceil(7) as usize
-}
-
-thread_local! {
-    /// The block being encoded: one buffer per thread instead of an allocation per object.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Reads the block at `*pos` of `buf` (`varint(tag) payload`), advancing `*pos` past it: (payload,
@@ -238,7 +239,7 @@ impl Compact {
     pub fn new<'a>(families: impl Iterator<Item = &'a [u8]> + Clone, names: &[impl AsRef<[u8]>]) -> Compact {
         let total: usize = families.clone().map(<[u8]>::len).sum();
         let mut buf = Vec::with_capacity(total / 2);
-        encode(families, names, |_, block| buf.extend_from_slice(block));
+        encode(families, names, &mut buf);
         Compact(buf.into())
     }
 
