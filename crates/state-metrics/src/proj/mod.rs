@@ -317,14 +317,6 @@ pub trait ZeroIsAbsent {
     fn clear_zero(&mut self);
 }
 
-impl ZeroIsAbsent for Option<Str> {
-    fn clear_zero(&mut self) {
-        if self.as_deref() == Some("") {
-            *self = None;
-        }
-    }
-}
-
 macro_rules! zero_is_absent {
     ($($t:ty),*) => {$(
         impl ZeroIsAbsent for Option<$t> {
@@ -337,7 +329,7 @@ macro_rules! zero_is_absent {
     )*};
 }
 
-zero_is_absent!(i32, i64, bool);
+zero_is_absent!(Str, i32, i64, bool);
 
 /// Applies [`ZeroIsAbsent`] to a field declared `omitempty` in a [`message!`]; nothing otherwise (a name
 /// other than `omitempty` matches no rule and does not compile).
