@@ -8,9 +8,9 @@
 use base64::Engine;
 use serde_json::{Map, Number, Value};
 
-use crate::gotime::{format_duration, format_time, parse_duration, parse_time};
 use crate::schema::{self, FieldDef, Form, Kind, MessageDef, Shape};
 use crate::{MAGIC, Reader, Value as Wire, WireError, Writer};
+use gocompat::{format_duration, parse_duration_nanos, rfc3339};
 
 /// Why a value could not be transcoded; `path` is where, as a JSON path (`items[3].spec.containers`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,7 +328,7 @@ impl Enc {
             Form::Time | Form::MicroTime => {
                 if !v.is_null() {
                     let s = v.as_str().ok_or_else(|| Error::at(path, "want an RFC 3339 time"))?;
-                    let (secs, nanos) = parse_time(s).ok_or_else(|| Error::at(path, format!("bad time {s:?}")))?;
+                    let (secs, nanos) = rfc3339::parse(s).ok_or_else(|| Error::at(path, format!("bad time {s:?}")))?;
                     let nanos = if m.form == Form::MicroTime { nanos / 1000 * 1000 } else { 0 };
                     w.int64(1, secs);
                     w.int64(2, i64::from(nanos));
@@ -336,7 +336,7 @@ impl Enc {
             }
             Form::Duration => {
                 let s = v.as_str().ok_or_else(|| Error::at(path, "want a duration"))?;
-                w.int64(1, parse_duration(s).ok_or_else(|| Error::at(path, format!("bad duration {s:?}")))?);
+                w.int64(1, parse_duration_nanos(s).map_err(|e| Error::at(path, e.to_string()))?);
             }
             Form::Quantity => match v {
                 Value::String(s) => w.string(1, s),
@@ -561,7 +561,7 @@ impl Dec {
                     Value::Null
                 } else {
                     let micro = m.form == Form::MicroTime;
-                    Value::String(format_time(int_of(1), int_of(2) as i32, micro))
+                    Value::String(rfc3339::format(int_of(1), int_of(2) as i32, micro))
                 }
             }
             Form::Duration => Value::String(format_duration(int_of(1))),

@@ -12,7 +12,6 @@
 //! numbers and types, generated from `generated.proto`); with the `json` feature, [`json`]
 //! transcodes between the JSON and protobuf encodings of any of them.
 
-pub mod gotime;
 #[cfg(feature = "json")]
 pub mod json;
 mod reader;
