@@ -72,7 +72,7 @@ pub fn demo_main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args, wait_for_signal())) {
+    match rt.block_on(run(args, logging::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo: {e:#}");
@@ -313,27 +313,6 @@ async fn wait_task(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.context(format!("{name} failed"))),
         Err(e) => Err(anyhow::anyhow!("{name} panicked: {e}")),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

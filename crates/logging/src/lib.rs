@@ -3,7 +3,8 @@
 //! `--logging-format=json`, as one JSON object per line carrying the fields of Kubernetes' own JSON log
 //! format (component-base): `ts` (Unix time in milliseconds, fractional), `caller` (`dir/file:line`),
 //! `msg`, `v` (the klog verbosity of an informational line; absent on errors), `err` (an event's `error`
-//! field), then the event's other fields by name.
+//! field), then the event's other fields by name. Also what every subcommand's log lines and exit share:
+//! an error's causes on one line, and the wait for the signal that stops the process.
 
 use std::fmt::{self, Write as _};
 use std::io::IsTerminal as _;
@@ -69,6 +70,39 @@ pub fn warn_ignored_flags<'a>(flags: impl IntoIterator<Item = (&'a str, &'a str)
     for (flag, why) in flags {
         tracing::warn!(flag, "flag accepted for compatibility and ignored: {why}");
     }
+}
+
+/// An error and its causes on one line ("client error (Connect): tcp connect error: Connection refused"),
+/// leaving out a cause whose text the line already holds (many wrappers repeat their source's message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cur = c.source();
+    }
+    line
+}
+
+/// Completes on SIGINT or SIGTERM (how Kubernetes stops a pod); on Ctrl-C alone where SIGTERM cannot be
+/// watched.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// component-base's JSON line format for tracing events.
@@ -221,6 +255,28 @@ mod tests {
         tracing::subscriber::with_default(sub, f);
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn an_error_and_its_new_causes_on_one_line() {
+        let refused = Layer("Connection refused", None);
+        let tcp = Layer("tcp connect error: Connection refused", Some(Box::new(refused)));
+        let e = Layer("client error (Connect)", Some(Box::new(tcp)));
+        assert_eq!(error_chain(&e), "client error (Connect): tcp connect error: Connection refused");
+        assert_eq!(error_chain(&Layer("alone", None)), "alone");
     }
 
     #[test]

@@ -176,19 +176,7 @@ pub fn describe(e: &watcher::Error) -> String {
         watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
             match k {
                 kube::Error::Api(s) => api(s),
-                other => {
-                    let mut line = other.to_string();
-                    let mut cur = std::error::Error::source(other);
-                    while let Some(c) = cur {
-                        let c_text = c.to_string();
-                        if !line.contains(&c_text) {
-                            line.push_str(": ");
-                            line.push_str(&c_text);
-                        }
-                        cur = c.source();
-                    }
-                    line
-                }
+                other => logging::error_chain(other),
             }
         }
         watcher::Error::WatchError(s) => api(s),

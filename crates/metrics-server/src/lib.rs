@@ -72,21 +72,7 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let shutdown = async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return shutdown.await,
-        };
-        tokio::select! {
-            _ = shutdown => {}
-            _ = term.recv() => {}
-        }
-    };
-    match rt.block_on(run(opts, shutdown)) {
+    match rt.block_on(run(opts, logging::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -57,7 +57,7 @@ pub fn cli_main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(opts, shutdown_signal())) {
+    match runtime.block_on(run(opts, logging::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -75,29 +75,6 @@ pub fn version_text() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH,
     )
-}
-
-/// Completes on SIGINT or SIGTERM (the latter is how Kubernetes stops a pod).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// The log filter of kube-state-metrics at `level`, for every command that runs it. kube's client logs

@@ -505,7 +505,7 @@ impl Transport for KubeTransport {
                 .filter_map(|f| async move {
                     match f {
                         Ok(frame) => frame.into_data().ok().map(Ok),
-                        Err(e) => Some(Err(Failure::Unreachable(error_chain(&e)))),
+                        Err(e) => Some(Err(Failure::Unreachable(logging::error_chain(&e)))),
                     }
                 })
                 .boxed();
@@ -521,24 +521,9 @@ impl Transport for KubeTransport {
 /// A client error for a log line: kube's wrapper of transport errors says nothing the causes do not.
 fn describe(e: &kube::Error) -> String {
     match e {
-        kube::Error::Service(inner) => error_chain(inner.as_ref()),
-        other => error_chain(other),
+        kube::Error::Service(inner) => logging::error_chain(inner.as_ref()),
+        other => logging::error_chain(other),
     }
-}
-
-/// An error and its causes on one line ("client error (Connect): tcp connect error: Connection refused").
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ pub fn compute(served: &[Served], now: f64, usage: Result<&Usage, &str>) -> Over
 async fn read_usage(client: &kube::Client) -> Result<Usage, String> {
     let get = |path: &'static str| async move {
         let req = http::Request::get(path).body(Vec::new()).map_err(|e| e.to_string())?;
-        client.request_text(req).await.map_err(|e| format!("not available: {}", crate::ingest::driver::error_chain(&e)))
+        client.request_text(req).await.map_err(|e| format!("not available: {}", logging::error_chain(&e)))
     };
     let (nodes, pods) =
         futures::join!(get("/apis/metrics.k8s.io/v1beta1/nodes"), get("/apis/metrics.k8s.io/v1beta1/pods"));
