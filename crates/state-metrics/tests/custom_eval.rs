@@ -58,6 +58,10 @@ fn value_conversion_rfc3339_timestamps() {
     assert_eq!(value_of(json!("2017-08-03T16:16:58Z")).as_deref(), Some("1.501777018e+09"));
     // Offsets and fractions: Unix seconds of the instant, fraction truncated.
     assert_eq!(value_of(json!("2017-08-03T18:16:58.9+02:00")).as_deref(), Some("1.501777018e+09"));
+    // What Go's RFC3339 layout refuses (RFC 3339 itself allows a lower-case `t`/`z` and a space) is no time.
+    for s in ["2017-08-03T16:16:58z", "2016-12-31T23:59:60Z", "2017-08-03t16:16:58z", "2017-08-03 16:16:58Z"] {
+        assert_eq!(value_of(json!(s)), None, "{s}");
+    }
 }
 
 #[test]

@@ -26,11 +26,9 @@ fn string_to_f64(s: &str) -> Result<f64, String> {
         "false" | "no" | "unknown" => return Ok(0.0),
         _ => {}
     }
-    // Go's time.RFC3339 layout needs the `T`; chrono would also take a space, so insist on it.
-    if s.as_bytes().get(10) == Some(&b'T')
-        && let Ok(t) = chrono::DateTime::parse_from_rfc3339(s)
-    {
-        return Ok(t.timestamp() as f64);
+    // Upstream tries `time.Parse(time.RFC3339, …)` here: its `Unix()` seconds.
+    if let Some((seconds, _)) = gocompat::rfc3339::parse(s) {
+        return Ok(seconds as f64);
     }
     if let Ok(q) = quantity::Quantity::parse(s) {
         return Ok(q.as_approximate_f64());
