@@ -172,12 +172,18 @@ pub(crate) async fn sequential(
     headers: &[(&str, &str)],
 ) -> anyhow::Result<(Latency, f64)> {
     let cpu0 = procfs::cpu_seconds(pid);
-    let mut lat = Vec::with_capacity(n);
-    for _ in 0..n.max(1) {
-        lat.push(http.get_len("/metrics", headers).await?.1.as_secs_f64());
-    }
+    let lat = scrape_times(http, n.max(1), headers).await?;
     let cpu = (procfs::cpu_seconds(pid) - cpu0) / lat.len() as f64;
     Ok((Latency::of(lat), cpu))
+}
+
+/// The durations of `n` sequential scrapes, in seconds.
+pub(crate) async fn scrape_times(http: &Plain, n: usize, headers: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        lat.push(http.get_len("/metrics", headers).await?.1.as_secs_f64());
+    }
+    Ok(lat)
 }
 
 /// `scrapers` clients scraping at once, `n` scrapes in all (at least one each).

@@ -111,6 +111,8 @@ pub struct OverviewCost {
     pub cpu_seconds_per_overview: f64,
     /// Sequential plain scrapes while a page polls every second.
     pub plain_1_with_page: Latency,
+    /// As many, in rounds alternating with those, while no page polls: what the cost is measured against.
+    pub plain_1_without_page: Latency,
     pub rss_with_page_kib: u64,
 }
 
@@ -340,9 +342,11 @@ pub fn targets(r: &Report) -> Vec<Target> {
         let o = &k.overview;
         out.push(t(
             "KSM scrape with the overview open within 5%",
-            format!("p50 <= {:.3} s", k.scrapes.plain_1.p50 * 1.05),
+            format!("p50 <= {:.3} s (1.05x the rounds without it)", o.plain_1_without_page.p50 * 1.05),
             format!("{:.3} s", o.plain_1_with_page.p50),
-            o.plain_1_with_page.n > 0 && o.plain_1_with_page.p50 <= k.scrapes.plain_1.p50 * 1.05,
+            o.plain_1_with_page.n > 0
+                && o.plain_1_without_page.n > 0
+                && o.plain_1_with_page.p50 <= o.plain_1_without_page.p50 * 1.05,
         ));
         out.push(t(
             "KSM RSS with the overview open within 5%",
@@ -573,6 +577,7 @@ pub fn render(r: &Report) -> String {
         row(&mut s, "scrape p50/p99, gzip, 1 scraper", lat(&sc.gzip_1), "-".into());
         let o = &k.overview;
         row(&mut s, "scrape p50/p99, plain, overview page open", lat(&o.plain_1_with_page), "-".into());
+        row(&mut s, "scrape p50/p99, plain, rounds between those", lat(&o.plain_1_without_page), "-".into());
         row(
             &mut s,
             "overview: page, compute p50, CPU, RSS with page",
@@ -746,10 +751,12 @@ mod tests {
         k.scrapes.gzip_1 = Latency { n: 3, p50: 0.5, p99: 0.6, max: 0.6 };
         k.event_to_metric = Latency { n: 5, p50: 0.01, p99: 0.02, max: 0.02 };
         k.churn = Churn { seconds: 60.0, rss_start_kib: 100_000, rss_end_kib: 200_000, ..Default::default() };
-        k.scrapes.plain_1 = Latency { n: 3, p50: 0.1, p99: 0.1, max: 0.1 };
+        // Faster than the rounds next to the page's: the page is judged against those, not this.
+        k.scrapes.plain_1 = Latency { n: 3, p50: 0.09, p99: 0.1, max: 0.1 };
         k.overview = OverviewCost {
             page_bytes: 20_000,
             plain_1_with_page: Latency { n: 3, p50: 0.104, p99: 0.11, max: 0.11 },
+            plain_1_without_page: Latency { n: 3, p50: 0.1, p99: 0.1, max: 0.1 },
             rss_with_page_kib: 11 * 1024,
             ..Default::default()
         };
