@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::Config;
 use crate::client::Plain;
 use crate::procfs;
-use crate::report::{DecodeReport, EncodingRun};
+use crate::report::{DecodeReport, EncodingRun, OneStart};
 use crate::sim::{Proc, Scratch, Sim, SimOptions, free_port, ksm_args};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
@@ -41,7 +41,8 @@ pub(crate) async fn warm_protobuf(sim: &Sim) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One start of kube-state-metrics against a simulator answering `json_only` or protobuf.
+/// `cfg.starts` starts of kube-state-metrics, one after the other, against one simulator answering
+/// `json_only` or protobuf.
 pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun> {
     let dir = Scratch::new(if json_only { "enc-json" } else { "enc-pb" })?;
     let nodes = cfg.pods.div_ceil(cfg.pods_per_node.max(1));
@@ -50,6 +51,14 @@ pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun>
     if !json_only {
         warm_protobuf(&sim).await?;
     }
+    let mut each = Vec::new();
+    for _ in 0..cfg.starts.max(1) {
+        each.push(one_start(cfg, &sim, &dir).await?);
+    }
+    Ok(EncodingRun::of(if json_only { "json" } else { "protobuf" }, &each))
+}
+
+async fn one_start(cfg: &Config, sim: &Sim, dir: &Scratch) -> anyhow::Result<OneStart> {
     sim.reset_requests().await?;
     let port = free_port()?;
     let args = ksm_args(&sim.kubeconfig, port, free_port()?);
@@ -75,8 +84,11 @@ pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun>
     let cost = sim.start_cost().await?.unwrap_or_default();
     let body = http.get_ok("/metrics?resources=pods", &[]).await?.body;
     let pods = body.split(|b| *b == b'\n').filter(|l| l.starts_with(b"kube_pod_info{")).count();
-    Ok(EncodingRun {
-        encoding: if json_only { "json" } else { "protobuf" }.into(),
+    // Stopped (and reaped, on drop) before the next one starts, with a moment for the machine to settle, so
+    // that one start's exit never overlaps the next.
+    drop(ksm);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(OneStart {
         ready_seconds,
         ready_cpu_seconds,
         sim_cpu_seconds,

@@ -51,6 +51,9 @@ pub struct Config {
     pub skip_ksm: bool,
     /// Also start kube-state-metrics against a JSON-only simulator and time the decoders alone.
     pub encodings: bool,
+    /// Starts of kube-state-metrics per encoding, against one warmed simulator (their median is the
+    /// figure: one start varies by a third from one to the next on a shared machine).
+    pub starts: usize,
     /// Pods for the `kubectl top pods -A` run through kube-sim's aggregation (0 skips it; needs kubectl).
     pub top_pods: usize,
     /// Shards for the client-side against server-side sharding comparison at `pods` (0 skips it).
@@ -65,6 +68,7 @@ impl Config {
             ksm_binary: None,
             ms_binary: None,
             encodings: true,
+            starts: 9,
             pods: 10_000,
             pods_per_node: 100,
             namespaces: 20,
@@ -97,6 +101,7 @@ impl Config {
             ms_nodes: vec![50],
             ms_resolution: Duration::from_secs(10),
             ms_cycles: 1,
+            starts: 1,
             ..Config::full(kubestate)
         }
     }

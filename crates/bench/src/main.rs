@@ -62,9 +62,13 @@ struct Args {
     /// Skip kube-state-metrics.
     #[arg(long)]
     skip_ksm: bool,
-    /// Skip the protobuf-against-JSON comparison (two more starts and the decoder timings).
+    /// Skip the protobuf-against-JSON comparison (more starts and the decoder timings).
     #[arg(long)]
     skip_encodings: bool,
+    /// Starts of kube-state-metrics per encoding in that comparison, one after the other against the same
+    /// simulator; the report gives their median, range and how many met the goal (9; smoke runs 1).
+    #[arg(long)]
+    starts: Option<usize>,
     /// Time `kubectl top pods -A` (protobuf and JSON) at this many pods through kube-sim's aggregation
     /// (needs kubectl; 0 skips).
     #[arg(long)]
@@ -106,7 +110,8 @@ fn config(a: &Args) -> anyhow::Result<Config> {
         ms_pods_per_node,
         ms_cycles,
         top_pods,
-        shards
+        shards,
+        starts
     );
     if let Some(s) = a.churn_seconds {
         c.churn = Duration::from_secs(s);

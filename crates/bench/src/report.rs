@@ -121,14 +121,53 @@ pub struct OverviewCost {
 pub struct EncodingRun {
     /// `protobuf` or `json`.
     pub encoding: String,
+    /// Medians over the starts.
+    pub ready_seconds: f64,
+    pub ready_cpu_seconds: f64,
+    pub sim_cpu_seconds: f64,
+    /// The highest of the starts.
+    pub peak_rss_kib: u64,
+    pub bytes_received: u64,
+    pub requests: u64,
+    /// Pods in the first scrape after readiness, the fewest of the starts.
+    pub pods: usize,
+    /// Every start's time to `/readyz`, in the order they ran.
+    pub ready_seconds_each: Vec<f64>,
+}
+
+/// One start of kube-state-metrics (see [`EncodingRun`]).
+#[derive(Debug, Clone, Default)]
+pub struct OneStart {
     pub ready_seconds: f64,
     pub ready_cpu_seconds: f64,
     pub sim_cpu_seconds: f64,
     pub peak_rss_kib: u64,
     pub bytes_received: u64,
     pub requests: u64,
-    /// Pods in the first scrape after readiness.
     pub pods: usize,
+}
+
+impl EncodingRun {
+    pub fn of(encoding: &str, starts: &[OneStart]) -> EncodingRun {
+        let median = |f: fn(&OneStart) -> f64| Latency::of(starts.iter().map(f).collect()).p50;
+        EncodingRun {
+            encoding: encoding.into(),
+            ready_seconds: median(|s| s.ready_seconds),
+            ready_cpu_seconds: median(|s| s.ready_cpu_seconds),
+            sim_cpu_seconds: median(|s| s.sim_cpu_seconds),
+            peak_rss_kib: starts.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0),
+            bytes_received: starts.iter().map(|s| s.bytes_received).max().unwrap_or(0),
+            requests: starts.iter().map(|s| s.requests).max().unwrap_or(0),
+            pods: starts.iter().map(|s| s.pods).min().unwrap_or(0),
+            ready_seconds_each: starts.iter().map(|s| s.ready_seconds).collect(),
+        }
+    }
+
+    /// (fastest, slowest) start.
+    pub fn range(&self) -> (f64, f64) {
+        let each = || self.ready_seconds_each.iter().copied();
+        (each().fold(f64::INFINITY, f64::min), each().fold(0.0, f64::max))
+    }
 }
 
 /// The decoders alone on the simulator's pod list.
@@ -278,7 +317,7 @@ pub struct Target {
     pub pass: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub cores: usize,
     pub cpu_model: String,
@@ -405,14 +444,21 @@ pub fn targets(r: &Report) -> Vec<Target> {
     }
     if let [pb, json] = &r.encodings[..] {
         let today = PRE_INGESTION_V2_READY_SECONDS * r.pods as f64 / 10_000.0;
+        let goal = today / 3.0;
+        let (fastest, slowest) = pb.range();
+        let met = pb.ready_seconds_each.iter().filter(|s| **s <= goal).count();
         out.push(t(
             "KSM full view with protobuf <= a third of the paginated JSON start",
-            format!("<= {:.2} s", today / 3.0),
+            format!("median <= {goal:.3} s"),
             format!(
-                "{:.2} s ({:.2} s CPU; JSON {:.2} s, {:.2} s CPU)",
-                pb.ready_seconds, pb.ready_cpu_seconds, json.ready_seconds, json.ready_cpu_seconds
+                "{:.3} s ({fastest:.3}-{slowest:.3} s, {met} of {} starts met it; {:.2} s CPU; JSON {:.3} s, {:.2} s CPU)",
+                pb.ready_seconds,
+                pb.ready_seconds_each.len(),
+                pb.ready_cpu_seconds,
+                json.ready_seconds,
+                json.ready_cpu_seconds
             ),
-            pb.pods == r.pods && pb.ready_seconds <= today / 3.0,
+            pb.pods == r.pods && pb.ready_seconds <= goal,
         ));
         let ratio = pb.bytes_received as f64 / json.bytes_received.max(1) as f64;
         out.push(t(
@@ -525,8 +571,8 @@ pub fn render(r: &Report) -> String {
         for e in &r.encodings {
             row(
                 &mut s,
-                &format!("start with {}: ready / CPU / sim CPU", e.encoding),
-                format!("{:.2} s / {:.2} s / {:.2} s", e.ready_seconds, e.ready_cpu_seconds, e.sim_cpu_seconds),
+                &format!("start with {}: ready / CPU / sim CPU (medians)", e.encoding),
+                format!("{:.3} s / {:.2} s / {:.2} s", e.ready_seconds, e.ready_cpu_seconds, e.sim_cpu_seconds),
                 format!(
                     "{:.1} MB in {} requests, peak {:.1} MiB",
                     e.bytes_received as f64 / 1e6,
@@ -814,5 +860,34 @@ mod tests {
         assert_eq!(pass("server-side shard CPU to ready (of unsharded)"), Some(false));
         assert_eq!(pass("server-side shard peak RSS (of unsharded)"), Some(true));
         assert!(render(&r).contains("0.325 (largest shard)"), "{}", render(&r));
+    }
+
+    #[test]
+    fn the_full_view_is_judged_on_the_median_start() {
+        let start = |ready_seconds: f64, bytes_received: u64| OneStart {
+            ready_seconds,
+            ready_cpu_seconds: ready_seconds,
+            bytes_received,
+            pods: 10_000,
+            ..Default::default()
+        };
+        // The goal at 10,000 pods is a third of 0.71 s, 0.237 s: two of three starts meet it.
+        let pb = EncodingRun::of("protobuf", &[start(0.30, 10), start(0.20, 10), start(0.23, 10)]);
+        assert_eq!((pb.ready_seconds, pb.range(), pb.pods), (0.23, (0.20, 0.30), 10_000));
+        assert_eq!(pb.ready_seconds_each, [0.30, 0.20, 0.23]);
+        let json = EncodingRun::of("json", &[start(0.5, 25)]);
+        let mut r = Report { pods: 10_000, encodings: vec![pb, json], ..Default::default() };
+        let judged = |r: &Report| {
+            let t = targets(r).into_iter().find(|t| t.name.starts_with("KSM full view with protobuf")).unwrap();
+            (t.pass, t.measured)
+        };
+        let (pass, measured) = judged(&r);
+        assert!(pass, "{measured}");
+        assert!(measured.starts_with("0.230 s (0.200-0.300 s, 2 of 3 starts met it"), "{measured}");
+        // A slow median fails however fast the best start was.
+        r.encodings[0] = EncodingRun::of("protobuf", &[start(0.30, 10), start(0.20, 10), start(0.25, 10)]);
+        let (pass, measured) = judged(&r);
+        assert!(!pass, "{measured}");
+        assert!(measured.contains("1 of 3 starts met it"), "{measured}");
     }
 }
