@@ -17,7 +17,7 @@ use crate::options::Options;
 use crate::routes::{self, App};
 use crate::scrape::Served;
 use crate::server::{self, Timeouts};
-use crate::shard::Shard;
+use crate::shard::{Effective, Shard};
 use crate::sharding::{self, Settled, Settler};
 use crate::telemetry::Telemetry;
 use crate::textstore::{self, Maintenance};
@@ -121,7 +121,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         drop(assigned_tx);
     }
     // The shard in effect (split settled), for the custom-resource runtime.
-    let (effective_tx, effective_rx) = signal::channel(Shard::default());
+    let (effective_tx, effective_rx) = signal::channel(Effective::default());
     tracing::info!(
         resources = %plan.resources.iter().map(|r| r.handle.name()).collect::<Vec<_>>().join(","),
         main = %display_addr(&main_listener),
@@ -237,14 +237,14 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
                     }
                     restart(&mut running, &specs, &app.served, new, &runs).await;
                     current = Some(new);
-                    effective_tx.send_replace(new);
+                    effective_tx.send_replace(Effective { shard: new, blocked: None });
                 }
                 Settled::Blocked(why) => {
                     running.stop_all().await;
                     sharding::block(&app.served, &why);
                     current = None;
-                    // Custom resources wait too, and say so in /readyz.
-                    effective_tx.send_replace(Shard::blocked(a.shard));
+                    // Custom resources wait too, and say why in /readyz.
+                    effective_tx.send_replace(Effective { shard: Shard::blocked(a.shard), blocked: Some(why.into()) });
                     recheck.as_mut().reset(tokio::time::Instant::now() + sharding::BLOCKED_RECHECK);
                     rechecking = true;
                 }

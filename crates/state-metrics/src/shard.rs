@@ -30,6 +30,14 @@ impl Split {
     }
 }
 
+/// The shard an instance settled on, and while server-side sharding is blocked ([`Shard::blocked`]) the
+/// reason, so that what waits for it (custom resources) can name the same reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effective {
+    pub shard: Shard,
+    pub blocked: Option<std::sync::Arc<str>>,
+}
+
 /// Which objects of the whole a shard keeps (`--shard`/`--total-shards`, or auto-sharding), and how
 /// they are split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

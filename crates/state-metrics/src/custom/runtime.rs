@@ -26,7 +26,7 @@ use crate::ingest::machine::Watcher;
 use crate::ingest::{self, KubeTransport, Pipeline, Received, Reporter};
 use crate::options::Options;
 use crate::scrape::{Headers, Served};
-use crate::shard::Shard;
+use crate::shard::{Effective, Shard};
 use crate::telemetry::UNSTRUCTURED;
 use crate::textstore::{self, Maintenance};
 
@@ -310,7 +310,7 @@ impl CustomRuntime {
 pub fn start(
     prepared: Prepared,
     env: Env,
-    shard: watch::Receiver<Shard>,
+    shard: watch::Receiver<Effective>,
 ) -> (Arc<CustomRuntime>, impl Future<Output = ()> + Send + 'static) {
     let rt = Arc::new(CustomRuntime::default());
     if let (Source::File(path), Some(bytes)) = (&prepared.source, &prepared.initial_bytes) {
@@ -395,7 +395,7 @@ struct Running {
     previous: Option<AbortHandle>,
 }
 
-async fn drive(rt: Arc<CustomRuntime>, prepared: Prepared, mut env: Env, mut shard_rx: watch::Receiver<Shard>) {
+async fn drive(rt: Arc<CustomRuntime>, prepared: Prepared, mut env: Env, mut shard_rx: watch::Receiver<Effective>) {
     let Prepared { source, initial, initial_bytes, filter, reach } = prepared;
     env.reach = reach;
     let (cfg_tx, mut cfg_rx) = watch::channel(initial.map(Arc::new));
@@ -423,7 +423,8 @@ async fn drive(rt: Arc<CustomRuntime>, prepared: Prepared, mut env: Env, mut sha
                 Err(_) => shard_live = false,
             },
         }
-        let shard = *shard_rx.borrow_and_update();
+        let Effective { shard, blocked } = shard_rx.borrow_and_update().clone();
+        env.blocked = blocked;
         let cfg = cfg_rx.borrow_and_update().clone();
         let crds = crd_rx.borrow_and_update().clone();
         let mut desired = cfg.map(|c| plan(&c, &crds, &filter)).unwrap_or_default();
@@ -445,6 +446,8 @@ pub struct Env {
     /// Bytes received for custom resources and CRDs (telemetry).
     pub received: Arc<Received>,
     reach: Reach,
+    /// Why server-side sharding is blocked, while it is.
+    blocked: Option<Arc<str>>,
 }
 
 impl Env {
@@ -456,7 +459,7 @@ impl Env {
         received: Arc<Received>,
     ) -> Self {
         let reach = Reach { namespaces: NamespaceScope::All, fields: String::new() };
-        Env { transport, reporter, config, maintenance, received, reach }
+        Env { transport, reporter, config, maintenance, received, reach, blocked: None }
     }
 
     /// A list/watch pipeline of `scope` into `sink`.
@@ -600,8 +603,8 @@ fn reconcile(
     }
 }
 
-/// Why a custom resource is not served while server-side sharding is blocked (the log line and the
-/// built-in resources' /readyz lines say what the server answered).
+/// Why a custom resource is not served while server-side sharding is blocked, should the reason not
+/// have come with the blocked shard.
 const BLOCKED: &str = "--shard-mode=server, and the API server does not shard lists; nothing is served until it does";
 
 /// A new writer for `bound` and the one task that runs its list/watches (one per namespace under
@@ -619,7 +622,7 @@ fn spawn_writer(name: &str, bound: Bound, env: &Env, watches: &mut JoinSet<()>) 
         // Server mode, and the API server does not shard: nothing is listed (a non-sharding server
         // would send every object), nothing is served, and /readyz names the wait, as for built-in kinds.
         for mut w in writers {
-            crate::sharding::block_writer(&mut w, BLOCKED);
+            crate::sharding::block_writer(&mut w, env.blocked.as_deref().unwrap_or(BLOCKED));
         }
         // No list/watch runs; the empty task keeps the one-handle-per-writer shape `reconcile` stops.
         return (served, watches.spawn(async {}));
