@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::Config;
 use crate::client::Plain;
 use crate::procfs;
-use crate::report::{DecodeReport, EncodingRun, OneStart};
+use crate::report::{DecodeReport, EncodingRun};
 use crate::sim::{Proc, Scratch, Sim, SimOptions, free_port, ksm_args};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
@@ -51,14 +51,15 @@ pub async fn start(cfg: &Config, json_only: bool) -> anyhow::Result<EncodingRun>
     if !json_only {
         warm_protobuf(&sim).await?;
     }
+    let encoding = if json_only { "json" } else { "protobuf" };
     let mut each = Vec::new();
     for _ in 0..cfg.starts.max(1) {
-        each.push(one_start(cfg, &sim, &dir).await?);
+        each.push(one_start(cfg, &sim, &dir, encoding).await?);
     }
-    Ok(EncodingRun::of(if json_only { "json" } else { "protobuf" }, &each))
+    Ok(EncodingRun::of(&each))
 }
 
-async fn one_start(cfg: &Config, sim: &Sim, dir: &Scratch) -> anyhow::Result<OneStart> {
+async fn one_start(cfg: &Config, sim: &Sim, dir: &Scratch, encoding: &str) -> anyhow::Result<EncodingRun> {
     sim.reset_requests().await?;
     let port = free_port()?;
     let args = ksm_args(&sim.kubeconfig, port, free_port()?);
@@ -88,14 +89,14 @@ async fn one_start(cfg: &Config, sim: &Sim, dir: &Scratch) -> anyhow::Result<One
     // that one start's exit never overlaps the next.
     drop(ksm);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    Ok(OneStart {
-        ready_seconds,
+    Ok(EncodingRun {
         ready_cpu_seconds,
         sim_cpu_seconds,
         peak_rss_kib,
         bytes_received: cost.bytes.values().sum(),
         requests: cost.requests.values().sum(),
         pods,
+        ..EncodingRun::one(encoding, ready_seconds)
     })
 }
 
