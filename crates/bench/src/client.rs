@@ -106,6 +106,15 @@ impl Plain {
         Ok((len, start.elapsed()))
     }
 
+    /// `n` of [`Plain::get_len`] one after the other: their times in seconds.
+    pub async fn times(&self, n: usize, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            times.push(self.get_len(path, headers).await?.1.as_secs_f64());
+        }
+        Ok(times)
+    }
+
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Resp> {
         self.request(http::Method::GET, path, headers, None).await
     }

@@ -172,18 +172,9 @@ pub(crate) async fn sequential(
     headers: &[(&str, &str)],
 ) -> anyhow::Result<(Latency, f64)> {
     let cpu0 = procfs::cpu_seconds(pid);
-    let lat = scrape_times(http, n.max(1), headers).await?;
+    let lat = http.times(n.max(1), "/metrics", headers).await?;
     let cpu = (procfs::cpu_seconds(pid) - cpu0) / lat.len() as f64;
     Ok((Latency::of(lat), cpu))
-}
-
-/// The durations of `n` sequential scrapes, in seconds.
-pub(crate) async fn scrape_times(http: &Plain, n: usize, headers: &[(&str, &str)]) -> anyhow::Result<Vec<f64>> {
-    let mut lat = Vec::with_capacity(n);
-    for _ in 0..n {
-        lat.push(http.get_len("/metrics", headers).await?.1.as_secs_f64());
-    }
-    Ok(lat)
 }
 
 /// `scrapers` clients scraping at once, `n` scrapes in all (at least one each).
@@ -197,11 +188,7 @@ async fn concurrent(http: &Plain, scrapers: usize, n: usize, headers: &[(&str, &
         let headers = headers.clone();
         set.spawn(async move {
             let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let mut out = Vec::new();
-            for _ in 0..each {
-                out.push(http.get_len("/metrics", &h).await?.1.as_secs_f64());
-            }
-            anyhow::Ok(out)
+            http.times(each, "/metrics", &h).await
         });
     }
     let mut all = Vec::new();

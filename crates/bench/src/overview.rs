@@ -37,7 +37,7 @@ pub async fn measure(http: &Plain, pid: u32, scrapes: usize) -> anyhow::Result<O
     let (mut with, mut without) = (Vec::new(), Vec::new());
     let mut mem = procfs::mem(pid);
     for round in 0..ROUNDS {
-        without.extend(crate::ksm::scrape_times(http, per_round, &[]).await?);
+        without.extend(http.times(per_round, "/metrics", &[]).await?);
         let stop = Arc::new(AtomicBool::new(false));
         let poller = {
             let (http, stop) = (http.clone(), stop.clone());
@@ -49,7 +49,7 @@ pub async fn measure(http: &Plain, pid: u32, scrapes: usize) -> anyhow::Result<O
                 }
             })
         };
-        with.extend(crate::ksm::scrape_times(http, per_round, &[]).await?);
+        with.extend(http.times(per_round, "/metrics", &[]).await?);
         if round + 1 == ROUNDS {
             // Memory once the page has been polling for a while, as before.
             tokio::time::sleep(Duration::from_secs(2)).await;
