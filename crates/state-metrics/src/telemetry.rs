@@ -155,7 +155,7 @@ impl Telemetry {
 
     /// A complete initial state of `resource` was obtained `how`.
     pub fn record_listed(&self, resource: &str, how: crate::ingest::machine::Listed) {
-        let how = crate::ingest::report::listed_label(how);
+        let how = how.label();
         *self.ingest().listed.entry((resource.to_owned(), how)).or_insert(0) += 1;
     }
 

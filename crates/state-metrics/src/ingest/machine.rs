@@ -141,6 +141,18 @@ pub enum Listed {
     NotOlderThan,
 }
 
+impl Listed {
+    /// Its telemetry label value (`source` of `kube_state_metrics_initial_lists_total`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Listed::Streamed => "streaming",
+            Listed::Cached => "cache",
+            Listed::Consistent => "consistent",
+            Listed::NotOlderThan => "not_older_than",
+        }
+    }
+}
+
 /// Something worth a log line or a telemetry count.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {

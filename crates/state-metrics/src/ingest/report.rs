@@ -174,13 +174,3 @@ fn listed_word(how: Listed) -> &'static str {
         Listed::NotOlderThan => "list at the last resourceVersion",
     }
 }
-
-/// The telemetry label value of a [`Listed`].
-pub fn listed_label(how: Listed) -> &'static str {
-    match how {
-        Listed::Streamed => "streaming",
-        Listed::Cached => "cache",
-        Listed::Consistent => "consistent",
-        Listed::NotOlderThan => "not_older_than",
-    }
-}
