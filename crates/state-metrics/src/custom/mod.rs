@@ -17,6 +17,7 @@ mod config;
 mod md5;
 pub mod path;
 pub mod runtime;
+mod telemetry;
 mod value;
 mod watch;
 

@@ -9,18 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kube::runtime::watcher::DefaultBackoff;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
-use super::watch::{CrdRender, CrdSink, CustomRender};
-use super::{CompiledResource, ConfigError, Gvkp, load_and_compile, md5, resolve_all};
-use crate::family::Rendered;
+use super::telemetry::CustomTelemetry;
+use super::watch::{Bound, CrdRender, CrdSink, CustomRender};
+use super::{CompiledResource, ConfigError, Gvkp, load_and_compile, resolve_all};
 use crate::filter::{FamilyFilter, FilterError, NamespaceScope, namespace_denylist_selector, namespace_scope};
 use crate::ingest::machine::Watcher;
 use crate::ingest::{self, KubeTransport, Pipeline, Received, Reporter};
@@ -32,8 +32,6 @@ use crate::textstore::{self, Maintenance};
 
 /// How often the config file is re-read.
 const POLL: Duration = Duration::from_secs(1);
-/// The `type` label of the reload gauges for this config.
-const RELOAD_TYPE: &str = "customresourceconfig";
 /// Name under which `/readyz` reports the CRD list while it is pending.
 const CRD_PENDING: &str = "customresourcedefinitions";
 /// Where CustomResourceDefinitions are listed.
@@ -137,110 +135,6 @@ fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<CompiledResource>, Sta
     })
 }
 
-/// Self-metrics of the custom resource machinery, rendered into the telemetry `/metrics`.
-#[derive(Default)]
-pub struct CustomTelemetry {
-    pub(super) add: AtomicU64,
-    pub(super) update: AtomicU64,
-    pub(super) delete: AtomicU64,
-    pub(super) cache: AtomicU64,
-    reload: Mutex<Option<ReloadState>>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct ReloadState {
-    filename: String,
-    successful: bool,
-    success_timestamp: f64,
-    hash: f64,
-}
-
-fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-impl CustomTelemetry {
-    fn reload_lock(&self) -> MutexGuard<'_, Option<ReloadState>> {
-        self.reload.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn reload_succeeded(&self, path: &Path, bytes: &[u8]) {
-        *self.reload_lock() = Some(ReloadState {
-            filename: path.display().to_string(),
-            successful: true,
-            success_timestamp: now_secs(),
-            hash: md5::config_hash(bytes),
-        });
-    }
-
-    /// A rejected file: the gauge drops to 0, the hash and timestamp keep describing what is served.
-    pub fn reload_failed(&self, path: &Path) {
-        let mut g = self.reload_lock();
-        let filename = path.display().to_string();
-        match g.as_mut() {
-            Some(s) => {
-                s.successful = false;
-                s.filename = filename;
-            }
-            None => *g = Some(ReloadState { filename, successful: false, success_timestamp: 0.0, hash: 0.0 }),
-        }
-    }
-
-    /// The text exposition of these families (appended to the telemetry registry's output).
-    pub fn render(&self, out: &mut Vec<u8>) {
-        let reload = self.reload_lock().clone();
-        if let Some(r) = reload {
-            let labels = [("filename", r.filename.as_str()), ("type", RELOAD_TYPE)];
-            let fams = [
-                ("kube_state_metrics_config_hash", "Hash of the loaded configuration file.", r.hash),
-                (
-                    "kube_state_metrics_last_config_reload_successful",
-                    "1 if the last attempt to load the configuration file succeeded, else 0.",
-                    if r.successful { 1.0 } else { 0.0 },
-                ),
-                (
-                    "kube_state_metrics_last_config_reload_success_timestamp_seconds",
-                    "Unix time of the last successful load of the configuration file.",
-                    r.success_timestamp,
-                ),
-            ];
-            for (name, help, v) in fams {
-                exposition::write_header(out, name, help, "gauge");
-                exposition::write_sample(out, name, &labels, v);
-            }
-        }
-        for (name, help, kind, v) in [
-            (
-                "kube_state_metrics_custom_resource_state_add_events_total",
-                "CustomResourceDefinitions seen appearing.",
-                "counter",
-                &self.add,
-            ),
-            (
-                "kube_state_metrics_custom_resource_state_update_events_total",
-                "CustomResourceDefinitions seen changing.",
-                "counter",
-                &self.update,
-            ),
-            (
-                "kube_state_metrics_custom_resource_state_delete_events_total",
-                "CustomResourceDefinitions seen disappearing.",
-                "counter",
-                &self.delete,
-            ),
-            (
-                "kube_state_metrics_custom_resource_state_cache",
-                "CustomResourceDefinitions currently known.",
-                "gauge",
-                &self.cache,
-            ),
-        ] {
-            exposition::write_header(out, name, help, kind);
-            exposition::write_sample(out, name, &[], v.load(Ordering::Relaxed) as f64);
-        }
-    }
-}
-
 /// One served custom writer; `previous` keeps answering scrapes until `current` has listed once.
 struct Slot {
     current: Served,
@@ -318,44 +212,6 @@ pub fn start(
     }
     let fut = drive(rt.clone(), prepared, env, shard);
     (rt, fut)
-}
-
-/// What one watch task needs: every configured resource bound to this GVK, with its enabled families.
-pub(super) struct Bound {
-    gvk: Gvkp,
-    parts: Vec<(CompiledResource, Vec<usize>)>,
-    pub(super) shard: Shard,
-    /// From the CRD's `spec.scope`.
-    namespaced: bool,
-}
-
-impl Bound {
-    fn headers(&self) -> Headers {
-        let mut parts = Vec::new();
-        for (r, enabled) in &self.parts {
-            let names = r.family_names();
-            for &i in enabled {
-                let (mut t, mut o) = (Vec::new(), Vec::new());
-                r.write_header(i, &mut t, false);
-                r.write_header(i, &mut o, true);
-                parts.push((names[i].to_owned(), t, o));
-            }
-        }
-        Headers::from_parts(parts)
-    }
-
-    /// Every configured resource's rendering of `obj`, one after the other (several config entries may
-    /// select the same GVK; their families then share one writer).
-    pub(super) fn render(&self, obj: &Value) -> Rendered {
-        let mut out = Rendered::default();
-        for (r, enabled) in &self.parts {
-            let one = r.render_enabled(obj, enabled);
-            let base = out.buf.len();
-            out.buf.extend_from_slice(&one.buf);
-            out.ends.extend(one.ends.iter().map(|e| u32::try_from(base + *e as usize).unwrap_or(u32::MAX)));
-        }
-        out
-    }
 }
 
 /// The configured resources resolved against `crds`, grouped by writer name, with the family filter

@@ -8,12 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::runtime::{Bound, CustomTelemetry};
+use super::telemetry::CustomTelemetry;
+use super::{CompiledResource, Gvkp};
 use crate::family::Rendered;
 use crate::ingest::Sink;
 use crate::ingest::machine::Item;
 use crate::ingest::render::{Decoded, Render};
 use crate::key::ObjectKey;
+use crate::scrape::Headers;
+use crate::shard::Shard;
 use crate::textstore::StoreEvent;
 
 fn key_of(v: &Value) -> ObjectKey {
@@ -24,6 +27,44 @@ fn key_of(v: &Value) -> ObjectKey {
 
 fn resource_version(v: &Value) -> String {
     v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned()
+}
+
+/// What one watch task needs: every configured resource bound to this GVK, with its enabled families.
+pub(super) struct Bound {
+    pub(super) gvk: Gvkp,
+    pub(super) parts: Vec<(CompiledResource, Vec<usize>)>,
+    pub(super) shard: Shard,
+    /// From the CRD's `spec.scope`.
+    pub(super) namespaced: bool,
+}
+
+impl Bound {
+    pub(super) fn headers(&self) -> Headers {
+        let mut parts = Vec::new();
+        for (r, enabled) in &self.parts {
+            let names = r.family_names();
+            for &i in enabled {
+                let (mut t, mut o) = (Vec::new(), Vec::new());
+                r.write_header(i, &mut t, false);
+                r.write_header(i, &mut o, true);
+                parts.push((names[i].to_owned(), t, o));
+            }
+        }
+        Headers::from_parts(parts)
+    }
+
+    /// Every configured resource's rendering of `obj`, one after the other (several config entries may
+    /// select the same GVK; their families then share one writer).
+    pub(super) fn render(&self, obj: &Value) -> Rendered {
+        let mut out = Rendered::default();
+        for (r, enabled) in &self.parts {
+            let one = r.render_enabled(obj, enabled);
+            let base = out.buf.len();
+            out.buf.extend_from_slice(&one.buf);
+            out.ends.extend(one.ends.iter().map(|e| u32::try_from(base + *e as usize).unwrap_or(u32::MAX)));
+        }
+        out
+    }
 }
 
 /// Custom objects: decoded as generic JSON and rendered by every configuration entry bound to their
