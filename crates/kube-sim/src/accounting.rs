@@ -13,7 +13,7 @@ use std::time::Instant;
 use http::Response;
 use http_body_util::BodyExt;
 
-use crate::server::Body;
+use crate::http::Body;
 
 /// Requests remembered; older ones are forgotten first.
 pub const REQUEST_LOG: usize = 50_000;

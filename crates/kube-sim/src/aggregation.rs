@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::SimError;
-use crate::server::{Body, HookRequest};
+use crate::http::{Body, HookRequest};
 use crate::store::{EventType, Store};
 use crate::tls::{FRONT_PROXY_CN, FrontProxy};
 
@@ -139,7 +139,7 @@ impl Aggregator {
             };
             match res {
                 Ok(r) => r,
-                Err(e) => crate::server::error_response(&e),
+                Err(e) => crate::http::error_response(&e),
             }
         }))
     }
@@ -229,7 +229,7 @@ impl Aggregator {
                     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     r
                 }
-                Err(e) => crate::server::error_response(&e),
+                Err(e) => crate::http::error_response(&e),
             }
         }))
     }

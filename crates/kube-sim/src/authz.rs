@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::server::User;
+use crate::http::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthzError {

@@ -40,7 +40,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounting::RequestLog;
-use crate::server::Body;
+use crate::http::Body;
 use crate::store::Store;
 
 /// How long stop/start wait for the accept loop to follow.
@@ -365,7 +365,7 @@ impl Faults {
 
 /// One admin request: `(method, path, query)` in, `(status, JSON)` out.
 pub async fn admin_route(faults: &Faults, method: &Method, path: &str, query: Option<&str>) -> (StatusCode, Value) {
-    let q = crate::server::parse_query(query);
+    let q = crate::http::parse_query(query);
     let post = *method == Method::POST;
     let res: Result<Value, FaultError> = match (path.trim_end_matches('/'), post) {
         ("/faults", false) if *method == Method::GET => Ok(faults.state_json()),

@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod error;
 pub mod faults;
 pub mod fixtures;
+pub mod http;
 pub mod kubelets;
 pub mod patch;
 pub mod protobuf;
@@ -35,8 +36,8 @@ pub use accounting::RequestRecord;
 pub use authz::{AuthzRule, AuthzRules};
 pub use error::SimError;
 pub use faults::{ErrorFault, FaultError, Faults};
+pub use http::{Body, HookRequest, RouteHook, User};
 pub use kubelet_sim::{Fault as KubeletFault, KubeletSim};
-pub use server::{Body, HookRequest, RouteHook, User};
 pub use store::Store;
 pub use synth::SyntheticConfig;
 

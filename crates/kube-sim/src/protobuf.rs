@@ -21,8 +21,8 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use crate::error::SimError;
+use crate::http::Body;
 use crate::resources::ResourceType;
-use crate::server::{Body, State};
 use crate::store::{Obj, Store};
 
 const PROTOBUF: &str = kwire::MEDIA_TYPE;
@@ -141,11 +141,11 @@ fn has_protobuf(rt: &ResourceType) -> bool {
     rt.strategic && kwire::schema::for_kind(&rt.api_version(), &rt.kind).is_some()
 }
 
-pub(crate) fn negotiate(st: &State, headers: &HeaderMap, path: &str) -> Negotiation {
+/// `json_only`: the simulator answers JSON alone (as some aggregated servers do).
+pub(crate) fn negotiate(json_only: bool, store: &Store, headers: &HeaderMap, path: &str) -> Negotiation {
     let accept = headers.get(header::ACCEPT).and_then(|h| h.to_str().ok());
-    let json_only = st.encodings.json_only();
     let errors = choose(accept, !json_only).unwrap_or(Encoding::Json);
-    let answer = match resource_of(&st.store, path) {
+    let answer = match resource_of(store, path) {
         Some(rt) => choose(accept, !json_only && has_protobuf(&rt)),
         // Discovery and other non-resource paths answer JSON.
         None => Some(Encoding::Json),
@@ -195,7 +195,7 @@ fn status_body(e: &SimError) -> Vec<u8> {
 /// An error answer in the negotiated encoding.
 pub(crate) fn error_response(e: &SimError, enc: Encoding) -> Response<Body> {
     if enc == Encoding::Json {
-        return crate::server::error_response(e);
+        return crate::http::error_response(e);
     }
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = response(code, PROTOBUF, status_body(e));
@@ -206,8 +206,8 @@ pub(crate) fn error_response(e: &SimError, enc: Encoding) -> Response<Body> {
 }
 
 /// The `406` for a client that accepts only what this resource cannot be encoded as.
-pub(crate) fn not_acceptable(st: &State, enc: Encoding) -> Response<Body> {
-    let types = if st.encodings.json_only() {
+pub(crate) fn not_acceptable(json_only: bool, enc: Encoding) -> Response<Body> {
+    let types = if json_only {
         "application/json, application/yaml"
     } else {
         "application/json, application/yaml, application/vnd.kubernetes.protobuf"

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::authz::{Attributes, AuthzRules, decide};
 use crate::error::SimError;
-use crate::server::User;
+use crate::http::User;
 
 fn review_body(body: &[u8], kind: &str) -> Result<Value, SimError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| SimError::bad_request(format!("decoding {kind}: {e}")))?;

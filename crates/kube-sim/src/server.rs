@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -17,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::SimError;
 use crate::faults::Faults;
+use crate::http::{Body, HookRequest, RouteHook, User, json_doc, json_response, parse_query};
 use crate::patch::{self, PatchType};
 use crate::protobuf::Encoding;
 use crate::resources::ResourceType;
@@ -25,35 +25,8 @@ use crate::shard::ShardSelector;
 use crate::store::{CreateMode, Event, EventType, Obj, Selection, Store, UpdateKind, event_line};
 use crate::table;
 
-pub type Body = BoxBody<Bytes, Infallible>;
-
 /// Largest request body accepted.
 const MAX_BODY: usize = 64 << 20;
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: String,
-    pub groups: Vec<String>,
-}
-
-/// A request handed to an extra route: everything already read.
-pub struct HookRequest {
-    pub method: Method,
-    pub path: String,
-    pub query: HashMap<String, String>,
-    /// The query string as sent, for forwarding.
-    pub raw_query: Option<String>,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
-    pub user: Option<User>,
-}
-
-/// Extra routes (aggregated APIs, review endpoints, ...): return `Some` to take the request.
-pub trait RouteHook: Send + Sync {
-    fn route(&self, req: &HookRequest) -> Option<BoxFuture<'static, Response<Body>>>;
-}
 
 /// Shared state of a running simulator.
 pub struct State {
@@ -162,38 +135,8 @@ pub fn parse_token_file(text: &str) -> Result<HashMap<String, User>, String> {
     Ok(out)
 }
 
-fn json_response(code: StatusCode, bytes: Bytes) -> Response<Body> {
-    let mut r = Response::new(Full::new(bytes).boxed());
-    *r.status_mut() = code;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-/// A JSON document as the real server sends it: followed by a newline (Go's JSON encoder adds one).
-fn json_doc(code: StatusCode, doc: &[u8]) -> Response<Body> {
-    let mut b = BytesMut::with_capacity(doc.len() + 1);
-    b.put_slice(doc);
-    b.put_u8(b'\n');
-    json_response(code, b.freeze())
-}
-
 fn value_response(code: StatusCode, v: &Value) -> Response<Body> {
     json_doc(code, &serde_json::to_vec(v).unwrap_or_default())
-}
-
-pub fn error_response(e: &SimError) -> Response<Body> {
-    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = json_doc(code, &e.status_bytes());
-    if let Some(s) = e.retry_after() {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    r
-}
-
-/// Decode a query string as Go's `url.ParseQuery` does (`+` is a space); a repeated key keeps its
-/// last value.
-pub fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    form_urlencoded::parse(q.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// Serve one request, accounted in the request log.
@@ -219,7 +162,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
         .and_then(|h| h.strip_prefix("Bearer "))
         .and_then(|t| crate::review::authenticated(&st.users, t));
     // Error bodies follow the client's Accept header (a protobuf Status for client-go).
-    let neg = crate::protobuf::negotiate(&st, &parts.headers, &path);
+    let neg = crate::protobuf::negotiate(st.encodings.json_only(), &st.store, &parts.headers, &path);
     let fail = |e: &SimError| crate::protobuf::error_response(e, neg.errors);
     if user.is_none() && !public {
         return fail(&SimError::unauthorized());
@@ -247,7 +190,7 @@ async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> R
         }
     }
     if neg.answer.is_none() {
-        return crate::protobuf::not_acceptable(&st, neg.errors);
+        return crate::protobuf::not_acceptable(st.encodings.json_only(), neg.errors);
     }
     let hreq = HookRequest { method: parts.method, path, query, raw_query, headers: parts.headers, body, user };
     for h in &st.hooks {
@@ -540,7 +483,7 @@ async fn resource_route(
     let q = &req.query;
     let wants_table =
         req.headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
-    let enc = match crate::protobuf::negotiate(st, &req.headers, &req.path).answer {
+    let enc = match crate::protobuf::negotiate(st.encodings.json_only(), &st.store, &req.headers, &req.path).answer {
         Some(Encoding::Protobuf) if !wants_table => Encoding::Protobuf,
         _ => Encoding::Json,
     };
