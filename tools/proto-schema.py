@@ -301,7 +301,7 @@ def main():
     for sup in supplemented:
         out.append(f"// Not in the .proto read, supplemented (see SUPPLEMENT in the generator): {sup}")
     out.append("")
-    out.append("use crate::schema::{Form, Kind::*, MessageDef, Shape::*, f, i};")
+    out.append("use crate::schema_def::{Form, Kind::*, MessageDef, Shape::*, f, i};")
     out.append("")
     out.append("pub(crate) static MESSAGES: &[MessageDef] = &[")
     for n in names:

@@ -16,6 +16,7 @@
 pub mod json;
 mod reader;
 pub mod schema;
+mod schema_def;
 #[rustfmt::skip]
 mod schema_gen;
 mod writer;

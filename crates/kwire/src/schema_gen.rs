@@ -4,7 +4,7 @@
 // Not in the .proto read, supplemented (see SUPPLEMENT in the generator): apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition.observedGeneration = 6
 // Not in the .proto read, supplemented (see SUPPLEMENT in the generator): apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus.observedGeneration = 4
 
-use crate::schema::{Form, Kind::*, MessageDef, Shape::*, f, i};
+use crate::schema_def::{Form, Kind::*, MessageDef, Shape::*, f, i};
 
 pub(crate) static MESSAGES: &[MessageDef] = &[
     // 0
