@@ -156,6 +156,8 @@ pub struct Samples<'a> {
     name: &'a str,
     /// The identity labels as text, `k="v",k2="v2"` ([`identity_text`]); empty for none.
     identity: &'a [u8],
+    /// Where to note the end of every line written ([`Lines::ends`]), if anywhere.
+    line_ends: Option<&'a mut Vec<u32>>,
 }
 
 /// An object's identity labels as they appear in every one of its lines, `k="v",k2="v2"`: escaped once
@@ -169,7 +171,12 @@ pub fn identity_text(identity: &[(&'static str, Str)]) -> Vec<u8> {
 impl<'a> Samples<'a> {
     /// `identity` is [`identity_text`]'s rendering of the object's identity labels.
     pub fn new(out: &'a mut Vec<u8>, name: &'a str, identity: &'a [u8]) -> Self {
-        Samples { out, name, identity }
+        Samples { out, name, identity, line_ends: None }
+    }
+
+    /// Like [`Samples::new`], noting where each line ends in `line_ends`.
+    fn noting_lines(out: &'a mut Vec<u8>, name: &'a str, identity: &'a [u8], line_ends: &'a mut Vec<u32>) -> Self {
+        Samples { out, name, identity, line_ends: Some(line_ends) }
     }
 
     /// One sample with the object's identity labels followed by `labels`, in the order given.
@@ -184,6 +191,9 @@ impl<'a> Samples<'a> {
 
     fn push_iter<'l>(&mut self, labels: impl Iterator<Item = (&'l str, &'l str)>, value: f64) {
         exposition::write_sample_after(self.out, self.name, self.identity, labels, value);
+        if let Some(ends) = &mut self.line_ends {
+            ends.push(u32::try_from(self.out.len()).unwrap_or(u32::MAX));
+        }
     }
 }
 
@@ -193,12 +203,42 @@ impl<'a> Samples<'a> {
 pub struct Rendered {
     pub buf: Vec<u8>,
     pub ends: Vec<u32>,
+    /// The shape of its lines, when [`render`] wrote them all and noted it; text from elsewhere has to be
+    /// scanned for it.
+    pub lines: Option<Lines>,
+}
+
+/// How an object's lines are laid out in [`Rendered::buf`], known from writing them: every line starts
+/// with its family's name followed by the same `prefix` bytes (`{` and the identity labels, or nothing
+/// for an object without identity), so the store can take the lines apart without reading them again
+/// (scanning every line for that was a twelfth of a start's CPU).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lines {
+    /// Where each line ends (just past its newline), in order.
+    pub(crate) ends: Vec<u32>,
+    /// Length of the prefix every line has after its family's name.
+    pub(crate) prefix: usize,
 }
 
 impl Rendered {
     pub fn family(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.buf[start..self.ends[i] as usize]
+    }
+
+    /// A rendering of text from elsewhere, one piece per family (its lines' shape unknown).
+    pub fn of_text<T: AsRef<[u8]>>(families: impl IntoIterator<Item = T>) -> Rendered {
+        let mut r = Rendered::default();
+        for f in families {
+            r.buf.extend_from_slice(f.as_ref());
+            r.ends.push(u32::try_from(r.buf.len()).unwrap_or(u32::MAX));
+        }
+        r
+    }
+
+    /// Every family's text, in order.
+    pub fn families(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        (0..self.ends.len()).map(|i| self.family(i))
     }
 }
 
@@ -211,13 +251,17 @@ pub fn render<T>(
     ctx: &Ctx,
 ) -> Rendered {
     // Most lines are 100-200 bytes; sizing for that saves the buffer a string of regrowths.
-    let mut r = Rendered { buf: Vec::with_capacity(enabled.len() * 160), ends: Vec::with_capacity(enabled.len()) };
+    let mut buf = Vec::with_capacity(enabled.len() * 160);
+    let mut ends = Vec::with_capacity(enabled.len());
+    let mut line_ends = Vec::with_capacity(enabled.len() + enabled.len() / 2);
     let identity = identity_text(identity);
     for &i in enabled {
         let fam = &families[i];
-        let mut s = Samples::new(&mut r.buf, fam.name, &identity);
+        let mut s = Samples::noting_lines(&mut buf, fam.name, &identity, &mut line_ends);
         (fam.generate)(obj, ctx, &mut s);
-        r.ends.push(u32::try_from(r.buf.len()).unwrap_or(u32::MAX));
+        ends.push(u32::try_from(buf.len()).unwrap_or(u32::MAX));
     }
-    r
+    // What `exposition::write_sample_after` puts after the name of every line.
+    let prefix = if identity.is_empty() { 0 } else { 1 + identity.len() };
+    Rendered { buf, ends, lines: Some(Lines { ends: line_ends, prefix }) }
 }

@@ -549,12 +549,7 @@ kube_pod_info{namespace=\"a\",pod=\"p\",uid=\"1\"} 1\n# EOF\n"
     use std::io::Read;
 
     fn rendered(fams: &[&str]) -> Rendered {
-        let mut r = Rendered::default();
-        for f in fams {
-            r.buf.extend_from_slice(f.as_bytes());
-            r.ends.push(r.buf.len() as u32);
-        }
-        r
+        Rendered::of_text(fams)
     }
 
     fn header(name: &str, kind: &str) -> (String, Vec<u8>, Vec<u8>) {

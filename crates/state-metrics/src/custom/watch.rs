@@ -111,7 +111,7 @@ impl Render for CrdRender {
             }
         });
         let buf = serde_json::to_vec(&kept).unwrap_or_default();
-        let r = Rendered { ends: vec![u32::try_from(buf.len()).unwrap_or(u32::MAX)], buf };
+        let r = Rendered { ends: vec![u32::try_from(buf.len()).unwrap_or(u32::MAX)], buf, lines: None };
         Decoded::Item(Item { key: key_of(&v), resource_version: resource_version(&v), rendered: Some(r) })
     }
 }

@@ -652,9 +652,7 @@ mod tests {
     }
 
     fn item(n: &str, rv: &str) -> Item {
-        let mut r = Rendered::default();
-        r.buf.extend_from_slice(format!("m{{o=\"{n}\"}} 1\n").as_bytes());
-        r.ends.push(r.buf.len() as u32);
+        let r = Rendered::of_text([format!("m{{o=\"{n}\"}} 1\n")]);
         Item { key: key(n), resource_version: rv.into(), rendered: Some(r) }
     }
 

@@ -192,15 +192,11 @@ mod tests {
         w.apply(StoreEvent::BeginRelist);
         for (i, phase) in ["Running", "Pending"].iter().enumerate() {
             let key = crate::key::ObjectKey::new("a", &format!("p{i}"), &i.to_string());
-            let mut rendered = crate::family::Rendered::default();
-            for line in [
+            let rendered = crate::family::Rendered::of_text([
                 format!("kube_pod_info{{namespace=\"a\",pod=\"p{i}\",node=\"n\"}} 1\n"),
                 format!("kube_pod_status_phase{{namespace=\"a\",pod=\"p{i}\",phase=\"{phase}\"}} 1\n"),
                 format!("kube_pod_labels{{namespace=\"a\",pod=\"p{i}\"}} 1\n"),
-            ] {
-                rendered.buf.extend_from_slice(line.as_bytes());
-                rendered.ends.push(u32::try_from(rendered.buf.len()).unwrap());
-            }
+            ]);
             w.apply(StoreEvent::Insert(key, rendered));
         }
         w.apply(StoreEvent::EndRelist);

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use super::compact::{self, Compact, Cursor};
+use crate::family::Rendered;
 use crate::key::ObjectKey;
 
 /// Objects in key order, one buffer per family (`varint(tag) payload` per object, as in
@@ -64,15 +65,10 @@ impl Columns {
 
     /// Appends an object whose key sorts after every key held (the caller checks with
     /// [`Columns::last_key`]).
-    pub fn push<'a>(
-        &mut self,
-        key: ObjectKey,
-        families: impl Iterator<Item = &'a [u8]> + Clone,
-        names: &[impl AsRef<[u8]>],
-    ) {
+    pub fn push(&mut self, key: ObjectKey, rendered: &Rendered, names: &[impl AsRef<[u8]>]) {
         debug_assert!(self.last_key().is_none_or(|k| *k < key));
         let mut into = Encoding { columns: self, given: 0 };
-        compact::encode(families, names, &mut into);
+        compact::encode_rendered(rendered, names, &mut into);
         let given = into.given;
         for seg in &mut self.segments[given..] {
             seg.push(0);

@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use crate::family::{Lines, Rendered};
+
 /// One object's rendering in compact form (cheap to clone: snapshots share it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Compact(Arc<[u8]>);
@@ -139,6 +141,96 @@ pub(crate) fn encode<'a>(
     }
 }
 
+/// Encodes a rendering as [`encode`] does, taking its lines apart by the shape [`crate::family::render`]
+/// noted ([`Lines`]) instead of scanning the text; a rendering without one, or whose noted shape does not
+/// fit its text, is scanned.
+pub(crate) fn encode_rendered(r: &Rendered, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
+    match &r.lines {
+        Some(lines) if fits(r, lines, names) => encode_lines(r, lines, names, out),
+        _ => encode(r.families(), names, out),
+    }
+}
+
+/// Whether `lines` describes `r`: each family's lines end inside it, its last one exactly at its end,
+/// each is longer than name and prefix, and each family's first line starts with its name (render
+/// writes a family's lines under one name, so the first speaks for all). Lengths only: no text is read
+/// but the names.
+fn fits(r: &Rendered, lines: &Lines, names: &[impl AsRef<[u8]>]) -> bool {
+    let (mut start, mut line) = (0usize, 0usize);
+    for (i, &end) in r.ends.iter().enumerate() {
+        let end = end as usize;
+        if end < start || end > r.buf.len() {
+            return false;
+        }
+        let name = names.get(i).map_or(&b""[..], |n| n.as_ref());
+        let skip = name.len() + lines.prefix;
+        let mut from = start;
+        while from < end {
+            let Some(&e) = lines.ends.get(line) else { return false };
+            let e = e as usize;
+            if e > end || e <= from + skip {
+                return false;
+            }
+            from = e;
+            line += 1;
+        }
+        if end > start && !r.buf[start..].starts_with(name) {
+            return false;
+        }
+        start = end;
+    }
+    line == lines.ends.len()
+}
+
+/// [`encode`] for a rendering whose line ends and prefix length are known: no family is read for its
+/// lines, each line's remainder is copied once. Empty families are verbatim, as [`encode`] keeps them.
+fn encode_lines(r: &Rendered, lines: &Lines, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
+    let name_len = |i: usize| names.get(i).map_or(0, |n| n.as_ref().len());
+    // The prefix as the first line of any family carries it.
+    let mut start = 0usize;
+    let mut prefix: &[u8] = b"";
+    for (i, &end) in r.ends.iter().enumerate() {
+        if end as usize > start {
+            let at = start + name_len(i);
+            prefix = &r.buf[at..at + lines.prefix];
+            break;
+        }
+        start = end as usize;
+    }
+    put_prefix(out.buf(None), prefix);
+    let (mut start, mut line) = (0usize, 0usize);
+    for (i, &end) in r.ends.iter().enumerate() {
+        let end = end as usize;
+        let block = out.buf(Some(i));
+        if end == start {
+            put_varint(block, 1);
+            continue;
+        }
+        let skip = name_len(i) + lines.prefix;
+        let first = line;
+        while lines.ends.get(line).is_some_and(|e| (*e as usize) <= end) {
+            line += 1;
+        }
+        let family = &lines.ends[first..line];
+        let mut len = 0;
+        let mut from = start;
+        for &e in family {
+            let rest = e as usize - from - skip;
+            len += varint_len(rest) + rest;
+            from = e as usize;
+        }
+        put_varint(block, len << 1);
+        let mut from = start;
+        for &e in family {
+            let e = e as usize;
+            put_varint(block, e - from - skip);
+            block.extend_from_slice(&r.buf[from + skip..e]);
+            from = e;
+        }
+        start = end;
+    }
+}
+
 /// Whether family text `s` can be templated: every line starts with its name `n` and ends with a newline
 /// (the renderers always produce that; anything else is kept verbatim rather than assumed). The same pass
 /// narrows `narrow`, the prefix shared so far, by this family's lines (after the name, short of the
@@ -235,11 +327,10 @@ pub(crate) fn block_text_len(name: &[u8], prefix: &[u8], payload: &[u8], verbati
 }
 
 impl Compact {
-    /// Compacts the text of `families` (see [`encode`]).
-    pub fn new<'a>(families: impl Iterator<Item = &'a [u8]> + Clone, names: &[impl AsRef<[u8]>]) -> Compact {
-        let total: usize = families.clone().map(<[u8]>::len).sum();
-        let mut buf = Vec::with_capacity(total / 2);
-        encode(families, names, &mut buf);
+    /// Compacts a rendering (see [`encode_rendered`]).
+    pub fn of(r: &Rendered, names: &[impl AsRef<[u8]>]) -> Compact {
+        let mut buf = Vec::with_capacity(r.buf.len() / 2);
+        encode_rendered(r, names, &mut buf);
         Compact(buf.into())
     }
 
@@ -273,7 +364,7 @@ impl Compact {
     }
 
     /// Appends the next family's lines (the family after the one `cursor` last wrote for object `obj`) to
-    /// `out`; `name` is that family's name as given to [`Compact::new`]. Past the last family it writes
+    /// `out`; `name` is that family's name as given to [`Compact::of`]. Past the last family it writes
     /// nothing. (Scrapes go through [`super::columns::View`]; this checks the cursor on its own.)
     #[cfg(test)]
     fn write_next(&self, cursor: &mut Cursor, obj: usize, name: &[u8], out: &mut Vec<u8>) {
@@ -315,9 +406,11 @@ impl Compact {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::{Ctx, Family, Samples, Stability, render};
+    use crate::proj::Str;
 
     fn roundtrip(fams: &[&str], names: &[&str]) -> Compact {
-        let c = Compact::new(fams.iter().map(|f| f.as_bytes()), names);
+        let c = Compact::of(&Rendered::of_text(fams), names);
         let name = |i: usize| names.get(i).map_or(&b""[..], |n| n.as_bytes());
         let mut cursor = Cursor::new(1);
         for (i, f) in fams.iter().enumerate() {
@@ -366,7 +459,7 @@ mod tests {
         let objs: Vec<Compact> = (0..3)
             .map(|o| {
                 let f0 = format!("m{{o=\"{o}\"}} 1\nm{{o=\"{o}\",x=\"y\"}} 2\n");
-                Compact::new([f0.as_bytes(), long.as_bytes()].into_iter(), &["m", "m"])
+                Compact::of(&Rendered::of_text([f0.as_bytes(), long.as_bytes()]), &["m", "m"])
             })
             .collect();
         let mut cursor = Cursor::new(3);
@@ -392,7 +485,7 @@ mod tests {
         // Lines without labels and lines whose values differ right after the name.
         roundtrip(&["m 1\nm 2\n", "n{a=\"\\n\"} 3\n"], &["m", "n"]);
         // Label values that are not UTF-8 or hold NUL bytes survive byte for byte.
-        let c = Compact::new([&b"m{a=\"\xff\0\"} 1\nm{a=\"\0\"} 2\n"[..]].into_iter(), &["m"]);
+        let c = Compact::of(&Rendered::of_text([&b"m{a=\"\xff\0\"} 1\nm{a=\"\0\"} 2\n"[..]]), &["m"]);
         let mut out = Vec::new();
         c.write_family(0, b"m", &mut out);
         assert_eq!(out, b"m{a=\"\xff\0\"} 1\nm{a=\"\0\"} 2\n");
@@ -400,6 +493,84 @@ mod tests {
         out.clear();
         c.write_family(5, b"m", &mut out);
         assert!(out.is_empty());
+    }
+
+    /// Each family's text as `c` serves it.
+    fn served(c: &Compact, names: &[&str], families: usize) -> Vec<String> {
+        (0..families)
+            .map(|i| {
+                let mut out = Vec::new();
+                c.write_family(i, names.get(i).map_or(&b""[..], |n| n.as_bytes()), &mut out);
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    struct Obj {
+        phases: Vec<&'static str>,
+    }
+
+    fn created(_: &Obj, _: &Ctx, s: &mut Samples<'_>) {
+        s.push(&[], 1.7e9);
+    }
+
+    fn phase(o: &Obj, _: &Ctx, s: &mut Samples<'_>) {
+        for p in &o.phases {
+            s.push(&[("phase", p)], 1.0);
+        }
+    }
+
+    const TABLE: [Family<Obj>; 3] = [
+        Family::gauge("m_created", "", Stability::Alpha, created),
+        Family::gauge("m_phase", "", Stability::Alpha, phase),
+        Family::gauge("m_none", "", Stability::Alpha, |_, _, _| {}),
+    ];
+    const NAMES: [&str; 3] = ["m_created", "m_phase", "m_none"];
+
+    #[test]
+    fn rendered_lines_are_taken_apart_as_scanning_would() {
+        let obj = Obj { phases: vec!["Pending", "Running"] };
+        for identity in [vec![("namespace", Str::from("ns")), ("pod", Str::from("p\"q"))], vec![]] {
+            for enabled in [vec![0, 1, 2], vec![2, 1], vec![2]] {
+                let r = render(&obj, &identity, &TABLE, &enabled, &Ctx::default());
+                assert!(r.lines.is_some());
+                let names: Vec<&str> = enabled.iter().map(|i| NAMES[*i]).collect();
+                let known = Compact::of(&r, &names);
+                let scanned = Compact::of(&Rendered::of_text(r.families()), &names);
+                let text: Vec<String> = r.families().map(|f| String::from_utf8(f.to_vec()).unwrap()).collect();
+                assert_eq!(served(&known, &names, enabled.len()), text, "{identity:?} {enabled:?}");
+                assert_eq!(known.text_len(&names), r.buf.len());
+                // Where the shared prefix is the identity, the two encodings are the same bytes.
+                if !identity.is_empty() && enabled.contains(&0) {
+                    assert_eq!(known, scanned, "{enabled:?}");
+                    assert_eq!(known.prefix().0, b"{namespace=\"ns\",pod=\"p\\\"q\"");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_noted_shape_that_does_not_fit_its_text_is_scanned_instead() {
+        let obj = Obj { phases: vec!["Running"] };
+        let identity = [("pod", Str::from("p"))];
+        let r = render(&obj, &identity, &TABLE, &[0, 1, 2], &Ctx::default());
+        let text: Vec<String> = r.families().map(|f| String::from_utf8(f.to_vec()).unwrap()).collect();
+        // Names other than the rendered ones: the lines do not start with them.
+        let other = ["x_created", "x_phase", "x_none"];
+        assert_eq!(served(&Compact::of(&r, &other), &other, 3), text);
+        // Line ends that disagree with the text.
+        for ends in [vec![], vec![10, 20], r.lines.as_ref().unwrap().ends.iter().map(|e| e - 1).collect()] {
+            let mut bad = r.clone();
+            bad.lines.as_mut().unwrap().ends = ends;
+            assert!(!fits(&bad, bad.lines.as_ref().unwrap(), &NAMES));
+            assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
+        }
+        // A prefix longer than a line.
+        let mut bad = r.clone();
+        bad.lines.as_mut().unwrap().prefix = 200;
+        assert!(!fits(&bad, bad.lines.as_ref().unwrap(), &NAMES));
+        assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
+        assert!(fits(&r, r.lines.as_ref().unwrap(), &NAMES));
     }
 
     #[test]

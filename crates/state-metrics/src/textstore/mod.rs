@@ -381,12 +381,7 @@ mod tests {
     }
 
     fn r(fams: &[&str]) -> Rendered {
-        let mut out = Rendered::default();
-        for f in fams {
-            out.buf.extend_from_slice(f.as_bytes());
-            out.ends.push(out.buf.len() as u32);
-        }
-        out
+        Rendered::of_text(fams)
     }
 
     fn shared(a: &Snapshot, b: &Snapshot) -> bool {

@@ -155,7 +155,7 @@ impl Part {
     }
 
     fn compact(&self, r: &Rendered) -> Compact {
-        Compact::new(families(r), &self.names)
+        Compact::of(r, &self.names)
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -201,7 +201,7 @@ impl Part {
         if columns.last_key().is_none_or(|k| *k < key) && !late.contains_key(&key) {
             // Encoding under the lock is fine: only this part's own watch and scrapes' short snapshots
             // take it, and a list is not scraped from until it is complete.
-            columns.push(key, families(&rendered), &self.names);
+            columns.push(key, &rendered, &self.names);
         } else {
             late.insert(key, Some(self.compact(&rendered)));
         }
@@ -403,8 +403,4 @@ fn start_fold(inner: &Arc<Mutex<Inner>>, g: &mut Inner, maintenance: &Maintenanc
         // the next change.
         g.live.folding = false;
     }
-}
-
-fn families(r: &Rendered) -> impl Iterator<Item = &[u8]> + Clone {
-    (0..r.ends.len()).map(|i| r.family(i))
 }
