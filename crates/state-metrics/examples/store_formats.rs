@@ -64,14 +64,7 @@ fn split(body: &str) -> BTreeMap<String, Resource> {
 type Deflated = (Vec<u8>, Vec<u32>);
 
 fn rendered(obj: &BTreeMap<usize, Vec<u8>>, families: usize) -> state_metrics::family::Rendered {
-    let mut r = state_metrics::family::Rendered::default();
-    for f in 0..families {
-        if let Some(t) = obj.get(&f) {
-            r.buf.extend_from_slice(t);
-        }
-        r.ends.push(r.buf.len() as u32);
-    }
-    r
+    state_metrics::family::Rendered::of_text((0..families).map(|f| obj.get(&f).map_or(&[][..], |t| &t[..])))
 }
 
 fn rss_mib() -> f64 {
@@ -114,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         .values()
         .map(|r| (r.families.clone(), r.objects.values().map(|o| rendered(o, r.families.len())).collect()))
         .collect();
-    let held: usize = plain.iter().flat_map(|(_, o)| o).map(|r| r.buf.len() + r.ends.len() * 4).sum();
+    let held: usize = plain.iter().flat_map(|(_, o)| o).map(|r| r.buf.len() + r.family_ends().len() * 4).sum();
     let (secs, bytes) = best_of(if compact_only { 0 } else { 5 }, || {
         let mut out = Vec::with_capacity(64 << 10);
         let mut n = 0;
@@ -180,7 +173,7 @@ fn main() -> anyhow::Result<()> {
                 .map(|o| {
                     let mut e = DeflateEncoder::new(Vec::new(), Compression::fast());
                     e.write_all(&o.buf).unwrap_or_default();
-                    (e.finish().unwrap_or_default(), o.ends.clone())
+                    (e.finish().unwrap_or_default(), o.family_ends().to_vec())
                 })
                 .collect();
             (fams.len(), blocks)

@@ -156,7 +156,7 @@ pub struct Samples<'a> {
     name: &'a str,
     /// The identity labels as text, `k="v",k2="v2"` ([`identity_text`]); empty for none.
     identity: &'a [u8],
-    /// Where to note the end of every line written ([`Lines::ends`]), if anywhere.
+    /// Where to note the end of every line written, if anywhere.
     line_ends: Option<&'a mut Vec<u32>>,
 }
 
@@ -199,31 +199,65 @@ impl<'a> Samples<'a> {
 
 /// The rendered text of one object: every enabled family's lines in one buffer, `ends[i]` marking where
 /// family `i` stops (family `i` starts where `i-1` ends).
+///
+/// When [`render`] wrote it, the shape of its lines is known too: every line starts with its family's
+/// name followed by the same `prefix` bytes (`{` and the identity labels, or nothing for an object
+/// without identity), and where each line stops follows the families' ends in `ends`. The store takes
+/// the lines apart by that instead of reading them again (scanning every line was a twelfth of a start's
+/// CPU). The line ends share the families' buffer: one allocation per object, as before they were noted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub buf: Vec<u8>,
-    pub ends: Vec<u32>,
-    /// The shape of its lines, when [`render`] wrote them all and noted it; text from elsewhere has to be
-    /// scanned for it.
-    pub lines: Option<Lines>,
-}
-
-/// How an object's lines are laid out in [`Rendered::buf`], known from writing them: every line starts
-/// with its family's name followed by the same `prefix` bytes (`{` and the identity labels, or nothing
-/// for an object without identity), so the store can take the lines apart without reading them again
-/// (scanning every line for that was a twelfth of a start's CPU).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Lines {
-    /// Where each line ends (just past its newline), in order.
+    /// `families` family ends, then, when `prefix` is known, the line ends.
     pub(crate) ends: Vec<u32>,
-    /// Length of the prefix every line has after its family's name.
-    pub(crate) prefix: usize,
+    pub(crate) families: usize,
+    /// Length of the prefix every line has after its family's name, when known.
+    pub(crate) prefix: Option<usize>,
 }
 
 impl Rendered {
     pub fn family(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.buf[start..self.ends[i] as usize]
+        let ends = self.family_ends();
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        &self.buf[start..ends[i] as usize]
+    }
+
+    /// Where each family's text stops in `buf`.
+    pub fn family_ends(&self) -> &[u32] {
+        &self.ends[..self.families]
+    }
+
+    /// How many families it has text for.
+    pub fn family_count(&self) -> usize {
+        self.families
+    }
+
+    /// Marks the end of the family whose lines were just written to `buf` (the lines' shape is then
+    /// unknown).
+    pub fn end_family(&mut self) {
+        self.forget_lines();
+        self.ends.push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+        self.families += 1;
+    }
+
+    /// Appends `other`'s families after these.
+    pub fn append(&mut self, other: &Rendered) {
+        self.forget_lines();
+        let base = self.buf.len();
+        self.buf.extend_from_slice(&other.buf);
+        let ends = other.ends[..other.families].iter();
+        self.ends.extend(ends.map(|e| u32::try_from(base + *e as usize).unwrap_or(u32::MAX)));
+        self.families += other.families;
+    }
+
+    fn forget_lines(&mut self) {
+        self.ends.truncate(self.families);
+        self.prefix = None;
+    }
+
+    /// The prefix length and line ends, when known.
+    pub(crate) fn lines(&self) -> Option<(usize, &[u32])> {
+        Some((self.prefix?, &self.ends[self.families..]))
     }
 
     /// A rendering of text from elsewhere, one piece per family (its lines' shape unknown).
@@ -231,14 +265,14 @@ impl Rendered {
         let mut r = Rendered::default();
         for f in families {
             r.buf.extend_from_slice(f.as_ref());
-            r.ends.push(u32::try_from(r.buf.len()).unwrap_or(u32::MAX));
+            r.end_family();
         }
         r
     }
 
     /// Every family's text, in order.
     pub fn families(&self) -> impl Iterator<Item = &[u8]> + Clone {
-        (0..self.ends.len()).map(|i| self.family(i))
+        (0..self.families).map(|i| self.family(i))
     }
 }
 
@@ -252,16 +286,17 @@ pub fn render<T>(
 ) -> Rendered {
     // Most lines are 100-200 bytes; sizing for that saves the buffer a string of regrowths.
     let mut buf = Vec::with_capacity(enabled.len() * 160);
-    let mut ends = Vec::with_capacity(enabled.len());
-    let mut line_ends = Vec::with_capacity(enabled.len() + enabled.len() / 2);
+    // The families' ends first, then the line ends (a pod has about one and a half lines a family).
+    let mut ends = Vec::with_capacity(enabled.len() * 5 / 2);
+    ends.resize(enabled.len(), 0);
     let identity = identity_text(identity);
-    for &i in enabled {
+    for (slot, &i) in enabled.iter().enumerate() {
         let fam = &families[i];
-        let mut s = Samples::noting_lines(&mut buf, fam.name, &identity, &mut line_ends);
+        let mut s = Samples::noting_lines(&mut buf, fam.name, &identity, &mut ends);
         (fam.generate)(obj, ctx, &mut s);
-        ends.push(u32::try_from(buf.len()).unwrap_or(u32::MAX));
+        ends[slot] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
     }
     // What `exposition::write_sample_after` puts after the name of every line.
     let prefix = if identity.is_empty() { 0 } else { 1 + identity.len() };
-    Rendered { buf, ends, lines: Some(Lines { ends: line_ends, prefix }) }
+    Rendered { buf, ends, families: enabled.len(), prefix: Some(prefix) }
 }

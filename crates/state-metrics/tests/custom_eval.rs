@@ -406,7 +406,7 @@ fn families_carry_name_help_and_type_in_order() {
     );
     // Rendering a subset keeps the requested order.
     let r = res[0].render_enabled(&json!({"x": 2}), &[2, 0]);
-    assert_eq!(r.ends.len(), 2);
+    assert_eq!(r.family_count(), 2);
     assert_eq!(r.family(0), b"");
     assert_eq!(
         String::from_utf8(r.family(1).to_vec()).unwrap(),

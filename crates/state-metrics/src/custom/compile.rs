@@ -298,7 +298,7 @@ impl CompiledResource {
             for s in &samples {
                 out.push_owned(&s.labels, s.value);
             }
-            r.ends.push(u32::try_from(r.buf.len()).unwrap_or(u32::MAX));
+            r.end_family();
         }
         r
     }

@@ -58,10 +58,7 @@ impl Bound {
     pub(super) fn render(&self, obj: &Value) -> Rendered {
         let mut out = Rendered::default();
         for (r, enabled) in &self.parts {
-            let one = r.render_enabled(obj, enabled);
-            let base = out.buf.len();
-            out.buf.extend_from_slice(&one.buf);
-            out.ends.extend(one.ends.iter().map(|e| u32::try_from(base + *e as usize).unwrap_or(u32::MAX)));
+            out.append(&r.render_enabled(obj, enabled));
         }
         out
     }
@@ -111,7 +108,8 @@ impl Render for CrdRender {
             }
         });
         let buf = serde_json::to_vec(&kept).unwrap_or_default();
-        let r = Rendered { ends: vec![u32::try_from(buf.len()).unwrap_or(u32::MAX)], buf, lines: None };
+        let mut r = Rendered { buf, ..Rendered::default() };
+        r.end_family();
         Decoded::Item(Item { key: key_of(&v), resource_version: resource_version(&v), rendered: Some(r) })
     }
 }

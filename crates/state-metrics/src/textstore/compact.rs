@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use crate::family::{Lines, Rendered};
+use crate::family::Rendered;
 
 /// One object's rendering in compact form (cheap to clone: snapshots share it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -142,31 +142,33 @@ pub(crate) fn encode<'a>(
 }
 
 /// Encodes a rendering as [`encode`] does, taking its lines apart by the shape [`crate::family::render`]
-/// noted ([`Lines`]) instead of scanning the text; a rendering without one, or whose noted shape does not
-/// fit its text, is scanned.
+/// noted (prefix length, line ends) instead of scanning the text; a rendering without one, or whose
+/// noted shape does not fit its text, is scanned.
 pub(crate) fn encode_rendered(r: &Rendered, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
-    match &r.lines {
-        Some(lines) if fits(r, lines, names) => encode_lines(r, lines, names, out),
+    match r.lines() {
+        Some((prefix, line_ends)) if fits(r, prefix, line_ends, names) => {
+            encode_lines(r, prefix, line_ends, names, out)
+        }
         _ => encode(r.families(), names, out),
     }
 }
 
-/// Whether `lines` describes `r`: each family's lines end inside it, its last one exactly at its end,
-/// and each is longer than name and prefix. Lengths only; of the text, only the first line is checked
-/// to start with its family's name: render takes the names from the same table as the store, and
-/// comparing every family's name cost 2 % of a start.
-fn fits(r: &Rendered, lines: &Lines, names: &[impl AsRef<[u8]>]) -> bool {
+/// Whether `prefix` and `line_ends` describe `r`: each family's lines end inside it, its last one
+/// exactly at its end, and each is longer than name and prefix. Lengths only; of the text, only the
+/// first line is checked to start with its family's name: render takes the names from the same table as
+/// the store, and comparing every family's name cost 2 % of a start.
+fn fits(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl AsRef<[u8]>]) -> bool {
     let (mut start, mut line, mut first) = (0usize, 0usize, true);
-    for (i, &end) in r.ends.iter().enumerate() {
-        let end = end as usize;
+    for i in 0..r.family_count() {
+        let end = r.family_ends()[i] as usize;
         if end < start || end > r.buf.len() {
             return false;
         }
         let name = names.get(i).map_or(&b""[..], |n| n.as_ref());
-        let skip = name.len() + lines.prefix;
+        let skip = name.len() + prefix;
         let mut from = start;
         while from < end {
-            let Some(&e) = lines.ends.get(line) else { return false };
+            let Some(&e) = line_ends.get(line) else { return false };
             let e = e as usize;
             if e > end || e <= from + skip {
                 return false;
@@ -183,39 +185,40 @@ fn fits(r: &Rendered, lines: &Lines, names: &[impl AsRef<[u8]>]) -> bool {
         }
         start = end;
     }
-    line == lines.ends.len()
+    line == line_ends.len()
 }
 
 /// [`encode`] for a rendering whose line ends and prefix length are known: no family is read for its
 /// lines, each line's remainder is copied once. Empty families are verbatim, as [`encode`] keeps them.
-fn encode_lines(r: &Rendered, lines: &Lines, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
+fn encode_lines(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
     let name_len = |i: usize| names.get(i).map_or(0, |n| n.as_ref().len());
+    let family_ends = r.family_ends();
     // The prefix as the first line of any family carries it.
     let mut start = 0usize;
-    let mut prefix: &[u8] = b"";
-    for (i, &end) in r.ends.iter().enumerate() {
+    let mut shared: &[u8] = b"";
+    for (i, &end) in family_ends.iter().enumerate() {
         if end as usize > start {
             let at = start + name_len(i);
-            prefix = &r.buf[at..at + lines.prefix];
+            shared = &r.buf[at..at + prefix];
             break;
         }
         start = end as usize;
     }
-    put_prefix(out.buf(None), prefix);
+    put_prefix(out.buf(None), shared);
     let (mut start, mut line) = (0usize, 0usize);
-    for (i, &end) in r.ends.iter().enumerate() {
+    for (i, &end) in family_ends.iter().enumerate() {
         let end = end as usize;
         let block = out.buf(Some(i));
         if end == start {
             put_varint(block, 1);
             continue;
         }
-        let skip = name_len(i) + lines.prefix;
+        let skip = name_len(i) + prefix;
         let first = line;
-        while lines.ends.get(line).is_some_and(|e| (*e as usize) <= end) {
+        while line_ends.get(line).is_some_and(|e| (*e as usize) <= end) {
             line += 1;
         }
-        let family = &lines.ends[first..line];
+        let family = &line_ends[first..line];
         let mut len = 0;
         let mut from = start;
         for &e in family {
@@ -537,7 +540,7 @@ mod tests {
         for identity in [vec![("namespace", Str::from("ns")), ("pod", Str::from("p\"q"))], vec![]] {
             for enabled in [vec![0, 1, 2], vec![2, 1], vec![2]] {
                 let r = render(&obj, &identity, &TABLE, &enabled, &Ctx::default());
-                assert!(r.lines.is_some());
+                assert!(r.lines().is_some());
                 let names: Vec<&str> = enabled.iter().map(|i| NAMES[*i]).collect();
                 let known = Compact::of(&r, &names);
                 let scanned = Compact::of(&Rendered::of_text(r.families()), &names);
@@ -563,18 +566,20 @@ mod tests {
         let other = ["x_created", "x_phase", "x_none"];
         assert_eq!(served(&Compact::of(&r, &other), &other, 3), text);
         // Line ends that disagree with the text.
-        for ends in [vec![], vec![10, 20], r.lines.as_ref().unwrap().ends.iter().map(|e| e - 1).collect()] {
+        let (prefix, good) = r.lines().unwrap();
+        for bad_ends in [vec![], vec![10, 20], good.iter().map(|e| e - 1).collect()] {
             let mut bad = r.clone();
-            bad.lines.as_mut().unwrap().ends = ends;
-            assert!(!fits(&bad, bad.lines.as_ref().unwrap(), &NAMES));
+            bad.ends.truncate(bad.families);
+            bad.ends.extend(bad_ends);
+            assert!(!fits(&bad, prefix, &bad.ends[bad.families..], &NAMES));
             assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
         }
         // A prefix longer than a line.
         let mut bad = r.clone();
-        bad.lines.as_mut().unwrap().prefix = 200;
-        assert!(!fits(&bad, bad.lines.as_ref().unwrap(), &NAMES));
+        bad.prefix = Some(200);
+        assert!(!fits(&bad, 200, good, &NAMES));
         assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
-        assert!(fits(&r, r.lines.as_ref().unwrap(), &NAMES));
+        assert!(fits(&r, prefix, good, &NAMES));
     }
 
     #[test]

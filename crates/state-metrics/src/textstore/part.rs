@@ -193,7 +193,7 @@ impl Part {
     pub(super) fn relist_insert(&self, key: ObjectKey, rendered: Rendered) {
         let mut g = self.lock();
         let inner = &mut *g;
-        inner.families = inner.families.max(rendered.ends.len());
+        inner.families = inner.families.max(rendered.family_count());
         let Some((columns, late)) = &mut inner.building else {
             drop(g);
             return self.upsert(key, rendered);
@@ -233,7 +233,7 @@ impl Part {
         let c = self.compact(&rendered);
         let mut g = self.lock();
         let inner = &mut *g;
-        inner.families = inner.families.max(rendered.ends.len());
+        inner.families = inner.families.max(rendered.family_count());
         inner.view = None;
         // Events between Init and InitDone do not happen with kube-runtime's watcher; should one arrive,
         // it is newer than anything in the relist, so it goes where it will survive the swap.
