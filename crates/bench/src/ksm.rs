@@ -144,6 +144,7 @@ pub async fn bench(cfg: &Config) -> anyhow::Result<KsmReport> {
         start,
         peak_rss_kib: mem.hwm_kib,
         steady_rss_kib: mem.rss_kib,
+        steady_anon_kib: mem.anon_kib,
         metrics_bytes,
         metrics_lines,
         metrics_gzip_bytes,

@@ -87,6 +87,8 @@ pub struct KsmReport {
     pub start: Option<StartCost>,
     pub peak_rss_kib: u64,
     pub steady_rss_kib: u64,
+    /// The anonymous part of the steady RSS ([`crate::procfs::Mem::anon_kib`]): compare rounds on this.
+    pub steady_anon_kib: u64,
     pub metrics_bytes: usize,
     pub metrics_lines: usize,
     pub metrics_gzip_bytes: usize,
@@ -604,8 +606,8 @@ pub fn render(r: &Report) -> String {
         );
         row(
             &mut s,
-            "steady RSS (VmRSS)",
-            format!("{:.1} MiB", mib(k.steady_rss_kib)),
+            "steady RSS (VmRSS), anonymous part",
+            format!("{:.1} MiB, {:.1} MiB", mib(k.steady_rss_kib), mib(k.steady_anon_kib)),
             format!("~{UPSTREAM_KSM_RSS_MIB} MB"),
         );
         row(

@@ -41,6 +41,12 @@ async fn smoke_run_measures_everything() {
     );
     assert!(k.metrics_gzip_bytes > 0 && k.metrics_gzip_bytes < k.metrics_bytes, "gzip was applied");
     assert!(k.peak_rss_kib >= k.steady_rss_kib && k.steady_rss_kib > 1024);
+    assert!(
+        k.steady_anon_kib > 0 && k.steady_anon_kib <= k.steady_rss_kib,
+        "{} of {}",
+        k.steady_anon_kib,
+        k.steady_rss_kib
+    );
     for l in [&k.scrapes.plain_1, &k.scrapes.plain_n, &k.scrapes.gzip_1, &k.scrapes.gzip_n] {
         assert!(l.n >= cfg.scrapes && l.p50 > 0.0 && l.p99 >= l.p50, "{l:?}");
     }
