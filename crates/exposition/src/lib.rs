@@ -12,7 +12,10 @@ pub use float::write_float;
 pub use labels::{kube_label_names, sanitize_name, sanitize_snake};
 pub use negotiate::{Format, TEXT_CONTENT_TYPE, accepts_gzip, negotiate};
 pub use parse::{Sample, parse_text};
-pub use write::{Buckets, write_header, write_histogram, write_histogram_buckets, write_sample, write_sample_after};
+pub use write::{
+    Buckets, write_header, write_histogram, write_histogram_buckets, write_sample, write_sample_after,
+    write_sample_rest,
+};
 
 /// Appends `k="v"` pairs separated by commas (no braces), values escaped.
 pub fn write_label_pairs<K: AsRef<str>, V: AsRef<str>>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (K, V)>) {

@@ -33,11 +33,24 @@ pub fn write_sample_after<'l>(
     value: f64,
 ) {
     out.extend_from_slice(name.as_bytes());
-    let mut first = prefix.is_empty();
-    if !first {
+    if !prefix.is_empty() {
         out.push(b'{');
         out.extend_from_slice(prefix);
     }
+    write_sample_rest(out, !prefix.is_empty(), labels, value);
+}
+
+/// What [`write_sample_after`] writes after the name, `{` and the prefix: the remaining labels, the
+/// closing brace and the value (`after_prefix` says whether a prefix was written). A store that keeps
+/// name and prefix once writes only this for each line.
+#[inline]
+pub fn write_sample_rest<'l>(
+    out: &mut Vec<u8>,
+    after_prefix: bool,
+    labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+    value: f64,
+) {
+    let mut first = !after_prefix;
     for (k, v) in labels {
         out.push(if first { b'{' } else { b',' });
         first = false;

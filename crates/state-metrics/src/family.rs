@@ -156,7 +156,7 @@ pub struct Samples<'a> {
     name: &'a str,
     /// The identity labels as text, `k="v",k2="v2"` ([`identity_text`]); empty for none.
     identity: &'a [u8],
-    /// Where to note the end of every line written, if anywhere.
+    /// In store form ([`render_stored`]): write only each line's rest and note where it ends here.
     line_ends: Option<&'a mut Vec<u32>>,
 }
 
@@ -174,8 +174,8 @@ impl<'a> Samples<'a> {
         Samples { out, name, identity, line_ends: None }
     }
 
-    /// Like [`Samples::new`], noting where each line ends in `line_ends`.
-    fn noting_lines(out: &'a mut Vec<u8>, name: &'a str, identity: &'a [u8], line_ends: &'a mut Vec<u32>) -> Self {
+    /// Like [`Samples::new`] for the store form: only each line's rest, its end noted in `line_ends`.
+    fn rests(out: &'a mut Vec<u8>, name: &'a str, identity: &'a [u8], line_ends: &'a mut Vec<u32>) -> Self {
         Samples { out, name, identity, line_ends: Some(line_ends) }
     }
 
@@ -190,9 +190,12 @@ impl<'a> Samples<'a> {
     }
 
     fn push_iter<'l>(&mut self, labels: impl Iterator<Item = (&'l str, &'l str)>, value: f64) {
-        exposition::write_sample_after(self.out, self.name, self.identity, labels, value);
-        if let Some(ends) = &mut self.line_ends {
-            ends.push(u32::try_from(self.out.len()).unwrap_or(u32::MAX));
+        match &mut self.line_ends {
+            None => exposition::write_sample_after(self.out, self.name, self.identity, labels, value),
+            Some(ends) => {
+                exposition::write_sample_rest(self.out, !self.identity.is_empty(), labels, value);
+                ends.push(u32::try_from(self.out.len()).unwrap_or(u32::MAX));
+            }
         }
     }
 }
@@ -200,25 +203,26 @@ impl<'a> Samples<'a> {
 /// The rendered text of one object: every enabled family's lines in one buffer, `ends[i]` marking where
 /// family `i` stops (family `i` starts where `i-1` ends).
 ///
-/// When [`render`] wrote it, the shape of its lines is known too: every line starts with its family's
-/// name followed by the same `prefix` bytes (`{` and the identity labels, or nothing for an object
-/// without identity), and where each line stops follows the families' ends in `ends`. The store takes
-/// the lines apart by that instead of reading them again (scanning every line was a twelfth of a start's
-/// CPU). The line ends share the families' buffer: one allocation per object, as before they were noted.
+/// In store form ([`render_stored`]) `buf` holds what the store keeps: the prefix every line has after
+/// its family's name (`{` and the identity labels, or nothing for an object without identity), then
+/// only each line's rest, and where each line stops follows the families' ends in `ends`. Writing the
+/// name and identity into every line only for the store to find and drop them again was a seventh of a
+/// start's CPU.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub buf: Vec<u8>,
-    /// `families` family ends, then, when `prefix` is known, the line ends.
+    /// `families` family ends, then, in store form, the line ends.
     pub(crate) ends: Vec<u32>,
     pub(crate) families: usize,
-    /// Length of the prefix every line has after its family's name, when known.
+    /// In store form: the length of the prefix at the start of `buf`.
     pub(crate) prefix: Option<usize>,
 }
 
 impl Rendered {
+    /// Family `i`'s text (in store form, its lines' rests).
     pub fn family(&self, i: usize) -> &[u8] {
         let ends = self.family_ends();
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        let start = if i == 0 { self.prefix.unwrap_or(0) } else { ends[i - 1] as usize };
         &self.buf[start..ends[i] as usize]
     }
 
@@ -232,16 +236,18 @@ impl Rendered {
         self.families
     }
 
-    /// Marks the end of the family whose lines were just written to `buf` (the lines' shape is then
-    /// unknown).
+    /// Marks the end of the family whose lines were just written to `buf` (a rendering in store form
+    /// must not get more families).
     pub fn end_family(&mut self) {
+        debug_assert!(self.prefix.is_none(), "text after a rendering in store form");
         self.forget_lines();
         self.ends.push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
         self.families += 1;
     }
 
-    /// Appends `other`'s families after these.
+    /// Appends `other`'s families after these (both text, not store form).
     pub fn append(&mut self, other: &Rendered) {
+        debug_assert!(self.prefix.is_none() && other.prefix.is_none(), "appending a rendering in store form");
         self.forget_lines();
         let base = self.buf.len();
         self.buf.extend_from_slice(&other.buf);
@@ -255,9 +261,28 @@ impl Rendered {
         self.prefix = None;
     }
 
-    /// The prefix length and line ends, when known.
+    /// In store form: the prefix's length and the line ends.
     pub(crate) fn lines(&self) -> Option<(usize, &[u32])> {
         Some((self.prefix?, &self.ends[self.families..]))
+    }
+
+    /// The exposition text it stands for; `names[i]` is family `i`'s name, which the store form leaves
+    /// out.
+    pub fn to_text(&self, names: &[impl AsRef<[u8]>]) -> Vec<u8> {
+        let Some((prefix, line_ends)) = self.lines() else { return self.buf.clone() };
+        let mut out = Vec::with_capacity(self.buf.len() * 4);
+        let (mut from, mut lines) = (prefix, line_ends.iter());
+        for (i, &end) in self.family_ends().iter().enumerate() {
+            let name = names.get(i).map_or(&b""[..], |n| n.as_ref());
+            while from < end as usize {
+                let Some(&e) = lines.next() else { break };
+                out.extend_from_slice(name);
+                out.extend_from_slice(&self.buf[..prefix]);
+                out.extend_from_slice(&self.buf[from..e as usize]);
+                from = e as usize;
+            }
+        }
+        out
     }
 
     /// A rendering of text from elsewhere, one piece per family (its lines' shape unknown).
@@ -285,18 +310,41 @@ pub fn render<T>(
     ctx: &Ctx,
 ) -> Rendered {
     // Most lines are 100-200 bytes; sizing for that saves the buffer a string of regrowths.
-    let mut buf = Vec::with_capacity(enabled.len() * 160);
-    // The families' ends first, then the line ends (a pod has about one and a half lines a family).
+    let mut r = Rendered { buf: Vec::with_capacity(enabled.len() * 160), ..Rendered::default() };
+    let identity = identity_text(identity);
+    for &i in enabled {
+        let fam = &families[i];
+        let mut s = Samples::new(&mut r.buf, fam.name, &identity);
+        (fam.generate)(obj, ctx, &mut s);
+        r.end_family();
+    }
+    r
+}
+
+/// [`render`] in store form (see [`Rendered`]): the same lines without their names and shared prefix.
+pub fn render_stored<T>(
+    obj: &T,
+    identity: &[(&'static str, Str)],
+    families: &[Family<T>],
+    enabled: &[usize],
+    ctx: &Ctx,
+) -> Rendered {
+    let identity = identity_text(identity);
+    // A line's rest is mostly 20-60 bytes, about one and a half lines a family.
+    let mut buf = Vec::with_capacity(identity.len() + 1 + enabled.len() * 64);
+    if !identity.is_empty() {
+        buf.push(b'{');
+        buf.extend_from_slice(&identity);
+    }
+    let prefix = buf.len();
+    // The families' ends first, then the line ends.
     let mut ends = Vec::with_capacity(enabled.len() * 5 / 2);
     ends.resize(enabled.len(), 0);
-    let identity = identity_text(identity);
     for (slot, &i) in enabled.iter().enumerate() {
         let fam = &families[i];
-        let mut s = Samples::noting_lines(&mut buf, fam.name, &identity, &mut ends);
+        let mut s = Samples::rests(&mut buf, fam.name, &identity, &mut ends);
         (fam.generate)(obj, ctx, &mut s);
         ends[slot] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
     }
-    // What `exposition::write_sample_after` puts after the name of every line.
-    let prefix = if identity.is_empty() { 0 } else { 1 + identity.len() };
     Rendered { buf, ends, families: enabled.len(), prefix: Some(prefix) }
 }

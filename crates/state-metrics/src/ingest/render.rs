@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::machine::Item;
-use crate::family::{Ctx, Rendered, render};
+use crate::family::{Ctx, Rendered, render_stored};
 use crate::key::ObjectKey;
 use crate::proj::Object;
 use crate::resources::Resource;
@@ -100,8 +100,9 @@ impl<R: Resource> Typed<R> {
             meta.uid.as_deref().unwrap_or(""),
         );
         let resource_version = meta.resource_version.as_deref().unwrap_or_default().to_owned();
-        let rendered =
-            guarded(R::NAME, &key, || render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx));
+        let rendered = guarded(R::NAME, &key, || {
+            render_stored(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx)
+        });
         Decoded::Item(Item { key, resource_version, rendered })
     }
 
@@ -209,7 +210,7 @@ mod tests {
 
     fn text(d: Decoded) -> String {
         match d {
-            Decoded::Item(Item { rendered: Some(r), .. }) => String::from_utf8(r.buf).unwrap(),
+            Decoded::Item(Item { rendered: Some(r), .. }) => String::from_utf8(r.to_text(&["t_keys"])).unwrap(),
             other => format!("{other:?}"),
         }
     }
@@ -221,7 +222,8 @@ mod tests {
         match t.json(ok) {
             Decoded::Item(i) => {
                 assert_eq!((i.key, i.resource_version.as_str()), (ObjectKey::new("n", "a", "u1"), "5"));
-                assert_eq!(String::from_utf8(i.rendered.unwrap().buf).unwrap(), "t_keys{configmap=\"a\"} 1\n");
+                let text = i.rendered.unwrap().to_text(&["t_keys"]);
+                assert_eq!(String::from_utf8(text).unwrap(), "t_keys{configmap=\"a\"} 1\n");
             }
             other => panic!("{other:?}"),
         }
@@ -289,7 +291,10 @@ mod tests {
         let mut cm = kwire::Writer::new();
         cm.message(1, meta.as_bytes());
         let text = |d: Decoded| match d {
-            Decoded::Item(i) => (i.key, i.resource_version, String::from_utf8(i.rendered.unwrap().buf).unwrap()),
+            Decoded::Item(i) => {
+                let names = [2, 3].map(|f| ConfigMaps::families()[f].name);
+                (i.key, i.resource_version, String::from_utf8(i.rendered.unwrap().to_text(&names)).unwrap())
+            }
             other => panic!("{other:?}"),
         };
         let (j, p) = (text(t.json(json)), text(t.protobuf(cm.as_bytes())));

@@ -141,79 +141,32 @@ pub(crate) fn encode<'a>(
     }
 }
 
-/// Encodes a rendering as [`encode`] does, taking its lines apart by the shape [`crate::family::render`]
-/// noted (prefix length, line ends) instead of scanning the text; a rendering without one, or whose
-/// noted shape does not fit its text, is scanned.
+/// Encodes a rendering as [`encode`] does. One in store form ([`crate::family::render_stored`]) is
+/// already taken apart: its prefix and rests are copied as they are.
 pub(crate) fn encode_rendered(r: &Rendered, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
-    match r.lines() {
-        Some((prefix, line_ends)) if fits(r, prefix, line_ends, names) => {
-            encode_lines(r, prefix, line_ends, names, out)
+    let Some((prefix, line_ends)) = r.lines() else {
+        return encode(r.families(), names, out);
+    };
+    if !fits(r, prefix, line_ends) {
+        // Only a rendering past 4 GiB (offsets are u32) gets here; it is kept without series.
+        debug_assert!(false, "a rendering in store form whose ends do not fit it");
+        tracing::error!(bytes = r.buf.len(), "an object's rendering does not fit the store; its series are left out");
+        put_prefix(out.buf(None), b"");
+        for i in 0..r.family_count() {
+            put_varint(out.buf(Some(i)), 1);
         }
-        _ => encode(r.families(), names, out),
+        return;
     }
-}
-
-/// Whether `prefix` and `line_ends` describe `r`: each family's lines end inside it, its last one
-/// exactly at its end, and each is longer than name and prefix. Lengths only; of the text, only the
-/// first line is checked to start with its family's name: render takes the names from the same table as
-/// the store, and comparing every family's name cost 2 % of a start.
-fn fits(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl AsRef<[u8]>]) -> bool {
-    let (mut start, mut line, mut first) = (0usize, 0usize, true);
-    for i in 0..r.family_count() {
-        let end = r.family_ends()[i] as usize;
-        if end < start || end > r.buf.len() {
-            return false;
-        }
-        let name = names.get(i).map_or(&b""[..], |n| n.as_ref());
-        let skip = name.len() + prefix;
-        let mut from = start;
-        while from < end {
-            let Some(&e) = line_ends.get(line) else { return false };
-            let e = e as usize;
-            if e > end || e <= from + skip {
-                return false;
-            }
-            from = e;
-            line += 1;
-        }
-        if end > start {
-            if first && !r.buf[start..].starts_with(name) {
-                return false;
-            }
-            debug_assert!(r.buf[start..].starts_with(name), "family {i} is not named as the store names it");
-            first = false;
-        }
-        start = end;
-    }
-    line == line_ends.len()
-}
-
-/// [`encode`] for a rendering whose line ends and prefix length are known: no family is read for its
-/// lines, each line's remainder is copied once. Empty families are verbatim, as [`encode`] keeps them.
-fn encode_lines(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
-    let name_len = |i: usize| names.get(i).map_or(0, |n| n.as_ref().len());
-    let family_ends = r.family_ends();
-    // The prefix as the first line of any family carries it.
-    let mut start = 0usize;
-    let mut shared: &[u8] = b"";
-    for (i, &end) in family_ends.iter().enumerate() {
-        if end as usize > start {
-            let at = start + name_len(i);
-            shared = &r.buf[at..at + prefix];
-            break;
-        }
-        start = end as usize;
-    }
-    put_prefix(out.buf(None), shared);
-    let (mut start, mut line) = (0usize, 0usize);
-    for (i, &end) in family_ends.iter().enumerate() {
+    put_prefix(out.buf(None), &r.buf[..prefix]);
+    let (mut start, mut line) = (prefix, 0usize);
+    for (i, &end) in r.family_ends().iter().enumerate() {
         let end = end as usize;
         let block = out.buf(Some(i));
         if end == start {
+            // Empty families are verbatim, as `encode` keeps them.
             put_varint(block, 1);
             continue;
         }
-        let skip = name_len(i) + prefix;
         let first = line;
         while line_ends.get(line).is_some_and(|e| (*e as usize) <= end) {
             line += 1;
@@ -222,7 +175,7 @@ fn encode_lines(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl As
         let mut len = 0;
         let mut from = start;
         for &e in family {
-            let rest = e as usize - from - skip;
+            let rest = e as usize - from;
             len += varint_len(rest) + rest;
             from = e as usize;
         }
@@ -230,12 +183,37 @@ fn encode_lines(r: &Rendered, prefix: usize, line_ends: &[u32], names: &[impl As
         let mut from = start;
         for &e in family {
             let e = e as usize;
-            put_varint(block, e - from - skip);
-            block.extend_from_slice(&r.buf[from + skip..e]);
+            put_varint(block, e - from);
+            block.extend_from_slice(&r.buf[from..e]);
             from = e;
         }
         start = end;
     }
+}
+
+/// Whether a rendering in store form is whole: the families follow the prefix in order inside the
+/// buffer, and each family's line ends lie inside it, the last exactly at its end, no line empty.
+fn fits(r: &Rendered, prefix: usize, line_ends: &[u32]) -> bool {
+    let (mut start, mut line) = (prefix, 0usize);
+    if prefix > r.buf.len() {
+        return false;
+    }
+    for &end in r.family_ends() {
+        let end = end as usize;
+        if end < start || end > r.buf.len() {
+            return false;
+        }
+        while start < end {
+            let Some(&e) = line_ends.get(line) else { return false };
+            let e = e as usize;
+            if e > end || e <= start {
+                return false;
+            }
+            start = e;
+            line += 1;
+        }
+    }
+    line == line_ends.len()
 }
 
 /// Whether family text `s` can be templated: every line starts with its name `n` and ends with a newline
@@ -413,7 +391,7 @@ impl Compact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::family::{Ctx, Family, Samples, Stability, render};
+    use crate::family::{Ctx, Family, Samples, Stability, render, render_stored};
     use crate::proj::Str;
 
     fn roundtrip(fams: &[&str], names: &[&str]) -> Compact {
@@ -535,51 +513,47 @@ mod tests {
     const NAMES: [&str; 3] = ["m_created", "m_phase", "m_none"];
 
     #[test]
-    fn rendered_lines_are_taken_apart_as_scanning_would() {
+    fn the_store_form_encodes_as_the_text_would() {
         let obj = Obj { phases: vec!["Pending", "Running"] };
         for identity in [vec![("namespace", Str::from("ns")), ("pod", Str::from("p\"q"))], vec![]] {
-            for enabled in [vec![0, 1, 2], vec![2, 1], vec![2]] {
-                let r = render(&obj, &identity, &TABLE, &enabled, &Ctx::default());
-                assert!(r.lines().is_some());
+            for enabled in [vec![0, 1, 2], vec![2, 1], vec![2], vec![]] {
+                let text = render(&obj, &identity, &TABLE, &enabled, &Ctx::default());
+                let stored = render_stored(&obj, &identity, &TABLE, &enabled, &Ctx::default());
+                assert!(text.lines().is_none() && stored.lines().is_some());
+                assert!(stored.buf.len() < text.buf.len() || enabled.is_empty() || enabled == [2]);
                 let names: Vec<&str> = enabled.iter().map(|i| NAMES[*i]).collect();
-                let known = Compact::of(&r, &names);
-                let scanned = Compact::of(&Rendered::of_text(r.families()), &names);
-                let text: Vec<String> = r.families().map(|f| String::from_utf8(f.to_vec()).unwrap()).collect();
-                assert_eq!(served(&known, &names, enabled.len()), text, "{identity:?} {enabled:?}");
-                assert_eq!(known.text_len(&names), r.buf.len());
-                // Where the shared prefix is the identity, the two encodings are the same bytes.
+                let from_store_form = Compact::of(&stored, &names);
+                let from_text = Compact::of(&text, &names);
+                let want: Vec<String> = text.families().map(|f| String::from_utf8(f.to_vec()).unwrap()).collect();
+                assert_eq!(served(&from_store_form, &names, enabled.len()), want, "{identity:?} {enabled:?}");
+                assert_eq!(from_store_form.text_len(&names), text.buf.len());
+                assert_eq!(stored.to_text(&names), text.buf);
+                // Where the prefix the text shares is the identity, the two are the same bytes.
                 if !identity.is_empty() && enabled.contains(&0) {
-                    assert_eq!(known, scanned, "{enabled:?}");
-                    assert_eq!(known.prefix().0, b"{namespace=\"ns\",pod=\"p\\\"q\"");
+                    assert_eq!(from_store_form, from_text, "{enabled:?}");
+                    assert_eq!(from_store_form.prefix().0, b"{namespace=\"ns\",pod=\"p\\\"q\"");
                 }
             }
         }
     }
 
     #[test]
-    fn a_noted_shape_that_does_not_fit_its_text_is_scanned_instead() {
+    fn a_store_form_whose_ends_do_not_fit_is_caught() {
         let obj = Obj { phases: vec!["Running"] };
-        let identity = [("pod", Str::from("p"))];
-        let r = render(&obj, &identity, &TABLE, &[0, 1, 2], &Ctx::default());
-        let text: Vec<String> = r.families().map(|f| String::from_utf8(f.to_vec()).unwrap()).collect();
-        // Names other than the rendered ones (the first line does not start with its).
-        let other = ["x_created", "x_phase", "x_none"];
-        assert_eq!(served(&Compact::of(&r, &other), &other, 3), text);
-        // Line ends that disagree with the text.
+        let r = render_stored(&obj, &[("pod", Str::from("p"))], &TABLE, &[0, 1, 2], &Ctx::default());
         let (prefix, good) = r.lines().unwrap();
-        for bad_ends in [vec![], vec![10, 20], good.iter().map(|e| e - 1).collect()] {
+        assert!(fits(&r, prefix, good));
+        let families = r.family_count();
+        for bad_ends in [vec![], vec![10, 20], good.iter().map(|e| e - 1).collect(), vec![5; good.len()]] {
             let mut bad = r.clone();
-            bad.ends.truncate(bad.families);
+            bad.ends.truncate(families);
             bad.ends.extend(bad_ends);
-            assert!(!fits(&bad, prefix, &bad.ends[bad.families..], &NAMES));
-            assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
+            assert!(!fits(&bad, prefix, &bad.ends[families..]));
         }
-        // A prefix longer than a line.
+        assert!(!fits(&r, r.buf.len() + 1, good));
         let mut bad = r.clone();
-        bad.prefix = Some(200);
-        assert!(!fits(&bad, 200, good, &NAMES));
-        assert_eq!(served(&Compact::of(&bad, &NAMES), &NAMES, 3), text);
-        assert!(fits(&r, prefix, good, &NAMES));
+        bad.ends[0] = u32::MAX;
+        assert!(!fits(&bad, prefix, good));
     }
 
     #[test]
