@@ -156,7 +156,7 @@ pub struct Samples<'a> {
     name: &'a str,
     /// The identity labels as text, `k="v",k2="v2"` ([`identity_text`]); empty for none.
     identity: &'a [u8],
-    /// In store form ([`render_stored`]): write only each line's rest and note where it ends here.
+    /// In store form ([`Form::Store`]): write only each line's rest and note where it ends here.
     line_ends: Option<&'a mut Vec<u32>>,
 }
 
@@ -203,7 +203,7 @@ impl<'a> Samples<'a> {
 /// The rendered text of one object: every enabled family's lines in one buffer, `ends[i]` marking where
 /// family `i` stops (family `i` starts where `i-1` ends).
 ///
-/// In store form ([`render_stored`]) `buf` holds what the store keeps: the prefix every line has after
+/// In store form ([`Form::Store`]) `buf` holds what the store keeps: the prefix every line has after
 /// its family's name (`{` and the identity labels, or nothing for an object without identity), then
 /// only each line's rest, and where each line stops follows the families' ends in `ends`. Writing the
 /// name and identity into every line only for the store to find and drop them again was a seventh of a
@@ -301,6 +301,16 @@ impl Rendered {
     }
 }
 
+/// The form [`render`] writes an object's lines in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Exposition text, every line whole.
+    Text,
+    /// What the store keeps (see [`Rendered`]): the prefix the lines share after their names once,
+    /// then only each line's rest.
+    Store,
+}
+
 /// Renders the families of `families` selected by `enabled` (indexes into the table) for one object.
 pub fn render<T>(
     obj: &T,
@@ -308,43 +318,31 @@ pub fn render<T>(
     families: &[Family<T>],
     enabled: &[usize],
     ctx: &Ctx,
-) -> Rendered {
-    // Most lines are 100-200 bytes; sizing for that saves the buffer a string of regrowths.
-    let mut r = Rendered { buf: Vec::with_capacity(enabled.len() * 160), ..Rendered::default() };
-    let identity = identity_text(identity);
-    for &i in enabled {
-        let fam = &families[i];
-        let mut s = Samples::new(&mut r.buf, fam.name, &identity);
-        (fam.generate)(obj, ctx, &mut s);
-        r.end_family();
-    }
-    r
-}
-
-/// [`render`] in store form (see [`Rendered`]): the same lines without their names and shared prefix.
-pub fn render_stored<T>(
-    obj: &T,
-    identity: &[(&'static str, Str)],
-    families: &[Family<T>],
-    enabled: &[usize],
-    ctx: &Ctx,
+    form: Form,
 ) -> Rendered {
     let identity = identity_text(identity);
-    // A line's rest is mostly 20-60 bytes, about one and a half lines a family.
-    let mut buf = Vec::with_capacity(identity.len() + 1 + enabled.len() * 64);
-    if !identity.is_empty() {
+    let store = form == Form::Store;
+    // Sized for the usual: whole lines are 100-200 bytes, a line's rest 20-60, and there are about one
+    // and a half lines a family; that saves the buffers a string of regrowths.
+    let (per_family, ends_per_family) = if store { (64, 5) } else { (160, 2) };
+    let mut buf = Vec::with_capacity(identity.len() + 1 + enabled.len() * per_family);
+    if store && !identity.is_empty() {
         buf.push(b'{');
         buf.extend_from_slice(&identity);
     }
     let prefix = buf.len();
-    // The families' ends first, then the line ends.
-    let mut ends = Vec::with_capacity(enabled.len() * 5 / 2);
+    // The families' ends first, then, in store form, the line ends.
+    let mut ends = Vec::with_capacity(enabled.len() * ends_per_family / 2);
     ends.resize(enabled.len(), 0);
     for (slot, &i) in enabled.iter().enumerate() {
         let fam = &families[i];
-        let mut s = Samples::rests(&mut buf, fam.name, &identity, &mut ends);
+        let mut s = if store {
+            Samples::rests(&mut buf, fam.name, &identity, &mut ends)
+        } else {
+            Samples::new(&mut buf, fam.name, &identity)
+        };
         (fam.generate)(obj, ctx, &mut s);
         ends[slot] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
     }
-    Rendered { buf, ends, families: enabled.len(), prefix: Some(prefix) }
+    Rendered { buf, ends, families: enabled.len(), prefix: store.then_some(prefix) }
 }

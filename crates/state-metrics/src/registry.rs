@@ -220,7 +220,14 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
         let obj = decode::<R::Obj>(raw, format)?;
-        Ok(crate::family::render(&obj, &R::IDENTITY.labels(&obj), R::families(), enabled, ctx))
+        Ok(crate::family::render(
+            &obj,
+            &R::IDENTITY.labels(&obj),
+            R::families(),
+            enabled,
+            ctx,
+            crate::family::Form::Text,
+        ))
     }
     fn projection(&self, raw: &[u8], format: Format) -> Result<String, String> {
         Ok(format!("{:#?}", decode::<R::Obj>(raw, format)?))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::machine::Item;
-use crate::family::{Ctx, Rendered, render_stored};
+use crate::family::{Ctx, Form, Rendered, render};
 use crate::key::ObjectKey;
 use crate::proj::Object;
 use crate::resources::Resource;
@@ -101,7 +101,7 @@ impl<R: Resource> Typed<R> {
         );
         let resource_version = meta.resource_version.as_deref().unwrap_or_default().to_owned();
         let rendered = guarded(R::NAME, &key, || {
-            render_stored(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx)
+            render(&o, &R::IDENTITY.labels(&o), R::families(), &self.enabled, &self.ctx, Form::Store)
         });
         Decoded::Item(Item { key, resource_version, rendered })
     }

@@ -129,7 +129,8 @@ impl<T: Object> Identity<T> {
 /// `enabled` (indexes into the table): HELP/TYPE of each, then its samples. Used by golden tests.
 pub fn render_text<R: Resource>(obj: &R::Obj, ctx: &Ctx, enabled: &[usize]) -> String {
     let families = R::families();
-    let rendered = crate::family::render(obj, &R::IDENTITY.labels(obj), families, enabled, ctx);
+    let rendered =
+        crate::family::render(obj, &R::IDENTITY.labels(obj), families, enabled, ctx, crate::family::Form::Text);
     let mut out = Vec::new();
     for (pos, &i) in enabled.iter().enumerate() {
         families[i].write_header(&mut out, false);

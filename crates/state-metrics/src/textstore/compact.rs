@@ -141,7 +141,7 @@ pub(crate) fn encode<'a>(
     }
 }
 
-/// Encodes a rendering as [`encode`] does. One in store form ([`crate::family::render_stored`]) is
+/// Encodes a rendering as [`encode`] does. One in store form ([`crate::family::Form::Store`]) is
 /// already taken apart: its prefix and rests are copied as they are.
 pub(crate) fn encode_rendered(r: &Rendered, names: &[impl AsRef<[u8]>], out: &mut impl Blocks) {
     let Some((prefix, line_ends)) = r.lines() else {
@@ -391,7 +391,7 @@ impl Compact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::family::{Ctx, Family, Samples, Stability, render, render_stored};
+    use crate::family::{Ctx, Family, Form, Samples, Stability, render};
     use crate::proj::Str;
 
     fn roundtrip(fams: &[&str], names: &[&str]) -> Compact {
@@ -517,8 +517,8 @@ mod tests {
         let obj = Obj { phases: vec!["Pending", "Running"] };
         for identity in [vec![("namespace", Str::from("ns")), ("pod", Str::from("p\"q"))], vec![]] {
             for enabled in [vec![0, 1, 2], vec![2, 1], vec![2], vec![]] {
-                let text = render(&obj, &identity, &TABLE, &enabled, &Ctx::default());
-                let stored = render_stored(&obj, &identity, &TABLE, &enabled, &Ctx::default());
+                let text = render(&obj, &identity, &TABLE, &enabled, &Ctx::default(), Form::Text);
+                let stored = render(&obj, &identity, &TABLE, &enabled, &Ctx::default(), Form::Store);
                 assert!(text.lines().is_none() && stored.lines().is_some());
                 assert!(stored.buf.len() < text.buf.len() || enabled.is_empty() || enabled == [2]);
                 let names: Vec<&str> = enabled.iter().map(|i| NAMES[*i]).collect();
@@ -540,7 +540,7 @@ mod tests {
     #[test]
     fn a_store_form_whose_ends_do_not_fit_is_caught() {
         let obj = Obj { phases: vec!["Running"] };
-        let r = render_stored(&obj, &[("pod", Str::from("p"))], &TABLE, &[0, 1, 2], &Ctx::default());
+        let r = render(&obj, &[("pod", Str::from("p"))], &TABLE, &[0, 1, 2], &Ctx::default(), Form::Store);
         let (prefix, good) = r.lines().unwrap();
         assert!(fits(&r, prefix, good));
         let families = r.family_count();
