@@ -266,23 +266,29 @@ impl Rendered {
         Some((self.prefix?, &self.ends[self.families..]))
     }
 
-    /// The exposition text it stands for; `names[i]` is family `i`'s name, which the store form leaves
-    /// out.
-    pub fn to_text(&self, names: &[impl AsRef<[u8]>]) -> Vec<u8> {
-        let Some((prefix, line_ends)) = self.lines() else { return self.buf.clone() };
-        let mut out = Vec::with_capacity(self.buf.len() * 4);
+    /// The same rendering as exposition text; `names[i]` is family `i`'s name, which the store form
+    /// leaves out.
+    pub fn text_form(&self, names: &[impl AsRef<[u8]>]) -> Rendered {
+        let Some((prefix, line_ends)) = self.lines() else { return self.clone() };
+        let mut out = Rendered { buf: Vec::with_capacity(self.buf.len() * 4), ..Rendered::default() };
         let (mut from, mut lines) = (prefix, line_ends.iter());
         for (i, &end) in self.family_ends().iter().enumerate() {
             let name = names.get(i).map_or(&b""[..], |n| n.as_ref());
             while from < end as usize {
                 let Some(&e) = lines.next() else { break };
-                out.extend_from_slice(name);
-                out.extend_from_slice(&self.buf[..prefix]);
-                out.extend_from_slice(&self.buf[from..e as usize]);
+                out.buf.extend_from_slice(name);
+                out.buf.extend_from_slice(&self.buf[..prefix]);
+                out.buf.extend_from_slice(&self.buf[from..e as usize]);
                 from = e as usize;
             }
+            out.end_family();
         }
         out
+    }
+
+    /// The exposition text it stands for (see [`Rendered::text_form`]).
+    pub fn to_text(&self, names: &[impl AsRef<[u8]>]) -> Vec<u8> {
+        self.text_form(names).buf
     }
 
     /// A rendering of text from elsewhere, one piece per family (its lines' shape unknown).

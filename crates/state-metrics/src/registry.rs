@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::family::{Ctx, Family, MetricType, Rendered, Stability};
+use crate::family::{Ctx, Family, Form, MetricType, Rendered, Stability};
 use crate::filter::FamilyFilter;
 use crate::ingest::WatchSpec;
 use crate::resources::{self as r, Resource};
@@ -129,7 +129,7 @@ pub trait ResourceHandle: Send + Sync + 'static {
     /// Older group/versions read where the server does not serve the newest ([`Resource::OLDER_VERSIONS`]).
     fn older_versions(&self) -> &'static [&'static str];
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
-    /// the watcher's decoding and rendering, for golden tests and tools.
+    /// the watcher's decoding and rendering (in the store's form), returned as text, for golden tests and tools.
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
     /// What one object, given in `format`, decodes to, printed (`{:#?}`): the wire tests compare the
     /// projections of both encodings of an object, not only their text.
@@ -220,14 +220,10 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String> {
         let obj = decode::<R::Obj>(raw, format)?;
-        Ok(crate::family::render(
-            &obj,
-            &R::IDENTITY.labels(&obj),
-            R::families(),
-            enabled,
-            ctx,
-            crate::family::Form::Text,
-        ))
+        // In the watcher's form, then as text: golden tests and wire captures check what the store gets.
+        let stored = crate::family::render(&obj, &R::IDENTITY.labels(&obj), R::families(), enabled, ctx, Form::Store);
+        let names: Vec<&str> = enabled.iter().map(|&i| R::families()[i].name).collect();
+        Ok(stored.text_form(&names))
     }
     fn projection(&self, raw: &[u8], format: Format) -> Result<String, String> {
         Ok(format!("{:#?}", decode::<R::Obj>(raw, format)?))

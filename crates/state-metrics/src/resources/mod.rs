@@ -53,7 +53,7 @@ pub mod validatingadmissionpolicybinding;
 pub mod validatingwebhookconfiguration;
 pub mod volumeattachment;
 
-use crate::family::{Ctx, Family};
+use crate::family::Family;
 use crate::proj::{Object, Str};
 
 /// A Kubernetes resource kube-state-metrics knows: its store name, projection, identity labels and
@@ -123,18 +123,4 @@ impl<T: Object> Identity<T> {
         }
         out
     }
-}
-
-/// Renders one object as a whole scrape would show it if it were the only object, with the families
-/// `enabled` (indexes into the table): HELP/TYPE of each, then its samples. Used by golden tests.
-pub fn render_text<R: Resource>(obj: &R::Obj, ctx: &Ctx, enabled: &[usize]) -> String {
-    let families = R::families();
-    let rendered =
-        crate::family::render(obj, &R::IDENTITY.labels(obj), families, enabled, ctx, crate::family::Form::Text);
-    let mut out = Vec::new();
-    for (pos, &i) in enabled.iter().enumerate() {
-        families[i].write_header(&mut out, false);
-        out.extend_from_slice(rendered.family(pos));
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -314,7 +314,12 @@ pub(crate) fn block_text_len(name: &[u8], prefix: &[u8], payload: &[u8], verbati
 impl Compact {
     /// Compacts a rendering (see [`encode_rendered`]).
     pub fn of(r: &Rendered, names: &[impl AsRef<[u8]>]) -> Compact {
-        let mut buf = Vec::with_capacity(r.buf.len() / 2);
+        // Text shrinks to about half; the store form only gains its varints (a byte a line, mostly).
+        let capacity = match r.lines() {
+            Some((_, line_ends)) => r.buf.len() + line_ends.len() + 2 * r.family_count() + 4,
+            None => r.buf.len() / 2,
+        };
+        let mut buf = Vec::with_capacity(capacity);
         encode_rendered(r, names, &mut buf);
         Compact(buf.into())
     }
@@ -528,6 +533,7 @@ mod tests {
                 assert_eq!(served(&from_store_form, &names, enabled.len()), want, "{identity:?} {enabled:?}");
                 assert_eq!(from_store_form.text_len(&names), text.buf.len());
                 assert_eq!(stored.to_text(&names), text.buf);
+                assert_eq!(stored.text_form(&names), text);
                 // Where the prefix the text shares is the identity, the two are the same bytes.
                 if !identity.is_empty() && enabled.contains(&0) {
                     assert_eq!(from_store_form, from_text, "{enabled:?}");
