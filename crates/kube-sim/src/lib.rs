@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod http;
 pub mod kubelets;
 pub mod patch;
+pub mod pretty;
 pub mod protobuf;
 pub mod resources;
 pub mod review;

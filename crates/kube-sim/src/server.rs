@@ -142,7 +142,32 @@ fn value_response(code: StatusCode, v: &Value) -> Response<Body> {
 /// Serve one request, accounted in the request log.
 pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query());
-    pending.finish(serve_request(st, req).await)
+    let pretty = wants_pretty(&req);
+    let mut resp = serve_request(st, req).await;
+    if pretty {
+        resp = indent_response(resp).await;
+    }
+    pending.finish(resp)
+}
+
+/// Whether the answer is indented JSON (see [`crate::pretty`]); never for a watch, which streams.
+fn wants_pretty(req: &Request<hyper::body::Incoming>) -> bool {
+    let query = parse_query(req.uri().query().filter(|q| q.contains("pretty") || q.contains("watch")));
+    let watch = query.get("watch").is_some_and(|w| matches!(w.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    let ua = req.headers().get(header::USER_AGENT).and_then(|h| h.to_str().ok());
+    !watch && crate::pretty::requested(&query, ua)
+}
+
+/// A JSON answer re-written indented; any other answer as it is.
+async fn indent_response(resp: Response<Body>) -> Response<Body> {
+    let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    if !json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Full::new(Bytes::from(crate::pretty::indent(&body))).boxed())
 }
 
 async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {

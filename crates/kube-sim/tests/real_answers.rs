@@ -138,3 +138,40 @@ async fn tables_carry_the_wide_columns_with_priority_1() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn json_is_indented_for_curl_and_browsers_only() {
+    let sim = sim().await;
+    let h = Http::new(&sim.url(), Some(sim.token()));
+    h.post("/api/v1/namespaces/default/configmaps", &json!({"metadata": {"name": "a"}, "data": {"k": "v"}})).await;
+    let list = "/api/v1/namespaces/default/configmaps";
+    let curl = [("user-agent", "curl/8.5.0")];
+    let (s, _, compact) = h.raw_with(list, &[("user-agent", "kubectl/v1.36.0 (linux/amd64) kubernetes/0")]).await;
+    assert_eq!(s, 200);
+    assert!(compact.ends_with(b"}\n") && compact.iter().filter(|b| **b == b'\n').count() == 1);
+    let (_, headers, indented) = h.raw_with(list, &curl).await;
+    let text = std::str::from_utf8(&indented).unwrap();
+    assert!(text.starts_with("{\n  \"kind\": \"ConfigMapList\",\n  \"apiVersion\": \"v1\",\n"), "{text}");
+    assert!(text.ends_with("\n}") && text.contains("\n      \"data\": {\n        \"k\": \"v\"\n      }"), "{text}");
+    assert_eq!(indented, kube_sim::pretty::indent(&compact));
+    assert!(headers.get("content-length").is_none_or(|l| l.to_str().unwrap() == indented.len().to_string()));
+    // The parameter overrides the User-Agent both ways.
+    assert_eq!(h.raw_with(&format!("{list}?pretty=false"), &curl).await.2, compact);
+    assert_eq!(h.raw(&format!("{list}?pretty=true")).await.2, indented);
+    // Errors are documents too; protobuf and watch streams are left alone.
+    let (s, _, err) = h.raw_with("/api/v1/namespaces/default/configmaps/none", &curl).await;
+    assert_eq!(s, 404);
+    assert!(err.starts_with(b"{\n  \"kind\": \"Status\",\n"));
+    let (_, headers, pb) =
+        h.raw_with(list, &[curl[0], ("accept", "application/vnd.kubernetes.protobuf, application/json")]).await;
+    assert_eq!(headers["content-type"], "application/vnd.kubernetes.protobuf");
+    assert!(pb.starts_with(b"k8s\0"));
+    let (_, _, events) = h.raw_with(&format!("{list}?watch=true&resourceVersion=0&timeoutSeconds=1"), &curl).await;
+    let lines: Vec<&[u8]> = events.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{}", String::from_utf8_lossy(&events));
+    assert_eq!(serde_json::from_slice::<Value>(lines[0]).unwrap()["type"], "ADDED");
+    // Indenting the real server's own indented answer gives it back byte for byte.
+    let capture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wire/version.json")).unwrap();
+    assert_eq!(kube_sim::pretty::indent(&capture), capture);
+    sim.shutdown().await;
+}

@@ -74,6 +74,19 @@ impl Http {
         (status, headers, resp.into_body().collect().await.unwrap().to_bytes())
     }
 
+    /// A GET with extra request headers, read whole: status, headers, body bytes.
+    pub async fn raw_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, http::HeaderMap, Bytes) {
+        let mut req = self.build("GET", path, "", "", None);
+        for (k, v) in headers {
+            req.headers_mut()
+                .insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_str(v).unwrap());
+        }
+        let resp = self.client.request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.into_body().collect().await.unwrap().to_bytes())
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let (s, _, v) = self.req("GET", path, "", "").await;
         (s, v)
