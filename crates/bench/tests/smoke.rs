@@ -56,6 +56,13 @@ async fn smoke_run_measures_everything() {
     assert!(k.churn.rss_start_kib > 0 && k.churn.rss_end_kib > 0);
     assert!(k.sim.rss_kib > 0 && k.sim.initial_lists_bytes > k.metrics_bytes / 100);
 
+    let d = r.decode.as_ref().expect("decoders timed");
+    assert!(
+        d.protobuf_bytes_per_object < d.json_bytes_per_object
+            && d.json_bytes_per_object * 1.5 < d.indented_json_bytes_per_object,
+        "{d:?}"
+    );
+
     assert_eq!(r.ms.len(), 1);
     let m = &r.ms[0];
     assert_eq!(m.nodes, 50);
