@@ -15,7 +15,10 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN RUSTFLAGS="-C target-feature=+crt-static" \
+# getrandom_backend: a static binary cannot look glibc's getrandom() up at run time (dlsym finds nothing),
+# so the getrandom crate would read /dev/urandom instead, and fail where no /dev is mounted; this links the
+# call directly, as the dynamic build ends up using it.
+RUN RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
     cargo build --release --locked --target x86_64-unknown-linux-gnu \
  && mkdir -p /out \
  && cp target/x86_64-unknown-linux-gnu/release/kubestate /out/kubestate \
