@@ -500,4 +500,7 @@ async fn initial_state_is_one_request_per_resource() {
         assert!(mine[0].is_streaming_list(), "{path}: {mine:?}");
         assert_eq!(mine[0].param("resourceVersion"), None, "{path}: {mine:?}");
     }
+    // Unlike client-go, no request asks the API server to gzip its answer (docs/compatibility.md §1 #22).
+    let compressed: Vec<_> = records.iter().filter(|r| !r.accept_encoding.is_empty()).collect();
+    assert!(compressed.is_empty(), "{compressed:?}");
 }

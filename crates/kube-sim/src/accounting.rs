@@ -28,6 +28,7 @@ struct Entry {
     method: String,
     path: String,
     query: String,
+    accept_encoding: String,
     verb: OnceLock<&'static str>,
     status: AtomicU16,
     content_type: OnceLock<String>,
@@ -47,6 +48,9 @@ pub struct RequestRecord {
     pub path: String,
     /// The query string as sent (still percent-encoded); empty when there was none.
     pub query: String,
+    /// The request's Accept-Encoding header as sent; empty when there was none. (kube-sim never
+    /// compresses; a real server gzips answers over 128 KiB for a client that asks.)
+    pub accept_encoding: String,
     /// Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection; `other` for
     /// discovery and other non-resource paths.
     pub verb: String,
@@ -98,13 +102,20 @@ impl RequestLog {
     }
 
     /// Record a request as it arrives.
-    pub(crate) fn begin(&self, method: &str, path: &str, query: Option<&str>) -> Pending {
+    pub(crate) fn begin(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> Pending {
         let e = Arc::new(Entry {
             seq: self.next.fetch_add(1, Ordering::Relaxed),
             at: Instant::now(),
             method: method.to_string(),
             path: path.to_string(),
             query: query.unwrap_or_default().to_string(),
+            accept_encoding: accept_encoding.unwrap_or_default().to_string(),
             verb: OnceLock::new(),
             status: AtomicU16::new(0),
             content_type: OnceLock::new(),
@@ -150,6 +161,7 @@ impl RequestLog {
             method: e.method.clone(),
             path: e.path.clone(),
             query: e.query.clone(),
+            accept_encoding: e.accept_encoding.clone(),
             verb: e.verb.get().copied().unwrap_or("other").to_string(),
             status: e.status.load(Ordering::Relaxed),
             content_type: e.content_type.get().cloned().unwrap_or_default(),
@@ -224,7 +236,7 @@ mod tests {
     #[tokio::test]
     async fn records_status_type_bytes_and_end() {
         let log = RequestLog::default();
-        let p = log.begin("GET", "/api/v1/pods", Some("watch=1&sendInitialEvents=true"));
+        let p = log.begin("GET", "/api/v1/pods", Some("watch=1&sendInitialEvents=true"), None);
         let mut r = Response::new(Full::new(Bytes::from_static(b"0123456789")).boxed());
         r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         let r = p.finish(r);
@@ -242,14 +254,14 @@ mod tests {
 
         let mut r = Response::new(Full::new(Bytes::new()).boxed());
         r.extensions_mut().insert(Verb("list"));
-        drop(log.begin("GET", "/api/v1/pods", None).finish(r));
-        let p = log.begin("GET", "/version", None);
+        drop(log.begin("GET", "/api/v1/pods", None, None).finish(r));
+        let p = log.begin("GET", "/version", None, None);
         drop(p.finish(Response::new(Full::new(Bytes::new()).boxed())));
         let verbs: Vec<String> = log.records().into_iter().map(|r| r.verb).collect();
         assert_eq!(verbs, ["watch", "list", "other"]);
         assert_eq!(log.arrivals("/api/").len(), 2);
         log.reset();
         assert!(log.is_empty());
-        assert_eq!(log.begin("GET", "/x", None).0.seq, 4, "sequence numbers survive a reset");
+        assert_eq!(log.begin("GET", "/x", None, None).0.seq, 4, "sequence numbers survive a reset");
     }
 }

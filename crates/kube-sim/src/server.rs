@@ -141,7 +141,8 @@ fn value_response(code: StatusCode, v: &Value) -> Response<Body> {
 
 /// Serve one request, accounted in the request log.
 pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
-    let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query());
+    let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).and_then(|h| h.to_str().ok());
+    let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query(), accept_encoding);
     let pretty = wants_pretty(&req);
     let mut resp = serve_request(st, req).await;
     if pretty {

@@ -175,3 +175,15 @@ async fn json_is_indented_for_curl_and_browsers_only() {
     assert_eq!(kube_sim::pretty::indent(&capture), capture);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_request_log_keeps_what_a_client_would_take_compressed() {
+    let sim = sim().await;
+    let h = Http::new(&sim.url(), Some(sim.token()));
+    h.raw("/api/v1/namespaces").await;
+    h.raw_with("/api/v1/namespaces", &[("accept-encoding", "gzip")]).await;
+    let log = sim.requests();
+    let sent: Vec<&str> = log.iter().map(|r| r.accept_encoding.as_str()).collect();
+    assert_eq!(sent, ["", "gzip"]);
+    sim.shutdown().await;
+}
