@@ -28,6 +28,7 @@ struct Entry {
     method: String,
     path: String,
     query: String,
+    accept: String,
     accept_encoding: String,
     verb: OnceLock<&'static str>,
     status: AtomicU16,
@@ -48,6 +49,8 @@ pub struct RequestRecord {
     pub path: String,
     /// The query string as sent (still percent-encoded); empty when there was none.
     pub query: String,
+    /// The request's Accept header as sent; empty when there was none.
+    pub accept: String,
     /// The request's Accept-Encoding header as sent; empty when there was none. (kube-sim never
     /// compresses; a real server gzips answers over 128 KiB for a client that asks.)
     pub accept_encoding: String,
@@ -107,6 +110,7 @@ impl RequestLog {
         method: &str,
         path: &str,
         query: Option<&str>,
+        accept: Option<&str>,
         accept_encoding: Option<&str>,
     ) -> Pending {
         let e = Arc::new(Entry {
@@ -115,6 +119,7 @@ impl RequestLog {
             method: method.to_string(),
             path: path.to_string(),
             query: query.unwrap_or_default().to_string(),
+            accept: accept.unwrap_or_default().to_string(),
             accept_encoding: accept_encoding.unwrap_or_default().to_string(),
             verb: OnceLock::new(),
             status: AtomicU16::new(0),
@@ -161,6 +166,7 @@ impl RequestLog {
             method: e.method.clone(),
             path: e.path.clone(),
             query: e.query.clone(),
+            accept: e.accept.clone(),
             accept_encoding: e.accept_encoding.clone(),
             verb: e.verb.get().copied().unwrap_or("other").to_string(),
             status: e.status.load(Ordering::Relaxed),
@@ -236,7 +242,7 @@ mod tests {
     #[tokio::test]
     async fn records_status_type_bytes_and_end() {
         let log = RequestLog::default();
-        let p = log.begin("GET", "/api/v1/pods", Some("watch=1&sendInitialEvents=true"), None);
+        let p = log.begin("GET", "/api/v1/pods", Some("watch=1&sendInitialEvents=true"), None, None);
         let mut r = Response::new(Full::new(Bytes::from_static(b"0123456789")).boxed());
         r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         let r = p.finish(r);
@@ -254,14 +260,14 @@ mod tests {
 
         let mut r = Response::new(Full::new(Bytes::new()).boxed());
         r.extensions_mut().insert(Verb("list"));
-        drop(log.begin("GET", "/api/v1/pods", None, None).finish(r));
-        let p = log.begin("GET", "/version", None, None);
+        drop(log.begin("GET", "/api/v1/pods", None, None, None).finish(r));
+        let p = log.begin("GET", "/version", None, None, None);
         drop(p.finish(Response::new(Full::new(Bytes::new()).boxed())));
         let verbs: Vec<String> = log.records().into_iter().map(|r| r.verb).collect();
         assert_eq!(verbs, ["watch", "list", "other"]);
         assert_eq!(log.arrivals("/api/").len(), 2);
         log.reset();
         assert!(log.is_empty());
-        assert_eq!(log.begin("GET", "/x", None, None).0.seq, 4, "sequence numbers survive a reset");
+        assert_eq!(log.begin("GET", "/x", None, None, None).0.seq, 4, "sequence numbers survive a reset");
     }
 }

@@ -555,7 +555,7 @@ mod tests {
     fn request_log_filters_by_prefix_and_is_bounded() {
         use crate::accounting::REQUEST_LOG;
         let f = faults();
-        let record = |p: &str| drop(f.log.begin("GET", p, None, None));
+        let record = |p: &str| drop(f.log.begin("GET", p, None, None, None));
         record("/api/v1/pods");
         record("/apis/apps/v1/deployments");
         record("/api/v1/pods");

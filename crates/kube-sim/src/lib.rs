@@ -11,6 +11,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod kubelets;
+mod metadata;
 pub mod patch;
 pub mod pretty;
 pub mod protobuf;

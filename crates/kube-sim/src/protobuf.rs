@@ -240,8 +240,9 @@ pub(crate) fn list_response(
     cont: Option<&str>,
     remaining: usize,
     shard: Option<&str>,
+    metadata: bool,
 ) -> Result<Response<Body>, SimError> {
-    let encoded: Vec<Bytes> = items.iter().map(|o| encoded(rt, o)).collect::<Result<_, _>>()?;
+    let encoded: Vec<Bytes> = items.iter().map(|o| message(rt, o, metadata)).collect::<Result<_, _>>()?;
     let rv = rv.to_string();
     let meta = kwire::ListMeta {
         resource_version: &rv,
@@ -249,20 +250,43 @@ pub(crate) fn list_response(
         remaining_item_count: (cont.is_some() && remaining > 0).then(|| i64::try_from(remaining).unwrap_or(i64::MAX)),
         shard_selector: shard,
     };
-    let body = kwire::list_body(&rt.api_version(), &rt.list_kind(), &meta, encoded.iter().map(|b| &b[..]));
+    let (api_version, kind) = if metadata {
+        (crate::metadata::API_VERSION.to_owned(), crate::metadata::LIST_KIND.to_owned())
+    } else {
+        (rt.api_version(), rt.list_kind())
+    };
+    let body = kwire::list_body(&api_version, &kind, &meta, encoded.iter().map(|b| &b[..]));
     Ok(response(StatusCode::OK, PROTOBUF, body))
 }
 
 /// A single object answer in its envelope.
-pub(crate) fn object_response(rt: &ResourceType, o: &Obj) -> Result<Response<Body>, SimError> {
-    let body = kwire::seal(&rt.api_version(), &rt.kind, &encoded(rt, o)?);
-    Ok(response(StatusCode::OK, PROTOBUF, body))
+pub(crate) fn object_response(rt: &ResourceType, o: &Obj, metadata: bool) -> Result<Response<Body>, SimError> {
+    Ok(response(StatusCode::OK, PROTOBUF, sealed(rt, o, metadata)?))
+}
+
+/// An object's message: the object itself, or (`metadata`) its `PartialObjectMetadata`.
+fn message(rt: &ResourceType, o: &Obj, metadata: bool) -> Result<Bytes, SimError> {
+    let full = encoded(rt, o)?;
+    if metadata { crate::metadata::protobuf_object(&full).map(Bytes::from) } else { Ok(full) }
+}
+
+/// The envelope's api version and kind for one object of `rt`.
+fn type_of(rt: &ResourceType, metadata: bool) -> (String, String) {
+    if metadata {
+        (crate::metadata::API_VERSION.to_owned(), crate::metadata::KIND.to_owned())
+    } else {
+        (rt.api_version(), rt.kind.clone())
+    }
+}
+
+fn sealed(rt: &ResourceType, o: &Obj, metadata: bool) -> Result<Vec<u8>, SimError> {
+    let (api_version, kind) = type_of(rt, metadata);
+    Ok(kwire::seal(&api_version, &kind, &message(rt, o, metadata)?))
 }
 
 /// The watch frame of an event about `o`.
-pub(crate) fn event_frame(rt: &ResourceType, etype: &str, o: &Obj) -> Result<Bytes, SimError> {
-    let object = kwire::seal(&rt.api_version(), &rt.kind, &encoded(rt, o)?);
-    Ok(Bytes::from(kwire::watch_frame(etype, &object)))
+pub(crate) fn event_frame(rt: &ResourceType, etype: &str, o: &Obj, metadata: bool) -> Result<Bytes, SimError> {
+    Ok(Bytes::from(kwire::watch_frame(etype, &sealed(rt, o, metadata)?)))
 }
 
 /// What the real server writes after the metadata of a bookmark object: the non-pointer parts of an
@@ -279,7 +303,7 @@ fn bookmark_tail(kind: &str) -> &'static [u8] {
 
 /// A BOOKMARK frame at `rv`; `initial_end` adds the `k8s.io/initial-events-end` annotation that ends
 /// the initial events of a streaming list.
-pub(crate) fn bookmark_frame(rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
+pub(crate) fn bookmark_frame(rt: &ResourceType, rv: u64, initial_end: bool, metadata: bool) -> Bytes {
     // ObjectMeta as Go writes an empty one: the strings and generation always, an empty
     // creationTimestamp, then the annotation map entry.
     let mut meta = kwire::Writer::new();
@@ -297,8 +321,11 @@ pub(crate) fn bookmark_frame(rt: &ResourceType, rv: u64, initial_end: bool) -> B
     }
     let mut obj = kwire::Writer::new();
     obj.message(1, meta.as_bytes());
-    obj.raw_bytes(bookmark_tail(&rt.kind));
-    let object = kwire::seal(&rt.api_version(), &rt.kind, obj.as_bytes());
+    if !metadata {
+        obj.raw_bytes(bookmark_tail(&rt.kind));
+    }
+    let (api_version, kind) = type_of(rt, metadata);
+    let object = kwire::seal(&api_version, &kind, obj.as_bytes());
     Bytes::from(kwire::watch_frame("BOOKMARK", &object))
 }
 
@@ -419,11 +446,11 @@ mod tests {
             [("Pod", "pods.watch.pb"), ("Node", "nodes.watch.pb"), ("Deployment", "deployments.watch.pb")]
         {
             let last = frames(&capture(file)).pop().unwrap();
-            assert!(bookmark_frame(&rt(kind), rv_of(&last), false).to_vec() == last, "{file}");
+            assert!(bookmark_frame(&rt(kind), rv_of(&last), false, false).to_vec() == last, "{file}");
         }
         for (kind, file) in [("Pod", "pods.watchlist.pb"), ("ConfigMap", "configmaps.watchlist.pb")] {
             let end = &frames(&capture(file))[if kind == "Pod" { 4 } else { 6 }];
-            assert!(&bookmark_frame(&rt(kind), rv_of(end), true).to_vec() == end, "{file}");
+            assert!(&bookmark_frame(&rt(kind), rv_of(end), true, false).to_vec() == end, "{file}");
         }
     }
 }

@@ -141,8 +141,9 @@ fn value_response(code: StatusCode, v: &Value) -> Response<Body> {
 
 /// Serve one request, accounted in the request log.
 pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
-    let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).and_then(|h| h.to_str().ok());
-    let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query(), accept_encoding);
+    let header_of = |name| req.headers().get(name).and_then(|h: &HeaderValue| h.to_str().ok());
+    let (accept, encoding) = (header_of(header::ACCEPT), header_of(header::ACCEPT_ENCODING));
+    let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query(), accept, encoding);
     let pretty = wants_pretty(&req);
     let mut resp = serve_request(st, req).await;
     if pretty {
@@ -509,10 +510,12 @@ async fn resource_route(
     let q = &req.query;
     let wants_table =
         req.headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
+    let metadata = !wants_table && crate::metadata::wanted(&req.headers);
     let enc = match crate::protobuf::negotiate(st.encodings.json_only(), &st.store, &req.headers, &req.path).answer {
         Some(Encoding::Protobuf) if !wants_table => Encoding::Protobuf,
         _ => Encoding::Json,
     };
+    let form = Form { table: wants_table, metadata, enc };
     // Refuse rather than persist what the caller meant as a dry run.
     if req.method != Method::GET && q.get("dryRun").is_some_and(|d| !d.is_empty()) {
         return Err(SimError::bad_request("dryRun is not supported by kube-sim"));
@@ -524,14 +527,9 @@ async fn resource_route(
                 FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), supported_fields(&t.rt.kind))?;
             let shard = shard_selector(st, q)?;
             if flag(q, "watch") {
-                return Ok(with_verb(
-                    watch(st, &t, labels, fields, shard, q, Form { table: wants_table, enc }),
-                    "watch",
-                ));
+                return Ok(with_verb(watch(st, &t, labels, fields, shard, q, form), "watch"));
             }
-            list(st, &t, &labels, &fields, shard.as_ref(), q, Form { table: wants_table, enc })
-                .await
-                .map(|r| with_verb(r, "list"))
+            list(st, &t, &labels, &fields, shard.as_ref(), q, form).await.map(|r| with_verb(r, "list"))
         }
         (&Method::POST, None) => create(st, &t, &req.body),
         (&Method::DELETE, None) => {
@@ -560,7 +558,10 @@ async fn resource_route(
                 return Ok(value_response(StatusCode::OK, &table::table(&t.rt, &[o.value()], o.rv, None)));
             }
             if enc == Encoding::Protobuf {
-                return crate::protobuf::object_response(&t.rt, &o).map(|r| with_verb(r, "get"));
+                return crate::protobuf::object_response(&t.rt, &o, metadata).map(|r| with_verb(r, "get"));
+            }
+            if metadata {
+                return Ok(with_verb(json_doc(StatusCode::OK, &crate::metadata::json_object(&o.bytes)?), "get"));
             }
             Ok(with_verb(json_doc(StatusCode::OK, &o.bytes), "get"))
         }
@@ -763,26 +764,10 @@ fn list_body(
     let size: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
     let mut b = BytesMut::with_capacity(size + 256);
     b.put_slice(
-        format!(
-            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rv}\"",
-            rt.list_kind(),
-            rt.api_version()
-        )
-        .as_bytes(),
+        format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":", rt.list_kind(), rt.api_version()).as_bytes(),
     );
-    if let Some(c) = cont {
-        b.put_slice(format!(",\"continue\":\"{c}\"").as_bytes());
-        if remaining > 0 {
-            b.put_slice(format!(",\"remainingItemCount\":{remaining}").as_bytes());
-        }
-    }
-    if let Some(sel) = shard {
-        // ListMeta field 5, after continue and remainingItemCount: the selector as the client sent it.
-        b.put_slice(b",\"shardInfo\":{\"selector\":");
-        b.put_slice(&serde_json::to_vec(sel).unwrap_or_default());
-        b.put_u8(b'}');
-    }
-    b.put_slice(b"},\"items\":[");
+    b.put_slice(list_meta_json(rv, cont, remaining, shard).as_bytes());
+    b.put_slice(b",\"items\":[");
     // Items without kind and apiVersion, as the real server lists them.
     for (i, o) in items.iter().enumerate() {
         if i > 0 {
@@ -794,6 +779,25 @@ fn list_body(
     }
     b.put_slice(b"]}\n");
     json_response(StatusCode::OK, b.freeze())
+}
+
+/// A list's `metadata` as the real server writes it.
+fn list_meta_json(rv: u64, cont: Option<&str>, remaining: usize, shard: Option<&str>) -> String {
+    let mut m = format!("{{\"resourceVersion\":\"{rv}\"");
+    if let Some(c) = cont {
+        m.push_str(&format!(",\"continue\":\"{c}\""));
+        if remaining > 0 {
+            m.push_str(&format!(",\"remainingItemCount\":{remaining}"));
+        }
+    }
+    if let Some(sel) = shard {
+        // ListMeta field 5, after continue and remainingItemCount: the selector as the client sent it.
+        m.push_str(",\"shardInfo\":{\"selector\":");
+        m.push_str(&serde_json::to_string(sel).unwrap_or_default());
+        m.push('}');
+    }
+    m.push('}');
+    m
 }
 
 /// Wait up to `wait` for the store to reach `rv`, as the watch cache does before it serves a read at a
@@ -813,6 +817,8 @@ async fn wait_for_rv(store: &Store, rv: u64, wait: Duration) -> bool {
 #[derive(Clone, Copy)]
 struct Form {
     table: bool,
+    /// `PartialObjectMetadata` instead of the objects (see [`crate::metadata`]).
+    metadata: bool,
     enc: Encoding,
 }
 
@@ -825,7 +831,7 @@ async fn list(
     q: &HashMap<String, String>,
     form: Form,
 ) -> Result<Response<Body>, SimError> {
-    let Form { table: wants_table, enc } = form;
+    let Form { table: wants_table, metadata, enc } = form;
     let mut limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut after = None;
     let mut list_rv = None;
@@ -872,7 +878,21 @@ async fn list(
     }
     let shard = shard.map(|s| s.1.as_str());
     if enc == Encoding::Protobuf {
-        return crate::protobuf::list_response(&t.rt, &page.items, rv, cont.as_deref(), page.remaining, shard);
+        return crate::protobuf::list_response(
+            &t.rt,
+            &page.items,
+            rv,
+            cont.as_deref(),
+            page.remaining,
+            shard,
+            metadata,
+        );
+    }
+    if metadata {
+        let items: Vec<Vec<u8>> =
+            page.items.iter().map(|o| crate::metadata::json_object(&o.bytes)).collect::<Result<_, _>>()?;
+        let meta = list_meta_json(rv, cont.as_deref(), page.remaining, shard);
+        return Ok(json_response(StatusCode::OK, crate::metadata::json_list(&meta, &items)));
     }
     Ok(list_body(&t.rt, &page.items, rv, cont.as_deref(), page.remaining, shard))
 }
@@ -913,6 +933,8 @@ impl Filter {
 struct WatchCtx {
     rt: Arc<ResourceType>,
     table: bool,
+    /// `PartialObjectMetadata` instead of the objects.
+    metadata: bool,
     /// Length-prefixed protobuf frames instead of JSON lines.
     protobuf: bool,
     tx: mpsc::Sender<Bytes>,
@@ -946,8 +968,17 @@ impl WatchCtx {
             return self.tx.send(event_line(etype, &serde_json::to_vec(&t).unwrap_or_default())).await.is_ok();
         }
         if self.protobuf {
-            return match crate::protobuf::event_frame(&self.rt, etype, o) {
+            return match crate::protobuf::event_frame(&self.rt, etype, o, self.metadata) {
                 Ok(frame) => self.tx.send(frame).await.is_ok(),
+                Err(e) => {
+                    self.send_error(&e).await;
+                    false
+                }
+            };
+        }
+        if self.metadata {
+            return match crate::metadata::json_object(&o.bytes) {
+                Ok(obj) => self.tx.send(event_line(etype, &obj)).await.is_ok(),
                 Err(e) => {
                     self.send_error(&e).await;
                     false
@@ -966,14 +997,17 @@ impl WatchCtx {
 
     async fn send_bookmark(&self, rv: u64, initial_end: bool) -> bool {
         if self.protobuf {
-            return self.tx.send(crate::protobuf::bookmark_frame(&self.rt, rv, initial_end)).await.is_ok();
+            let frame = crate::protobuf::bookmark_frame(&self.rt, rv, initial_end, self.metadata);
+            return self.tx.send(frame).await.is_ok();
         }
         let annotations = if initial_end { r#","annotations":{"k8s.io/initial-events-end":"true"}"# } else { "" };
+        let (kind, api_version, tail) = if self.metadata {
+            (crate::metadata::KIND.to_owned(), crate::metadata::API_VERSION.to_owned(), "")
+        } else {
+            (self.rt.kind.clone(), self.rt.api_version(), bookmark_tail(&self.rt.kind))
+        };
         let obj = format!(
-            r#"{{"kind":"{}","apiVersion":"{}","metadata":{{"resourceVersion":"{rv}"{annotations}}}{}}}"#,
-            self.rt.kind,
-            self.rt.api_version(),
-            bookmark_tail(&self.rt.kind)
+            r#"{{"kind":"{kind}","apiVersion":"{api_version}","metadata":{{"resourceVersion":"{rv}"{annotations}}}{tail}}}"#
         );
         self.tx.send(event_line("BOOKMARK", obj.as_bytes())).await.is_ok()
     }
@@ -1008,7 +1042,7 @@ fn watch(
     q: &HashMap<String, String>,
     form: Form,
 ) -> Response<Body> {
-    let Form { table: wants_table, enc } = form;
+    let Form { table: wants_table, metadata, enc } = form;
     let initial = flag(q, "sendInitialEvents");
     if initial && !st.faults.streaming_lists() {
         if enc == Encoding::Protobuf {
@@ -1018,7 +1052,7 @@ fn watch(
     }
     let (tx, mut rx) = mpsc::channel::<Bytes>(768);
     let filter = Filter { ns: t.ns.clone().filter(|_| t.rt.namespaced), labels, fields, shard: shard.map(|s| s.0) };
-    let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, protobuf: enc == Encoding::Protobuf, tx };
+    let ctx = WatchCtx { rt: t.rt.clone(), table: wants_table, metadata, protobuf: enc == Encoding::Protobuf, tx };
     let params = WatchParams {
         bookmarks: flag(q, "allowWatchBookmarks"),
         initial,
