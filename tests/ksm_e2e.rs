@@ -500,6 +500,15 @@ async fn initial_state_is_one_request_per_resource() {
         assert!(mine[0].is_streaming_list(), "{path}: {mine:?}");
         assert_eq!(mine[0].param("resourceVersion"), None, "{path}: {mine:?}");
     }
+    // ConfigMaps, whose families read metadata only, come as PartialObjectMetadata, in protobuf; no other
+    // collection asks for that.
+    for r in records.iter().filter(|r| r.verb == "list" || r.verb == "watch") {
+        let partial = r.accept.contains("as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+        assert_eq!(partial, r.path == "/api/v1/configmaps", "{r:?}");
+        if partial {
+            assert_eq!(r.encoding, "protobuf", "{r:?}");
+        }
+    }
     // Unlike client-go, no request asks the API server to gzip its answer (docs/compatibility.md §1 #22).
     let compressed: Vec<_> = records.iter().filter(|r| !r.accept_encoding.is_empty()).collect();
     assert!(compressed.is_empty(), "{compressed:?}");

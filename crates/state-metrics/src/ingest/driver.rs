@@ -41,6 +41,13 @@ pub struct Response {
 /// for them), JSON for custom resources.
 pub const ACCEPT_PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
 pub const ACCEPT_JSON: &str = "application/json";
+/// The metadata of a list's objects (`metav1.PartialObjectMetadataList`), as client-go's metadata client
+/// asks for it; plain JSON last, so a server that cannot convert sends whole objects.
+pub const ACCEPT_METADATA_LIST: &str = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, \
+    application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json";
+/// The same for a watch, whose events carry one object each (`metav1.PartialObjectMetadata`).
+pub const ACCEPT_METADATA: &str = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, \
+    application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json";
 
 /// Sends GET requests to the API server. Implementations turn an error status into
 /// [`Failure::Status`] (with the Status from the body when there is one) and a connection problem into
@@ -186,14 +193,19 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
         self.reporter.request(&self.type_label, kind, ok);
     }
 
-    fn accept(&self) -> &'static str {
-        if self.render.wants_protobuf() { ACCEPT_PROTOBUF } else { ACCEPT_JSON }
+    fn accept(&self, list: bool) -> &'static str {
+        match (self.render.metadata_only(), list) {
+            (true, true) => ACCEPT_METADATA_LIST,
+            (true, false) => ACCEPT_METADATA,
+            _ if self.render.wants_protobuf() => ACCEPT_PROTOBUF,
+            _ => ACCEPT_JSON,
+        }
     }
 
     async fn watch(&mut self, uri: String, kind: &'static str, timeout: &str, out: &mut Vec<Output>) {
         let started = Instant::now();
         let asked = Duration::from_secs(timeout.parse().unwrap_or(0));
-        let resp = match self.transport.get(uri, self.accept()).await {
+        let resp = match self.transport.get(uri, self.accept(false)).await {
             Ok(r) => {
                 self.count(kind, true);
                 r
@@ -297,7 +309,7 @@ impl<T: Transport, R: Render, S: Sink> Pipeline<T, R, S> {
     }
 
     async fn list(&mut self, uri: String, out: &mut Vec<Output>) {
-        let resp = match self.transport.get(uri, self.accept()).await {
+        let resp = match self.transport.get(uri, self.accept(true)).await {
             Ok(r) => {
                 self.count("list", true);
                 r

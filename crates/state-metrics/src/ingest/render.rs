@@ -38,6 +38,11 @@ pub trait Render: Send + Sync + 'static {
         false
     }
 
+    /// Whether to ask for the objects' metadata only (see `Resource::METADATA_ONLY`).
+    fn metadata_only(&self) -> bool {
+        false
+    }
+
     /// Decodes and renders one object from its protobuf encoding (out of its envelope).
     fn protobuf(&self, _raw: &[u8]) -> Decoded {
         Decoded::Garbage("this collection is not read as protobuf".into())
@@ -131,6 +136,10 @@ impl<R: Resource> Render for Typed<R> {
 
     fn wants_protobuf(&self) -> bool {
         true
+    }
+
+    fn metadata_only(&self) -> bool {
+        R::METADATA_ONLY
     }
 
     fn protobuf(&self, raw: &[u8]) -> Decoded {

@@ -22,6 +22,7 @@ impl Resource for ConfigMaps {
     type Api = k8s_openapi::api::core::v1::ConfigMap;
     const NAME: &'static str = "configmaps";
     const IDENTITY: Identity<ConfigMap> = Identity::namespaced("configmap");
+    const METADATA_ONLY: bool = true;
 
     fn families() -> &'static [Family<ConfigMap>] {
         FAMILIES

@@ -73,6 +73,10 @@ pub trait Resource: 'static {
     /// [`Self::Api`]'s: only versions whose objects carry every field the families read under the same
     /// JSON names and protobuf numbers (tests/ksm_versions.rs renders the same objects read at each alike).
     const OLDER_VERSIONS: &'static [&'static str] = &[];
+    /// The families read nothing but `metadata`: lists and watches ask for the objects' metadata only
+    /// (`PartialObjectMetadata`), so the rest of each object (a ConfigMap's data) never leaves the API
+    /// server. A server that cannot answer so sends whole objects, which decode the same.
+    const METADATA_ONLY: bool = false;
 }
 
 /// Further identity labels of an object (after namespace, name and uid).
