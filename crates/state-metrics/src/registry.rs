@@ -128,6 +128,8 @@ pub trait ResourceHandle: Send + Sync + 'static {
     fn api_version_kind(&self) -> (String, String);
     /// Older group/versions read where the server does not serve the newest ([`Resource::OLDER_VERSIONS`]).
     fn older_versions(&self) -> &'static [&'static str];
+    /// Whether lists and watches ask for the objects' metadata only ([`Resource::METADATA_ONLY`]).
+    fn metadata_only(&self) -> bool;
     /// Renders one object, given in `format`, with the families `enabled` (indexes into the table):
     /// the watcher's decoding and rendering (in the store's form), returned as text, for golden tests and tools.
     fn render(&self, raw: &[u8], format: Format, ctx: &Ctx, enabled: &[usize]) -> Result<Rendered, String>;
@@ -214,6 +216,9 @@ impl<R: Resource> ResourceHandle for Typed<R> {
     }
     fn older_versions(&self) -> &'static [&'static str] {
         R::OLDER_VERSIONS
+    }
+    fn metadata_only(&self) -> bool {
+        R::METADATA_ONLY
     }
     fn api_version_kind(&self) -> (String, String) {
         (<R::Api as kube::Resource>::api_version(&()).into_owned(), <R::Api as kube::Resource>::kind(&()).into_owned())

@@ -22,6 +22,7 @@ impl Resource for ClusterRoles {
     type Api = k8s_openapi::api::rbac::v1::ClusterRole;
     const NAME: &'static str = "clusterroles";
     const IDENTITY: Identity<ClusterRole> = Identity::cluster("clusterrole");
+    const METADATA_ONLY: bool = true;
 
     fn families() -> &'static [Family<ClusterRole>] {
         FAMILIES

@@ -22,6 +22,7 @@ impl Resource for Roles {
     type Api = k8s_openapi::api::rbac::v1::Role;
     const NAME: &'static str = "roles";
     const IDENTITY: Identity<Role> = Identity::namespaced("role");
+    const METADATA_ONLY: bool = true;
 
     fn families() -> &'static [Family<Role>] {
         FAMILIES
