@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod error;
 pub mod faults;
 pub mod fixtures;
+pub mod gzip;
 pub mod http;
 pub mod kubelets;
 mod metadata;

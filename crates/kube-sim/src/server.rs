@@ -144,32 +144,42 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
     let header_of = |name| req.headers().get(name).and_then(|h: &HeaderValue| h.to_str().ok());
     let (accept, encoding) = (header_of(header::ACCEPT), header_of(header::ACCEPT_ENCODING));
     let pending = st.faults.log.begin(req.method().as_str(), req.uri().path(), req.uri().query(), accept, encoding);
-    let pretty = wants_pretty(&req);
+    // A watch streams: never indented, never compressed.
+    let query = parse_query(req.uri().query().filter(|q| q.contains("pretty") || q.contains("watch")));
+    let watch = query.get("watch").is_some_and(|w| matches!(w.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    let pretty = !watch && crate::pretty::requested(&query, header_of(header::USER_AGENT));
+    let gzip = !watch && crate::gzip::accepted(encoding);
     let mut resp = serve_request(st, req).await;
-    if pretty {
-        resp = indent_response(resp).await;
+    if pretty || gzip {
+        resp = rewrite(resp, pretty, gzip).await;
     }
     pending.finish(resp)
 }
 
-/// Whether the answer is indented JSON (see [`crate::pretty`]); never for a watch, which streams.
-fn wants_pretty(req: &Request<hyper::body::Incoming>) -> bool {
-    let query = parse_query(req.uri().query().filter(|q| q.contains("pretty") || q.contains("watch")));
-    let watch = query.get("watch").is_some_and(|w| matches!(w.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
-    let ua = req.headers().get(header::USER_AGENT).and_then(|h| h.to_str().ok());
-    !watch && crate::pretty::requested(&query, ua)
-}
-
-/// A JSON answer re-written indented; any other answer as it is.
-async fn indent_response(resp: Response<Body>) -> Response<Body> {
+/// An answer as the API server finally writes it: JSON indented when `pretty` (see [`crate::pretty`]),
+/// then gzipped when the client takes it and it is large enough (see [`crate::gzip`]).
+async fn rewrite(resp: Response<Body>, pretty: bool, gzip: bool) -> Response<Body> {
     let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
-    if !json {
+    if !gzip && !json {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes());
+    let Ok(mut body) = body.collect().await.map(|b| b.to_bytes());
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Full::new(Bytes::from(crate::pretty::indent(&body))).boxed())
+    if pretty && json {
+        body = Bytes::from(crate::pretty::indent(&body));
+    }
+    if gzip && body.len() >= crate::gzip::THRESHOLD {
+        match crate::gzip::compress(&body) {
+            Ok(z) => {
+                body = Bytes::from(z);
+                parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            }
+            Err(e) => tracing::warn!(error = %e, "gzip failed; answering uncompressed"),
+        }
+    }
+    Response::from_parts(parts, Full::new(body).boxed())
 }
 
 async fn serve_request(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {

@@ -187,3 +187,39 @@ async fn the_request_log_keeps_what_a_client_would_take_compressed() {
     assert_eq!(sent, ["", "gzip"]);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_answers_are_gzipped_for_clients_that_take_it() {
+    use std::io::Read as _;
+    let synthetic = kube_sim::SyntheticConfig { nodes: 2, pods_per_node: 60, namespaces: 2, ..Default::default() };
+    let sim =
+        kube_sim::start(SimConfig { tls: false, kubelets: false, synthetic: Some(synthetic), ..Default::default() })
+            .await
+            .unwrap();
+    let h = Http::new(&sim.url(), Some(sim.token()));
+    let pods = "/api/v1/pods";
+    let (_, plain_headers, plain) = h.raw(pods).await;
+    assert!(plain_headers.get("content-encoding").is_none());
+    assert!(plain.len() >= kube_sim::gzip::THRESHOLD, "{} bytes: too few pods for the test", plain.len());
+    let (s, headers, z) = h.raw_with(pods, &[("accept-encoding", "gzip")]).await;
+    assert_eq!((s, headers["content-encoding"].to_str().unwrap()), (200, "gzip"));
+    assert_eq!(headers["vary"], "Accept-Encoding");
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(&z[..]).read_to_end(&mut back).unwrap();
+    let value = |b: &[u8]| -> Value { serde_json::from_slice(b).unwrap() };
+    assert_eq!(value(&back)["items"], value(&plain)["items"]);
+    assert!(z.len() * 4 < plain.len());
+    // Below 128 KiB, or asked with a q-value the server does not read, or a watch: as it is.
+    let (_, headers, _) = h.raw_with("/api/v1/namespaces", &[("accept-encoding", "gzip")]).await;
+    assert!(headers.get("content-encoding").is_none());
+    let (_, headers, _) = h.raw_with(pods, &[("accept-encoding", "gzip;q=1.0")]).await;
+    assert!(headers.get("content-encoding").is_none());
+    let watch = format!("{pods}?watch=true&resourceVersion=0&timeoutSeconds=1");
+    let (_, headers, events) = h.raw_with(&watch, &[("accept-encoding", "gzip")]).await;
+    assert!(headers.get("content-encoding").is_none() && events.len() >= kube_sim::gzip::THRESHOLD);
+    // What the request log counts is what went over the wire.
+    let log = sim.requests();
+    let compressed = log.iter().find(|r| r.accept_encoding == "gzip" && r.path == pods && r.verb == "list").unwrap();
+    assert_eq!(compressed.bytes, z.len() as u64);
+    sim.shutdown().await;
+}
