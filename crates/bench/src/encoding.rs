@@ -131,8 +131,12 @@ pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport>
     // What plain curl receives (the server indents JSON for it): the size behind the 0.4× goal.
     let curl = [("accept", "application/json"), ("user-agent", "curl/8.5.0")];
     let indented = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &curl).await?.body;
+    // What client-go (upstream) receives: it asks the server to gzip (docs/compatibility.md §1 #22).
+    let gzip = [("accept", PROTOBUF), ("accept-encoding", "gzip")];
+    let gzipped = sim.api.get_ok("/api/v1/pods?resourceVersion=0", &gzip).await?.body;
     drop(sim);
     anyhow::ensure!(indented.len() > json.len(), "the simulator did not indent JSON for curl");
+    anyhow::ensure!(gzipped.len() < pb.len(), "the simulator did not gzip for a client that asked");
     let json_items = json_items(&json)?;
     let pb_items = protobuf_items(&pb)?;
     anyhow::ensure!(!json_items.is_empty() && json_items.len() == pb_items.len(), "pod lists differ");
@@ -159,6 +163,7 @@ pub async fn decode(cfg: &Config, rounds: usize) -> anyhow::Result<DecodeReport>
         pods: n,
         json_bytes_per_object: json.len() as f64 / n as f64,
         indented_json_bytes_per_object: indented.len() as f64 / n as f64,
+        gzip_protobuf_bytes_per_object: gzipped.len() as f64 / n as f64,
         protobuf_bytes_per_object: pb.len() as f64 / n as f64,
         legacy_json_ns,
         projection_json_ns,

@@ -179,6 +179,8 @@ pub struct DecodeReport {
     pub json_bytes_per_object: f64,
     /// The same list as curl receives it: indented (see `kube_sim::pretty`).
     pub indented_json_bytes_per_object: f64,
+    /// The protobuf list gzipped by the server, as a client that asks for it (client-go) receives it.
+    pub gzip_protobuf_bytes_per_object: f64,
     pub protobuf_bytes_per_object: f64,
     /// k8s-openapi's Pod from JSON: the decoding before projections (which went through a salvaging
     /// wrapper, gone with the legacy path; this is the plain typed decode).
@@ -599,8 +601,11 @@ pub fn render(r: &Report) -> String {
                 "pod decode ns: k8s-openapi JSON / projection JSON / protobuf",
                 format!("{:.0} / {:.0} / {:.0}", d.legacy_json_ns, d.projection_json_ns, d.projection_protobuf_ns),
                 format!(
-                    "{:.0} B JSON ({:.0} B indented, as curl gets it), {:.0} B protobuf per pod",
-                    d.json_bytes_per_object, d.indented_json_bytes_per_object, d.protobuf_bytes_per_object
+                    "{:.0} B JSON ({:.0} B indented, as curl gets it), {:.0} B protobuf ({:.0} B gzipped) per pod",
+                    d.json_bytes_per_object,
+                    d.indented_json_bytes_per_object,
+                    d.protobuf_bytes_per_object,
+                    d.gzip_protobuf_bytes_per_object
                 ),
             );
         }

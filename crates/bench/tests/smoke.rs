@@ -59,7 +59,8 @@ async fn smoke_run_measures_everything() {
     let d = r.decode.as_ref().expect("decoders timed");
     assert!(
         d.protobuf_bytes_per_object < d.json_bytes_per_object
-            && d.json_bytes_per_object * 1.5 < d.indented_json_bytes_per_object,
+            && d.json_bytes_per_object * 1.5 < d.indented_json_bytes_per_object
+            && d.gzip_protobuf_bytes_per_object < d.protobuf_bytes_per_object,
         "{d:?}"
     );
 
