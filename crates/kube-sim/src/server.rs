@@ -159,6 +159,11 @@ pub async fn handle(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
 /// An answer as the API server finally writes it: JSON indented when `pretty` (see [`crate::pretty`]),
 /// then gzipped when the client takes it and it is large enough (see [`crate::gzip`]).
 async fn rewrite(resp: Response<Body>, pretty: bool, gzip: bool) -> Response<Body> {
+    // An answer encoded already (an aggregated server's own gzip) goes on as it came, as the real
+    // server's proxy passes it.
+    if resp.headers().contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
     let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
     if !gzip && !json {
         return resp;
@@ -1268,5 +1273,26 @@ mod tests {
         assert_eq!(parse_query(Some("a=1&a=2"))["a"], "2");
         assert!(parse_query(None).is_empty() && parse_query(Some("&&")).is_empty());
         assert_eq!(parse_query(Some("n%C3%A9=%E2%98%95"))["né"], "☕");
+    }
+
+    async fn body_of(r: Response<Body>) -> (http::HeaderMap, Bytes) {
+        let (parts, body) = r.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes());
+        (parts.headers, body)
+    }
+
+    #[tokio::test]
+    async fn answers_are_indented_and_compressed_once() {
+        let big = Bytes::from(format!("{{\"items\":[{}]}}", vec!["{\"a\":1}"; 30_000].join(",")));
+        let (h, b) = body_of(rewrite(json_response(StatusCode::OK, big.clone()), true, true).await).await;
+        assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&b[..]), &mut plain).unwrap();
+        assert_eq!(plain, crate::pretty::indent(&big));
+        // A backend's gzipped answer (through the aggregation) is neither indented nor gzipped again.
+        let mut r = json_response(StatusCode::OK, b.clone());
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let (h, again) = body_of(rewrite(r, true, true).await).await;
+        assert_eq!((h.get_all(header::CONTENT_ENCODING).iter().count(), again), (1, b));
     }
 }
