@@ -72,8 +72,10 @@ pub fn parse_duration_nanos(input: &str) -> Result<i64, DurationError> {
             frac_len = after.bytes().take_while(u8::is_ascii_digit).count();
             let mut full = false;
             for d in after[..frac_len].bytes() {
-                match frac.checked_mul(10).map(|f| f + u64::from(d - b'0')) {
-                    Some(f) if !full && f <= LIMIT => {
+                let next =
+                    if full { None } else { frac.checked_mul(10).and_then(|f| f.checked_add(u64::from(d - b'0'))) };
+                match next {
+                    Some(f) if f <= LIMIT => {
                         frac = f;
                         scale *= 10.0;
                     }
@@ -195,6 +197,10 @@ mod tests {
             ("9223372036854775807ns", i64::MAX),
             ("-9223372036854775808ns", i64::MIN),
             ("2562047h47m16.854775807s", i64::MAX),
+            // Fraction digits past what fits are dropped, however they would overflow (a fuzzer's find:
+            // 1844674407370955161 × 10 + 6 is past u64::MAX); Go gives 11.068046444s.
+            ("0.18446744073709551616m", 11_068_046_444),
+            ("00000000.000000000000018446744073709551616m", 0),
         ] {
             assert_eq!(parse_duration_nanos(input), Ok(want), "{input}");
         }
